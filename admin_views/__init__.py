@@ -1,0 +1,66 @@
+"""The admin site: menus follow the work (登记 / 办理 / 回访 / 统计 / 设置)."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_admin import Admin
+from flask_admin.theme import Bootstrap4Theme
+from flask_babel import lazy_gettext as _l
+
+from models import (
+    Attachment,
+    Call,
+    Callback,
+    Case,
+    CaseEvent,
+    Category,
+    Letter,
+    Party,
+    Role,
+    SystemSetting,
+    Unit,
+    User,
+    Visit,
+    db,
+)
+
+from .auth import ProtectedIndexView
+from .callbacks import CallbackView
+from .cases import AttachmentView, CaseEventView, CaseView
+from .registration import CallView, LetterView, PartyView, VisitView
+from .settings import CategoryView, RoleView, SystemSettingView, UnitView, UserView
+from .stats import StatsView
+
+
+def init_admin(app: Flask) -> Admin:
+    admin = Admin(
+        app,
+        name=_l("信访通"),
+        theme=Bootstrap4Theme(swatch="cerulean", fluid=True),
+        index_view=ProtectedIndexView(name=_l("首页"), url="/admin"),
+        translations_path=None,
+    )
+    register = _l("登记")
+    handle = _l("办理")
+    callback = _l("回访")
+    stats = _l("统计")
+    settings = _l("设置")
+    admin.add_views(
+        LetterView(Letter, db, name=_l("来信登记"), category=register, endpoint="letter"),
+        VisitView(Visit, db, name=_l("来访登记"), category=register, endpoint="visit"),
+        CallView(Call, db, name=_l("来电登记"), category=register, endpoint="call"),
+        PartyView(Party, db, name=_l("信访人"), category=register, endpoint="party"),
+        CaseView(Case, db, name=_l("信访事项"), category=handle, endpoint="case"),
+        AttachmentView(Attachment, db, name=_l("附件"), category=handle, endpoint="attachment"),
+        CaseEventView(CaseEvent, db, name=_l("办理时间线"), category=handle, endpoint="caseevent"),
+        CallbackView(Callback, db, name=_l("回访记录"), category=callback, endpoint="callback"),
+        StatsView(name=_l("信访概况"), category=stats, endpoint="stats"),
+        UnitView(Unit, db, name=_l("单位与部门"), category=settings, endpoint="unit"),
+        CategoryView(Category, db, name=_l("事项分类"), category=settings, endpoint="category"),
+        UserView(User, db, name=_l("用户"), category=settings, endpoint="user"),
+        RoleView(Role, db, name=_l("角色与权限"), category=settings, endpoint="role"),
+        SystemSettingView(
+            SystemSetting, db, name=_l("系统设置"), category=settings, endpoint="setting"
+        ),
+    )
+    return admin

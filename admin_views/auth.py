@@ -1,0 +1,132 @@
+"""The home page, login and logout."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from argon2.exceptions import VerificationError
+from flask import flash, redirect, request, url_for
+from flask_admin import AdminIndexView, expose
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import InputRequired, Length
+
+from models import Callback, Case, User, db
+from models.base import local_zone, utcnow
+from models.enums import CaseStatus
+from models.users import password_hasher
+
+from .base import case_scope
+
+logger = logging.getLogger(__name__)
+
+#: Hash compared against when the user does not exist, so timing does not reveal accounts.
+_DUMMY_HASH: list[str] = []
+
+
+def _spend_verify_time(password: str) -> None:
+    """Verify against a dummy hash so an unknown username takes as long as a wrong password."""
+    if not _DUMMY_HASH:
+        _DUMMY_HASH.append(password_hasher().hash("not-a-real-password-0"))
+    try:
+        password_hasher().verify(_DUMMY_HASH[0], password)
+    except VerificationError:
+        pass
+
+
+class LoginForm(FlaskForm):
+    username = StringField(_l("用户名"), [InputRequired(_l("请输入用户名")), Length(max=64)])
+    password = PasswordField(_l("密码"), [InputRequired(_l("请输入密码")), Length(max=256)])
+
+
+def safe_next_url(target: str | None) -> str | None:
+    """Accept only a relative path on this site (no scheme, host, ``//`` or backslash)."""
+    if not target:
+        return None
+    target = target.strip()
+    if "\\" in target or not target.startswith("/") or target.startswith("//"):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+class ProtectedIndexView(AdminIndexView):
+    @expose("/")
+    def index(self):
+        if not current_user.is_authenticated:
+            return redirect(url_for(".login_view"))
+        return self.render("admin/index.html", **dashboard_figures())
+
+    @expose("/login/", methods=("GET", "POST"))
+    def login_view(self):
+        form = LoginForm()
+        if form.validate_on_submit():
+            user = db.session.scalar(sa.select(User).where(User.username == form.username.data.strip()))
+            if user is None:
+                _spend_verify_time(form.password.data)
+                ok = False
+            else:
+                ok = user.check_password(form.password.data) and user.is_active_user
+            if ok:
+                user.last_login_at = utcnow()
+                db.session.commit()
+                login_user(user)
+                logger.info("user %s logged in", user.id)
+                return redirect(safe_next_url(request.args.get("next")) or url_for(".index"))
+            logger.warning("failed login for %r from %s", form.username.data, request.remote_addr)
+            flash(_("用户名或密码错误，或账号已停用。"), "error")
+        return self.render("admin/login.html", form=form)
+
+    @expose("/logout/", methods=("POST",))
+    def logout_view(self):
+        logout_user()
+        flash(_("您已安全退出。"), "info")
+        return redirect(url_for(".login_view"))
+
+
+FINISHED_STATES = frozenset(
+    {
+        CaseStatus.closed,
+        CaseStatus.archived,
+        CaseStatus.destroyed,
+        CaseStatus.not_accepted,
+        CaseStatus.no_longer_accepted,
+        CaseStatus.transferred,
+        CaseStatus.returned,
+    }
+)
+
+
+def dashboard_figures() -> dict:
+    """Small counts for the home page: all scoped to what the user may see."""
+    scope = sa.and_(case_scope(current_user), Case.is_deleted.is_(False))
+    today = utcnow().astimezone(local_zone()).date()
+    open_states = [state for state in CaseStatus if state not in FINISHED_STATES]
+    row = db.session.execute(
+        sa.select(
+            sa.func.count().filter(Case.status.in_(open_states)),
+            sa.func.count().filter(Case.status == CaseStatus.registered),
+            sa.func.count().filter(Case.handler_id == current_user.id, Case.status.in_(open_states)),
+            sa.func.count(),
+        ).where(scope)
+    ).one()
+    pending_callbacks = db.session.scalar(
+        sa.select(sa.func.count(Callback.id))
+        .join(Case, Case.id == Callback.case_id)
+        .where(scope, Callback.done_at.is_(None), Callback.is_deleted.is_(False))
+    )
+    return {
+        "open_count": row[0],
+        "registered_count": row[1],
+        "mine_count": row[2],
+        "total_count": row[3],
+        "pending_callbacks": pending_callbacks,
+        "today": today,
+    }

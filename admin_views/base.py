@@ -1,0 +1,246 @@
+"""Shared admin plumbing: access rules, local time, Chinese enum labels, one-commit saves."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from flask import abort, current_app, flash, redirect, request, url_for
+from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla.form import AdminModelConverter
+from flask_admin.model.form import converts
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy.orm.exc import StaleDataError
+
+from models import Case, case_assistants, db
+from models.base import format_local
+from models.enums import TitledEnum
+from models.operations import WorkflowError
+
+from .fields import LocalDateTimeField, NotInFuture
+from .filters import CachedOptions
+
+logger = logging.getLogger(__name__)
+
+
+class LocalModelConverter(AdminModelConverter):
+    @converts("UTCDateTime")
+    def convert_utc_datetime(self, field_args, **extra):
+        field_args["validators"].append(NotInFuture())
+        return LocalDateTimeField(**field_args)
+
+
+def _enum_title(view, value, *args):
+    return value.title
+
+
+def _datetime_local(view, value, *args):
+    return format_local(value)
+
+
+def _date_iso(view, value, *args):
+    return value.isoformat()
+
+
+def _bool_text(view, value, *args):
+    return _("是") if value else _("否")
+
+
+def type_formatters(enum_classes) -> dict:
+    formatters = {
+        type(None): lambda view, value, *args: "",
+        bool: _bool_text,
+        datetime: _datetime_local,
+        date: _date_iso,
+        list: lambda view, value, *args: "、".join(str(item) for item in value),
+    }
+    for enum_cls in enum_classes:
+        formatters[enum_cls] = _enum_title
+    return formatters
+
+
+def _all_titled_enums() -> list[type[TitledEnum]]:
+    import models.enums as enums_module
+
+    return [
+        obj
+        for obj in vars(enums_module).values()
+        if isinstance(obj, type) and issubclass(obj, TitledEnum) and obj is not TitledEnum
+    ]
+
+
+def case_scope(user):
+    """A SQL condition: the cases ``user`` may see (see ``Case.can_view``)."""
+    if user.has_permission("case.view_all"):
+        return sa.true()
+    assisted = sa.select(case_assistants.c.case_id).where(case_assistants.c.user_id == user.id)
+    conditions = [
+        Case.handler_id == user.id,
+        Case.created_by_id == user.id,
+        Case.id.in_(assisted),
+    ]
+    if user.unit_id is not None:
+        conditions.append(Case.handling_unit_id == user.unit_id)
+    return sa.or_(*conditions)
+
+
+class ProtectedModelView(ModelView):
+    """Every admin screen: login required, permissions per action, soft delete, one commit."""
+
+    #: Permission needed to open the view (``None``: every signed-in user).
+    permission_view: str | None = None
+    permission_create: str | None = None
+    permission_edit: str | None = None
+    permission_delete: str | None = None
+    allow_create = True
+    allow_edit = True
+    allow_delete = True
+
+    model_form_converter = LocalModelConverter
+    can_view_details = True
+    column_display_pk = False
+    page_size = 20
+    can_set_page_size = True
+    page_size_options = (20, 50, 100)
+    column_type_formatters = type_formatters(_all_titled_enums())
+    column_type_formatters_detail = type_formatters(_all_titled_enums())
+
+    def __init__(self, model, session, **kwargs):
+        self.form_choices = dict(self.form_choices or {})
+        for column in sa.inspect(model).columns:
+            enum_cls = getattr(column.type, "enum_class", None)
+            if enum_cls and issubclass(enum_cls, TitledEnum):
+                self.form_choices.setdefault(column.key, enum_cls.choices())
+        super().__init__(model, session, **kwargs)
+
+    # -- access -------------------------------------------------------------------------
+    def _allowed(self, permission: str | None) -> bool:
+        if not current_user.is_authenticated:
+            return False
+        return permission is None or current_user.has_permission(permission)
+
+    def is_accessible(self) -> bool:
+        return self._allowed(self.permission_view)
+
+    def inaccessible_callback(self, name, **kwargs):
+        if not current_user.is_authenticated:
+            return redirect(url_for("admin.login_view", next=request.full_path))
+        abort(403)
+
+    @property
+    def can_create(self) -> bool:
+        return self.allow_create and self._allowed(self.permission_create or "user.manage")
+
+    @property
+    def can_edit(self) -> bool:
+        return self.allow_edit and self._allowed(self.permission_edit or "user.manage")
+
+    @property
+    def can_delete(self) -> bool:
+        return self.allow_delete and self._allowed(self.permission_delete or "user.manage")
+
+    # -- scoping ------------------------------------------------------------------------
+    def scope(self, query):
+        """Restrict a query to the rows the current user may see."""
+        if hasattr(self.model, "is_deleted"):
+            query = query.filter(self.model.is_deleted.is_(False))
+        return query
+
+    def get_query(self):
+        return self.scope(super().get_query())
+
+    def get_count_query(self):
+        return self.scope(super().get_count_query())
+
+    def get_one(self, id):
+        try:
+            key = int(id)
+        except (TypeError, ValueError):
+            return None
+        return self.get_query().filter(self.model.id == key).one_or_none()
+
+    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
+        # Deep OFFSET pages scan and discard rows; staff narrow with filters instead.
+        limit = current_app.config.get("LIST_PAGE_LIMIT", 500)
+        if page and page > limit:
+            page = limit
+        return super().get_list(page, sort_column, sort_desc, search, filters, execute, page_size)
+
+    _filter_options_generation = -1
+
+    def _get_filter_groups(self):
+        generation = CachedOptions.refresh_if_due()
+        if generation != self._filter_options_generation:
+            self._refresh_filters_cache()
+            self._filter_options_generation = generation
+        return super()._get_filter_groups()
+
+    # -- saving through the service layer ----------------------------------------------
+    def on_create(self, form, model) -> None:
+        """Hand a populated new object to its operation (which adds and flushes it)."""
+        self.session.add(model)
+
+    def on_update(self, form, model) -> None:
+        """Record an edit through the service layer."""
+
+    def on_delete(self, model) -> None:
+        self.session.delete(model)
+
+    def _report_error(self, form, error: Exception) -> None:
+        field_name = getattr(error, "field", None)
+        field = form._fields.get(field_name) if form is not None and field_name else None
+        if field is not None:
+            field.errors = [*field.errors, str(error)]
+        flash(str(error), "error")
+
+    def _save(self, form, model, action) -> bool:
+        try:
+            with self.session.no_autoflush:
+                action()
+            self.session.commit()
+        except WorkflowError as error:
+            self.session.rollback()
+            self._report_error(form, error)
+            return False
+        except StaleDataError:
+            self.session.rollback()
+            flash(_("该记录已被他人修改，请重新打开后再保存。"), "error")
+            return False
+        except sa.exc.IntegrityError:
+            self.session.rollback()
+            logger.exception("integrity error saving %s", self.model.__name__)
+            flash(_("保存失败：数据与已有记录冲突（例如重复的名称或编号），未做任何修改。"), "error")
+            return False
+        return True
+
+    def create_model(self, form):
+        model = self.build_new_instance()
+        with self.session.no_autoflush:
+            form.populate_obj(model)
+        if not self._save(form, model, lambda: self.on_create(form, model)):
+            return False
+        self.after_model_change(form, model, True)
+        return model
+
+    def update_model(self, form, model):
+        def action():
+            form.populate_obj(model)
+            self.on_update(form, model)
+
+        if not self._save(form, model, action):
+            return False
+        self.after_model_change(form, model, False)
+        return True
+
+    def delete_model(self, model):
+        if not self._save(None, model, lambda: self.on_delete(model)):
+            return False
+        return True
+
+    def handle_view_exception(self, exc):
+        if isinstance(exc, WorkflowError):
+            flash(str(exc), "error")
+            return True
+        return super().handle_view_exception(exc)

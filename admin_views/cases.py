@@ -1,0 +1,372 @@
+"""Cases (信访事项), their timeline and attachments."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, request, send_file, url_for
+from flask_admin import expose
+from flask_admin.contrib.sqla import filters
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from markupsafe import Markup
+from wtforms import FileField
+
+from models import (
+    Attachment,
+    Call,
+    Callback,
+    Case,
+    CaseEvent,
+    Category,
+    Letter,
+    Unit,
+    User,
+    Visit,
+    db,
+)
+from models.enums import CaseChannel, CasePriority, CaseStatus, EventKind
+from models.operations.attachments import attachment_root, delete_attachment, store_attachment
+from models.operations.cases import delete_case, record_case_edit, register_case
+
+from .base import ProtectedModelView, case_scope
+from .filters import CachedOptions, date_filters
+from .labels import labels
+from .search import NumberSearchMixin
+
+category_options = CachedOptions(
+    lambda: db.session.execute(
+        sa.select(Category.id, Category.name).where(Category.is_active).order_by(Category.sort_order, Category.id)
+    ).all()
+)
+unit_options = CachedOptions(
+    lambda: db.session.execute(
+        sa.select(Unit.id, Unit.name).where(Unit.is_active).order_by(Unit.sort_order, Unit.id)
+    ).all()
+)
+
+
+def _active_units():
+    return Unit.query.filter(Unit.is_active.is_(True)).order_by(Unit.sort_order, Unit.id)
+
+
+def _active_categories():
+    return Category.query.filter(Category.is_active.is_(True)).order_by(
+        Category.sort_order, Category.id
+    )
+
+
+PARTY_LOOKUP = {"fields": ("name", "phone", "id_number"), "page_size": 10, "placeholder": _l("输入姓名、电话或证件号查找")}
+USER_LOOKUP = {
+    "fields": ("full_name", "username"),
+    "page_size": 10,
+    "placeholder": _l("输入姓名查找"),
+    "filters": ["is_active_user = True"],
+}
+CASE_LOOKUP = {"fields": ("number", "subject"), "page_size": 10, "placeholder": _l("输入登记编号或标题查找")}
+
+
+def _number_link(view, context, model, name):
+    url = url_for("case.details_view", id=model.id)
+    return Markup('<a href="{}">{}</a>').format(url, model.number)
+
+
+def _status_badge(view, context, model, name):
+    css = {
+        CaseStatus.registered: "secondary",
+        CaseStatus.closed: "success",
+        CaseStatus.archived: "dark",
+        CaseStatus.in_progress: "primary",
+    }.get(model.status, "info")
+    return Markup('<span class="badge badge-{}">{}</span>').format(css, model.status.title)
+
+
+def _priority_badge(view, context, model, name):
+    if model.priority == CasePriority.normal:
+        return model.priority.title
+    return Markup('<span class="badge badge-danger">{}</span>').format(model.priority.title)
+
+
+class CaseView(NumberSearchMixin, ProtectedModelView):
+    permission_create = "case.register"
+    permission_edit = "case.edit"
+    permission_delete = "case.delete"
+    simple_list_pager = True
+    details_template = "admin/case/details.html"
+    list_template = "admin/case/list.html"
+
+    column_list = (
+        "number",
+        "subject",
+        "petitioner_names",
+        "channel",
+        "category",
+        "priority",
+        "status",
+        "received_at",
+        "handling_unit",
+        "handler",
+    )
+    column_default_sort = [("received_at", True), ("id", True)]
+    column_sortable_list = ("number", "received_at", "priority", "status", "channel")
+    column_searchable_list = ("subject", "petitioner_names")
+    column_filters = (
+        filters.FilterEqual(Case.status, _l("状态"), options=CaseStatus.choices),
+        filters.FilterEqual(Case.channel, _l("来源渠道"), options=CaseChannel.choices),
+        filters.IntEqualFilter(Case.category_id, _l("分类"), options=category_options),
+        filters.IntEqualFilter(Case.handling_unit_id, _l("承办单位"), options=unit_options),
+        filters.FilterEqual(Case.priority, _l("紧急程度"), options=CasePriority.choices),
+        *date_filters(Case.received_at, _l("收到日期")),
+        *date_filters(Case.created_at, _l("登记日期")),
+        filters.BooleanEqualFilter(Case.is_anonymous, _l("匿名")),
+        filters.BooleanEqualFilter(Case.is_group, _l("集体访/联名")),
+        filters.BooleanEqualFilter(Case.is_important, _l("重要")),
+    )
+    column_formatters = {
+        "number": _number_link,
+        "status": _status_badge,
+        "priority": _priority_badge,
+    }
+    column_labels = labels()
+    column_details_list = (
+        "number",
+        "status",
+        "channel",
+        "category",
+        "priority",
+        "subject",
+        "content",
+        "demands",
+        "petitioners",
+        "agent",
+        "is_anonymous",
+        "is_group",
+        "head_count",
+        "representatives",
+        "is_important",
+        "is_major",
+        "is_difficult",
+        "is_sensitive",
+        "received_at",
+        "handling_unit",
+        "handler",
+        "assistants",
+        "created_by",
+        "created_at",
+    )
+    form_columns = (
+        "channel",
+        "received_at",
+        "category",
+        "priority",
+        "subject",
+        "content",
+        "demands",
+        "petitioners",
+        "agent",
+        "is_anonymous",
+        "is_group",
+        "head_count",
+        "representatives",
+        "is_important",
+        "is_major",
+        "is_difficult",
+        "is_sensitive",
+        "handling_unit",
+        "handler",
+        "assistants",
+    )
+    form_ajax_refs = {
+        "petitioners": PARTY_LOOKUP,
+        "agent": PARTY_LOOKUP,
+        "handler": USER_LOOKUP,
+        "assistants": USER_LOOKUP,
+    }
+    form_args = {
+        "category": {"query_factory": _active_categories},
+        "handling_unit": {"query_factory": _active_units},
+        "subject": {"description": _l("一句话概括反映的问题")},
+        "head_count": {"description": _l("集体访或联名信的人数")},
+    }
+    form_widget_args = {"content": {"rows": 6}, "demands": {"rows": 3}}
+
+    def scope(self, query):
+        return super().scope(query).filter(case_scope(current_user))
+
+    def on_create(self, form, model):
+        register_case(model, by=current_user)
+
+    def on_update(self, form, model):
+        record_case_edit(model, by=current_user)
+
+    def on_delete(self, model):
+        delete_case(model, by=current_user)
+
+    def on_form_prefill(self, form, id):
+        form.received_at.flags.required = True
+
+    def render(self, template, **kwargs):
+        if template == self.details_template and "model" in kwargs:
+            kwargs.update(case_details_context(kwargs["model"]))
+        return super().render(template, **kwargs)
+
+
+def case_details_context(case: Case) -> dict:
+    """Everything the details page lists below the case's own fields."""
+
+    def active(model):
+        return (
+            model.query.filter(model.case_id == case.id, model.is_deleted.is_(False))
+            .order_by(model.id)
+            .all()
+        )
+
+    events = (
+        CaseEvent.query.options(sa.orm.joinedload(CaseEvent.created_by))
+        .filter(CaseEvent.case_id == case.id)
+        .order_by(CaseEvent.id)
+        .all()
+    )
+    return {
+        "letters": active(Letter),
+        "visits": active(Visit),
+        "calls": active(Call),
+        "callbacks": active(Callback),
+        "attachments": active(Attachment),
+        "events": events,
+        "event_kinds": EventKind,
+        "repeat_flags": [p for p in case.petitioners if p.is_repeat_petitioner or p.is_banned],
+    }
+
+
+def _case_link(view, context, model, name):
+    case = model.case
+    url = url_for("case.details_view", id=case.id)
+    return Markup('<a href="{}">{}</a>').format(url, case.number)
+
+
+class CaseChildView(NumberSearchMixin, ProtectedModelView):
+    """Views of records that hang off a case: scoped through the case."""
+
+    case_id_column = None
+
+    def scope(self, query):
+        visible = sa.select(Case.id).where(case_scope(current_user), Case.is_deleted.is_(False))
+        return super().scope(query).filter(self.model.case_id.in_(visible))
+
+
+class CaseEventView(CaseChildView):
+    permission_view = "audit.view"
+    allow_create = allow_edit = allow_delete = False
+    can_view_details = False
+    simple_list_pager = True
+    case_id_column = CaseEvent.case_id
+    column_list = ("created_at", "case", "kind", "summary", "created_by")
+    column_default_sort = ("id", True)
+    column_filters = (
+        filters.FilterEqual(CaseEvent.kind, _l("事件"), options=EventKind.choices),
+        *date_filters(CaseEvent.created_at, _l("日期")),
+    )
+    column_labels = labels(created_at=_l("时间"), kind=_l("事件"), summary=_l("摘要"), created_by=_l("操作人"))
+    column_formatters = {"case": _case_link}
+
+    def scope(self, query):
+        visible = sa.select(Case.id).where(case_scope(current_user))
+        return query.filter(CaseEvent.case_id.in_(visible))
+
+
+class AttachmentView(CaseChildView):
+    permission_create = "attachment.manage"
+    permission_delete = "attachment.manage"
+    allow_edit = False
+    simple_list_pager = True
+    case_id_column = Attachment.case_id
+    column_list = ("case", "kind", "title", "original_name", "size", "created_at", "created_by")
+    column_default_sort = ("id", True)
+    column_labels = labels(
+        kind=_l("附件类型"),
+        title=_l("标题"),
+        original_name=_l("文件名"),
+        size=_l("大小（字节）"),
+        created_at=_l("上传时间"),
+        created_by=_l("上传人"),
+        letter=_l("所属来信"),
+        visit=_l("所属来访"),
+        file=_l("文件"),
+    )
+    column_formatters = {"case": _case_link, "original_name": lambda v, c, m, n: _download_link(m)}
+    form_columns = ("case", "kind", "title", "file")
+    form_extra_fields = {"file": FileField(_l("文件"))}
+    form_ajax_refs = {"case": CASE_LOOKUP}
+    column_details_list = (
+        "case",
+        "letter",
+        "visit",
+        "kind",
+        "title",
+        "original_name",
+        "content_type",
+        "size",
+        "sha256",
+        "created_at",
+        "created_by",
+    )
+
+    def create_form(self, obj=None):
+        form = super().create_form(obj)
+        case = self._case_from_args()
+        if case is not None and not form.case.data:
+            form.case.data = case
+        return form
+
+    def _case_from_args(self):
+        case_id = request.args.get("case_id", type=int)
+        if not case_id:
+            return None
+        return Case.query.filter(Case.id == case_id, case_scope(current_user), Case.is_deleted.is_(False)).one_or_none()
+
+    def validate_form(self, form):
+        valid = super().validate_form(form)
+        if hasattr(form, "file") and request.method == "POST":
+            upload = request.files.get("file")
+            if upload is None or not upload.filename:
+                form.file.errors = [*form.file.errors, _("请选择要上传的文件")]
+                return False
+        return valid
+
+    def on_create(self, form, model):
+        # A letter's or visit's details page links here with its id, so the file is filed
+        # under that contact; the operation checks it belongs to the chosen case.
+        letter_id = request.args.get("letter_id", type=int)
+        visit_id = request.args.get("visit_id", type=int)
+        model.letter = db.session.get(Letter, letter_id) if letter_id else None
+        model.visit = db.session.get(Visit, visit_id) if visit_id else None
+        upload = request.files["file"]
+        store_attachment(model, filename=upload.filename, data=upload.read(), by=current_user)
+
+    def on_delete(self, model):
+        delete_attachment(model, by=current_user)
+
+    @expose("/download/")
+    def download_view(self):
+        attachment = self.get_one(request.args.get("id"))
+        if attachment is None:
+            abort(404)
+        path = attachment_root() / attachment.stored_name
+        if not path.is_file():
+            flash(_("附件文件在服务器上找不到，请联系管理员。"), "error")
+            return redirect(url_for("case.details_view", id=attachment.case_id))
+        return send_file(
+            path,
+            mimetype=attachment.content_type,
+            as_attachment=True,
+            download_name=attachment.original_name,
+        )
+
+
+def _download_link(attachment):
+    url = url_for("attachment.download_view", id=attachment.id)
+    return Markup('<a href="{}">{}</a>').format(url, attachment.original_name)
+
+
+__all__ = ["AttachmentView", "CaseEventView", "CaseView", "CaseChildView", "User"]

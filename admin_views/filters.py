@@ -1,0 +1,97 @@
+"""List filters for UTC datetime columns and for cached option lists."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+from flask import has_app_context
+from flask_admin.contrib.sqla import filters
+from flask_babel import lazy_gettext as _l
+
+from models.base import local_zone
+
+
+def _local_midnight_utc(day) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=local_zone()).astimezone(UTC)
+
+
+class LocalDateBetweenFilter(filters.DateBetweenFilter):
+    """Pick local calendar days; compare against UTC datetimes (end day inclusive)."""
+
+    def apply(self, query, value, alias=None):
+        start, end = value
+        column = self.get_column(alias)
+        return query.filter(
+            column >= _local_midnight_utc(start),
+            column < _local_midnight_utc(end + timedelta(days=1)),
+        )
+
+
+class LocalDateOnOrAfterFilter(filters.DateGreaterFilter):
+    def apply(self, query, value, alias=None):
+        return query.filter(self.get_column(alias) >= _local_midnight_utc(value))
+
+    def operation(self):
+        return _l("不早于")
+
+
+class LocalDateBeforeFilter(filters.DateSmallerFilter):
+    def apply(self, query, value, alias=None):
+        return query.filter(self.get_column(alias) < _local_midnight_utc(value + timedelta(1)))
+
+    def operation(self):
+        return _l("不晚于")
+
+
+def date_filters(column, label) -> list:
+    return [
+        LocalDateBetweenFilter(column, label),
+        LocalDateOnOrAfterFilter(column, label),
+        LocalDateBeforeFilter(column, label),
+    ]
+
+
+class CachedOptions:
+    """Filter choices read from a small table, cached per process for a short while.
+
+    Flask-Admin computes filter options once, when the view is built; these options are
+    reloaded when they are older than ``ttl_seconds`` (or a save cleared them), and views
+    rebuild their filter lists when the generation changes. Without the cache every list
+    page would spend one query per option list.
+    """
+
+    ttl_seconds = 60
+    generation = 0
+    _registry: list[CachedOptions] = []
+
+    def __init__(self, loader) -> None:
+        self.loader = loader
+        self._value: list | None = None
+        self._loaded_at = 0.0
+        CachedOptions._registry.append(self)
+
+    def _stale(self) -> bool:
+        return self._value is None or time.monotonic() - self._loaded_at > self.ttl_seconds
+
+    def __call__(self):
+        if not has_app_context():
+            return []
+        if self._stale():
+            self._value = [(str(key), label) for key, label in self.loader()]
+            self._loaded_at = time.monotonic()
+            CachedOptions.generation += 1
+        return self._value
+
+    @classmethod
+    def refresh_if_due(cls) -> int:
+        """Reload whatever expired; return the generation views compare against."""
+        for options in cls._registry:
+            if options._stale():
+                options()
+        return cls.generation
+
+    @classmethod
+    def clear_all(cls) -> None:
+        for options in cls._registry:
+            options._value = None

@@ -1,0 +1,410 @@
+"""Registering letters, visits and calls (on a new or an existing case) and petitioners."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import request
+from flask_admin.contrib.sqla import filters
+from flask_admin.contrib.sqla.fields import QuerySelectField
+from flask_admin.form import rules
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from markupsafe import Markup
+from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import Email, Length, NumberRange, Optional
+
+from models import Call, Case, Letter, Party, Visit
+from models.enums import (
+    CallLine,
+    CasePriority,
+    Gender,
+    IdType,
+    LetterForm,
+    LetterOrigin,
+    VisitKind,
+)
+from models.operations.contacts import delete_contact, record_contact_edit, register_contact
+from models.operations.parties import create_party, record_party_edit, register_party
+
+from .base import ProtectedModelView
+from .cases import CASE_LOOKUP, PARTY_LOOKUP, USER_LOOKUP, CaseChildView, _active_categories
+from .cases import _active_units, _case_link
+from .fields import IdentityNumber, PhoneNumber
+from .filters import date_filters
+from .labels import labels
+
+NEW_CASE_FIELDS = (
+    "new_subject",
+    "new_content",
+    "new_demands",
+    "new_category",
+    "new_priority",
+    "new_is_anonymous",
+    "new_is_important",
+)
+NEW_PERSON_FIELDS = (
+    "new_person_name",
+    "new_person_gender",
+    "new_person_phone",
+    "new_person_id_type",
+    "new_person_id_number",
+    "new_person_work_unit",
+    "new_person_address",
+)
+
+
+def _blank_choices(enum_cls):
+    return [("", _l("（未填）")), *enum_cls.choices()]
+
+
+def new_case_and_person_fields() -> dict:
+    """Unbound fields that let one form register a contact together with its new case."""
+    return {
+        "new_subject": StringField(_l("事项标题"), [Optional(), Length(max=200)]),
+        "new_content": TextAreaField(_l("反映内容"), [Optional()], render_kw={"rows": 5}),
+        "new_demands": TextAreaField(_l("诉求"), [Optional()], render_kw={"rows": 2}),
+        "new_category": QuerySelectField(
+            _l("分类"), query_factory=_active_categories, allow_blank=True, blank_text="（未分类）"
+        ),
+        "new_priority": SelectField(
+            _l("紧急程度"), choices=CasePriority.choices(), default=CasePriority.normal.value
+        ),
+        "new_is_anonymous": BooleanField(_l("匿名（不答复）")),
+        "new_is_important": BooleanField(_l("重要事项")),
+        "new_person_name": StringField(_l("姓名"), [Optional(), Length(max=64)]),
+        "new_person_gender": SelectField(_l("性别"), choices=_blank_choices(Gender), default=""),
+        "new_person_phone": StringField(_l("联系电话"), [Optional(), PhoneNumber()]),
+        "new_person_id_type": SelectField(
+            _l("证件类型"), choices=_blank_choices(IdType), default=""
+        ),
+        "new_person_id_number": StringField(
+            _l("证件号码"), [Optional(), IdentityNumber("new_person_id_type")]
+        ),
+        "new_person_work_unit": StringField(_l("工作单位"), [Optional(), Length(max=120)]),
+        "new_person_address": StringField(_l("住址"), [Optional(), Length(max=200)]),
+    }
+
+
+class ContactView(CaseChildView):
+    """Shared behaviour of the letter, visit and call screens."""
+
+    permission_create = "case.register"
+    permission_edit = "case.edit"
+    permission_delete = "case.delete"
+    simple_list_pager = True
+    #: The relationship naming the person (writer / visitor / caller).
+    person_field = ""
+    person_label = _l("信访人")
+    contact_fields: tuple[str, ...] = ()
+
+    def __init__(self, model, session, **kwargs):
+        self.form_extra_fields = new_case_and_person_fields()
+        self.form_columns = (
+            "case",
+            self.person_field,
+            *NEW_PERSON_FIELDS,
+            *NEW_CASE_FIELDS,
+            *self.contact_fields,
+        )
+        self.form_create_rules = (
+            rules.Header(_l("一、归属事项")),
+            rules.Text(
+                _l("重复来信/来访/来电：选择已有事项；首次反映：留空并在“三”中填写新事项。")
+            ),
+            "case",
+            rules.Header(_l("二、") + str(self.person_label)),
+            rules.Text(_l("选择已登记的人员，或在下面填写新人员信息（匿名可都不填）。")),
+            self.person_field,
+            *NEW_PERSON_FIELDS,
+            rules.Header(_l("三、新事项（未选择已有事项时填写）")),
+            *NEW_CASE_FIELDS,
+            rules.Header(_l("四、登记信息")),
+            *self.contact_fields,
+        )
+        self.form_ajax_refs = {"case": CASE_LOOKUP, self.person_field: PARTY_LOOKUP}
+        form_args = dict(self.form_args or {})
+        # The case may be left empty on the form: a new case is then created with the contact.
+        form_args["case"] = {"validators": [Optional()]}
+        self.form_args = form_args
+        super().__init__(model, session, **kwargs)
+
+    def create_form(self, obj=None):
+        form = super().create_form(obj)
+        case_id = request.args.get("case_id", type=int)
+        if case_id and not form.case.data and request.method == "GET":
+            case = self.session.get(Case, case_id)
+            if case is not None and case.can_view(current_user) and not case.is_deleted:
+                form.case.data = case
+        return form
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        for name in ("case", *NEW_CASE_FIELDS, *NEW_PERSON_FIELDS):
+            if name in form:
+                del form[name]
+        return form
+
+    def validate_form(self, form):
+        valid = super().validate_form(form)
+        if "new_subject" not in form or request.method != "POST":
+            return valid
+        person = form[self.person_field]
+        if person.data is not None and form.new_person_name.data:
+            form.new_person_name.errors = [
+                *form.new_person_name.errors,
+                _("已选择已登记人员时，请不要再填写新人员姓名"),
+            ]
+            valid = False
+        has_new_person_details = any(
+            form[name].data for name in NEW_PERSON_FIELDS if name != "new_person_name"
+        )
+        if has_new_person_details and not form.new_person_name.data and person.data is None:
+            form.new_person_name.errors = [*form.new_person_name.errors, _("请填写姓名")]
+            valid = False
+        if form.case.data is None:
+            for name in ("new_subject", "new_content"):
+                if not (form[name].data or "").strip():
+                    form[name].errors = [*form[name].errors, _("新事项必须填写此项")]
+                    valid = False
+        return valid
+
+    def on_create(self, form, model):
+        person = getattr(model, self.person_field)
+        if person is None and form.new_person_name.data:
+            person = create_party(
+                {
+                    "name": form.new_person_name.data,
+                    "gender": form.new_person_gender.data or None,
+                    "phone": form.new_person_phone.data or None,
+                    "id_type": form.new_person_id_type.data or None,
+                    "id_number": form.new_person_id_number.data or None,
+                    "work_unit": form.new_person_work_unit.data or None,
+                    "address": form.new_person_address.data or None,
+                },
+                by=current_user,
+            )
+            setattr(model, self.person_field, person)
+        existing_case = form.case.data
+        new_case = None
+        if existing_case is None:
+            new_case = Case(
+                subject=form.new_subject.data.strip(),
+                content=form.new_content.data.strip(),
+                demands=(form.new_demands.data or "").strip() or None,
+                category=form.new_category.data,
+                priority=form.new_priority.data,
+                is_anonymous=bool(form.new_is_anonymous.data),
+                is_important=bool(form.new_is_important.data),
+                head_count=1,
+            )
+        register_contact(model, by=current_user, case=existing_case, new_case=new_case)
+
+    def on_update(self, form, model):
+        record_contact_edit(model, by=current_user)
+
+    def on_delete(self, model):
+        delete_contact(model, by=current_user)
+
+
+def _person(field):
+    return lambda view, context, model, name: getattr(model, field) or ""
+
+
+class LetterView(ContactView):
+    person_field = "writer"
+    person_label = _l("来信人")
+    case_id_column = Letter.case_id
+    contact_fields = (
+        "received_at",
+        "letter_date",
+        "form",
+        "origin",
+        "forwarding_unit",
+        "forwarding_reference",
+        "envelope_intact",
+        "stamp_intact",
+        "opened_at",
+        "sender_email",
+        "summary",
+    )
+    column_list = ("case", "writer", "received_at", "form", "origin", "is_first_contact", "created_by")
+    column_default_sort = [("received_at", True), ("id", True)]
+    column_sortable_list = ("received_at",)
+    column_filters = (
+        filters.FilterEqual(Letter.form, _l("来信形式"), options=LetterForm.choices),
+        filters.FilterEqual(Letter.origin, _l("来信来源"), options=LetterOrigin.choices),
+        *date_filters(Letter.received_at, _l("收信日期")),
+    )
+    column_formatters = {"case": _case_link}
+    column_labels = labels(
+        writer=_l("来信人"),
+        received_at=_l("收信时间"),
+        letter_date=_l("来信日期"),
+        form=_l("来信形式"),
+        origin=_l("来信来源"),
+        forwarding_unit=_l("原批转单位"),
+        forwarding_reference=_l("批转文号"),
+        envelope_intact=_l("信封完好"),
+        stamp_intact=_l("邮票/邮戳完好"),
+        opened_at=_l("拆封时间"),
+        sender_email=_l("发件人邮箱"),
+        summary=_l("来信摘要"),
+    )
+    form_args = {
+        "forwarding_unit": {"query_factory": _active_units},
+        "sender_email": {"validators": [Optional(), Email(message=_l("邮箱地址格式不正确"))]},
+    }
+
+
+class VisitView(ContactView):
+    person_field = "visitor"
+    person_label = _l("来访人")
+    case_id_column = Visit.case_id
+    contact_fields = (
+        "visited_at",
+        "kind",
+        "head_count",
+        "purpose",
+        "receptionist",
+        "interview_record",
+        "answered_on_spot",
+        "answer",
+    )
+    column_list = ("case", "visitor", "visited_at", "kind", "head_count", "purpose", "receptionist")
+    column_default_sort = [("visited_at", True), ("id", True)]
+    column_sortable_list = ("visited_at",)
+    column_filters = (
+        filters.FilterEqual(Visit.kind, _l("来访类型"), options=VisitKind.choices),
+        filters.BooleanEqualFilter(Visit.answered_on_spot, _l("当场答复")),
+        *date_filters(Visit.visited_at, _l("来访日期")),
+    )
+    column_formatters = {"case": _case_link}
+    column_labels = labels(
+        visitor=_l("来访人"),
+        visited_at=_l("来访时间"),
+        kind=_l("来访类型"),
+        head_count=_l("人数"),
+        purpose=_l("来访事由"),
+        receptionist=_l("接待人"),
+        interview_record=_l("接谈记录"),
+        answered_on_spot=_l("当场答复"),
+        answer=_l("答复内容"),
+    )
+    form_args = {"head_count": {"validators": [NumberRange(min=1, max=10000)]}}
+    form_widget_args = {"interview_record": {"rows": 5}}
+
+    def __init__(self, model, session, **kwargs):
+        super().__init__(model, session, **kwargs)
+        self.form_ajax_refs["receptionist"] = USER_LOOKUP
+        self._refresh_forms_cache()
+
+
+class CallView(ContactView):
+    person_field = "caller"
+    person_label = _l("来电人")
+    case_id_column = Call.case_id
+    contact_fields = ("called_at", "line", "line_number", "caller_number", "taken_by", "record")
+    column_list = ("case", "caller", "called_at", "line", "line_number", "caller_number", "taken_by")
+    column_default_sort = [("called_at", True), ("id", True)]
+    column_sortable_list = ("called_at",)
+    column_filters = (
+        filters.FilterEqual(Call.line, _l("线路"), options=CallLine.choices),
+        *date_filters(Call.called_at, _l("来电日期")),
+    )
+    column_searchable_list = ("caller_number",)
+    column_formatters = {"case": _case_link}
+    column_labels = labels(
+        caller=_l("来电人"),
+        called_at=_l("来电时间"),
+        line=_l("线路"),
+        line_number=_l("所拨号码"),
+        caller_number=_l("来电号码"),
+        taken_by=_l("接听人"),
+        record=_l("来电记录"),
+    )
+    form_args = {
+        "caller_number": {"validators": [Optional(), PhoneNumber()]},
+        "line_number": {"validators": [Optional(), Length(max=20)]},
+    }
+    form_widget_args = {"record": {"rows": 5}}
+
+    def __init__(self, model, session, **kwargs):
+        super().__init__(model, session, **kwargs)
+        self.form_ajax_refs["taken_by"] = USER_LOOKUP
+        self._refresh_forms_cache()
+
+
+def _flags(view, context, model, name):
+    badges = []
+    if model.is_repeat_petitioner:
+        badges.append(Markup('<span class="badge badge-warning">{}</span>').format(_("重复信访")))
+    if model.is_important_customer:
+        badges.append(Markup('<span class="badge badge-info">{}</span>').format(_("重要客户")))
+    if model.is_banned:
+        badges.append(Markup('<span class="badge badge-danger">{}</span>').format(_("禁止来访")))
+    return Markup(" ").join(badges)
+
+
+class PartyView(ProtectedModelView):
+    permission_view = "party.manage"
+    permission_create = "party.manage"
+    permission_edit = "party.manage"
+    allow_delete = False
+    simple_list_pager = True
+    column_list = ("name", "gender", "age", "phone", "id_number", "work_unit", "flags", "created_at")
+    column_default_sort = ("id", True)
+    column_searchable_list = ("name", "phone", "id_number")
+    column_filters = (
+        filters.BooleanEqualFilter(Party.is_repeat_petitioner, _l("重复信访")),
+        filters.BooleanEqualFilter(Party.is_important_customer, _l("重要客户")),
+        filters.BooleanEqualFilter(Party.is_banned, _l("禁止来访")),
+    )
+    column_formatters = {"flags": _flags}
+    column_labels = labels(
+        name=_l("姓名"),
+        gender=_l("性别"),
+        age=_l("年龄"),
+        id_type=_l("证件类型"),
+        id_number=_l("证件号码"),
+        phone=_l("联系电话"),
+        email=_l("电子邮箱"),
+        work_unit=_l("工作单位"),
+        address=_l("住址"),
+        is_repeat_petitioner=_l("重复信访人"),
+        is_important_customer=_l("重要客户"),
+        is_banned=_l("禁止来访"),
+        flags=_l("标记"),
+        created_at=_l("建档时间"),
+    )
+    form_columns = (
+        "name",
+        "gender",
+        "age",
+        "id_type",
+        "id_number",
+        "phone",
+        "email",
+        "work_unit",
+        "address",
+        "is_repeat_petitioner",
+        "is_important_customer",
+        "is_banned",
+        "note",
+    )
+    form_args = {
+        "age": {"validators": [Optional(), NumberRange(min=0, max=150, message=_l("年龄应在0到150之间"))]},
+        "phone": {"validators": [Optional(), PhoneNumber()]},
+        "id_number": {"validators": [Optional(), IdentityNumber("id_type")]},
+        "email": {"validators": [Optional(), Email(message=_l("邮箱地址格式不正确"))]},
+    }
+    form_overrides = {"age": IntegerField}
+
+    def on_create(self, form, model):
+        register_party(model, by=current_user)
+
+    def on_update(self, form, model):
+        record_party_edit(model, by=current_user)
+
+
+__all__ = ["CallView", "LetterView", "PartyView", "VisitView", "sa"]

@@ -1,0 +1,204 @@
+"""Units, categories, users, roles and system settings."""
+
+from __future__ import annotations
+
+import secrets
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask_admin.contrib.sqla import filters
+from flask_admin.form import Select2Widget
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from wtforms import PasswordField
+from wtforms.validators import Optional
+
+from models import Category, Role, SystemSetting, Unit, User
+from models.enums import CategoryKind, UnitKind
+from models.operations import ValidationFailed
+from models.operations.numbering import validate_number_pattern
+from models.operations.users import password_problem
+from models.permissions import PERMISSIONS
+from models.settings import DEFAULT_SETTINGS
+
+from .base import ProtectedModelView
+from .fields import PermissionsField, PhoneNumber
+from .filters import CachedOptions
+from .labels import labels
+
+
+class SettingsModelView(ProtectedModelView):
+    permission_view = "settings.manage"
+    permission_create = "settings.manage"
+    permission_edit = "settings.manage"
+    permission_delete = "settings.manage"
+
+    def after_model_change(self, form, model, is_created):
+        CachedOptions.clear_all()
+
+
+class UnitView(SettingsModelView):
+    column_list = ("name", "short_name", "kind", "doc_code", "parent", "contact_phone", "is_active")
+    column_default_sort = [("sort_order", False), ("id", False)]
+    column_searchable_list = ("name", "short_name")
+    column_filters = (
+        filters.FilterEqual(Unit.kind, _l("类型"), options=UnitKind.choices),
+        filters.BooleanEqualFilter(Unit.is_active, _l("启用")),
+    )
+    column_labels = labels(
+        short_name=_l("简称"),
+        doc_code=_l("机关代字"),
+        contact_phone=_l("联系电话"),
+        address=_l("地址"),
+    )
+    form_columns = (
+        "name",
+        "short_name",
+        "kind",
+        "doc_code",
+        "parent",
+        "contact_phone",
+        "address",
+        "sort_order",
+        "is_active",
+    )
+    form_args = {
+        "doc_code": {"description": _l("发文字号中的机关代字，例如“县信复”")},
+        "contact_phone": {"validators": [Optional(), PhoneNumber()]},
+    }
+    # Units are referenced by cases and users; deactivate instead of deleting.
+    allow_delete = False
+
+
+class CategoryView(SettingsModelView):
+    column_list = ("name", "code", "kind", "parent", "sort_order", "is_active")
+    column_default_sort = [("sort_order", False), ("id", False)]
+    column_searchable_list = ("name", "code")
+    column_filters = (filters.FilterEqual(Category.kind, _l("性质"), options=CategoryKind.choices),)
+    column_labels = labels(code=_l("代码"), kind=_l("性质"))
+    form_columns = ("name", "code", "kind", "parent", "description", "sort_order", "is_active")
+    allow_delete = False
+
+
+class UserView(ProtectedModelView):
+    permission_view = "user.manage"
+    allow_delete = False
+    column_list = ("username", "full_name", "unit", "roles", "position", "is_active_user", "last_login_at")
+    column_default_sort = ("id", False)
+    column_searchable_list = ("username", "full_name")
+    column_filters = (filters.BooleanEqualFilter(User.is_active_user, _l("启用")),)
+    column_labels = labels(
+        username=_l("用户名"),
+        full_name=_l("姓名"),
+        unit=_l("所属单位"),
+        roles=_l("角色"),
+        position=_l("职务"),
+        phone=_l("电话"),
+        is_active_user=_l("启用"),
+        last_login_at=_l("最近登录"),
+        new_password=_l("新密码"),
+    )
+    form_columns = (
+        "username",
+        "full_name",
+        "unit",
+        "roles",
+        "position",
+        "phone",
+        "is_active_user",
+        "new_password",
+    )
+    form_extra_fields = {
+        "new_password": PasswordField(
+            _l("新密码"), description=_l("新建用户必填；修改时留空表示不改密码。至少8位，含字母和数字。")
+        )
+    }
+    form_args = {"phone": {"validators": [Optional(), PhoneNumber()]}}
+    column_details_exclude_list = ("password_hash", "session_token")
+
+    def validate_form(self, form):
+        valid = super().validate_form(form)
+        if "new_password" not in form:
+            return valid
+        password = form.new_password.data or ""
+        creating = form._obj is None if hasattr(form, "_obj") else False
+        if password:
+            problem = password_problem(password)
+            if problem:
+                form.new_password.errors = [*form.new_password.errors, problem]
+                valid = False
+        elif creating:
+            form.new_password.errors = [*form.new_password.errors, _("新建用户必须设置密码")]
+            valid = False
+        return valid
+
+    def create_form(self, obj=None):
+        form = super().create_form(obj)
+        form._obj = None
+        return form
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        form._obj = obj
+        return form
+
+    def on_create(self, form, model):
+        model.set_password(form.new_password.data)
+        self.session.add(model)
+
+    def on_update(self, form, model):
+        if form.new_password.data:
+            model.set_password(form.new_password.data)
+        if not model.is_active_user:
+            # Deactivation ends every open session of the account on its next request.
+            model.session_token = secrets.token_hex(16)
+        if model.id == current_user.id and not model.has_permission("user.manage"):
+            raise ValidationFailed(_("不能去掉自己的用户管理权限，以免无人能管理账号"), field="roles")
+
+
+class RoleView(ProtectedModelView):
+    permission_view = "user.manage"
+    allow_delete = False
+    column_list = ("name", "code", "description", "permissions")
+    column_labels = labels(code=_l("代码"), permissions=_l("权限"))
+    column_formatters = {
+        "permissions": lambda v, c, m, n: "、".join(str(PERMISSIONS.get(p, p)) for p in m.permissions)
+    }
+    form_columns = ("name", "code", "description", "permissions")
+    form_overrides = {"permissions": PermissionsField}
+    form_args = {
+        "permissions": {
+            "choices": list(PERMISSIONS.items()),
+            "widget": Select2Widget(multiple=True),
+        }
+    }
+
+
+class SystemSettingView(ProtectedModelView):
+    permission_view = "settings.manage"
+    permission_edit = "settings.manage"
+    allow_create = False
+    allow_delete = False
+    column_list = ("key", "description", "value", "updated_at")
+    column_labels = labels(key=_l("设置项"), value=_l("值"), description=_l("说明"))
+    column_formatters = {
+        "description": lambda v, c, m, n: m.description or DEFAULT_SETTINGS.get(m.key, ("", ""))[1]
+    }
+    form_columns = ("value",)
+
+    def on_update(self, form, model):
+        value = (model.value or "").strip()
+        problem = None
+        if model.key == "case_number_pattern":
+            problem = validate_number_pattern(value)
+        elif model.key == "timezone":
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                problem = _("时区名称无效，例如 Asia/Shanghai")
+        elif model.key == "attachment_max_mb":
+            if not value.isdigit() or not 1 <= int(value) <= 60:
+                problem = _("请填写 1 到 60 之间的整数")
+        if problem:
+            raise ValidationFailed(problem, field="value")
+        model.value = value

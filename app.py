@@ -1,0 +1,235 @@
+"""信访通: application factory, configuration, extensions and CLI commands."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from flask import Flask, has_request_context, redirect, render_template, request, session, url_for
+from flask_babel import Babel, get_locale
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from models import User, db
+
+DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key"
+SUPPORTED_LOCALES = ("zh_Hans_CN", "en")
+
+babel = Babel()
+csrf = CSRFProtect()
+login_manager = LoginManager()
+migrate = Migrate()
+logger = logging.getLogger(__name__)
+
+
+def database_url_from_env() -> str | None:
+    """Accept ``postgres://`` and ``postgresql://`` URLs and use the psycopg 3 driver."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return None
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def create_app(overrides: Mapping | None = None) -> Flask:
+    """Build the application: defaults, then ``FLASK_*`` environment variables, then overrides."""
+    app = Flask(__name__, instance_relative_config=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(
+        SECRET_KEY=DEFAULT_SECRET_KEY,
+        SQLALCHEMY_DATABASE_URI="sqlite:///" + os.path.join(app.instance_path, "xinfang.db"),
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        BABEL_DEFAULT_LOCALE="zh_Hans_CN",
+        BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
+        BABEL_TRANSLATION_DIRECTORIES=os.path.join(app.root_path, "translations"),
+        ATTACHMENT_FOLDER=os.path.join(app.instance_path, "attachments"),
+        # Uploads are checked again against the (smaller) attachment limit setting.
+        MAX_CONTENT_LENGTH=64 * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=12 * 3600,
+        REMEMBER_COOKIE_DURATION=0,
+        # Argon2id, 64 MiB and 3 passes: above the OWASP minimum, about 0.2 s on two cores.
+        ARGON2_PARAMS={"time_cost": 3, "memory_cost": 65536, "parallelism": 2},
+        FLASK_ADMIN_SWATCH="flatly",
+        LIST_PAGE_LIMIT=500,
+    )
+    database_url = database_url_from_env()
+    if database_url:
+        app.config["SQLALCHEMY_DATABASE_URI"] = database_url
+    app.config.from_prefixed_env()
+    if overrides:
+        app.config.update(overrides)
+
+    if app.config["SECRET_KEY"] == DEFAULT_SECRET_KEY and not (app.debug or app.testing):
+        raise RuntimeError(
+            "FLASK_SECRET_KEY is not set: refusing to start with the built-in development key "
+            "outside debug or testing mode."
+        )
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(app.root_path, "migrations"))
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    login_manager.init_app(app)
+    login_manager.login_view = "admin.login_view"
+    login_manager.login_message = "请先登录"
+    login_manager.login_message_category = "warning"
+
+    with app.app_context():
+        _configure_engine()
+
+    from admin_views import init_admin
+
+    init_admin(app)
+    from models.base import format_chinese_date, format_local
+
+    app.jinja_env.filters["local_time"] = format_local
+    app.jinja_env.filters["chinese_date"] = format_chinese_date
+    app.jinja_env.globals["get_locale"] = get_locale
+    _register_error_pages(app)
+    _register_cli(app)
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        return response
+
+    @app.route("/")
+    def home():
+        return redirect(url_for("admin.index"))
+
+    @app.route("/lang/<code>")
+    def switch_language(code: str):
+        if code in SUPPORTED_LOCALES:
+            session["locale"] = code
+        target = request.referrer or url_for("admin.index")
+        if not target.startswith(request.host_url):
+            target = url_for("admin.index")
+        return redirect(target)
+
+    return app
+
+
+def select_locale() -> str:
+    if not has_request_context():
+        return "zh_Hans_CN"
+    chosen = session.get("locale")
+    return chosen if chosen in SUPPORTED_LOCALES else "zh_Hans_CN"
+
+
+@login_manager.user_loader
+def load_user(token: str) -> User | None:
+    # One query: roles and unit come with the user, so list pages stay within their budget.
+    return (
+        db.session.execute(
+            sa.select(User)
+            .options(sa.orm.joinedload(User.roles), sa.orm.joinedload(User.unit))
+            .where(User.session_token == token, User.is_active_user.is_(True))
+        )
+        .unique()
+        .scalar_one_or_none()
+    )
+
+
+def _configure_engine() -> None:
+    engine = db.engine
+    if engine.dialect.name == "sqlite":
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=10000")
+            cursor.close()
+
+    @sa.event.listens_for(db.metadata, "before_create")
+    def _pg_extensions(_target, connection, **_kw):
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+
+
+def _register_error_pages(app: Flask) -> None:
+    messages = {
+        400: "请求有误，请检查填写的内容后重试。",
+        403: "您没有权限访问此页面。",
+        404: "您要找的页面或记录不存在。",
+        405: "不支持此操作方式。",
+        413: "上传的文件太大。",
+        500: "服务器内部错误，操作未完成，已记录日志。请稍后重试或联系管理员。",
+    }
+
+    def render_error(code: int, message: str | None = None):
+        return (
+            render_template("error.html", code=code, message=message or messages[code]),
+            code,
+        )
+
+    for code in messages:
+        app.register_error_handler(code, lambda error, code=code: render_error(code))
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        return render_error(400, "页面已过期或来源无法验证，请返回刷新页面后重新提交。")
+
+
+def _register_cli(app: Flask) -> None:
+    @app.cli.command("create-user")
+    @click.option("--username", prompt="用户名")
+    @click.option("--full-name", prompt="姓名")
+    @click.option("--role", "role_codes", multiple=True, default=["admin"], show_default=True)
+    @click.option("--unit", "unit_name", default=None, help="所属单位名称")
+    @click.password_option(prompt="密码")
+    def create_user_command(username, full_name, role_codes, unit_name, password):
+        """Create a staff account (roles by code: admin, registrar, handler, ...)."""
+        from models.operations import WorkflowError
+        from models.operations.users import create_user
+
+        try:
+            user = create_user(
+                username=username,
+                full_name=full_name,
+                password=password,
+                role_codes=role_codes,
+                unit_name=unit_name,
+            )
+        except WorkflowError as error:
+            raise click.ClickException(str(error)) from error
+        db.session.commit()
+        click.echo(f"已创建用户 {user.username}（{user.role_names}）")
+
+    @app.cli.command("seed-demo")
+    @click.option("--cases", default=300, show_default=True, help="生成的信访事项数")
+    @click.option("--password", default="demo12345", show_default=True)
+    def seed_demo_command(cases, password):
+        """Load the government preset and realistic demo cases (idempotent)."""
+        from models.demo import seed_demo
+
+        logins = seed_demo(case_count=cases, password=password)
+        db.session.commit()
+        if logins:
+            click.echo("演示账号（用户名 / 密码 / 角色）：")
+            for username, role_name in logins:
+                click.echo(f"  {username:<12} {password}  {role_name}")
+        else:
+            click.echo("演示数据已存在，未重复生成。")
+
+    @app.cli.command("load-preset")
+    @click.argument("name", default="government")
+    def load_preset_command(name):
+        """Load a preset's roles, units, categories and settings (idempotent)."""
+        from models.presets import load_preset
+
+        load_preset(name)
+        db.session.commit()
+        click.echo(f"已载入预设：{name}")

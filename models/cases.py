@@ -1,0 +1,190 @@
+"""The matter (信访事项) every letter, visit and call belongs to, and its timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from . import db
+from .base import UTCDateTime, utcnow
+from .enums import CaseChannel, CasePriority, CaseStatus, EventKind, enum_column
+from .mixins import CreatedByMixin, SoftDeleteMixin, TimestampMixin
+
+case_petitioners = sa.Table(
+    "case_petitioners",
+    db.metadata,
+    sa.Column("case_id", sa.ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column(
+        "party_id", sa.ForeignKey("parties.id", ondelete="CASCADE"), primary_key=True, index=True
+    ),
+)
+
+case_assistants = sa.Table(
+    "case_assistants",
+    db.metadata,
+    sa.Column("case_id", sa.ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column(
+        "user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    ),
+)
+
+
+class Case(TimestampMixin, CreatedByMixin, SoftDeleteMixin, db.Model):
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Registration number, e.g. ``XF2026-000123``; shared by the register, notices and original.
+    number: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    #: Which numbered register the number was drawn from, and for which year.
+    register: Mapped[str] = mapped_column(sa.String(20), default="case", nullable=False)
+    register_year: Mapped[int] = mapped_column(sa.SmallInteger)
+    register_seq: Mapped[int] = mapped_column()
+
+    channel: Mapped[CaseChannel] = mapped_column(enum_column(CaseChannel, "case_channel"), index=True)
+    category_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("categories.id", ondelete="SET NULL"), index=True
+    )
+    priority: Mapped[CasePriority] = mapped_column(
+        enum_column(CasePriority, "case_priority"), default=CasePriority.normal, index=True
+    )
+    status: Mapped[CaseStatus] = mapped_column(
+        enum_column(CaseStatus, "case_status"), default=CaseStatus.registered, index=True
+    )
+
+    # Importance flags (重要 / 重大 / 疑难复杂 / 敏感).
+    is_important: Mapped[bool] = mapped_column(default=False, nullable=False)
+    is_major: Mapped[bool] = mapped_column(default=False, nullable=False)
+    is_difficult: Mapped[bool] = mapped_column(default=False, nullable=False)
+    is_sensitive: Mapped[bool] = mapped_column(default=False, nullable=False)
+    is_anonymous: Mapped[bool] = mapped_column(default=False, nullable=False)
+    is_group: Mapped[bool] = mapped_column(default=False, nullable=False)
+    head_count: Mapped[int] = mapped_column(default=1, nullable=False)
+    representatives: Mapped[str | None] = mapped_column(sa.String(200))
+
+    subject: Mapped[str] = mapped_column(sa.String(200))
+    content: Mapped[str] = mapped_column(sa.Text)
+    demands: Mapped[str | None] = mapped_column(sa.Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+    #: Petitioner names joined for searching, kept in step by the service layer.
+    petitioner_names: Mapped[str | None] = mapped_column(sa.String(400), index=True)
+    agent_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("parties.id", ondelete="SET NULL"), index=True
+    )
+    handling_unit_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("units.id", ondelete="SET NULL"), index=True
+    )
+    handler_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    #: Optimistic lock: a stale edit form is rejected instead of overwriting someone's work.
+    version: Mapped[int] = mapped_column(default=1, nullable=False)
+
+    category = relationship("Category", lazy="select")
+    agent = relationship("Party", foreign_keys=[agent_id], lazy="select")
+    handling_unit = relationship("Unit", foreign_keys=[handling_unit_id], lazy="select")
+    handler = relationship("User", foreign_keys=[handler_id], lazy="select")
+    petitioners = relationship(
+        "Party", secondary=case_petitioners, lazy="select", order_by="Party.id"
+    )
+    assistants = relationship("User", secondary=case_assistants, lazy="select")
+    events = relationship(
+        "CaseEvent",
+        back_populates="case",
+        order_by="CaseEvent.id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        sa.UniqueConstraint("register", "register_year", "register_seq", name="register_seq"),
+        sa.CheckConstraint("head_count >= 1", name="head_count_positive"),
+        sa.Index("ix_cases_received_at_id", "received_at", "id"),
+        sa.Index(
+            "ix_cases_subject_trgm",
+            "subject",
+            postgresql_using="gin",
+            postgresql_ops={"subject": "gin_trgm_ops"},
+        ),
+        sa.Index(
+            "ix_cases_petitioner_names_trgm",
+            "petitioner_names",
+            postgresql_using="gin",
+            postgresql_ops={"petitioner_names": "gin_trgm_ops"},
+        ),
+    )
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.subject}"
+
+    def __repr__(self) -> str:
+        return f"<Case {self.id} {self.number}>"
+
+    def refresh_petitioner_names(self) -> None:
+        names = "、".join(party.name for party in self.petitioners)
+        self.petitioner_names = names[:400] or None
+
+    def can_view(self, user) -> bool:
+        if user is None or not user.is_authenticated:
+            return False
+        if user.has_permission("case.view_all"):
+            return True
+        return (
+            (self.handling_unit_id is not None and self.handling_unit_id == user.unit_id)
+            or self.handler_id == user.id
+            or self.created_by_id == user.id
+            or any(a.id == user.id for a in self.assistants)
+        )
+
+    def can_edit(self, user) -> bool:
+        return user.has_permission("case.edit") and self.can_view(user) and not self.is_deleted
+
+
+class CaseEvent(db.Model):
+    """One line of a case's timeline; written only by the service layer, never edited."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("cases.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[EventKind] = mapped_column(enum_column(EventKind, "event_kind"), index=True)
+    #: One English line for logs and exports; the screen shows the kind's title and ``data``.
+    summary: Mapped[str] = mapped_column(sa.String(300))
+    data: Mapped[dict] = mapped_column(sa.JSON, default=dict, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    letter_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("letters.id", ondelete="SET NULL"), index=True
+    )
+    visit_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("visits.id", ondelete="SET NULL"), index=True
+    )
+    call_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("calls.id", ondelete="SET NULL"), index=True
+    )
+    callback_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("callbacks.id", ondelete="SET NULL"), index=True
+    )
+
+    case = relationship("Case", back_populates="events")
+    created_by = relationship("User", lazy="select")
+
+    def __str__(self) -> str:
+        return self.summary
+
+
+class NumberSequence(db.Model):
+    """The last number handed out per register and year; its row lock serialises registrations."""
+
+    __tablename__ = "number_sequences"
+
+    register: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    year: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True)
+    last_value: Mapped[int] = mapped_column(default=0, nullable=False)

@@ -1,0 +1,231 @@
+"""Demo data: the government preset, one account per role and about 300 realistic cases.
+
+Names, phone numbers, ID numbers and addresses are generated (Faker, zh_CN); no real person.
+Everything goes through the service layer, so numbers and timelines are as in real use.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from faker import Faker
+
+from . import db
+from .base import utcnow
+from .callbacks import Callback
+from .cases import Case
+from .categories import Category
+from .contacts import Call, Letter, Visit
+from .enums import (
+    CallbackMethod,
+    CallLine,
+    CasePriority,
+    Gender,
+    IdType,
+    LetterForm,
+    LetterOrigin,
+    Satisfaction,
+    VisitKind,
+)
+from .operations.callbacks import record_callback
+from .operations.cases import record_case_edit
+from .operations.contacts import register_contact
+from .operations.parties import register_party
+from .operations.users import create_user
+from .parties import Party
+from .presets import load_preset
+from .units import Unit
+from .users import User
+from .validation import resident_id_check_char
+
+#: username, full name, role code, unit name
+DEMO_USERS = [
+    ("admin", "系统管理员", "admin", "县信访局"),
+    ("dengji", "登记员 王晓丽", "registrar", "县信访局"),
+    ("xinfangban", "信访办 陈建国", "office", "县信访局"),
+    ("lingdao", "分管领导 刘志强", "leader", "县政府领导"),
+    ("fuzeren", "部门负责人 赵文斌", "dept_head", "县住房和城乡建设局"),
+    ("chengban", "承办人 孙丽娟", "handler", "县住房和城乡建设局"),
+    ("jiandu", "监督员 周明", "supervisor", "县信访局"),
+]
+
+SUBJECTS = [
+    ("房屋质量", "小区住宅楼外墙渗水，多次报修无果", "要求开发商尽快维修外墙并赔偿损失"),
+    ("物业管理", "物业公司擅自提高物业费标准", "要求物业公司按合同收费，退还多收费用"),
+    ("拆迁安置", "旧城改造项目安置房迟迟未交付", "要求明确交房时间并支付过渡费"),
+    ("市政设施", "小区门口道路破损严重，雨天积水", "要求尽快修复道路和排水设施"),
+    ("土地征收", "征地补偿款未按时足额发放", "要求发放剩余征地补偿款"),
+    ("宅基地", "邻居建房占用本户宅基地", "要求相关部门查处并恢复原状"),
+    ("拖欠工资", "建筑工地拖欠农民工工资三个月", "要求施工单位支付拖欠工资"),
+    ("社会保险", "单位未为职工缴纳养老保险", "要求补缴社会保险"),
+    ("噪声污染", "夜间工地施工噪声扰民", "要求限制夜间施工时间"),
+    ("大气污染", "附近工厂排放异味气体", "要求环保部门检查处理"),
+    ("食品安全", "在超市购买到过期食品", "要求查处并赔偿"),
+    ("入学招生", "孩子就近入学被拒", "要求按政策安排就近入学"),
+    ("医疗纠纷", "对医院诊疗过程有异议", "要求医院说明情况并处理相关人员"),
+    ("低保救助", "家庭困难申请低保未获批准", "要求重新审核低保申请"),
+    ("法律咨询", "咨询房屋继承相关政策", "希望得到政策解答"),
+    ("合理化建议", "建议在老旧小区加装电梯", "希望政府出台加装电梯补贴政策"),
+    ("违法建设", "举报小区楼顶违法搭建", "要求城管部门依法拆除"),
+    ("土地承包", "村集体调整承包地不公", "要求依法保障承包经营权"),
+]
+
+
+def _id_number(fake: Faker, born: date, gender: Gender) -> str:
+    area = fake.random_element(["520102", "520103", "520111", "522401", "430102", "110105"])
+    order = fake.random_int(10, 99)
+    sex_digit = fake.random_element([1, 3, 5, 7, 9] if gender == Gender.male else [0, 2, 4, 6, 8])
+    first17 = f"{area}{born:%Y%m%d}{order:02d}{sex_digit}"
+    return first17 + resident_id_check_char(first17)
+
+
+def _person(fake: Faker, by) -> Party:
+    gender = random.choice([Gender.male, Gender.female])
+    name = fake.name_male() if gender == Gender.male else fake.name_female()
+    age = random.randint(22, 78)
+    born = date.today().replace(month=1, day=1) - timedelta(days=age * 365 + random.randint(0, 300))
+    party = Party(
+        name=name,
+        gender=gender,
+        age=age,
+        phone=fake.phone_number(),
+        address=fake.address().rsplit(" ", 1)[0],
+        work_unit=random.choice([None, fake.company()]),
+    )
+    if random.random() < 0.7:
+        party.id_type = IdType.resident_id
+        party.id_number = _id_number(fake, born, gender)
+    return register_party(party, by=by)
+
+
+def seed_demo(*, case_count: int = 300, password: str = "demo12345", seed: int = 2026):
+    """Load demo data unless cases already exist; return ``[(username, role name)]`` created."""
+    load_preset("government")
+    if db.session.scalar(sa.select(sa.func.count(Case.id))):
+        return []
+    random.seed(seed)
+    Faker.seed(seed)
+    fake = Faker("zh_CN")
+
+    users: dict[str, User] = {}
+    logins = []
+    for username, full_name, role, unit_name in DEMO_USERS:
+        user = db.session.scalar(sa.select(User).where(User.username == username))
+        if user is None:
+            user = create_user(
+                username=username,
+                full_name=full_name,
+                password=password,
+                role_codes=[role],
+                unit_name=unit_name,
+            )
+            logins.append((username, user.role_names))
+        users[role] = user
+
+    registrar, office = users["registrar"], users["office"]
+    categories = {c.name: c for c in db.session.scalars(sa.select(Category))}
+    departments = db.session.scalars(
+        sa.select(Unit).where(Unit.parent_id.is_not(None)).order_by(Unit.id)
+    ).all()
+    forwarding_bodies = db.session.scalars(
+        sa.select(Unit).where(Unit.kind == "higher_body")
+    ).all()
+    handling_users = [users["handler"], users["dept_head"]]
+
+    people = [_person(fake, registrar) for _ in range(int(case_count * 0.8))]
+    for party in random.sample(people, k=max(1, len(people) // 25)):
+        party.is_repeat_petitioner = True
+
+    now = utcnow()
+    cases: list[Case] = []
+    for index in range(case_count):
+        # Spread over the last year, oldest first, so numbers rise with time.
+        received = now - timedelta(days=365 * (case_count - index) / case_count, hours=random.randint(0, 8))
+        category_name, subject, demands = random.choice(SUBJECTS)
+        person = random.choice(people)
+        anonymous = random.random() < 0.04
+        new_case = Case(
+            subject=subject,
+            content=f"{person.name}反映：{subject}。{fake.sentence(nb_words=20)}",
+            demands=demands,
+            category=categories.get(category_name),
+            priority=random.choices(list(CasePriority), weights=[80, 15, 5])[0],
+            is_anonymous=anonymous,
+            is_important=random.random() < 0.1,
+            received_at=received,
+        )
+        kind = random.choices(["letter", "visit", "call"], weights=[45, 30, 25])[0]
+        contact = _contact(kind, fake, received, None if anonymous else person, registrar, forwarding_bodies)
+        register_contact(contact, by=registrar, new_case=new_case, at=received)
+        case = contact.case
+        if random.random() < 0.6:
+            case.handling_unit = random.choice(departments)
+            if case.handling_unit.name == "县住房和城乡建设局":
+                case.handler = random.choice(handling_users)
+            record_case_edit(case, by=office)
+        cases.append(case)
+
+    # Repeat contacts: the same people come back about the same matter.
+    for case in random.sample(cases, k=case_count // 8):
+        person = None if case.is_anonymous or not case.petitioners else case.petitioners[0]
+        later = min(case.received_at + timedelta(days=random.randint(3, 40)), now)
+        kind = random.choice(["letter", "visit", "call"])
+        contact = _contact(kind, fake, later, person, registrar, forwarding_bodies)
+        register_contact(contact, by=registrar, case=case, at=later)
+
+    for case in random.sample(cases, k=case_count // 3):
+        done = min(case.received_at + timedelta(days=random.randint(10, 60)), now)
+        finished = done < now - timedelta(days=1)
+        satisfaction = random.choices(list(Satisfaction), weights=[70, 20, 10])[0] if finished else None
+        callback = Callback(
+            case=case,
+            due_on=(case.received_at + timedelta(days=random.randint(7, 30))).date(),
+            method=random.choice([CallbackMethod.phone, CallbackMethod.home_visit, CallbackMethod.phone]),
+            caller=office,
+            person_reached=case.petitioner_names if finished else None,
+            done_at=done if finished else None,
+            satisfaction=satisfaction,
+            opinion=random.choice(["对处理结果满意", "希望加快进度", "问题已解决", "仍有意见"]) if finished else None,
+            problem_remains=satisfaction == Satisfaction.dissatisfied,
+        )
+        record_callback(callback, by=office, at=done)
+    db.session.flush()
+    return logins
+
+
+def _contact(kind, fake, when, person, registrar, forwarding_bodies):
+    if kind == "letter":
+        origin = random.choices(list(LetterOrigin), weights=[80, 15, 5])[0]
+        return Letter(
+            writer=person,
+            received_at=when,
+            letter_date=(when - timedelta(days=random.randint(1, 5))).date(),
+            form=random.choices(list(LetterForm), weights=[60, 20, 5, 15])[0],
+            origin=origin,
+            forwarding_unit=random.choice(forwarding_bodies) if origin != LetterOrigin.direct else None,
+            envelope_intact=random.random() > 0.05,
+            stamp_intact=random.random() > 0.05,
+            opened_at=min(when + timedelta(hours=1), utcnow()),
+        )
+    if kind == "visit":
+        group = random.random() < 0.1
+        return Visit(
+            visitor=person,
+            visited_at=when,
+            kind=VisitKind.group if group else VisitKind.individual,
+            head_count=random.randint(5, 30) if group else 1,
+            purpose="当面反映问题",
+            receptionist=registrar,
+            interview_record=fake.paragraph(nb_sentences=3),
+        )
+    return Call(
+        caller=person,
+        called_at=when,
+        line=random.choice([CallLine.office_line, CallLine.hotline]),
+        line_number=random.choice(["12345", "0851-88886666"]),
+        caller_number=person.phone if person else None,
+        taken_by=registrar,
+        record=fake.paragraph(nb_sentences=2),
+    )

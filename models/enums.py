@@ -1,0 +1,301 @@
+"""Enumerations stored by member name, each with a Chinese title for screens and documents."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+
+class TitledEnum(StrEnum):
+    """A ``StrEnum`` whose members carry a translatable ``title``."""
+
+    __titles__: dict[str, str] = {}
+
+    @property
+    def title(self) -> str:
+        return str(self.__titles__.get(self.value, self.value))
+
+    @classmethod
+    def choices(cls) -> list[tuple[str, str]]:
+        return [(member.value, member.title) for member in cls]
+
+    @classmethod
+    def title_of(cls, value) -> str:
+        if value is None or value == "":
+            return ""
+        try:
+            return cls(value).title
+        except ValueError:
+            return str(value)
+
+
+def enum_column(enum_cls: type[TitledEnum], name: str) -> sa.Enum:
+    """A portable enum column: VARCHAR plus a named CHECK constraint, values = member names."""
+    return sa.Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda cls: [member.value for member in cls],
+        validate_strings=True,
+    )
+
+
+class CaseChannel(TitledEnum):
+    letter = "letter"
+    visit = "visit"
+    call = "call"
+    online = "online"
+    opinion_box = "opinion_box"
+    higher_assignment = "higher_assignment"
+    leader_instruction = "leader_instruction"
+    agent = "agent"
+
+    __titles__ = {
+        "letter": _l("来信"),
+        "visit": _l("来访"),
+        "call": _l("来电"),
+        "online": _l("网上"),
+        "opinion_box": _l("意见箱"),
+        "higher_assignment": _l("上级交办"),
+        "leader_instruction": _l("领导批办"),
+        "agent": _l("代理"),
+    }
+
+
+class CasePriority(TitledEnum):
+    normal = "normal"
+    urgent = "urgent"
+    emergency = "emergency"
+
+    __titles__ = {"normal": _l("一般"), "urgent": _l("急件"), "emergency": _l("紧急")}
+
+
+class CaseStatus(TitledEnum):
+    """Every state of the matter; the workflow that moves between them arrives with the engine."""
+
+    registered = "registered"
+    accepted = "accepted"
+    awaiting_instruction = "awaiting_instruction"
+    assigned = "assigned"
+    in_progress = "in_progress"
+    result_reported = "result_reported"
+    replied = "replied"
+    closed = "closed"
+    not_accepted = "not_accepted"
+    no_longer_accepted = "no_longer_accepted"
+    kept = "kept"
+    destroyed = "destroyed"
+    transferred = "transferred"
+    returned = "returned"
+    under_review = "under_review"
+    archived = "archived"
+
+    __titles__ = {
+        "registered": _l("已登记"),
+        "accepted": _l("已受理"),
+        "awaiting_instruction": _l("待阅批"),
+        "assigned": _l("已交办"),
+        "in_progress": _l("办理中"),
+        "result_reported": _l("已报结"),
+        "replied": _l("已答复"),
+        "closed": _l("已办结"),
+        "not_accepted": _l("不予受理"),
+        "no_longer_accepted": _l("不再受理"),
+        "kept": _l("存信"),
+        "destroyed": _l("已销毁"),
+        "transferred": _l("已转办"),
+        "returned": _l("已退回"),
+        "under_review": _l("复查中"),
+        "archived": _l("已归档"),
+    }
+
+
+class CategoryKind(TitledEnum):
+    consultation = "consultation"
+    complaint = "complaint"
+    help_request = "help_request"
+    suggestion = "suggestion"
+    report = "report"
+    appeal = "appeal"
+    accusation = "accusation"
+    other = "other"
+
+    __titles__ = {
+        "consultation": _l("咨询"),
+        "complaint": _l("投诉"),
+        "help_request": _l("求助"),
+        "suggestion": _l("建议"),
+        "report": _l("举报"),
+        "appeal": _l("申诉"),
+        "accusation": _l("检举控告"),
+        "other": _l("其他"),
+    }
+
+
+class UnitKind(TitledEnum):
+    office = "office"
+    department = "department"
+    leadership = "leadership"
+    higher_body = "higher_body"
+    external = "external"
+
+    __titles__ = {
+        "office": _l("信访办/办公室"),
+        "department": _l("内部部门"),
+        "leadership": _l("领导班子"),
+        "higher_body": _l("上级机关"),
+        "external": _l("外部单位"),
+    }
+
+
+class Gender(TitledEnum):
+    male = "male"
+    female = "female"
+    unknown = "unknown"
+
+    __titles__ = {"male": _l("男"), "female": _l("女"), "unknown": _l("未说明")}
+
+
+class IdType(TitledEnum):
+    resident_id = "resident_id"
+    driving_licence = "driving_licence"
+    work_card = "work_card"
+    passport = "passport"
+    hk_macao_permit = "hk_macao_permit"
+    other = "other"
+
+    __titles__ = {
+        "resident_id": _l("居民身份证"),
+        "driving_licence": _l("驾驶证"),
+        "work_card": _l("工作证"),
+        "passport": _l("护照"),
+        "hk_macao_permit": _l("港澳台居民证件"),
+        "other": _l("其他证件"),
+    }
+
+
+class LetterForm(TitledEnum):
+    paper = "paper"
+    email = "email"
+    fax = "fax"
+    online = "online"
+
+    __titles__ = {
+        "paper": _l("纸质信函"),
+        "email": _l("电子邮件"),
+        "fax": _l("传真"),
+        "online": _l("网上来信"),
+    }
+
+
+class LetterOrigin(TitledEnum):
+    direct = "direct"
+    forwarded = "forwarded"
+    leader_instruction = "leader_instruction"
+
+    __titles__ = {
+        "direct": _l("直接寄达"),
+        "forwarded": _l("上级批转/交办"),
+        "leader_instruction": _l("领导批办"),
+    }
+
+
+class VisitKind(TitledEnum):
+    individual = "individual"
+    group = "group"
+
+    __titles__ = {"individual": _l("个人来访"), "group": _l("集体来访")}
+
+
+class CallLine(TitledEnum):
+    office_line = "office_line"
+    hotline = "hotline"
+    report_line = "report_line"
+
+    __titles__ = {
+        "office_line": _l("办公电话"),
+        "hotline": _l("服务热线"),
+        "report_line": _l("举报电话"),
+    }
+
+
+class CallbackMethod(TitledEnum):
+    phone = "phone"
+    home_visit = "home_visit"
+    on_site = "on_site"
+    symposium = "symposium"
+    questionnaire = "questionnaire"
+    message = "message"
+    other = "other"
+
+    __titles__ = {
+        "phone": _l("电话回访"),
+        "home_visit": _l("上门回访"),
+        "on_site": _l("现场查看"),
+        "symposium": _l("座谈会"),
+        "questionnaire": _l("问卷"),
+        "message": _l("短信/网络"),
+        "other": _l("其他"),
+    }
+
+
+class Satisfaction(TitledEnum):
+    satisfied = "satisfied"
+    basically_satisfied = "basically_satisfied"
+    dissatisfied = "dissatisfied"
+
+    __titles__ = {
+        "satisfied": _l("满意"),
+        "basically_satisfied": _l("基本满意"),
+        "dissatisfied": _l("不满意"),
+    }
+
+
+class AttachmentKind(TitledEnum):
+    scanned_letter = "scanned_letter"
+    envelope = "envelope"
+    photo = "photo"
+    document = "document"
+    other = "other"
+
+    __titles__ = {
+        "scanned_letter": _l("信件扫描件"),
+        "envelope": _l("信封"),
+        "photo": _l("照片"),
+        "document": _l("文件材料"),
+        "other": _l("其他"),
+    }
+
+
+class EventKind(TitledEnum):
+    registered = "registered"
+    edited = "edited"
+    letter_added = "letter_added"
+    visit_added = "visit_added"
+    call_added = "call_added"
+    callback_added = "callback_added"
+    callback_edited = "callback_edited"
+    attachment_added = "attachment_added"
+    attachment_removed = "attachment_removed"
+    contact_edited = "contact_edited"
+    contact_removed = "contact_removed"
+    deleted = "deleted"
+
+    __titles__ = {
+        "registered": _l("登记"),
+        "edited": _l("修改事项"),
+        "letter_added": _l("登记来信"),
+        "visit_added": _l("登记来访"),
+        "call_added": _l("登记来电"),
+        "callback_added": _l("登记回访"),
+        "callback_edited": _l("修改回访"),
+        "attachment_added": _l("上传附件"),
+        "attachment_removed": _l("删除附件"),
+        "contact_edited": _l("修改来信/来访/来电"),
+        "contact_removed": _l("删除来信/来访/来电"),
+        "deleted": _l("删除事项"),
+    }

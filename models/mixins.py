@@ -1,0 +1,38 @@
+"""Column groups shared by several models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
+
+from .base import UTCDateTime, utcnow
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False
+    )
+
+
+class CreatedByMixin:
+    @declared_attr
+    def created_by_id(cls) -> Mapped[int | None]:
+        return mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
+
+    @declared_attr
+    def created_by(cls):
+        return relationship("User", foreign_keys=[cls.created_by_id], lazy="select")
+
+
+class SoftDeleteMixin:
+    """Case records are never hard-deleted from the admin; they are hidden instead."""
+
+    is_deleted: Mapped[bool] = mapped_column(default=False, nullable=False, index=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @declared_attr
+    def deleted_by_id(cls) -> Mapped[int | None]:
+        return mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))

@@ -1,0 +1,155 @@
+"""Registering letters, visits and calls, each on a new case or on an existing one."""
+
+from __future__ import annotations
+
+import logging
+
+from .. import db
+from ..base import utcnow
+from ..cases import Case
+from ..contacts import Call, Letter, Visit
+from ..enums import CaseChannel, EventKind, LetterOrigin
+from . import ValidationFailed
+from .audit import changes_of, log_event
+from .cases import register_case
+from .guards import ensure_case_visible, ensure_not_future, ensure_permission
+
+logger = logging.getLogger(__name__)
+
+_EVENT_KIND = {
+    Letter: (EventKind.letter_added, "letter"),
+    Visit: (EventKind.visit_added, "visit"),
+    Call: (EventKind.call_added, "call"),
+}
+
+
+def _person_of(contact):
+    if isinstance(contact, Letter):
+        return contact.writer
+    if isinstance(contact, Visit):
+        return contact.visitor
+    return contact.caller
+
+
+def _time_of(contact):
+    if isinstance(contact, Letter):
+        return contact.received_at
+    if isinstance(contact, Visit):
+        return contact.visited_at
+    return contact.called_at
+
+
+def _check_times(contact) -> None:
+    if isinstance(contact, Letter):
+        ensure_not_future(contact.received_at, "received_at", "收信时间")
+        ensure_not_future(contact.opened_at, "opened_at", "拆封时间")
+        if contact.opened_at and contact.received_at and contact.opened_at < contact.received_at:
+            raise ValidationFailed("拆封时间不能早于收信时间", field="opened_at")
+        if contact.letter_date and contact.received_at:
+            if contact.letter_date > contact.received_at.date():
+                raise ValidationFailed("来信日期不能晚于收信日期", field="letter_date")
+        if contact.origin != LetterOrigin.direct and contact.forwarding_unit is None:
+            raise ValidationFailed("上级批转或领导批办的来信须填写原批转单位", field="forwarding_unit")
+    elif isinstance(contact, Visit):
+        ensure_not_future(contact.visited_at, "visited_at", "来访时间")
+        if contact.answered_on_spot and not (contact.answer or "").strip():
+            raise ValidationFailed("已当场答复的，请填写答复内容", field="answer")
+    else:
+        ensure_not_future(contact.called_at, "called_at", "来电时间")
+
+
+def channel_for(contact) -> CaseChannel:
+    if isinstance(contact, Letter):
+        return {
+            LetterOrigin.forwarded: CaseChannel.higher_assignment,
+            LetterOrigin.leader_instruction: CaseChannel.leader_instruction,
+        }.get(contact.origin, CaseChannel.letter)
+    return CaseChannel.visit if isinstance(contact, Visit) else CaseChannel.call
+
+
+def register_contact(
+    contact: Letter | Visit | Call,
+    *,
+    by,
+    case: Case | None = None,
+    new_case: Case | None = None,
+    at=None,
+):
+    """Register a letter, visit or call.
+
+    Exactly one of ``case`` (a repeat contact on an existing case) or ``new_case`` (an unsaved
+    case filled in on the same form) is given. The contact's person joins the case's
+    petitioners unless the case is anonymous.
+    """
+    ensure_permission(by, "case.register")
+    if (case is None) == (new_case is None):
+        raise ValidationFailed("请选择一个已有事项，或填写新事项的内容", field="case")
+    _check_times(contact)
+    person = _person_of(contact)
+    if case is not None:
+        ensure_case_visible(case, by)
+        contact.is_first_contact = False
+        if person is not None and not case.is_anonymous and person not in case.petitioners:
+            case.petitioners.append(person)
+            case.refresh_petitioner_names()
+    else:
+        new_case.channel = new_case.channel or channel_for(contact)
+        new_case.received_at = new_case.received_at or _time_of(contact)
+        if isinstance(contact, Visit) and contact.kind.value == "group":
+            new_case.is_group = True
+            new_case.head_count = max(contact.head_count or 1, 1)
+        case = register_case(new_case, by=by, petitioners=[person] if person else [], at=at)
+        contact.is_first_contact = True
+    contact.case = case
+    contact.created_by_id = by.id
+    if at is not None:
+        contact.created_at = at
+    db.session.add(contact)
+    db.session.flush()
+    kind, subject = _EVENT_KIND[type(contact)]
+    log_event(
+        case,
+        kind,
+        f"{subject.title()} {contact.id} registered on case {case.number}",
+        by=by,
+        data={"repeat": not contact.is_first_contact},
+        **{subject: contact},
+    )
+    return contact
+
+
+def record_contact_edit(contact, *, by) -> bool:
+    """Record an edit of a letter, visit or call; return whether anything changed."""
+    ensure_permission(by, "case.edit")
+    _check_times(contact)
+    changes = changes_of(contact)
+    if "case" in changes or "case_id" in changes:
+        raise ValidationFailed("来信、来访、来电登记后不能改挂到其他事项", field="case")
+    if not changes:
+        return False
+    _kind, subject = _EVENT_KIND[type(contact)]
+    log_event(
+        contact.case,
+        EventKind.contact_edited,
+        f"{subject.title()} {contact.id} edited",
+        by=by,
+        data=changes,
+        **{subject: contact},
+    )
+    return True
+
+
+def delete_contact(contact, *, by) -> None:
+    """Hide a letter, visit or call; the case and its timeline keep the record of it."""
+    ensure_permission(by, "case.delete")
+    contact.is_deleted = True
+    contact.deleted_at = utcnow()
+    contact.deleted_by_id = by.id
+    _kind, subject = _EVENT_KIND[type(contact)]
+    log_event(
+        contact.case,
+        EventKind.contact_removed,
+        f"{subject.title()} {contact.id} deleted",
+        by=by,
+        **{subject: contact},
+    )

@@ -1,0 +1,54 @@
+"""Creating staff accounts."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from .. import db
+from ..units import Unit
+from ..users import Role, User
+from . import ValidationFailed
+
+MIN_PASSWORD_LENGTH = 8
+
+
+def password_problem(password: str) -> str | None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符"
+    if password.isdigit() or password.isalpha():
+        return "密码须同时包含字母和数字"
+    return None
+
+
+def create_user(
+    *,
+    username: str,
+    full_name: str,
+    password: str,
+    role_codes=("admin",),
+    unit_name: str | None = None,
+) -> User:
+    """Create an active account with the given roles; the caller commits."""
+    username = username.strip()
+    if not username:
+        raise ValidationFailed("用户名不能为空", field="username")
+    if db.session.scalar(sa.select(User.id).where(User.username == username)):
+        raise ValidationFailed(f"用户名 {username} 已存在", field="username")
+    problem = password_problem(password)
+    if problem:
+        raise ValidationFailed(problem, field="password")
+    roles = db.session.scalars(sa.select(Role).where(Role.code.in_(list(role_codes)))).all()
+    missing = set(role_codes) - {role.code for role in roles}
+    if missing:
+        raise ValidationFailed(f"角色不存在：{', '.join(sorted(missing))}（请先运行 flask load-preset）")
+    unit = None
+    if unit_name:
+        unit = db.session.scalar(sa.select(Unit).where(Unit.name == unit_name))
+        if unit is None:
+            raise ValidationFailed(f"单位不存在：{unit_name}", field="unit")
+    user = User(username=username, full_name=full_name.strip() or username, unit=unit)
+    user.set_password(password)
+    user.roles = list(roles)
+    db.session.add(user)
+    db.session.flush()
+    return user

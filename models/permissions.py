@@ -1,0 +1,73 @@
+"""Permission names and the default roles (decisions.md "Roles").
+
+The role table stores a list of these names per role, so administrators can change what a role
+may do without code changes; this module is the single list of names that exist.
+"""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+PERMISSIONS: dict[str, str] = {
+    "case.view_all": _l("查看全部单位的信访事项"),
+    "case.register": _l("登记来信、来访、来电和信访事项"),
+    "case.edit": _l("修改信访事项及其来信、来访、来电"),
+    "case.delete": _l("删除（作废）信访事项"),
+    "party.manage": _l("维护信访人资料"),
+    "callback.manage": _l("登记和修改回访"),
+    "attachment.manage": _l("上传和删除附件"),
+    "confidential.view": _l("查看保密信息（举报人身份）"),
+    "stats.view": _l("查看统计"),
+    "audit.view": _l("查看时间线与审计记录"),
+    "settings.manage": _l("维护单位、分类和系统设置"),
+    "user.manage": _l("维护用户和角色"),
+}
+
+ALL_PERMISSIONS = frozenset(PERMISSIONS)
+
+#: code -> (Chinese name, permissions). Codes are stable; names and permissions are editable.
+DEFAULT_ROLES: dict[str, tuple[str, frozenset[str]]] = {
+    "admin": ("系统管理员", ALL_PERMISSIONS),
+    "registrar": (
+        "登记员",
+        frozenset(
+            {
+                "case.view_all",
+                "case.register",
+                "case.edit",
+                "party.manage",
+                "attachment.manage",
+                "audit.view",
+            }
+        ),
+    ),
+    "handler": (
+        "承办人",
+        frozenset({"case.edit", "callback.manage", "attachment.manage", "audit.view"}),
+    ),
+    "dept_head": (
+        "部门负责人",
+        frozenset({"case.edit", "callback.manage", "attachment.manage", "audit.view", "stats.view"}),
+    ),
+    "office": (
+        "信访办/办公室",
+        frozenset(
+            {
+                "case.view_all",
+                "case.register",
+                "case.edit",
+                "case.delete",
+                "party.manage",
+                "callback.manage",
+                "attachment.manage",
+                "audit.view",
+                "stats.view",
+            }
+        ),
+    ),
+    "leader": (
+        "领导",
+        frozenset({"case.view_all", "confidential.view", "audit.view", "stats.view"}),
+    ),
+    "supervisor": ("监督", frozenset({"case.view_all", "audit.view", "stats.view"})),
+}

@@ -1,0 +1,107 @@
+"""Staff accounts and roles."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app, has_app_context
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from . import db
+from .base import UTCDateTime
+from .mixins import TimestampMixin
+
+user_roles = sa.Table(
+    "user_roles",
+    db.metadata,
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("role_id", sa.ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+def password_hasher() -> PasswordHasher:
+    """Argon2id with the configured cost (64 MiB, t=3 in production; cheaper in tests)."""
+    params = {}
+    if has_app_context():
+        params = current_app.config.get("ARGON2_PARAMS", {})
+    return PasswordHasher(**params)
+
+
+class Role(TimestampMixin, db.Model):
+    __tablename__ = "roles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Stable code used by presets and tests (``office``, ``leader`` …).
+    code: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    permissions: Mapped[list] = mapped_column(sa.JSON, default=list, nullable=False)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(UserMixin, TimestampMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(sa.String(64))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    phone: Mapped[str | None] = mapped_column(sa.String(32))
+    position: Mapped[str | None] = mapped_column(sa.String(64))
+    is_active_user: Mapped[bool] = mapped_column(default=True, nullable=False)
+    unit_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("units.id", ondelete="SET NULL"), index=True
+    )
+    #: Rotated on password change or deactivation, so existing sessions stop working.
+    session_token: Mapped[str] = mapped_column(
+        sa.String(64), unique=True, default=lambda: secrets.token_hex(16)
+    )
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    unit = relationship("Unit", lazy="joined")
+    roles = relationship("Role", secondary=user_roles, lazy="selectin", order_by="Role.id")
+
+    def __str__(self) -> str:
+        return self.full_name or self.username
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.username}>"
+
+    # Flask-Login
+    @property
+    def is_active(self) -> bool:
+        return self.is_active_user
+
+    def get_id(self) -> str:
+        return self.session_token
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = password_hasher().hash(password)
+        self.session_token = secrets.token_hex(16)
+
+    def check_password(self, password: str) -> bool:
+        try:
+            return password_hasher().verify(self.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    @property
+    def permissions(self) -> frozenset[str]:
+        return frozenset(p for role in self.roles for p in (role.permissions or []))
+
+    def has_permission(self, name: str) -> bool:
+        return name in self.permissions
+
+    def has_role(self, code: str) -> bool:
+        return any(role.code == code for role in self.roles)
+
+    @property
+    def role_names(self) -> str:
+        return "、".join(role.name for role in self.roles)
