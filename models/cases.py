@@ -100,7 +100,7 @@ class Case(TimestampMixin, CreatedByMixin, SoftDeleteMixin, db.Model):
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
-        sa.UniqueConstraint("register", "register_year", "register_seq", name="register_seq"),
+        sa.UniqueConstraint("register", "register_year", "register_seq", name="uq_cases_register_seq"),
         sa.CheckConstraint("head_count >= 1", name="head_count_positive"),
         sa.Index("ix_cases_received_at_id", "received_at", "id"),
         sa.Index(

@@ -28,7 +28,7 @@ class Category(TimestampMixin, db.Model):
 
     parent = relationship("Category", remote_side=[id], lazy="select")
 
-    __table_args__ = (sa.UniqueConstraint("parent_id", "name", name="parent_name"),)
+    __table_args__ = (sa.UniqueConstraint("parent_id", "name", name="uq_categories_parent_name"),)
 
     def __str__(self) -> str:
         return self.name

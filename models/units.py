@@ -31,7 +31,7 @@ class Unit(TimestampMixin, db.Model):
 
     parent = relationship("Unit", remote_side=[id], lazy="select")
 
-    __table_args__ = (sa.UniqueConstraint("parent_id", "name", name="parent_name"),)
+    __table_args__ = (sa.UniqueConstraint("parent_id", "name", name="uq_units_parent_name"),)
 
     def __str__(self) -> str:
         return self.name

@@ -31,7 +31,10 @@ def _plain(value):
 
 
 def changes_of(obj) -> dict[str, list]:
-    """Return ``{attribute: [old, new]}`` for everything changed on ``obj`` since it was loaded."""
+    """Return ``{attribute: [old, new]}`` for everything changed on ``obj`` since it was loaded.
+
+    Call it before anything that may autoflush: a flush resets the attribute history.
+    """
     state = sa.inspect(obj)
     changes: dict[str, list] = {}
     for attr in state.mapper.attrs:

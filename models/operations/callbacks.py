@@ -45,9 +45,10 @@ def record_callback(callback: Callback, *, by, at=None) -> Callback:
 
 
 def record_callback_edit(callback: Callback, *, by) -> bool:
+    # Read the diff first: a permission check may lazy-load and autoflush, resetting history.
+    changes = changes_of(callback)
     ensure_permission(by, "callback.manage")
     _check(callback)
-    changes = changes_of(callback)
     if "case" in changes or "case_id" in changes:
         raise ValidationFailed("回访登记后不能改挂到其他事项", field="case")
     if not changes:

@@ -62,12 +62,14 @@ def register_case(
 
 def record_case_edit(case: Case, *, by) -> bool:
     """Record an edit made through the generic form; return whether anything changed."""
+    # Read the diff first: a permission check may lazy-load and autoflush, resetting history.
+    changes = changes_of(case)
     ensure_permission(by, "case.edit")
     ensure_not_future(case.received_at, "received_at", "收到时间")
     if case.is_anonymous and case.petitioners:
         case.petitioners = []
+        changes = changes_of(case)
     case.refresh_petitioner_names()
-    changes = changes_of(case)
     if not changes:
         return False
     log_event(case, EventKind.edited, f"Case {case.number} edited", by=by, data=changes)

@@ -48,7 +48,7 @@ def _check_times(contact) -> None:
         if contact.letter_date and contact.received_at:
             if contact.letter_date > contact.received_at.date():
                 raise ValidationFailed("来信日期不能晚于收信日期", field="letter_date")
-        if contact.origin != LetterOrigin.direct and contact.forwarding_unit is None:
+        if contact.origin not in (None, LetterOrigin.direct) and contact.forwarding_unit is None:
             raise ValidationFailed("上级批转或领导批办的来信须填写原批转单位", field="forwarding_unit")
     elif isinstance(contact, Visit):
         ensure_not_future(contact.visited_at, "visited_at", "来访时间")
@@ -120,9 +120,10 @@ def register_contact(
 
 def record_contact_edit(contact, *, by) -> bool:
     """Record an edit of a letter, visit or call; return whether anything changed."""
+    # Read the diff first: a permission check may lazy-load and autoflush, resetting history.
+    changes = changes_of(contact)
     ensure_permission(by, "case.edit")
     _check_times(contact)
-    changes = changes_of(contact)
     if "case" in changes or "case_id" in changes:
         raise ValidationFailed("来信、来访、来电登记后不能改挂到其他事项", field="case")
     if not changes:

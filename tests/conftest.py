@@ -1,0 +1,192 @@
+"""Test fixtures: every test runs on SQLite and, when TEST_DATABASE_URL is set, on PostgreSQL."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from jinja2 import StrictUndefined
+
+from app import create_app
+from models import Case, Party, db
+from models.base import utcnow
+from models.presets import ensure_roles, ensure_settings, load_preset
+from models.users import User
+
+TEST_CONFIG = {
+    "TESTING": True,
+    "SECRET_KEY": "test-secret-key",
+    "WTF_CSRF_ENABLED": False,
+    "ARGON2_PARAMS": {"time_cost": 1, "memory_cost": 8192, "parallelism": 1},
+}
+
+
+def postgres_url() -> str | None:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        return None
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            url = "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+BACKENDS = ["sqlite"] + (["postgresql"] if postgres_url() else [])
+_apps: dict = {}
+
+
+def build_app(backend: str, tmp_path_factory, **extra):
+    if backend == "sqlite":
+        uri = "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.db")
+    else:
+        uri = postgres_url()
+    config = {
+        **TEST_CONFIG,
+        "SQLALCHEMY_DATABASE_URI": uri,
+        "ATTACHMENT_FOLDER": str(tmp_path_factory.mktemp("attachments")),
+        **extra,
+    }
+    app = create_app(config)
+    app.jinja_env.undefined = StrictUndefined
+    return app
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    return request.param
+
+
+@pytest.fixture
+def app(backend, tmp_path_factory):
+    if backend not in _apps:
+        new_app = build_app(backend, tmp_path_factory)
+        with new_app.app_context():
+            db.drop_all()
+            db.create_all()
+        _apps[backend] = new_app
+    app = _apps[backend]
+    with app.app_context():
+        ensure_roles()
+        ensure_settings()
+        db.session.commit()
+        yield app
+        db.session.remove()
+        wipe_tables()
+
+
+def wipe_tables() -> None:
+    tables = list(reversed(db.metadata.sorted_tables))
+    with db.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            names = ", ".join(table.name for table in tables)
+            connection.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(table.delete())
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def government(app):
+    load_preset("government")
+    db.session.commit()
+
+
+_sequence = itertools.count(1)
+
+
+@pytest.fixture
+def create_user(app):
+    from models.operations.users import create_user as create_user_op
+
+    def _create(role="admin", *, unit=None, username=None, password="secret123"):
+        user = create_user_op(
+            username=username or f"user{next(_sequence)}",
+            full_name=f"测试{role}",
+            password=password,
+            role_codes=[role],
+        )
+        user.unit = unit
+        db.session.commit()
+        return user
+
+    return _create
+
+
+@pytest.fixture
+def login_as(client):
+    def _login(user: User):
+        with client.session_transaction() as session:
+            session["_user_id"] = user.session_token
+            session["_fresh"] = True
+        return client
+
+    return _login
+
+
+@pytest.fixture
+def create_party(app):
+    def _create(name="张三", **fields):
+        party = Party(name=name, **fields)
+        db.session.add(party)
+        db.session.commit()
+        return party
+
+    return _create
+
+
+@pytest.fixture
+def create_case(app, create_user):
+    from models.enums import CaseChannel
+    from models.operations.cases import register_case
+
+    def _create(*, by=None, petitioners=(), **fields):
+        by = by or create_user("registrar")
+        values = {
+            "channel": CaseChannel.letter,
+            "subject": "小区道路破损",
+            "content": "小区门口道路破损，雨天积水。",
+            "received_at": utcnow() - timedelta(hours=2),
+        }
+        values.update(fields)
+        case = register_case(Case(**values), by=by, petitioners=petitioners)
+        db.session.commit()
+        return case
+
+    return _create
+
+
+@pytest.fixture
+def count_queries(app):
+    """Count the SQL statements run inside the ``with`` block."""
+
+    @contextmanager
+    def _count():
+        statements: list[str] = []
+
+        def listener(conn, cursor, statement, parameters, context, executemany):
+            statements.append(statement)
+
+        sa.event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            yield statements
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", listener)
+
+    return _count
+
+
+def row_counts() -> dict[str, int]:
+    """Rows per table, to prove that a rejected request changed nothing."""
+    return {
+        table.name: db.session.execute(sa.select(sa.func.count()).select_from(table)).scalar()
+        for table in db.metadata.sorted_tables
+    }
