@@ -30,6 +30,7 @@ from .cases import AttachmentView, CaseEventView, CaseView
 from .registration import CallView, LetterView, PartyView, VisitView
 from .settings import CategoryView, RoleView, SystemSettingView, UnitView, UserView
 from .stats import StatsView
+from .translations import compiled_admin_translations
 
 
 def init_admin(app: Flask) -> Admin:
@@ -38,7 +39,7 @@ def init_admin(app: Flask) -> Admin:
         name=_l("信访通"),
         theme=Bootstrap4Theme(swatch="cerulean", fluid=True),
         index_view=ProtectedIndexView(name=_l("首页"), url="/admin"),
-        translations_path=None,
+        translations_path=compiled_admin_translations(app),
     )
     register = _l("登记")
     handle = _l("办理")

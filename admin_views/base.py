@@ -155,6 +155,7 @@ class ProtectedModelView(ModelView):
         return self.scope(super().get_count_query())
 
     def get_one(self, id):
+        # Flask-Admin's own get_one ignores get_query, so out-of-scope ids would open.
         try:
             key = int(id)
         except (TypeError, ValueError):
@@ -177,16 +178,28 @@ class ProtectedModelView(ModelView):
             self._filter_options_generation = generation
         return super()._get_filter_groups()
 
+    def validate_form(self, form):
+        valid = super().validate_form(form)
+        # Flask-Admin's form template only prints errors that are ``str``; lazy translated
+        # messages from validators would be dropped silently.
+        for field in form:
+            if isinstance(field.errors, list | tuple):
+                field.errors = [
+                    str(error) if type(error).__name__ == "LazyString" else error
+                    for error in field.errors
+                ]
+        return valid
+
     # -- saving through the service layer ----------------------------------------------
     def on_create(self, form, model) -> None:
         """Hand a populated new object to its operation (which adds and flushes it)."""
-        self.session.add(model)
+        db.session.add(model)
 
     def on_update(self, form, model) -> None:
         """Record an edit through the service layer."""
 
     def on_delete(self, model) -> None:
-        self.session.delete(model)
+        db.session.delete(model)
 
     def _report_error(self, form, error: Exception) -> None:
         field_name = getattr(error, "field", None)
@@ -197,28 +210,37 @@ class ProtectedModelView(ModelView):
 
     def _save(self, form, model, action) -> bool:
         try:
-            with self.session.no_autoflush:
+            with db.session().no_autoflush:
                 action()
-            self.session.commit()
+            db.session.commit()
         except WorkflowError as error:
-            self.session.rollback()
+            db.session.rollback()
             self._report_error(form, error)
             return False
         except StaleDataError:
-            self.session.rollback()
+            db.session.rollback()
             flash(_("该记录已被他人修改，请重新打开后再保存。"), "error")
             return False
         except sa.exc.IntegrityError:
-            self.session.rollback()
+            db.session.rollback()
             logger.exception("integrity error saving %s", self.model.__name__)
             flash(_("保存失败：数据与已有记录冲突（例如重复的名称或编号），未做任何修改。"), "error")
             return False
         return True
 
+    def _populate(self, form, model) -> None:
+        """Fill ``model`` from the form; select fields give strings, the model wants enums."""
+        form.populate_obj(model)
+        for column in sa.inspect(type(model)).columns:
+            enum_cls = getattr(column.type, "enum_class", None)
+            value = getattr(model, column.key, None)
+            if enum_cls and isinstance(value, str) and not isinstance(value, enum_cls):
+                setattr(model, column.key, enum_cls(value) if value else None)
+
     def create_model(self, form):
         model = self.build_new_instance()
-        with self.session.no_autoflush:
-            form.populate_obj(model)
+        with db.session().no_autoflush:
+            self._populate(form, model)
         if not self._save(form, model, lambda: self.on_create(form, model)):
             return False
         self.after_model_change(form, model, True)
@@ -226,7 +248,7 @@ class ProtectedModelView(ModelView):
 
     def update_model(self, form, model):
         def action():
-            form.populate_obj(model)
+            self._populate(form, model)
             self.on_update(form, model)
 
         if not self._save(form, model, action):

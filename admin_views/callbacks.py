@@ -7,12 +7,12 @@ from flask_admin.contrib.sqla import filters
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from models import Callback, Case
+from models import Callback, Case, db
 from models.enums import CallbackMethod, Satisfaction
 from models.operations.callbacks import delete_callback, record_callback, record_callback_edit
 
 from .cases import CASE_LOOKUP, USER_LOOKUP, CaseChildView, _case_link
-from .filters import date_filters
+from .filters import ChoiceEqualFilter, date_filters
 from .labels import labels
 
 
@@ -35,8 +35,8 @@ class CallbackView(CaseChildView):
     column_default_sort = [("id", True)]
     column_sortable_list = ("due_on", "done_at")
     column_filters = (
-        filters.FilterEqual(Callback.satisfaction, _l("满意度"), options=Satisfaction.choices),
-        filters.FilterEqual(Callback.method, _l("回访方式"), options=CallbackMethod.choices),
+        ChoiceEqualFilter(Callback.satisfaction, _l("满意度"), options=Satisfaction.choices),
+        ChoiceEqualFilter(Callback.method, _l("回访方式"), options=CallbackMethod.choices),
         filters.FilterEmpty(Callback.done_at, _l("尚未完成")),
         filters.BooleanEqualFilter(Callback.problem_remains, _l("问题仍存在")),
         *date_filters(Callback.done_at, _l("回访日期")),
@@ -72,7 +72,7 @@ class CallbackView(CaseChildView):
         form = super().create_form(obj)
         case_id = request.args.get("case_id", type=int)
         if case_id and request.method == "GET" and not form.case.data:
-            case = self.session.get(Case, case_id)
+            case = db.session.get(Case, case_id)
             if case is not None and case.can_view(current_user) and not case.is_deleted:
                 form.case.data = case
                 form.person_reached.data = case.petitioner_names

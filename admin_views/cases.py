@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 from wtforms import FileField
+from wtforms.validators import NumberRange
 
 from models import (
     Attachment,
@@ -30,7 +31,7 @@ from models.operations.attachments import attachment_root, delete_attachment, st
 from models.operations.cases import delete_case, record_case_edit, register_case
 
 from .base import ProtectedModelView, case_scope
-from .filters import CachedOptions, date_filters
+from .filters import ChoiceEqualFilter, CachedOptions, date_filters
 from .labels import labels
 from .search import NumberSearchMixin
 
@@ -111,11 +112,11 @@ class CaseView(NumberSearchMixin, ProtectedModelView):
     column_sortable_list = ("number", "received_at", "priority", "status", "channel")
     column_searchable_list = ("subject", "petitioner_names")
     column_filters = (
-        filters.FilterEqual(Case.status, _l("状态"), options=CaseStatus.choices),
-        filters.FilterEqual(Case.channel, _l("来源渠道"), options=CaseChannel.choices),
+        ChoiceEqualFilter(Case.status, _l("状态"), options=CaseStatus.choices),
+        ChoiceEqualFilter(Case.channel, _l("来源渠道"), options=CaseChannel.choices),
         filters.IntEqualFilter(Case.category_id, _l("分类"), options=category_options),
         filters.IntEqualFilter(Case.handling_unit_id, _l("承办单位"), options=unit_options),
-        filters.FilterEqual(Case.priority, _l("紧急程度"), options=CasePriority.choices),
+        ChoiceEqualFilter(Case.priority, _l("紧急程度"), options=CasePriority.choices),
         *date_filters(Case.received_at, _l("收到日期")),
         *date_filters(Case.created_at, _l("登记日期")),
         filters.BooleanEqualFilter(Case.is_anonymous, _l("匿名")),
@@ -186,7 +187,10 @@ class CaseView(NumberSearchMixin, ProtectedModelView):
         "category": {"query_factory": _active_categories},
         "handling_unit": {"query_factory": _active_units},
         "subject": {"description": _l("一句话概括反映的问题")},
-        "head_count": {"description": _l("集体访或联名信的人数")},
+        "head_count": {
+            "description": _l("集体访或联名信的人数"),
+            "validators": [NumberRange(min=1, max=100000, message=_l("人数应在1到100000之间"))],
+        },
     }
     form_widget_args = {"content": {"rows": 6}, "demands": {"rows": 3}}
 
@@ -264,7 +268,7 @@ class CaseEventView(CaseChildView):
     column_list = ("created_at", "case", "kind", "summary", "created_by")
     column_default_sort = ("id", True)
     column_filters = (
-        filters.FilterEqual(CaseEvent.kind, _l("事件"), options=EventKind.choices),
+        ChoiceEqualFilter(CaseEvent.kind, _l("事件"), options=EventKind.choices),
         *date_filters(CaseEvent.created_at, _l("日期")),
     )
     column_labels = labels(created_at=_l("时间"), kind=_l("事件"), summary=_l("摘要"), created_by=_l("操作人"))

@@ -95,3 +95,10 @@ class CachedOptions:
     def clear_all(cls) -> None:
         for options in cls._registry:
             options._value = None
+
+
+class ChoiceEqualFilter(filters.FilterEqual):
+    """Equality against a fixed list of choices; any other value is ignored, not a 500."""
+
+    def validate(self, value) -> bool:
+        return value in {str(key) for key, _label in (self.get_options(None) or [])}

@@ -14,7 +14,7 @@ from markupsafe import Markup
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import Email, Length, NumberRange, Optional
 
-from models import Call, Case, Letter, Party, Visit
+from models import Call, Case, Letter, Party, Visit, db
 from models.enums import (
     CallLine,
     CasePriority,
@@ -31,7 +31,7 @@ from .base import ProtectedModelView
 from .cases import CASE_LOOKUP, PARTY_LOOKUP, USER_LOOKUP, CaseChildView, _active_categories
 from .cases import _active_units, _case_link
 from .fields import IdentityNumber, PhoneNumber
-from .filters import date_filters
+from .filters import ChoiceEqualFilter, date_filters
 from .labels import labels
 
 NEW_CASE_FIELDS = (
@@ -133,7 +133,7 @@ class ContactView(CaseChildView):
         form = super().create_form(obj)
         case_id = request.args.get("case_id", type=int)
         if case_id and not form.case.data and request.method == "GET":
-            case = self.session.get(Case, case_id)
+            case = db.session.get(Case, case_id)
             if case is not None and case.can_view(current_user) and not case.is_deleted:
                 form.case.data = case
         return form
@@ -232,8 +232,8 @@ class LetterView(ContactView):
     column_default_sort = [("received_at", True), ("id", True)]
     column_sortable_list = ("received_at",)
     column_filters = (
-        filters.FilterEqual(Letter.form, _l("来信形式"), options=LetterForm.choices),
-        filters.FilterEqual(Letter.origin, _l("来信来源"), options=LetterOrigin.choices),
+        ChoiceEqualFilter(Letter.form, _l("来信形式"), options=LetterForm.choices),
+        ChoiceEqualFilter(Letter.origin, _l("来信来源"), options=LetterOrigin.choices),
         *date_filters(Letter.received_at, _l("收信日期")),
     )
     column_formatters = {"case": _case_link}
@@ -275,7 +275,7 @@ class VisitView(ContactView):
     column_default_sort = [("visited_at", True), ("id", True)]
     column_sortable_list = ("visited_at",)
     column_filters = (
-        filters.FilterEqual(Visit.kind, _l("来访类型"), options=VisitKind.choices),
+        ChoiceEqualFilter(Visit.kind, _l("来访类型"), options=VisitKind.choices),
         filters.BooleanEqualFilter(Visit.answered_on_spot, _l("当场答复")),
         *date_filters(Visit.visited_at, _l("来访日期")),
     )
@@ -309,7 +309,7 @@ class CallView(ContactView):
     column_default_sort = [("called_at", True), ("id", True)]
     column_sortable_list = ("called_at",)
     column_filters = (
-        filters.FilterEqual(Call.line, _l("线路"), options=CallLine.choices),
+        ChoiceEqualFilter(Call.line, _l("线路"), options=CallLine.choices),
         *date_filters(Call.called_at, _l("来电日期")),
     )
     column_searchable_list = ("caller_number",)

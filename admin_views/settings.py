@@ -13,7 +13,7 @@ from flask_login import current_user
 from wtforms import PasswordField
 from wtforms.validators import Optional
 
-from models import Category, Role, SystemSetting, Unit, User
+from models import Category, SystemSetting, Unit, User, db
 from models.enums import CategoryKind, UnitKind
 from models.operations import ValidationFailed
 from models.operations.numbering import validate_number_pattern
@@ -23,7 +23,7 @@ from models.settings import DEFAULT_SETTINGS
 
 from .base import ProtectedModelView
 from .fields import PermissionsField, PhoneNumber
-from .filters import CachedOptions
+from .filters import ChoiceEqualFilter, CachedOptions
 from .labels import labels
 
 
@@ -42,7 +42,7 @@ class UnitView(SettingsModelView):
     column_default_sort = [("sort_order", False), ("id", False)]
     column_searchable_list = ("name", "short_name")
     column_filters = (
-        filters.FilterEqual(Unit.kind, _l("类型"), options=UnitKind.choices),
+        ChoiceEqualFilter(Unit.kind, _l("类型"), options=UnitKind.choices),
         filters.BooleanEqualFilter(Unit.is_active, _l("启用")),
     )
     column_labels = labels(
@@ -74,7 +74,7 @@ class CategoryView(SettingsModelView):
     column_list = ("name", "code", "kind", "parent", "sort_order", "is_active")
     column_default_sort = [("sort_order", False), ("id", False)]
     column_searchable_list = ("name", "code")
-    column_filters = (filters.FilterEqual(Category.kind, _l("性质"), options=CategoryKind.choices),)
+    column_filters = (ChoiceEqualFilter(Category.kind, _l("性质"), options=CategoryKind.choices),)
     column_labels = labels(code=_l("代码"), kind=_l("性质"))
     form_columns = ("name", "code", "kind", "parent", "description", "sort_order", "is_active")
     allow_delete = False
@@ -144,7 +144,7 @@ class UserView(ProtectedModelView):
 
     def on_create(self, form, model):
         model.set_password(form.new_password.data)
-        self.session.add(model)
+        db.session.add(model)
 
     def on_update(self, form, model):
         if form.new_password.data:
@@ -185,6 +185,9 @@ class SystemSettingView(ProtectedModelView):
         "description": lambda v, c, m, n: m.description or DEFAULT_SETTINGS.get(m.key, ("", ""))[1]
     }
     form_columns = ("value",)
+
+    def get_one(self, id):
+        return self.get_query().filter(SystemSetting.key == str(id)).one_or_none()
 
     def on_update(self, form, model):
         value = (model.value or "").strip()
