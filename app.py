@@ -17,7 +17,8 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from models import User, db
 
-DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key"
+#: Known to everyone, so create_app refuses it outside debug and testing.
+DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key"  # noqa: S105
 SUPPORTED_LOCALES = ("zh_Hans_CN", "en")
 
 babel = Babel()

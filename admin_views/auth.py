@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from urllib.parse import urlsplit
 
@@ -33,10 +34,8 @@ def _spend_verify_time(password: str) -> None:
     """Verify against a dummy hash so an unknown username takes as long as a wrong password."""
     if not _DUMMY_HASH:
         _DUMMY_HASH.append(password_hasher().hash("not-a-real-password-0"))
-    try:
+    with contextlib.suppress(VerificationError):
         password_hasher().verify(_DUMMY_HASH[0], password)
-    except VerificationError:
-        pass
 
 
 class LoginForm(FlaskForm):
@@ -68,7 +67,9 @@ class ProtectedIndexView(AdminIndexView):
     def login_view(self):
         form = LoginForm()
         if form.validate_on_submit():
-            user = db.session.scalar(sa.select(User).where(User.username == form.username.data.strip()))
+            user = db.session.scalar(
+                sa.select(User).where(User.username == form.username.data.strip())
+            )
             if user is None:
                 _spend_verify_time(form.password.data)
                 ok = False
@@ -113,7 +114,9 @@ def dashboard_figures() -> dict:
         sa.select(
             sa.func.count().filter(Case.status.in_(open_states)),
             sa.func.count().filter(Case.status == CaseStatus.registered),
-            sa.func.count().filter(Case.handler_id == current_user.id, Case.status.in_(open_states)),
+            sa.func.count().filter(
+                Case.handler_id == current_user.id, Case.status.in_(open_states)
+            ),
             sa.func.count(),
         ).where(scope)
     ).one()

@@ -26,6 +26,12 @@ logger = logging.getLogger(__name__)
 
 
 class LocalModelConverter(AdminModelConverter):
+    def _model_select_field(self, prop, multiple, remote_model, **kwargs):
+        is_ajax = prop.key in getattr(self.view, "_form_ajax_refs", {})
+        if not multiple and not is_ajax and kwargs.get("allow_blank"):
+            kwargs.setdefault("blank_text", "（未选择）")
+        return super()._model_select_field(prop, multiple, remote_model, **kwargs)
+
     @converts("UTCDateTime")
     def convert_utc_datetime(self, field_args, **extra):
         field_args["validators"].append(NotInFuture())
@@ -106,6 +112,16 @@ class ProtectedModelView(ModelView):
     page_size_options = (20, 50, 100)
     column_type_formatters = type_formatters(_all_titled_enums())
     column_type_formatters_detail = type_formatters(_all_titled_enums())
+    #: Bookkeeping columns never shown on a details page.
+    column_details_exclude_list = (
+        "is_deleted",
+        "deleted_at",
+        "deleted_by_id",
+        "version",
+        "password_hash",
+        "session_token",
+        "stored_name",
+    )
 
     def __init__(self, model, session, **kwargs):
         self.form_choices = dict(self.form_choices or {})
@@ -165,8 +181,7 @@ class ProtectedModelView(ModelView):
     def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
         # Deep OFFSET pages scan and discard rows; staff narrow with filters instead.
         limit = current_app.config.get("LIST_PAGE_LIMIT", 500)
-        if page and page > limit:
-            page = limit
+        page = min(max(page or 0, 0), limit)
         return super().get_list(page, sort_column, sort_desc, search, filters, execute, page_size)
 
     _filter_options_generation = -1
@@ -224,7 +239,9 @@ class ProtectedModelView(ModelView):
         except sa.exc.IntegrityError:
             db.session.rollback()
             logger.exception("integrity error saving %s", self.model.__name__)
-            flash(_("保存失败：数据与已有记录冲突（例如重复的名称或编号），未做任何修改。"), "error")
+            flash(
+                _("保存失败：数据与已有记录冲突（例如重复的名称或编号），未做任何修改。"), "error"
+            )
             return False
         return True
 
@@ -257,9 +274,7 @@ class ProtectedModelView(ModelView):
         return True
 
     def delete_model(self, model):
-        if not self._save(None, model, lambda: self.on_delete(model)):
-            return False
-        return True
+        return self._save(None, model, lambda: self.on_delete(model))
 
     def handle_view_exception(self, exc):
         if isinstance(exc, WorkflowError):

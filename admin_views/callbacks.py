@@ -66,6 +66,10 @@ class CallbackView(CaseChildView):
         "note",
     )
     form_ajax_refs = {"case": CASE_LOOKUP, "caller": USER_LOOKUP}
+    form_args = {
+        "satisfaction": {"blank_text": _l("（回访完成后填写）")},
+        "done_at": {"description": _l("计划中的回访留空；回访完成后填写时间和满意度")},
+    }
     form_widget_args = {"opinion": {"rows": 4}}
 
     def create_form(self, obj=None):

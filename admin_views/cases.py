@@ -31,13 +31,15 @@ from models.operations.attachments import attachment_root, delete_attachment, st
 from models.operations.cases import delete_case, record_case_edit, register_case
 
 from .base import ProtectedModelView, case_scope
-from .filters import ChoiceEqualFilter, CachedOptions, date_filters
+from .filters import CachedOptions, ChoiceEqualFilter, date_filters
 from .labels import labels
 from .search import NumberSearchMixin
 
 category_options = CachedOptions(
     lambda: db.session.execute(
-        sa.select(Category.id, Category.name).where(Category.is_active).order_by(Category.sort_order, Category.id)
+        sa.select(Category.id, Category.name)
+        .where(Category.is_active)
+        .order_by(Category.sort_order, Category.id)
     ).all()
 )
 unit_options = CachedOptions(
@@ -57,14 +59,22 @@ def _active_categories():
     )
 
 
-PARTY_LOOKUP = {"fields": ("name", "phone", "id_number"), "page_size": 10, "placeholder": _l("输入姓名、电话或证件号查找")}
+PARTY_LOOKUP = {
+    "fields": ("name", "phone", "id_number"),
+    "page_size": 10,
+    "placeholder": _l("输入姓名、电话或证件号查找"),
+}
 USER_LOOKUP = {
     "fields": ("full_name", "username"),
     "page_size": 10,
     "placeholder": _l("输入姓名查找"),
     "filters": ["is_active_user = True"],
 }
-CASE_LOOKUP = {"fields": ("number", "subject"), "page_size": 10, "placeholder": _l("输入登记编号或标题查找")}
+CASE_LOOKUP = {
+    "fields": ("number", "subject"),
+    "page_size": 10,
+    "placeholder": _l("输入登记编号或标题查找"),
+}
 
 
 def _number_link(view, context, model, name):
@@ -72,14 +82,24 @@ def _number_link(view, context, model, name):
     return Markup('<a href="{}">{}</a>').format(url, model.number)
 
 
+STATUS_BADGE_CSS = {
+    CaseStatus.registered: "warning",
+    CaseStatus.in_progress: "primary",
+    CaseStatus.closed: "success",
+    CaseStatus.archived: "dark",
+    CaseStatus.not_accepted: "secondary",
+    CaseStatus.no_longer_accepted: "secondary",
+    CaseStatus.kept: "secondary",
+}
+
+
+def status_badge(status: CaseStatus) -> Markup:
+    css = STATUS_BADGE_CSS.get(status, "info")
+    return Markup('<span class="badge badge-{} px-2 py-1">{}</span>').format(css, status.title)
+
+
 def _status_badge(view, context, model, name):
-    css = {
-        CaseStatus.registered: "secondary",
-        CaseStatus.closed: "success",
-        CaseStatus.archived: "dark",
-        CaseStatus.in_progress: "primary",
-    }.get(model.status, "info")
-    return Markup('<span class="badge badge-{}">{}</span>').format(css, model.status.title)
+    return status_badge(model.status)
 
 
 def _priority_badge(view, context, model, name):
@@ -240,7 +260,26 @@ def case_details_context(case: Case) -> dict:
         "events": events,
         "event_kinds": EventKind,
         "repeat_flags": [p for p in case.petitioners if p.is_repeat_petitioner or p.is_banned],
+        "status_badge": status_badge,
+        "describe_event": describe_event,
+        "field_labels": labels(),
     }
+
+
+def describe_event(event: CaseEvent, labels_by_key: dict) -> str:
+    """One Chinese line for a timeline event (the stored summary stays English for logs)."""
+    data = event.data or {}
+    if event.kind == EventKind.registered:
+        return _("登记为 %(number)s", number=data.get("number", ""))
+    if event.kind in (EventKind.letter_added, EventKind.visit_added, EventKind.call_added):
+        return _("重复反映") if data.get("repeat") else _("首次反映")
+    if event.kind == EventKind.attachment_added:
+        return str(data.get("name", ""))
+    changed = [k for k, v in data.items() if isinstance(v, list) and len(v) == 2]
+    if changed:
+        names = "、".join(str(labels_by_key.get(key, key)) for key in changed)
+        return _("修改了：%(fields)s", fields=names)
+    return ""
 
 
 def _case_link(view, context, model, name):
@@ -265,14 +304,19 @@ class CaseEventView(CaseChildView):
     can_view_details = False
     simple_list_pager = True
     case_id_column = CaseEvent.case_id
-    column_list = ("created_at", "case", "kind", "summary", "created_by")
+    column_list = ("created_at", "case", "kind", "description", "created_by")
     column_default_sort = ("id", True)
     column_filters = (
         ChoiceEqualFilter(CaseEvent.kind, _l("事件"), options=EventKind.choices),
         *date_filters(CaseEvent.created_at, _l("日期")),
     )
-    column_labels = labels(created_at=_l("时间"), kind=_l("事件"), summary=_l("摘要"), created_by=_l("操作人"))
-    column_formatters = {"case": _case_link}
+    column_labels = labels(
+        created_at=_l("时间"), kind=_l("事件"), description=_l("说明"), created_by=_l("操作人")
+    )
+    column_formatters = {
+        "case": _case_link,
+        "description": lambda view, context, model, name: describe_event(model, labels()),
+    }
 
     def scope(self, query):
         visible = sa.select(Case.id).where(case_scope(current_user))
@@ -327,7 +371,9 @@ class AttachmentView(CaseChildView):
         case_id = request.args.get("case_id", type=int)
         if not case_id:
             return None
-        return Case.query.filter(Case.id == case_id, case_scope(current_user), Case.is_deleted.is_(False)).one_or_none()
+        return Case.query.filter(
+            Case.id == case_id, case_scope(current_user), Case.is_deleted.is_(False)
+        ).one_or_none()
 
     def validate_form(self, form):
         valid = super().validate_form(form)
@@ -373,4 +419,4 @@ def _download_link(attachment):
     return Markup('<a href="{}">{}</a>').format(url, attachment.original_name)
 
 
-__all__ = ["AttachmentView", "CaseEventView", "CaseView", "CaseChildView", "User"]
+__all__ = ["AttachmentView", "CaseChildView", "CaseEventView", "CaseView", "User"]

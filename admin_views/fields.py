@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from flask_admin.form import DateTimeField
 from flask_babel import lazy_gettext as _l
-from wtforms import SelectMultipleField
+from wtforms import SelectMultipleField, widgets
 from wtforms.validators import ValidationError
 
 from models.base import local_zone, utcnow
@@ -18,21 +18,39 @@ from models.validation import (
     resident_id_problem,
 )
 
-_INPUT_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")
+_INPUT_FORMATS = (
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d",
+)
+#: Nothing in a petition register predates this; an earlier year is a typing slip.
+EARLIEST_YEAR = 1980
+
+
+class LocalDateTimeInput(widgets.DateTimeLocalInput):
+    """The browser's own date-time picker: typing and picking give the same, unambiguous value."""
+
+    def __call__(self, field, **kwargs):
+        kwargs.setdefault("max", utcnow().astimezone(local_zone()).strftime("%Y-%m-%dT%H:%M"))
+        return super().__call__(field, **kwargs)
 
 
 class LocalDateTimeField(DateTimeField):
     """Staff type local time (Asia/Shanghai); the model receives an aware UTC datetime."""
 
+    widget = LocalDateTimeInput()
+
     def __init__(self, label=None, validators=None, format=None, **kwargs):
-        super().__init__(label, validators, format="%Y-%m-%d %H:%M:%S", **kwargs)
+        super().__init__(label, validators, format="%Y-%m-%dT%H:%M", **kwargs)
 
     def _value(self):
         if self.raw_data:
             return " ".join(self.raw_data)
         if self.data is None:
             return ""
-        return self.data.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M:%S")
+        return self.data.astimezone(local_zone()).strftime("%Y-%m-%dT%H:%M")
 
     def process_formdata(self, valuelist):
         if not valuelist:
@@ -53,11 +71,15 @@ class LocalDateTimeField(DateTimeField):
 
 
 class NotInFuture:
-    """Reject times after now (a few minutes of clock drift are allowed)."""
+    """Reject times after now (a few minutes of clock drift are allowed) or implausibly early."""
 
     def __call__(self, form, field):
-        if field.data is not None and (field.data - utcnow()).total_seconds() > 300:
+        if field.data is None:
+            return
+        if (field.data - utcnow()).total_seconds() > 300:
             raise ValidationError(str(_l("时间不能晚于当前时间")))
+        if field.data.year < EARLIEST_YEAR:
+            raise ValidationError(str(_l("时间过早，请检查年份")))
 
 
 class PhoneNumber:

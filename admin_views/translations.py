@@ -19,7 +19,9 @@ LOCALE = "zh_Hans_CN"
 
 
 def compiled_admin_translations(app: Flask) -> str | None:
-    source = Path(flask_admin.__file__).parent / "translations" / LOCALE / "LC_MESSAGES" / "admin.po"
+    source = (
+        Path(flask_admin.__file__).parent / "translations" / LOCALE / "LC_MESSAGES" / "admin.po"
+    )
     if not source.is_file():
         return None
     root = Path(app.instance_path) / "translations"

@@ -42,7 +42,9 @@ class Case(TimestampMixin, CreatedByMixin, SoftDeleteMixin, db.Model):
     register_year: Mapped[int] = mapped_column(sa.SmallInteger)
     register_seq: Mapped[int] = mapped_column()
 
-    channel: Mapped[CaseChannel] = mapped_column(enum_column(CaseChannel, "case_channel"), index=True)
+    channel: Mapped[CaseChannel] = mapped_column(
+        enum_column(CaseChannel, "case_channel"), index=True
+    )
     category_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("categories.id", ondelete="SET NULL"), index=True
     )
@@ -100,7 +102,9 @@ class Case(TimestampMixin, CreatedByMixin, SoftDeleteMixin, db.Model):
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
-        sa.UniqueConstraint("register", "register_year", "register_seq", name="uq_cases_register_seq"),
+        sa.UniqueConstraint(
+            "register", "register_year", "register_seq", name="uq_cases_register_seq"
+        ),
         sa.CheckConstraint("head_count >= 1", name="head_count_positive"),
         sa.Index("ix_cases_received_at_id", "received_at", "id"),
         sa.Index(
@@ -149,9 +153,7 @@ class CaseEvent(db.Model):
     __tablename__ = "case_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("cases.id", ondelete="CASCADE"), index=True
-    )
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     kind: Mapped[EventKind] = mapped_column(enum_column(EventKind, "event_kind"), index=True)
     #: One English line for logs and exports; the screen shows the kind's title and ``data``.
     summary: Mapped[str] = mapped_column(sa.String(300))

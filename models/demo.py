@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from faker import Faker
 
 from . import db
-from .base import utcnow
+from .base import to_local, utcnow
 from .callbacks import Callback
 from .cases import Case
 from .categories import Category
@@ -49,6 +49,27 @@ DEMO_USERS = [
     ("fuzeren", "部门负责人 赵文斌", "dept_head", "县住房和城乡建设局"),
     ("chengban", "承办人 孙丽娟", "handler", "县住房和城乡建设局"),
     ("jiandu", "监督员 周明", "supervisor", "县信访局"),
+]
+
+#: Opening phrases of what people write or say; the subject's own details follow.
+OPENINGS = [
+    "本人是{place}居民，",
+    "我家住{place}，",
+    "我们是{place}的住户，",
+    "本人在{place}工作，",
+]
+DETAILS = [
+    "此事已持续较长时间，曾多次向有关单位反映，至今没有得到解决。",
+    "给家人的生活带来很大影响，希望政府有关部门重视。",
+    "相关单位答复说正在处理，但一直没有结果。",
+    "周边群众意见很大，恳请领导过问。",
+]
+PLACES = [
+    "城关镇滨河小区",
+    "河西街道幸福里社区",
+    "青山乡石门村",
+    "城关镇建设路",
+    "河西街道锦绣花园",
 ]
 
 SUBJECTS = [
@@ -100,7 +121,12 @@ def _person(fake: Faker, by) -> Party:
     return register_party(party, by=by)
 
 
-def seed_demo(*, case_count: int = 300, password: str = "demo12345", seed: int = 2026):
+def seed_demo(
+    *,
+    case_count: int = 300,
+    password: str = "demo12345",  # noqa: S107 - the published demo password
+    seed: int = 2026,
+):
     """Load demo data unless cases already exist; return ``[(username, role name)]`` created."""
     load_preset("government")
     if db.session.scalar(sa.select(sa.func.count(Case.id))):
@@ -129,9 +155,7 @@ def seed_demo(*, case_count: int = 300, password: str = "demo12345", seed: int =
     departments = db.session.scalars(
         sa.select(Unit).where(Unit.parent_id.is_not(None)).order_by(Unit.id)
     ).all()
-    forwarding_bodies = db.session.scalars(
-        sa.select(Unit).where(Unit.kind == "higher_body")
-    ).all()
+    forwarding_bodies = db.session.scalars(sa.select(Unit).where(Unit.kind == "higher_body")).all()
     handling_users = [users["handler"], users["dept_head"]]
 
     people = [_person(fake, registrar) for _ in range(int(case_count * 0.8))]
@@ -142,13 +166,14 @@ def seed_demo(*, case_count: int = 300, password: str = "demo12345", seed: int =
     cases: list[Case] = []
     for index in range(case_count):
         # Spread over the last year, oldest first, so numbers rise with time.
-        received = now - timedelta(days=365 * (case_count - index) / case_count, hours=random.randint(0, 8))
+        received = _office_hours(now - timedelta(days=365 * (case_count - index) / case_count))
         category_name, subject, demands = random.choice(SUBJECTS)
         person = random.choice(people)
         anonymous = random.random() < 0.04
+        opening = random.choice(OPENINGS).format(place=random.choice(PLACES))
         new_case = Case(
             subject=subject,
-            content=f"{person.name}反映：{subject}。{fake.sentence(nb_words=20)}",
+            content=f"{opening}{subject}。{random.choice(DETAILS)}",
             demands=demands,
             category=categories.get(category_name),
             priority=random.choices(list(CasePriority), weights=[80, 15, 5])[0],
@@ -157,42 +182,57 @@ def seed_demo(*, case_count: int = 300, password: str = "demo12345", seed: int =
             received_at=received,
         )
         kind = random.choices(["letter", "visit", "call"], weights=[45, 30, 25])[0]
-        contact = _contact(kind, fake, received, None if anonymous else person, registrar, forwarding_bodies)
+        contact = _contact(
+            kind, fake, received, None if anonymous else person, registrar, forwarding_bodies
+        )
         register_contact(contact, by=registrar, new_case=new_case, at=received)
         case = contact.case
         if random.random() < 0.6:
             case.handling_unit = random.choice(departments)
             if case.handling_unit.name == "县住房和城乡建设局":
                 case.handler = random.choice(handling_users)
-            record_case_edit(case, by=office)
+            record_case_edit(case, by=office, at=min(received + timedelta(days=1), now))
         cases.append(case)
 
     # Repeat contacts: the same people come back about the same matter.
     for case in random.sample(cases, k=case_count // 8):
         person = None if case.is_anonymous or not case.petitioners else case.petitioners[0]
-        later = min(case.received_at + timedelta(days=random.randint(3, 40)), now)
+        later = min(_office_hours(case.received_at + timedelta(days=random.randint(3, 40))), now)
         kind = random.choice(["letter", "visit", "call"])
         contact = _contact(kind, fake, later, person, registrar, forwarding_bodies)
         register_contact(contact, by=registrar, case=case, at=later)
 
     for case in random.sample(cases, k=case_count // 3):
-        done = min(case.received_at + timedelta(days=random.randint(10, 60)), now)
+        done = min(_office_hours(case.received_at + timedelta(days=random.randint(10, 60))), now)
         finished = done < now - timedelta(days=1)
-        satisfaction = random.choices(list(Satisfaction), weights=[70, 20, 10])[0] if finished else None
+        satisfaction = (
+            random.choices(list(Satisfaction), weights=[70, 20, 10])[0] if finished else None
+        )
         callback = Callback(
             case=case,
             due_on=(case.received_at + timedelta(days=random.randint(7, 30))).date(),
-            method=random.choice([CallbackMethod.phone, CallbackMethod.home_visit, CallbackMethod.phone]),
+            method=random.choice(
+                [CallbackMethod.phone, CallbackMethod.home_visit, CallbackMethod.phone]
+            ),
             caller=office,
             person_reached=case.petitioner_names if finished else None,
             done_at=done if finished else None,
             satisfaction=satisfaction,
-            opinion=random.choice(["对处理结果满意", "希望加快进度", "问题已解决", "仍有意见"]) if finished else None,
+            opinion=random.choice(["对处理结果满意", "希望加快进度", "问题已解决", "仍有意见"])
+            if finished
+            else None,
             problem_remains=satisfaction == Satisfaction.dissatisfied,
         )
         record_callback(callback, by=office, at=done)
     db.session.flush()
     return logins
+
+
+def _office_hours(when):
+    """Move a time to a random moment of that local day's office hours (8:30–17:30)."""
+    local = to_local(when)
+    minute = random.randint(8 * 60 + 30, 17 * 60 + 30)
+    return local.replace(hour=minute // 60, minute=minute % 60, second=0, microsecond=0)
 
 
 def _contact(kind, fake, when, person, registrar, forwarding_bodies):
@@ -204,7 +244,9 @@ def _contact(kind, fake, when, person, registrar, forwarding_bodies):
             letter_date=(when - timedelta(days=random.randint(1, 5))).date(),
             form=random.choices(list(LetterForm), weights=[60, 20, 5, 15])[0],
             origin=origin,
-            forwarding_unit=random.choice(forwarding_bodies) if origin != LetterOrigin.direct else None,
+            forwarding_unit=random.choice(forwarding_bodies)
+            if origin != LetterOrigin.direct
+            else None,
             envelope_intact=random.random() > 0.05,
             stamp_intact=random.random() > 0.05,
             opened_at=min(when + timedelta(hours=1), utcnow()),
@@ -218,7 +260,8 @@ def _contact(kind, fake, when, person, registrar, forwarding_bodies):
             head_count=random.randint(5, 30) if group else 1,
             purpose="当面反映问题",
             receptionist=registrar,
-            interview_record=fake.paragraph(nb_sentences=3),
+            interview_record="来访人当面陈述了反映的问题，接待人员做了记录并当面核对，"
+            "告知将按规定转有关部门办理并在期限内答复。",
         )
     return Call(
         caller=person,
@@ -227,5 +270,5 @@ def _contact(kind, fake, when, person, registrar, forwarding_bodies):
         line_number=random.choice(["12345", "0851-88886666"]),
         caller_number=person.phone if person else None,
         taken_by=registrar,
-        record=fake.paragraph(nb_sentences=2),
+        record="来电人反映了上述问题，接听人已记录并告知办理程序和答复期限。",
     )

@@ -47,7 +47,9 @@ DEFAULT_ROLES: dict[str, tuple[str, frozenset[str]]] = {
     ),
     "dept_head": (
         "部门负责人",
-        frozenset({"case.edit", "callback.manage", "attachment.manage", "audit.view", "stats.view"}),
+        frozenset(
+            {"case.edit", "callback.manage", "attachment.manage", "audit.view", "stats.view"}
+        ),
     ),
     "office": (
         "信访办/办公室",

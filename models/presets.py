@@ -45,7 +45,11 @@ GOVERNMENT_UNITS = [
         "乡镇（街道）",
         UnitKind.department,
         None,
-        [("城关镇人民政府", "城政函"), ("河西街道办事处", "河西街函"), ("青山乡人民政府", "青政函")],
+        [
+            ("城关镇人民政府", "城政函"),
+            ("河西街道办事处", "河西街函"),
+            ("青山乡人民政府", "青政函"),
+        ],
     ),
     ("市信访局", UnitKind.higher_body, None, []),
     ("市人民政府办公室", UnitKind.higher_body, None, []),
@@ -111,7 +115,9 @@ def _unit(name, kind, doc_code, parent, order):
 
 def _category(name, kind, parent, order, code):
     category = db.session.scalar(
-        sa.select(Category).where(Category.name == name, Category.parent_id == (parent.id if parent else None))
+        sa.select(Category).where(
+            Category.name == name, Category.parent_id == (parent.id if parent else None)
+        )
         if parent
         else sa.select(Category).where(Category.name == name, Category.parent_id.is_(None))
     )
@@ -140,5 +146,7 @@ def load_preset(name: str = "government") -> None:
     for index, (category_name, kind, children) in enumerate(preset["categories"], start=1):
         parent = _category(category_name, kind, None, index * 10, f"{index:02d}")
         for child_index, child_name in enumerate(children, start=1):
-            _category(child_name, kind, parent, index * 10 + child_index, f"{index:02d}{child_index:02d}")
+            _category(
+                child_name, kind, parent, index * 10 + child_index, f"{index:02d}{child_index:02d}"
+            )
     db.session.flush()

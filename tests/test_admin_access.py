@@ -60,7 +60,9 @@ def test_role_matrix(role, create_user, login_as, government):
     assert client.get("/admin/stats/").status_code == (200 if role in STATS else 403)
 
 
-def test_department_users_see_only_their_units_cases(create_user, create_case, login_as, government):
+def test_department_users_see_only_their_units_cases(
+    create_user, create_case, login_as, government
+):
     units = db.session.scalars(sa.select(Unit).where(Unit.parent_id.is_not(None))).all()
     ours = create_case(subject="本部门事项", handling_unit=units[0])
     theirs = create_case(subject="其他部门事项", handling_unit=units[1])

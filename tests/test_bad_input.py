@@ -14,7 +14,13 @@ FUTURE = (utcnow() + timedelta(days=2)).astimezone(local_zone()).strftime("%Y-%m
 
 NEW_CASE = {"new_subject": "道路破损", "new_content": "小区门口道路破损", "new_priority": "normal"}
 LETTER = {**NEW_CASE, "received_at": PAST, "form": "paper", "origin": "direct"}
-VISIT = {**NEW_CASE, "visited_at": PAST, "kind": "individual", "head_count": "1", "purpose": "反映问题"}
+VISIT = {
+    **NEW_CASE,
+    "visited_at": PAST,
+    "kind": "individual",
+    "head_count": "1",
+    "purpose": "反映问题",
+}
 CALL = {**NEW_CASE, "called_at": PAST, "line": "office_line", "record": "来电反映"}
 CASE = {
     "channel": "online",
@@ -30,10 +36,19 @@ BAD_INPUT = [
     ("letter", {**LETTER, "received_at": FUTURE}, "不能晚于当前时间"),
     ("letter", {**LETTER, "received_at": "2026-13-45 99:00"}, "时间格式不正确"),
     ("letter", {**LETTER, "new_subject": ""}, "新事项必须填写此项"),
-    ("letter", {**LETTER, "new_person_name": "张三", "new_person_phone": "12345678"}, "电话号码格式不正确"),
     (
         "letter",
-        {**LETTER, "new_person_name": "张三", "new_person_id_type": "resident_id", "new_person_id_number": "110105194912310021"},
+        {**LETTER, "new_person_name": "张三", "new_person_phone": "12345678"},
+        "电话号码格式不正确",
+    ),
+    (
+        "letter",
+        {
+            **LETTER,
+            "new_person_name": "张三",
+            "new_person_id_type": "resident_id",
+            "new_person_id_number": "110105194912310021",
+        },
         "校验位不正确",
     ),
     ("letter", {**LETTER, "new_person_id_number": "11010519491231002X"}, "请填写姓名"),
@@ -49,16 +64,28 @@ BAD_INPUT = [
     ("case", {**CASE, "received_at": FUTURE}, "不能晚于当前时间"),
     ("case", {**CASE, "head_count": "-3"}, "人数应在1到100000之间"),
     ("party", {"name": ""}, "This field is required"),
-    ("party", {"name": "张三", "id_type": "resident_id", "id_number": "110105194912310021"}, "校验位不正确"),
+    (
+        "party",
+        {"name": "张三", "id_type": "resident_id", "id_number": "110105194912310021"},
+        "校验位不正确",
+    ),
     ("party", {"name": "张三", "phone": "999"}, "电话号码格式不正确"),
     ("party", {"name": "张三", "age": "200"}, "年龄应在0到150之间"),
     ("party", {"name": "张三", "age": "abc"}, "Not a valid integer"),
     ("callback", {"method": "phone"}, "This field is required"),
     ("unit", {"name": "", "kind": "department", "sort_order": "0"}, "This field is required"),
-    ("unit", {"name": "新部门", "kind": "department", "sort_order": "0", "contact_phone": "x"}, "电话号码格式不正确"),
+    (
+        "unit",
+        {"name": "新部门", "kind": "department", "sort_order": "0", "contact_phone": "x"},
+        "电话号码格式不正确",
+    ),
     ("category", {"name": "", "kind": "complaint", "sort_order": "0"}, "This field is required"),
     ("user", {"username": "newuser", "full_name": "新用户"}, "新建用户必须设置密码"),
-    ("user", {"username": "newuser", "full_name": "新用户", "new_password": "12345678"}, "字母和数字"),
+    (
+        "user",
+        {"username": "newuser", "full_name": "新用户", "new_password": "12345678"},
+        "字母和数字",
+    ),
     ("role", {"name": "", "code": "x"}, "This field is required"),
 ]
 
@@ -75,7 +102,9 @@ def _translated(message: str) -> list[str]:
 
 
 @pytest.mark.parametrize(("endpoint", "data", "message"), BAD_INPUT)
-def test_bad_input_is_rejected_with_a_message(endpoint, data, message, create_user, login_as, government):
+def test_bad_input_is_rejected_with_a_message(
+    endpoint, data, message, create_user, login_as, government
+):
     client = login_as(create_user("admin"))
     before = row_counts()
     response = client.post(f"/admin/{endpoint}/new/", data=data)
@@ -109,7 +138,9 @@ def test_attachment_uploads_are_checked(create_user, create_case, login_as, gove
 
 def test_invalid_number_pattern_setting_is_refused(create_user, login_as):
     client = login_as(create_user("admin"))
-    response = client.post("/admin/setting/edit/?id=case_number_pattern", data={"value": "XF-{seq}"})
+    response = client.post(
+        "/admin/setting/edit/?id=case_number_pattern", data={"value": "XF-{seq}"}
+    )
     assert "必须包含 {year}" in response.get_data(as_text=True)
     assert SystemSetting.get("case_number_pattern") == "XF{year}-{seq:06d}"
 

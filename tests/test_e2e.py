@@ -127,8 +127,8 @@ def test_register_letter_search_and_view_case(live_server, chromium_page):
     shot(page, "02_letter_form_empty")
 
     # -- 3. Fill in a first letter: new writer, new case, received an hour ago ----------
-    received = datetime.now(local_zone()).replace(microsecond=0) - timedelta(hours=1)
-    received_text = received.strftime("%Y-%m-%d %H:%M:%S")
+    received = datetime.now(local_zone()).replace(second=0, microsecond=0) - timedelta(hours=1)
+    received_text = received.strftime("%Y-%m-%dT%H:%M")
     subject = "端到端测试：小区路灯长期不亮"
     content = "幸福小区东门至三号楼之间的路灯已坏两个月，夜间行人摔倒多次，请求尽快维修。"
     page.locator("#new_person_name").fill("王端到")
@@ -136,15 +136,9 @@ def test_register_letter_search_and_view_case(live_server, chromium_page):
     page.locator("#new_subject").fill(subject)
     page.locator("#new_content").fill(content)
     received_input = page.locator("#received_at")
-    # The picker re-parses the input on every keyup and writes its reading back, so typing
-    # key by key garbles the value (e.g. "2" becomes "0002-01-01 00:00:00").  Enter the
-    # whole text at once, as a paste would, then one harmless key lets the picker read it.
+    # The browser's own date-time input: the form opens with "now", staff correct it.
+    expect(received_input).to_have_attribute("type", "datetime-local")
     received_input.fill(received_text)
-    received_input.press("End")
-    received_input.press("Escape")
-    # Escape does not close this picker: a click outside it does.
-    page.locator("h3", has_text="四、登记信息").click()
-    expect(page.locator(".daterangepicker:visible")).to_have_count(0)
     expect(received_input).to_have_value(received_text)
     shot(page, "03_letter_form_filled")
 

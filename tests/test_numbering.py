@@ -42,7 +42,9 @@ def test_numbers_restart_each_local_year(create_user):
 def test_pattern_is_a_setting(create_user):
     db.session.merge(SystemSetting(key="case_number_pattern", value="FJ-{year}-{seq:04d}"))
     db.session.commit()
-    case = register_case(_new_case(), by=create_user("registrar"), at=datetime(2026, 5, 1, tzinfo=UTC))
+    case = register_case(
+        _new_case(), by=create_user("registrar"), at=datetime(2026, 5, 1, tzinfo=UTC)
+    )
     assert case.number == "FJ-2026-0001"
 
 
@@ -57,7 +59,13 @@ def test_rolled_back_registration_leaves_no_gap(create_user):
 
 @pytest.mark.parametrize(
     ("pattern", "ok"),
-    [("XF{year}-{seq:06d}", True), ("{year}{seq}", True), ("XF-{seq}", False), ("XF{year}", False), ("{foo}{year}{seq}", False)],
+    [
+        ("XF{year}-{seq:06d}", True),
+        ("{year}{seq}", True),
+        ("XF-{seq}", False),
+        ("XF{year}", False),
+        ("{foo}{year}{seq}", False),
+    ],
 )
 def test_pattern_validation(pattern, ok):
     assert (validate_number_pattern(pattern) is None) is ok
@@ -88,7 +96,7 @@ def test_concurrent_registrations_get_distinct_gap_free_numbers(app, create_user
                     register_case(_new_case(), by=user)
                     db.session.commit()
                 db.session.remove()
-        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+        except BaseException as error:
             errors.append(error)
 
     threads = [threading.Thread(target=worker) for _ in range(threads_count)]

@@ -61,13 +61,17 @@ def test_forwarded_letter_becomes_higher_assignment(create_user, government):
 def test_forwarded_letter_needs_forwarding_unit(create_user):
     letter = Letter(received_at=utcnow(), origin=LetterOrigin.forwarded)
     with pytest.raises(ValidationFailed, match="原批转单位"):
-        register_contact(letter, by=create_user("registrar"), new_case=Case(subject="s", content="c"))
+        register_contact(
+            letter, by=create_user("registrar"), new_case=Case(subject="s", content="c")
+        )
 
 
 def test_repeat_visit_attaches_to_existing_case(create_user, create_case, create_party):
     case = create_case()
     visitor = create_party("王五")
-    visit = Visit(visitor=visitor, visited_at=utcnow(), purpose="催问进度", kind=VisitKind.individual)
+    visit = Visit(
+        visitor=visitor, visited_at=utcnow(), purpose="催问进度", kind=VisitKind.individual
+    )
     register_contact(visit, by=create_user("registrar"), case=case)
     db.session.commit()
     assert visit.case_id == case.id
@@ -100,7 +104,9 @@ def test_contact_needs_exactly_one_case_choice(create_user, create_case):
 def test_future_received_time_is_rejected(create_user):
     letter = Letter(received_at=utcnow() + timedelta(days=1))
     with pytest.raises(ValidationFailed, match="不能晚于当前时间"):
-        register_contact(letter, by=create_user("registrar"), new_case=Case(subject="s", content="c"))
+        register_contact(
+            letter, by=create_user("registrar"), new_case=Case(subject="s", content="c")
+        )
 
 
 def test_anonymous_case_keeps_no_petitioner(create_user, create_party):

@@ -9,6 +9,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 
 from .. import db
+from ..base import utcnow
 from ..cases import Case, CaseEvent
 from ..enums import EventKind
 
@@ -66,10 +67,12 @@ def log_event(
     *,
     by,
     data: dict | None = None,
+    at: datetime | None = None,
     **subjects,
 ) -> CaseEvent:
     """Append one event to ``case``'s timeline (``subjects``: letter/visit/call/callback)."""
     event = CaseEvent(
+        created_at=at or utcnow(),
         kind=kind,
         summary=summary[:300],
         data=data or {},

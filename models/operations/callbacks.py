@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from .. import db
 from ..base import utcnow
 from ..callbacks import Callback
 from ..enums import EventKind
-from .. import db
 from . import ValidationFailed
 from .audit import changes_of, log_event
 from .guards import ensure_case_visible, ensure_not_future, ensure_permission
@@ -39,6 +39,7 @@ def record_callback(callback: Callback, *, by, at=None) -> Callback:
             "satisfaction": callback.satisfaction.value if callback.satisfaction else None,
             "problem_remains": callback.problem_remains,
         },
+        at=at,
         callback=callback,
     )
     return callback

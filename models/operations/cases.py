@@ -55,12 +55,13 @@ def register_case(
         f"Case {case.number} registered",
         by=by,
         data={"channel": case.channel.value, "number": case.number},
+        at=at,
     )
     logger.info("case %s registered as %s by user %s", case.id, case.number, by.id)
     return case
 
 
-def record_case_edit(case: Case, *, by) -> bool:
+def record_case_edit(case: Case, *, by, at: datetime | None = None) -> bool:
     """Record an edit made through the generic form; return whether anything changed."""
     # Read the diff first: a permission check may lazy-load and autoflush, resetting history.
     changes = changes_of(case)
@@ -72,7 +73,7 @@ def record_case_edit(case: Case, *, by) -> bool:
     case.refresh_petitioner_names()
     if not changes:
         return False
-    log_event(case, EventKind.edited, f"Case {case.number} edited", by=by, data=changes)
+    log_event(case, EventKind.edited, f"Case {case.number} edited", by=by, data=changes, at=at)
     return True
 
 

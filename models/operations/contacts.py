@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from .. import db
-from ..base import utcnow
+from ..base import to_local, utcnow
 from ..cases import Case
 from ..contacts import Call, Letter, Visit
 from ..enums import CaseChannel, EventKind, LetterOrigin
@@ -45,11 +45,13 @@ def _check_times(contact) -> None:
         ensure_not_future(contact.opened_at, "opened_at", "拆封时间")
         if contact.opened_at and contact.received_at and contact.opened_at < contact.received_at:
             raise ValidationFailed("拆封时间不能早于收信时间", field="opened_at")
-        if contact.letter_date and contact.received_at:
-            if contact.letter_date > contact.received_at.date():
-                raise ValidationFailed("来信日期不能晚于收信日期", field="letter_date")
+        received_on = to_local(contact.received_at).date() if contact.received_at else None
+        if contact.letter_date and received_on and contact.letter_date > received_on:
+            raise ValidationFailed("来信日期不能晚于收信日期", field="letter_date")
         if contact.origin not in (None, LetterOrigin.direct) and contact.forwarding_unit is None:
-            raise ValidationFailed("上级批转或领导批办的来信须填写原批转单位", field="forwarding_unit")
+            raise ValidationFailed(
+                "上级批转或领导批办的来信须填写原批转单位", field="forwarding_unit"
+            )
     elif isinstance(contact, Visit):
         ensure_not_future(contact.visited_at, "visited_at", "来访时间")
         if contact.answered_on_spot and not (contact.answer or "").strip():
@@ -113,6 +115,7 @@ def register_contact(
         f"{subject.title()} {contact.id} registered on case {case.number}",
         by=by,
         data={"repeat": not contact.is_first_contact},
+        at=at,
         **{subject: contact},
     )
     return contact

@@ -40,7 +40,9 @@ def create_user(
     roles = db.session.scalars(sa.select(Role).where(Role.code.in_(list(role_codes)))).all()
     missing = set(role_codes) - {role.code for role in roles}
     if missing:
-        raise ValidationFailed(f"角色不存在：{', '.join(sorted(missing))}（请先运行 flask load-preset）")
+        raise ValidationFailed(
+            f"角色不存在：{', '.join(sorted(missing))}（请先运行 flask load-preset）"
+        )
     unit = None
     if unit_name:
         unit = db.session.scalar(sa.select(Unit).where(Unit.name == unit_name))

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Set everything up and run the whole test suite: lint, then pytest on SQLite and, when a
+# PostgreSQL server answers (CI always has one), on PostgreSQL as well.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+echo "==> ruff"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+
+if [ -z "${TEST_DATABASE_URL:-}" ]; then
+  candidate="postgresql://postgres@127.0.0.1:5432/test"
+  if .venv/bin/python -c "import psycopg, sys; psycopg.connect(sys.argv[1], connect_timeout=3).close()" "$candidate" 2>/dev/null; then
+    export TEST_DATABASE_URL="$candidate"
+  fi
+fi
+if [ -n "${TEST_DATABASE_URL:-}" ]; then
+  echo "==> pytest（SQLite 与 PostgreSQL：${TEST_DATABASE_URL}）"
+else
+  echo "==> pytest（仅 SQLite：未找到可连接的 PostgreSQL）"
+fi
+exec .venv/bin/python -m pytest "$@"
