@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from argon2.exceptions import VerificationError
-from flask import flash, redirect, request, url_for
+from flask import flash, redirect, request, session, url_for
 from flask_admin import AdminIndexView, expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -78,6 +78,8 @@ class ProtectedIndexView(AdminIndexView):
             if ok:
                 user.last_login_at = utcnow()
                 db.session.commit()
+                # A permanent session expires after PERMANENT_SESSION_LIFETIME (12 hours).
+                session.permanent = True
                 login_user(user)
                 logger.info("user %s logged in", user.id)
                 return redirect(safe_next_url(request.args.get("next")) or url_for(".index"))
