@@ -26,7 +26,7 @@ from models import (
     Visit,
     db,
 )
-from models.enums import CaseChannel, CasePriority, CaseStatus, EventKind
+from models.enums import CaseChannel, CasePriority, CaseStatus, EventKind, Satisfaction
 from models.operations.attachments import attachment_root, delete_attachment, store_attachment
 from models.operations.cases import delete_case, record_case_edit, register_case
 
@@ -273,8 +273,15 @@ def describe_event(event: CaseEvent, labels_by_key: dict) -> str:
         return _("登记为 %(number)s", number=data.get("number", ""))
     if event.kind in (EventKind.letter_added, EventKind.visit_added, EventKind.call_added):
         return _("重复反映") if data.get("repeat") else _("首次反映")
-    if event.kind == EventKind.attachment_added:
+    if event.kind in (EventKind.attachment_added, EventKind.attachment_removed):
         return str(data.get("name", ""))
+    if event.kind == EventKind.callback_added:
+        if data.get("satisfaction"):
+            text = Satisfaction.title_of(data["satisfaction"])
+            return text + (_("，问题仍存在") if data.get("problem_remains") else "")
+        return _("计划回访")
+    if data.get("deleted"):
+        return _("已删除")
     changed = [k for k, v in data.items() if isinstance(v, list) and len(v) == 2]
     if changed:
         names = "、".join(str(labels_by_key.get(key, key)) for key in changed)
@@ -305,7 +312,7 @@ class CaseEventView(CaseChildView):
     simple_list_pager = True
     case_id_column = CaseEvent.case_id
     column_list = ("created_at", "case", "kind", "description", "created_by")
-    column_default_sort = ("id", True)
+    column_default_sort = [("created_at", True), ("id", True)]
     column_filters = (
         ChoiceEqualFilter(CaseEvent.kind, _l("事件"), options=EventKind.choices),
         *date_filters(CaseEvent.created_at, _l("日期")),

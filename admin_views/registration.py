@@ -118,7 +118,7 @@ class ContactView(CaseChildView):
         self.form_create_rules = (
             rules.Header(_l("一、归属事项")),
             rules.Text(
-                _l("重复来信/来访/来电：选择已有事项；首次反映：留空并在“三”中填写新事项。")
+                _l("重复来信/来访/来电：选择已有事项；首次反映：留空，并在“四、新事项”中填写。")
             ),
             "case",
             rules.Header(_l("二、登记信息")),
