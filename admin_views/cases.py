@@ -102,6 +102,25 @@ def _status_badge(view, context, model, name):
     return status_badge(model.status)
 
 
+CASE_FLAGS = (
+    ("is_anonymous", _l("匿名")),
+    ("is_group", _l("集体访/联名")),
+    ("is_important", _l("重要")),
+    ("is_major", _l("重大")),
+    ("is_difficult", _l("疑难复杂")),
+    ("is_sensitive", _l("敏感")),
+)
+
+
+def _case_flags(case: Case) -> Markup | str:
+    badges = [
+        Markup('<span class="badge badge-warning mr-1">{}</span>').format(label)
+        for attribute, label in CASE_FLAGS
+        if getattr(case, attribute)
+    ]
+    return Markup("").join(badges) if badges else _("无")
+
+
 def _priority_badge(view, context, model, name):
     if model.priority == CasePriority.normal:
         return model.priority.title
@@ -144,11 +163,12 @@ class CaseView(NumberSearchMixin, ProtectedModelView):
         filters.BooleanEqualFilter(Case.is_important, _l("重要")),
     )
     column_formatters = {
+        "flags": lambda view, context, model, name: _case_flags(model),
         "number": _number_link,
         "status": _status_badge,
         "priority": _priority_badge,
     }
-    column_labels = labels()
+    column_labels = labels(flags=_l("标记"))
     column_details_list = (
         "number",
         "status",
@@ -160,14 +180,9 @@ class CaseView(NumberSearchMixin, ProtectedModelView):
         "demands",
         "petitioners",
         "agent",
-        "is_anonymous",
-        "is_group",
+        "flags",
         "head_count",
         "representatives",
-        "is_important",
-        "is_major",
-        "is_difficult",
-        "is_sensitive",
         "received_at",
         "handling_unit",
         "handler",

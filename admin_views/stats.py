@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from models import Callback, Case, Category, Unit, db
+from models.base import local_zone, utcnow
 from models.enums import CaseChannel, CaseStatus, Satisfaction
 
 from .base import case_scope
@@ -37,7 +38,7 @@ class StatsView(BaseView):
 
     @expose("/")
     def index(self):
-        today = date.today()
+        today = utcnow().astimezone(local_zone()).date()
         start = _parse_day(request.args.get("start"), today.replace(month=1, day=1))
         end = _parse_day(request.args.get("end"), today)
         error = None

@@ -233,3 +233,22 @@ def test_new_user_can_log_in(create_user, login_as, client):
     login = client.post("/admin/login/", data={"username": "zhangsan", "password": "Handler2026"})
     assert login.status_code == 302
     assert "承办人" in client.get("/admin/").get_data(as_text=True)
+
+
+def test_case_details_show_flags_together(create_user, create_case, login_as):
+    case = create_case(is_important=True, is_sensitive=True)
+    html = login_as(create_user("office")).get(f"/admin/case/details/?id={case.id}")
+    text = html.get_data(as_text=True)
+    assert "标记" in text
+    assert "重要" in text and "敏感" in text
+
+
+def test_statistics_count_batches_and_people(create_user, create_case, login_as, government):
+    from models.enums import CaseChannel
+
+    create_case(channel=CaseChannel.visit, is_group=True, head_count=12)
+    create_case(channel=CaseChannel.letter)
+    html = login_as(create_user("leader")).get("/admin/stats/").get_data(as_text=True)
+    assert "期间共 2 批、13 人次" in html
+    bad = login_as(create_user("leader")).get("/admin/stats/?start=2026-12-01&end=2026-01-01")
+    assert "结束日期不能早于开始日期" in bad.get_data(as_text=True)
