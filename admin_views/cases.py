@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
-from wtforms import FileField
+from wtforms import FileField, HiddenField
 from wtforms.validators import NumberRange
 
 from models import (
@@ -27,6 +27,7 @@ from models import (
     db,
 )
 from models.enums import CaseChannel, CasePriority, CaseStatus, EventKind, Satisfaction
+from models.operations import ValidationFailed
 from models.operations.attachments import attachment_root, delete_attachment, store_attachment
 from models.operations.cases import delete_case, record_case_edit, register_case
 
@@ -211,7 +212,10 @@ class CaseView(NumberSearchMixin, ProtectedModelView):
         "handling_unit",
         "handler",
         "assistants",
+        "expected_version",
     )
+    #: The version the editor saw; a save against a newer version is refused, not merged.
+    form_extra_fields = {"expected_version": HiddenField()}
     form_ajax_refs = {
         "petitioners": PARTY_LOOKUP,
         "agent": PARTY_LOOKUP,
@@ -235,7 +239,23 @@ class CaseView(NumberSearchMixin, ProtectedModelView):
     def on_create(self, form, model):
         register_case(model, by=current_user)
 
+    def create_form(self, obj=None):
+        form = super().create_form(obj)
+        del form["expected_version"]
+        return form
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        if request.method == "GET" and obj is not None:
+            form.expected_version.data = str(obj.version)
+        return form
+
     def on_update(self, form, model):
+        seen = form.expected_version.data
+        if seen and seen != str(model.version):
+            raise ValidationFailed(
+                _("该事项在您编辑期间已被他人修改，您的修改未保存。请重新打开后再编辑。")
+            )
         record_case_edit(model, by=current_user)
 
     def on_delete(self, model):

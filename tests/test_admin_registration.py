@@ -252,3 +252,27 @@ def test_statistics_count_batches_and_people(create_user, create_case, login_as,
     assert "期间共 2 批、13 人次" in html
     bad = login_as(create_user("leader")).get("/admin/stats/?start=2026-12-01&end=2026-01-01")
     assert "结束日期不能早于开始日期" in bad.get_data(as_text=True)
+
+
+def test_concurrent_edits_do_not_overwrite_each_other(create_user, create_case, app):
+    case = create_case()
+    first, second = app.test_client(), app.test_client()
+    office = create_user("office")
+    for client in (first, second):
+        with client.session_transaction() as session:
+            session["_user_id"] = office.session_token
+    form = {
+        "channel": "letter",
+        "received_at": PAST,
+        "priority": "normal",
+        "content": "内容",
+        "head_count": "1",
+        "expected_version": "1",
+    }
+    assert first.get(f"/admin/case/edit/?id={case.id}").status_code == 200
+    saved = first.post(f"/admin/case/edit/?id={case.id}", data={**form, "subject": "第一人修改"})
+    assert saved.status_code == 302
+    refused = second.post(f"/admin/case/edit/?id={case.id}", data={**form, "subject": "第二人修改"})
+    assert "已被他人修改" in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Case, case.id).subject == "第一人修改"
