@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from argon2.exceptions import VerificationError
-from flask import flash, redirect, request, session, url_for
+from flask import current_app, flash, redirect, request, session, url_for
 from flask_admin import AdminIndexView, expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -17,12 +17,13 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
-from models import Callback, Case, User, db
+from models import Callback, Case, User, case_assistants, db
 from models.base import local_zone, utcnow
 from models.enums import CaseStatus
 from models.users import password_hasher
 
 from .base import case_scope
+from .filters import MyCasesFilter
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +95,17 @@ class ProtectedIndexView(AdminIndexView):
         return redirect(url_for(".login_view"))
 
 
+def _filter_url(endpoint: str, filter_class, value: str, column: str | None = None) -> str:
+    """The list URL with one filter set; Flask-Admin names filters by their position."""
+    view = next(v for v in current_app.extensions["admin"][0]._views if v.endpoint == endpoint)
+    for index, flt in enumerate(view._filters or []):
+        if (filter_class and isinstance(flt, filter_class)) or (
+            column and getattr(flt.column, "key", None) == column
+        ):
+            return url_for(f"{endpoint}.index_view", **{f"flt0_{index}": value})
+    return url_for(f"{endpoint}.index_view")
+
+
 FINISHED_STATES = frozenset(
     {
         CaseStatus.closed,
@@ -112,13 +124,15 @@ def dashboard_figures() -> dict:
     scope = sa.and_(case_scope(current_user), Case.is_deleted.is_(False))
     today = utcnow().astimezone(local_zone()).date()
     open_states = [state for state in CaseStatus if state not in FINISHED_STATES]
+    assisted = sa.select(case_assistants.c.case_id).where(
+        case_assistants.c.user_id == current_user.id
+    )
+    mine = sa.or_(Case.handler_id == current_user.id, Case.id.in_(assisted))
     row = db.session.execute(
         sa.select(
             sa.func.count().filter(Case.status.in_(open_states)),
             sa.func.count().filter(Case.status == CaseStatus.registered),
-            sa.func.count().filter(
-                Case.handler_id == current_user.id, Case.status.in_(open_states)
-            ),
+            sa.func.count().filter(mine, Case.status.in_(open_states)),
             sa.func.count(),
         ).where(scope)
     ).one()
@@ -128,6 +142,8 @@ def dashboard_figures() -> dict:
         .where(scope, Callback.done_at.is_(None), Callback.is_deleted.is_(False))
     )
     return {
+        "mine_url": _filter_url("case", MyCasesFilter, "1"),
+        "registered_url": _filter_url("case", None, CaseStatus.registered.value, column="status"),
         "open_count": row[0],
         "registered_count": row[1],
         "mine_count": row[2],

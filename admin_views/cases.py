@@ -32,7 +32,7 @@ from models.operations.attachments import attachment_root, delete_attachment, st
 from models.operations.cases import delete_case, record_case_edit, register_case
 
 from .base import ProtectedModelView, case_scope
-from .filters import CachedOptions, ChoiceEqualFilter, date_filters
+from .filters import CachedOptions, ChoiceEqualFilter, MyCasesFilter, date_filters
 from .labels import labels
 from .search import NumberSearchMixin
 
@@ -162,6 +162,7 @@ class CaseView(NumberSearchMixin, ProtectedModelView):
         filters.BooleanEqualFilter(Case.is_anonymous, _l("匿名")),
         filters.BooleanEqualFilter(Case.is_group, _l("集体访/联名")),
         filters.BooleanEqualFilter(Case.is_important, _l("重要")),
+        MyCasesFilter(Case.handler_id, _l("我承办或协办的")),
     )
     column_formatters = {
         "flags": lambda view, context, model, name: _case_flags(model),

@@ -276,3 +276,19 @@ def test_concurrent_edits_do_not_overwrite_each_other(create_user, create_case, 
     assert "已被他人修改" in refused.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Case, case.id).subject == "第一人修改"
+
+
+def test_home_page_counts_and_my_cases_link(create_user, create_case, login_as):
+    import re
+
+    # The office sees every case, so only the filter can hide the others.
+    office = create_user("office")
+    mine = create_case(subject="我承办的事项", handler=office)
+    create_case(subject="别人的事项")
+    client = login_as(office)
+    home = client.get("/admin/").get_data(as_text=True)
+    link = re.search(r'href="(/admin/case/\?flt0_\d+=1)"', home)
+    assert link, "the home page links to the user's own cases"
+    listing = client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert mine.number in listing
+    assert "别人的事项" not in listing
