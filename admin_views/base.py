@@ -11,6 +11,7 @@ from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.form import AdminModelConverter
 from flask_admin.model.form import converts
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -29,7 +30,7 @@ class LocalModelConverter(AdminModelConverter):
     def _model_select_field(self, prop, multiple, remote_model, **kwargs):
         is_ajax = prop.key in getattr(self.view, "_form_ajax_refs", {})
         if not multiple and not is_ajax and kwargs.get("allow_blank"):
-            kwargs.setdefault("blank_text", "（未选择）")
+            kwargs.setdefault("blank_text", _l("（未选择）"))
         return super()._model_select_field(prop, multiple, remote_model, **kwargs)
 
     @converts("UTCDateTime")
@@ -60,7 +61,7 @@ def type_formatters(enum_classes) -> dict:
         bool: _bool_text,
         datetime: _datetime_local,
         date: _date_iso,
-        list: lambda view, value, *args: "、".join(str(item) for item in value),
+        list: lambda view, value, *args: _("、").join(str(item) for item in value),
     }
     for enum_cls in enum_classes:
         formatters[enum_cls] = _enum_title

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 from flask import abort, flash, redirect, request, send_file, url_for
 from flask_admin import expose
@@ -34,7 +36,7 @@ from models.operations.cases import delete_case, record_case_edit, register_case
 from .base import ProtectedModelView, case_scope
 from .filters import CachedOptions, ChoiceEqualFilter, MyCasesFilter, date_filters
 from .labels import labels
-from .search import NumberSearchMixin
+from .search import NumberSearchMixin, as_case_number
 
 category_options = CachedOptions(
     lambda: db.session.execute(
@@ -237,6 +239,23 @@ class CaseView(NumberSearchMixin, ProtectedModelView):
     def scope(self, query):
         return super().scope(query).filter(case_scope(current_user))
 
+    def _apply_search(self, query, count_query, joins, count_joins, search):
+        if as_case_number(search) or re.search(r"[A-Za-z]", search or ""):
+            return super()._apply_search(query, count_query, joins, count_joins, search)
+        # Chinese text has no letter case: a plain LIKE on the raw columns avoids Flask-Admin's
+        # CAST(...) ILIKE, which PostgreSQL evaluates row by row (about 2.5 times slower) and
+        # lets pg_trgm indexes answer terms of three characters or more.
+        for term in search.split():
+            pattern = like_pattern(term)
+            condition = sa.or_(
+                Case.subject.like(pattern, escape="\\"),
+                Case.petitioner_names.like(pattern, escape="\\"),
+            )
+            query = query.filter(condition)
+            if count_query is not None:
+                count_query = count_query.filter(condition)
+        return query, count_query, joins, count_joins
+
     def on_create(self, form, model):
         register_case(model, by=current_user)
 
@@ -302,6 +321,12 @@ def case_details_context(case: Case) -> dict:
     }
 
 
+def like_pattern(term: str) -> str:
+    """``%term%`` with LIKE wildcards in the term escaped (escape character ``\\``)."""
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def describe_event(event: CaseEvent, labels_by_key: dict) -> str:
     """One Chinese line for a timeline event (the stored summary stays English for logs)."""
     data = event.data or {}
@@ -320,7 +345,7 @@ def describe_event(event: CaseEvent, labels_by_key: dict) -> str:
         return _("已删除")
     changed = [k for k, v in data.items() if isinstance(v, list) and len(v) == 2]
     if changed:
-        names = "、".join(str(labels_by_key.get(key, key)) for key in changed)
+        names = _("、").join(str(labels_by_key.get(key, key)) for key in changed)
         return _("修改了：%(fields)s", fields=names)
     return ""
 

@@ -1,10 +1,12 @@
 """Chinese column labels shared by the views."""
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 COMMON_LABELS = {
     "number": _l("登记编号"),
-    "case": _l("信访事项"),
+    # The menu says "Cases"; a field holding one case needs its own English word.
+    "case": lazy_pgettext("field", "信访事项"),
     "case.number": _l("登记编号"),
     "subject": _l("事项标题"),
     "content": _l("反映内容"),

@@ -73,7 +73,10 @@ def new_case_and_person_fields() -> dict:
         "new_content": TextAreaField(_l("反映内容"), [Optional()], render_kw={"rows": 5}),
         "new_demands": TextAreaField(_l("诉求"), [Optional()], render_kw={"rows": 2}),
         "new_category": QuerySelectField(
-            _l("分类"), query_factory=_active_categories, allow_blank=True, blank_text="（未分类）"
+            _l("分类"),
+            query_factory=_active_categories,
+            allow_blank=True,
+            blank_text=_l("（未分类）"),
         ),
         "new_priority": SelectField(
             _l("紧急程度"), choices=CasePriority.choices(), default=CasePriority.normal.value
@@ -123,7 +126,7 @@ class ContactView(CaseChildView):
             "case",
             rules.Header(_l("二、登记信息")),
             *self.contact_fields,
-            rules.Header(_l("三、") + str(self.person_label)),
+            rules.Header(_l("三、%(person)s", person=self.person_label)),
             rules.Text(_l("选择已登记的人员，或在下面填写新人员信息（匿名来信可都不填）。")),
             self.person_field,
             *NEW_PERSON_FIELDS,

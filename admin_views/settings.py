@@ -172,7 +172,7 @@ class RoleView(ProtectedModelView):
     column_list = ("name", "code", "description", "permissions")
     column_labels = labels(code=_l("代码"), permissions=_l("权限"))
     column_formatters = {
-        "permissions": lambda v, c, m, n: "、".join(
+        "permissions": lambda v, c, m, n: _("、").join(
             str(PERMISSIONS.get(p, p)) for p in m.permissions
         )
     }
@@ -194,7 +194,10 @@ class SystemSettingView(ProtectedModelView):
     column_list = ("key", "description", "value", "updated_at")
     column_labels = labels(key=_l("设置项"), value=_l("值"), description=_l("说明"))
     column_formatters = {
-        "description": lambda v, c, m, n: m.description or DEFAULT_SETTINGS.get(m.key, ("", ""))[1]
+        # The label in code follows the language; the stored copy is the Chinese text.
+        "description": lambda v, c, m, n: (
+            DEFAULT_SETTINGS[m.key][1] if m.key in DEFAULT_SETTINGS else m.description
+        )
     }
     form_columns = ("value",)
 

@@ -36,6 +36,8 @@ class Attachment(TimestampMixin, CreatedByMixin, SoftDeleteMixin, db.Model):
     letter = relationship("Letter", lazy="select")
     visit = relationship("Visit", lazy="select")
 
+    __table_args__ = (sa.Index("ix_attachments_list_order", "is_deleted", "id"),)
+
     def __str__(self) -> str:
         return self.title or self.original_name
 

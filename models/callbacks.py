@@ -38,6 +38,7 @@ class Callback(TimestampMixin, CreatedByMixin, SoftDeleteMixin, db.Model):
     caller = relationship("User", foreign_keys=[caller_id], lazy="select")
 
     __table_args__ = (
+        sa.Index("ix_callbacks_list_order", "is_deleted", "id"),
         # A satisfaction verdict only exists once somebody was actually reached.
         sa.CheckConstraint(
             "satisfaction IS NULL OR done_at IS NOT NULL", name="satisfaction_needs_done_at"

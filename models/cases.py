@@ -106,7 +106,8 @@ class Case(TimestampMixin, CreatedByMixin, SoftDeleteMixin, db.Model):
             "register", "register_year", "register_seq", name="uq_cases_register_seq"
         ),
         sa.CheckConstraint("head_count >= 1", name="head_count_positive"),
-        sa.Index("ix_cases_received_at_id", "received_at", "id"),
+        # Serves the default list (visible cases, newest received first) without a sort.
+        sa.Index("ix_cases_list_order", "is_deleted", "received_at", "id"),
         sa.Index(
             "ix_cases_subject_trgm",
             "subject",

@@ -60,6 +60,8 @@ class Letter(ContactMixin, db.Model):
     writer = relationship("Party", lazy="select")
     forwarding_unit = relationship("Unit", lazy="select")
 
+    __table_args__ = (sa.Index("ix_letters_list_order", "is_deleted", "received_at", "id"),)
+
     def __str__(self) -> str:
         return f"来信 #{self.id}"
 
@@ -88,6 +90,7 @@ class Visit(ContactMixin, db.Model):
     receptionist = relationship("User", foreign_keys=[receptionist_id], lazy="select")
 
     __table_args__ = (
+        sa.Index("ix_visits_list_order", "is_deleted", "visited_at", "id"),
         sa.CheckConstraint("head_count >= 1", name="head_count_positive"),
         sa.CheckConstraint(
             "NOT answered_on_spot OR answer IS NOT NULL", name="answer_if_answered_on_spot"
@@ -119,6 +122,8 @@ class Call(ContactMixin, db.Model):
 
     caller = relationship("Party", lazy="select")
     taken_by = relationship("User", foreign_keys=[taken_by_id], lazy="select")
+
+    __table_args__ = (sa.Index("ix_calls_list_order", "is_deleted", "called_at", "id"),)
 
     def __str__(self) -> str:
         return f"来电 #{self.id}"

@@ -19,7 +19,8 @@ class TitledEnum(StrEnum):
 
     @classmethod
     def choices(cls) -> list[tuple[str, str]]:
-        return [(member.value, member.title) for member in cls]
+        # Lazy titles: forms and filters built at start-up still follow the request's language.
+        return [(member.value, cls.__titles__.get(member.value, member.value)) for member in cls]
 
     @classmethod
     def title_of(cls, value) -> str:

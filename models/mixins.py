@@ -30,7 +30,9 @@ class CreatedByMixin:
 class SoftDeleteMixin:
     """Case records are never hard-deleted from the admin; they are hidden instead."""
 
-    is_deleted: Mapped[bool] = mapped_column(default=False, nullable=False, index=True)
+    #: Not indexed alone: nearly every row is False, and SQLite would pick that index over the
+    #: list-order indexes. Each table has a composite ``(is_deleted, <list order>)`` index.
+    is_deleted: Mapped[bool] = mapped_column(default=False, nullable=False)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @declared_attr

@@ -292,3 +292,20 @@ def test_home_page_counts_and_my_cases_link(create_user, create_case, login_as):
     listing = client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
     assert mine.number in listing
     assert "别人的事项" not in listing
+
+
+def test_case_search_by_name_part_and_subject(create_user, create_case, create_party, login_as):
+    create_case(subject="路灯不亮", petitioners=[create_party("陈晓明")])
+    create_case(subject="收费上涨100%")
+    create_case(subject="其他事项")
+    client = login_as(create_user("office"))
+
+    def found(term):
+        html = client.get("/admin/case/", query_string={"search": term}).get_data(as_text=True)
+        return {s for s in ("路灯不亮", "收费上涨100%", "其他事项") if s in html}
+
+    assert found("晓明") == {"路灯不亮"}
+    assert found("100%") == {"收费上涨100%"}
+    assert found("%") == {"收费上涨100%"}
+    assert found("路灯 晓明") == {"路灯不亮"}
+    assert found("不存在") == set()
