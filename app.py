@@ -11,6 +11,7 @@ import click
 import sqlalchemy as sa
 from flask import Flask, has_request_context, redirect, render_template, request, session, url_for
 from flask_babel import Babel, get_locale
+from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -28,9 +29,9 @@ migrate = Migrate()
 logger = logging.getLogger(__name__)
 
 
-def database_url_from_env() -> str | None:
-    """Accept ``postgres://`` and ``postgresql://`` URLs and use the psycopg 3 driver."""
-    url = os.environ.get("DATABASE_URL")
+def database_url_from_env(variable: str = "DATABASE_URL") -> str | None:
+    """Read a database URL; ``postgres://`` and ``postgresql://`` get the psycopg 3 driver."""
+    url = os.environ.get(variable)
     if not url:
         return None
     for prefix in ("postgres://", "postgresql://"):
@@ -49,7 +50,6 @@ def create_app(overrides: Mapping | None = None) -> Flask:
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
         BABEL_DEFAULT_LOCALE="zh_Hans_CN",
         BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
-        BABEL_TRANSLATION_DIRECTORIES=os.path.join(app.root_path, "translations"),
         ATTACHMENT_FOLDER=os.path.join(app.instance_path, "attachments"),
         # Uploads are checked again against the (smaller) attachment limit setting.
         MAX_CONTENT_LENGTH=64 * 1024 * 1024,
@@ -78,6 +78,10 @@ def create_app(overrides: Mapping | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(app.root_path, "migrations"))
     csrf.init_app(app)
+    from admin_views.translations import compiled_app_translations
+
+    # Chinese is the msgids themselves; other locales are compiled from translations/*.po.
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = compiled_app_translations(app)
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
     login_manager.login_view = "admin.login_view"
@@ -162,12 +166,12 @@ def _configure_engine() -> None:
 
 def _register_error_pages(app: Flask) -> None:
     messages = {
-        400: "请求有误，请检查填写的内容后重试。",
-        403: "您没有权限访问此页面。",
-        404: "您要找的页面或记录不存在。",
-        405: "不支持此操作方式。",
-        413: "上传的文件太大。",
-        500: "服务器内部错误，操作未完成，已记录日志。请稍后重试或联系管理员。",
+        400: _l("请求有误，请检查填写的内容后重试。"),
+        403: _l("您没有权限访问此页面。"),
+        404: _l("您要找的页面或记录不存在。"),
+        405: _l("不支持此操作方式。"),
+        413: _l("上传的文件太大。"),
+        500: _l("服务器内部错误，操作未完成，已记录日志。请稍后重试或联系管理员。"),
     }
 
     def render_error(code: int, message: str | None = None):
@@ -181,7 +185,7 @@ def _register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
-        return render_error(400, "页面已过期或来源无法验证，请返回刷新页面后重新提交。")
+        return render_error(400, _l("页面已过期或来源无法验证，请返回刷新页面后重新提交。"))
 
 
 def _register_cli(app: Flask) -> None:

@@ -21,7 +21,6 @@ class CallbackView(CaseChildView):
     permission_edit = "callback.manage"
     permission_delete = "callback.manage"
     simple_list_pager = True
-    case_id_column = Callback.case_id
     column_list = (
         "case",
         "due_on",

@@ -359,8 +359,6 @@ def _case_link(view, context, model, name):
 class CaseChildView(NumberSearchMixin, ProtectedModelView):
     """Views of records that hang off a case: scoped through the case."""
 
-    case_id_column = None
-
     def scope(self, query):
         visible = sa.select(Case.id).where(case_scope(current_user), Case.is_deleted.is_(False))
         return super().scope(query).filter(self.model.case_id.in_(visible))
@@ -371,7 +369,6 @@ class CaseEventView(CaseChildView):
     allow_create = allow_edit = allow_delete = False
     can_view_details = False
     simple_list_pager = True
-    case_id_column = CaseEvent.case_id
     column_list = ("created_at", "case", "kind", "description", "created_by")
     column_default_sort = [("created_at", True), ("id", True)]
     column_filters = (
@@ -396,7 +393,6 @@ class AttachmentView(CaseChildView):
     permission_delete = "attachment.manage"
     allow_edit = False
     simple_list_pager = True
-    case_id_column = Attachment.case_id
     column_list = ("case", "kind", "title", "original_name", "size", "created_at", "created_by")
     column_default_sort = ("id", True)
     column_labels = labels(

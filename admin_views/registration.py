@@ -241,7 +241,6 @@ class LetterView(ContactView):
     person_field = "writer"
     person_label = _l("来信人")
     time_field = "received_at"
-    case_id_column = Letter.case_id
     contact_fields = (
         "received_at",
         "letter_date",
@@ -298,7 +297,6 @@ class VisitView(ContactView):
     person_label = _l("来访人")
     time_field = "visited_at"
     staff_field = "receptionist"
-    case_id_column = Visit.case_id
     contact_fields = (
         "visited_at",
         "kind",
@@ -344,7 +342,6 @@ class CallView(ContactView):
     person_label = _l("来电人")
     time_field = "called_at"
     staff_field = "taken_by"
-    case_id_column = Call.case_id
     contact_fields = ("called_at", "line", "line_number", "caller_number", "taken_by", "record")
     column_list = (
         "case",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import sqlalchemy as sa
+
 from models import Case
 from models.settings import SystemSetting
 
@@ -32,20 +34,21 @@ def as_case_number(search: str | None) -> str | None:
 
 
 class NumberSearchMixin:
-    """Treat a search that looks like a registration number as ``number = :term``."""
+    """Treat a search that looks like a registration number as ``number = :term``.
 
-    #: Column holding the case id on the view's model (``None`` for the case view itself).
-    case_id_column = None
+    On the case list that is ``cases.number``; on lists of records that belong to a case
+    (letters, visits, calls, callbacks …) it is their ``case_id`` of that number.
+    """
 
     def _apply_search(self, query, count_query, joins, count_joins, search):
         number = as_case_number(search)
         if number is None:
             return super()._apply_search(query, count_query, joins, count_joins, search)
-        if self.case_id_column is None:
+        if self.model is Case:
             condition = Case.number == number
         else:
-            case_id = Case.query.with_entities(Case.id).filter(Case.number == number)
-            condition = self.case_id_column == case_id.scalar_subquery()
+            case_id = sa.select(Case.id).where(Case.number == number).scalar_subquery()
+            condition = self.model.case_id == case_id
         query = query.filter(condition)
         if count_query is not None:
             count_query = count_query.filter(condition)

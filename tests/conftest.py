@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import itertools
-import os
 from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from app import create_app
+from app import create_app, database_url_from_env
 from models import Case, Party, db
 from models.base import utcnow
 from models.presets import ensure_roles, ensure_settings, load_preset
@@ -25,13 +24,7 @@ TEST_CONFIG = {
 
 
 def postgres_url() -> str | None:
-    url = os.environ.get("TEST_DATABASE_URL")
-    if not url:
-        return None
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            url = "postgresql+psycopg://" + url[len(prefix) :]
-    return url
+    return database_url_from_env("TEST_DATABASE_URL")
 
 
 BACKENDS = ["sqlite"] + (["postgresql"] if postgres_url() else [])

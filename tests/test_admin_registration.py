@@ -3,6 +3,7 @@
 import io
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from models import Attachment, Call, Callback, Case, CaseEvent, Letter, Party, Visit, db
@@ -309,3 +310,57 @@ def test_case_search_by_name_part_and_subject(create_user, create_case, create_p
     assert found("%") == {"收费上涨100%"}
     assert found("路灯 晓明") == {"路灯不亮"}
     assert found("不存在") == set()
+
+
+CONTACT_FORMS = {
+    "letter": (Letter, {"received_at": PAST, "form": "paper", "origin": "direct"}),
+    "visit": (
+        Visit,
+        {"visited_at": PAST, "kind": "group", "head_count": "6", "purpose": "集体反映"},
+    ),
+    "call": (Call, {"called_at": PAST, "line": "hotline", "record": "来电反映问题"}),
+}
+
+
+@pytest.mark.parametrize("endpoint", sorted(CONTACT_FORMS))
+@pytest.mark.parametrize("existing", [False, True], ids=["new-case", "existing-case"])
+def test_each_contact_registers_is_found_and_edited(
+    endpoint, existing, create_user, create_case, login_as
+):
+    model, fields = CONTACT_FORMS[endpoint]
+    client = login_as(create_user("registrar"))
+    data = {**fields, "new_person_name": "林小燕", "new_priority": "normal"}
+    if existing:
+        data["case"] = str(create_case(subject="已有事项").id)
+    else:
+        data.update(new_subject="新反映的事项", new_content="具体内容")
+    assert client.post(f"/admin/{endpoint}/new/", data=data).status_code == 302
+
+    contact = _only(model)
+    case = db.session.get(Case, contact.case_id)
+    assert case.subject == ("已有事项" if existing else "新反映的事项")
+    assert "林小燕" in case.petitioner_names
+    listing = client.get(f"/admin/{endpoint}/?search={case.number}").get_data(as_text=True)
+    assert case.number in listing
+    edit = client.post(f"/admin/{endpoint}/edit/?id={contact.id}", data={**fields})
+    assert edit.status_code == 302
+    details = client.get(f"/admin/case/details/?id={case.id}").get_data(as_text=True)
+    assert "林小燕" in details
+    if endpoint == "visit" and not existing:
+        assert case.is_group and case.head_count == 6
+
+
+def test_each_demo_account_logs_in_to_a_chinese_menu(app):
+    from models.demo import DEMO_USERS, seed_demo
+
+    seed_demo(case_count=10, password="demo12345")
+    db.session.commit()
+    for username, _name, _role, _unit in DEMO_USERS:
+        client = app.test_client()
+        response = client.post(
+            "/admin/login/", data={"username": username, "password": "demo12345"}
+        )
+        assert response.status_code == 302, username
+        home = client.get("/admin/").get_data(as_text=True)
+        assert "登记" in home and "办理" in home and "退出" in home, username
+        assert client.get("/admin/case/").status_code == 200
