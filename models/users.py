@@ -66,7 +66,8 @@ class User(UserMixin, TimestampMixin, db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     unit = relationship("Unit", lazy="joined")
-    roles = relationship("Role", secondary=user_roles, lazy="selectin", order_by="Role.id")
+    # Loaded with the signed-in user (see load_user); never for users merely shown in lists.
+    roles = relationship("Role", secondary=user_roles, lazy="select", order_by="Role.id")
 
     def __str__(self) -> str:
         return self.full_name or self.username
