@@ -30,7 +30,13 @@ class SystemSetting(TimestampMixin, db.Model):
 
     @classmethod
     def get(cls, key: str) -> str:
-        row = db.session.get(cls, key)
-        if row is not None:
-            return row.value
-        return DEFAULT_SETTINGS[key][0]
+        # The identity map holds rows weakly; keeping them in the session's info makes repeated
+        # reads within a request free. A commit expires them, so a changed value is re-read.
+        rows = db.session.info.setdefault("system_settings", {})
+        row = rows.get(key)
+        if row is None:
+            row = db.session.get(cls, key)
+            if row is None:
+                return DEFAULT_SETTINGS[key][0]
+            rows[key] = row
+        return row.value

@@ -1,6 +1,7 @@
 """Every list page runs at most three SQL statements, whatever its page size."""
 
 import pytest
+from flask import g
 
 from models import db
 from models.demo import seed_demo
@@ -22,6 +23,12 @@ LIST_ENDPOINTS = [
 ]
 
 
+def _as_a_new_request():
+    """Forget what the test's long-lived app context kept, so the user is loaded again."""
+    db.session.remove()
+    g.pop("_login_user", None)
+
+
 @pytest.fixture
 def demo_data(app):
     seed_demo(case_count=60, password="demo12345")
@@ -38,11 +45,11 @@ def test_list_pages_stay_within_three_queries(page_size, demo_data, login_as, co
         url = f"/admin/{endpoint}/?page_size={page_size}"
         # The first request may fill per-process caches (filter option lists).
         assert client.get(url).status_code == 200
-        db.session.remove()
+        _as_a_new_request()
         with count_queries() as statements:
             response = client.get(url)
         assert response.status_code == 200
-        assert 1 <= len(statements) <= 3, (endpoint, statements)
+        assert 2 <= len(statements) <= 3, (endpoint, statements)
 
 
 def test_filtered_and_searched_case_lists_stay_within_three_queries(
@@ -59,7 +66,7 @@ def test_filtered_and_searched_case_lists_stay_within_three_queries(
         "/admin/case/?flt0_0=registered&page_size=100",
     ):
         client.get(url)
-        db.session.remove()
+        _as_a_new_request()
         with count_queries() as statements:
             response = client.get(url)
         assert response.status_code == 200
