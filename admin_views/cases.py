@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask import abort, flash, redirect, request, send_file, url_for
 from flask_admin import expose
 from flask_admin.contrib.sqla import filters
+from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -73,11 +74,44 @@ USER_LOOKUP = {
     "placeholder": _l("输入姓名查找"),
     "filters": ["is_active_user = True"],
 }
-CASE_LOOKUP = {
-    "fields": ("number", "subject"),
-    "page_size": 10,
-    "placeholder": _l("输入登记编号或标题查找"),
-}
+
+
+class CaseLookup(QueryAjaxModelLoader):
+    """The case picker: only cases the user may see; a full number is an indexed equality."""
+
+    def __init__(self, name: str = "case") -> None:
+        super().__init__(
+            name,
+            db,
+            Case,
+            fields=("number", "subject"),
+            page_size=10,
+            placeholder=_l("输入登记编号或标题查找"),
+        )
+
+    def get_query(self):
+        # Newest first: the case being talked about is usually a recent one.
+        return Case.query.filter(case_scope(current_user), Case.is_deleted.is_(False)).order_by(
+            Case.id.desc()
+        )
+
+    def get_one(self, pk):
+        try:
+            key = int(pk)
+        except (TypeError, ValueError):
+            return None
+        with db.session().no_autoflush:
+            return self.get_query().filter(Case.id == key).one_or_none()
+
+    def get_list(self, term, offset=0, limit=10):
+        number = as_case_number(term)
+        if number is None:
+            return super().get_list(term, offset, limit)
+        return self.get_query().filter(Case.number == number).all()
+
+
+def case_lookup(name: str = "case") -> CaseLookup:
+    return CaseLookup(name)
 
 
 def _number_link(view, context, model, name):
@@ -409,7 +443,7 @@ class AttachmentView(CaseChildView):
     column_formatters = {"case": _case_link, "original_name": lambda v, c, m, n: _download_link(m)}
     form_columns = ("case", "kind", "title", "file")
     form_extra_fields = {"file": FileField(_l("文件"))}
-    form_ajax_refs = {"case": CASE_LOOKUP}
+    form_ajax_refs = {"case": case_lookup()}
     column_details_list = (
         "case",
         "letter",

@@ -30,13 +30,13 @@ from models.operations.parties import create_party, record_party_edit, register_
 
 from .base import ProtectedModelView
 from .cases import (
-    CASE_LOOKUP,
     PARTY_LOOKUP,
     USER_LOOKUP,
     CaseChildView,
     _active_categories,
     _active_units,
     _case_link,
+    case_lookup,
 )
 from .fields import IdentityNumber, PhoneNumber
 from .filters import ChoiceEqualFilter, date_filters
@@ -133,7 +133,7 @@ class ContactView(CaseChildView):
             rules.Header(_l("四、新事项（未选择已有事项时填写）")),
             *NEW_CASE_FIELDS,
         )
-        self.form_ajax_refs = {"case": CASE_LOOKUP, self.person_field: PARTY_LOOKUP}
+        self.form_ajax_refs = {"case": case_lookup(), self.person_field: PARTY_LOOKUP}
         form_args = dict(self.form_args or {})
         # The case may be left empty on the form: a new case is then created with the contact.
         form_args["case"] = {"validators": [Optional()]}

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from flask import g
 
 from app import create_app, database_url_from_env
 from models import Case, Party, db
@@ -115,6 +116,8 @@ def create_user(app):
 @pytest.fixture
 def login_as(client):
     def _login(user: User):
+        # Requests in a test share the test's app context, where Flask-Login caches the user.
+        g.pop("_login_user", None)
         with client.session_transaction() as session:
             session["_user_id"] = user.session_token
             session["_fresh"] = True

@@ -98,3 +98,23 @@ def test_deactivated_user_is_logged_out_on_next_request(create_user, login_as):
     user.is_active_user = False
     db.session.commit()
     assert client.get("/admin/case/").status_code == 302
+
+
+def test_case_picker_offers_only_visible_cases(create_user, create_case, login_as, government):
+    units = db.session.scalars(sa.select(Unit).where(Unit.parent_id.is_not(None))).all()
+    ours = create_case(subject="本部门路灯", handling_unit=units[0])
+    theirs = create_case(subject="外部门路灯", handling_unit=units[1])
+    handler = login_as(create_user("handler", unit=units[0]))
+
+    def lookup(client, query):
+        response = client.get(
+            "/admin/callback/ajax/lookup/", query_string={"name": "case", "query": query}
+        )
+        assert response.status_code == 200
+        return [row[0] for row in response.get_json()]
+
+    assert lookup(handler, "路灯") == [ours.id]
+    assert lookup(handler, theirs.number) == []
+    office = login_as(create_user("office"))
+    assert set(lookup(office, "路灯")) == {ours.id, theirs.id}
+    assert lookup(office, theirs.number) == [theirs.id]
