@@ -14,7 +14,7 @@ from markupsafe import Markup
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import Email, Length, NumberRange, Optional
 
-from models import Call, Case, Letter, Party, Visit, db
+from models import Attachment, Call, Case, Letter, Party, Visit, db
 from models.base import utcnow
 from models.enums import (
     CallLine,
@@ -222,6 +222,24 @@ class ContactView(CaseChildView):
             )
         register_contact(model, by=current_user, case=existing_case, new_case=new_case)
 
+    details_template = "admin/contact/details.html"
+    #: Which attachment column points at this kind of contact (calls keep none of their own).
+    attachment_key: str | None = None
+
+    def render(self, template, **kwargs):
+        if template == self.details_template and "model" in kwargs:
+            contact = kwargs["model"]
+            attachments = []
+            if self.attachment_key:
+                column = getattr(Attachment, self.attachment_key)
+                attachments = (
+                    Attachment.query.filter(column == contact.id, Attachment.is_deleted.is_(False))
+                    .order_by(Attachment.id)
+                    .all()
+                )
+            kwargs.update(contact_attachments=attachments, attachment_key=self.attachment_key)
+        return super().render(template, **kwargs)
+
     def on_update(self, form, model):
         record_contact_edit(model, by=current_user)
 
@@ -240,6 +258,7 @@ def _person(field):
 class LetterView(ContactView):
     person_field = "writer"
     person_label = _l("来信人")
+    attachment_key = "letter_id"
     time_field = "received_at"
     contact_fields = (
         "received_at",
@@ -295,6 +314,7 @@ class LetterView(ContactView):
 class VisitView(ContactView):
     person_field = "visitor"
     person_label = _l("来访人")
+    attachment_key = "visit_id"
     time_field = "visited_at"
     staff_field = "receptionist"
     contact_fields = (

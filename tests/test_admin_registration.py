@@ -364,3 +364,35 @@ def test_each_demo_account_logs_in_to_a_chinese_menu(app):
         home = client.get("/admin/").get_data(as_text=True)
         assert "登记" in home and "办理" in home and "退出" in home, username
         assert client.get("/admin/case/").status_code == 200
+
+
+def test_attachment_uploaded_from_a_letter_belongs_to_it(create_user, login_as):
+    client = login_as(create_user("registrar"))
+    client.post(
+        "/admin/letter/new/",
+        data={
+            "new_subject": "附件测试",
+            "new_content": "内容",
+            "new_priority": "normal",
+            "received_at": PAST,
+            "form": "paper",
+            "origin": "direct",
+        },
+    )
+    letter = _only(Letter)
+    details = client.get(f"/admin/letter/details/?id={letter.id}").get_data(as_text=True)
+    assert f"letter_id={letter.id}" in details
+    response = client.post(
+        f"/admin/attachment/new/?case_id={letter.case_id}&letter_id={letter.id}",
+        data={
+            "case": str(letter.case_id),
+            "kind": "envelope",
+            "title": "信封正面",
+            "file": (io.BytesIO(b"\xff\xd8\xff\xe0 jpeg"), "envelope.jpg"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    assert _only(Attachment).letter_id == letter.id
+    details = client.get(f"/admin/letter/details/?id={letter.id}").get_data(as_text=True)
+    assert "信封正面" in details
