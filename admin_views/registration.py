@@ -412,6 +412,15 @@ def _flags(view, context, model, name):
     return Markup(" ").join(badges)
 
 
+def mask_id_number(number: str | None) -> str:
+    """Show the first six and last four characters; the full number is on the details page."""
+    if not number:
+        return ""
+    if len(number) <= 10:
+        return number[:2] + "*" * (len(number) - 2)
+    return number[:6] + "*" * (len(number) - 10) + number[-4:]
+
+
 class PartyView(ProtectedModelView):
     permission_view = "party.manage"
     permission_create = "party.manage"
@@ -435,7 +444,12 @@ class PartyView(ProtectedModelView):
         filters.BooleanEqualFilter(Party.is_important_customer, _l("重要客户")),
         filters.BooleanEqualFilter(Party.is_banned, _l("禁止来访")),
     )
-    column_formatters = {"flags": _flags}
+    # Lists are seen over shoulders and in screenshots; mask identity numbers there.
+    column_formatters = {
+        "flags": _flags,
+        "id_number": lambda view, context, model, name: mask_id_number(model.id_number),
+    }
+    column_formatters_detail = {"flags": _flags}
     column_labels = labels(
         name=_l("姓名"),
         gender=_l("性别"),

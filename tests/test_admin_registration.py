@@ -396,3 +396,13 @@ def test_attachment_uploaded_from_a_letter_belongs_to_it(create_user, login_as):
     assert _only(Attachment).letter_id == letter.id
     details = client.get(f"/admin/letter/details/?id={letter.id}").get_data(as_text=True)
     assert "信封正面" in details
+
+
+def test_party_list_masks_identity_numbers(create_user, create_party, login_as):
+    party = create_party("赵敏", id_type="resident_id", id_number="11010519491231002X")
+    client = login_as(create_user("registrar"))
+    listing = client.get("/admin/party/").get_data(as_text=True)
+    assert "110105********002X" in listing
+    assert "11010519491231002X" not in listing
+    details = client.get(f"/admin/party/details/?id={party.id}").get_data(as_text=True)
+    assert "11010519491231002X" in details
