@@ -134,6 +134,14 @@ class ContactView(CaseChildView):
             *NEW_CASE_FIELDS,
         )
         self.form_ajax_refs = {"case": case_lookup(), self.person_field: PARTY_LOOKUP}
+        self.column_details_list = (
+            "case",
+            self.person_field,
+            *self.contact_fields,
+            "is_first_contact",
+            "created_by",
+            "created_at",
+        )
         form_args = dict(self.form_args or {})
         # The case may be left empty on the form: a new case is then created with the contact.
         form_args["case"] = {"validators": [Optional()]}
