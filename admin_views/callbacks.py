@@ -11,9 +11,10 @@ from models import Callback, Case, db
 from models.enums import CallbackMethod, Satisfaction
 from models.operations.callbacks import delete_callback, record_callback, record_callback_edit
 
-from .cases import USER_LOOKUP, CaseChildView, _case_link, case_lookup
+from .cases import CaseChildView, _case_link
 from .filters import ChoiceEqualFilter, date_filters
 from .labels import labels
+from .lookups import case_lookup, user_lookup
 
 
 class CallbackView(CaseChildView):
@@ -64,7 +65,7 @@ class CallbackView(CaseChildView):
         "problem_remains",
         "note",
     )
-    form_ajax_refs = {"case": case_lookup(), "caller": USER_LOOKUP}
+    form_ajax_refs = {"case": case_lookup(), "caller": user_lookup("caller")}
     form_args = {
         "satisfaction": {"blank_text": _l("（回访完成后填写）")},
         "done_at": {"description": _l("计划中的回访留空；回访完成后填写时间和满意度")},

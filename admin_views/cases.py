@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from flask import abort, flash, redirect, request, send_file, url_for
 from flask_admin import expose
 from flask_admin.contrib.sqla import filters
-from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -37,6 +36,7 @@ from models.operations.cases import delete_case, record_case_edit, register_case
 from .base import ProtectedModelView, case_scope
 from .filters import CachedOptions, ChoiceEqualFilter, MyCasesFilter, date_filters
 from .labels import labels
+from .lookups import case_lookup, party_lookup, user_lookup
 from .search import NumberSearchMixin, as_case_number
 
 category_options = CachedOptions(
@@ -61,57 +61,6 @@ def _active_categories():
     return Category.query.filter(Category.is_active.is_(True)).order_by(
         Category.sort_order, Category.id
     )
-
-
-PARTY_LOOKUP = {
-    "fields": ("name", "phone", "id_number"),
-    "page_size": 10,
-    "placeholder": _l("输入姓名、电话或证件号查找"),
-}
-USER_LOOKUP = {
-    "fields": ("full_name", "username"),
-    "page_size": 10,
-    "placeholder": _l("输入姓名查找"),
-    "filters": ["is_active_user = True"],
-}
-
-
-class CaseLookup(QueryAjaxModelLoader):
-    """The case picker: only cases the user may see; a full number is an indexed equality."""
-
-    def __init__(self, name: str = "case") -> None:
-        super().__init__(
-            name,
-            db,
-            Case,
-            fields=("number", "subject"),
-            page_size=10,
-            placeholder=_l("输入登记编号或标题查找"),
-        )
-
-    def get_query(self):
-        # Newest first: the case being talked about is usually a recent one.
-        return Case.query.filter(case_scope(current_user), Case.is_deleted.is_(False)).order_by(
-            Case.id.desc()
-        )
-
-    def get_one(self, pk):
-        try:
-            key = int(pk)
-        except (TypeError, ValueError):
-            return None
-        with db.session().no_autoflush:
-            return self.get_query().filter(Case.id == key).one_or_none()
-
-    def get_list(self, term, offset=0, limit=10):
-        number = as_case_number(term)
-        if number is None:
-            return super().get_list(term, offset, limit)
-        return self.get_query().filter(Case.number == number).all()
-
-
-def case_lookup(name: str = "case") -> CaseLookup:
-    return CaseLookup(name)
 
 
 def _number_link(view, context, model, name):
@@ -254,10 +203,10 @@ class CaseView(NumberSearchMixin, ProtectedModelView):
     #: The version the editor saw; a save against a newer version is refused, not merged.
     form_extra_fields = {"expected_version": HiddenField()}
     form_ajax_refs = {
-        "petitioners": PARTY_LOOKUP,
-        "agent": PARTY_LOOKUP,
-        "handler": USER_LOOKUP,
-        "assistants": USER_LOOKUP,
+        "petitioners": party_lookup("petitioners"),
+        "agent": party_lookup("agent"),
+        "handler": user_lookup("handler"),
+        "assistants": user_lookup("assistants"),
     }
     form_args = {
         "category": {"query_factory": _active_categories},

@@ -29,18 +29,11 @@ from models.operations.contacts import delete_contact, record_contact_edit, regi
 from models.operations.parties import create_party, record_party_edit, register_party
 
 from .base import ProtectedModelView
-from .cases import (
-    PARTY_LOOKUP,
-    USER_LOOKUP,
-    CaseChildView,
-    _active_categories,
-    _active_units,
-    _case_link,
-    case_lookup,
-)
+from .cases import CaseChildView, _active_categories, _active_units, _case_link
 from .fields import IdentityNumber, PhoneNumber
 from .filters import ChoiceEqualFilter, date_filters
 from .labels import labels
+from .lookups import case_lookup, party_lookup, user_lookup
 
 NEW_CASE_FIELDS = (
     "new_subject",
@@ -133,7 +126,10 @@ class ContactView(CaseChildView):
             rules.Header(_l("四、新事项（未选择已有事项时填写）")),
             *NEW_CASE_FIELDS,
         )
-        self.form_ajax_refs = {"case": case_lookup(), self.person_field: PARTY_LOOKUP}
+        self.form_ajax_refs = {
+            "case": case_lookup(),
+            self.person_field: party_lookup(self.person_field),
+        }
         self.column_details_list = (
             "case",
             self.person_field,
@@ -361,7 +357,7 @@ class VisitView(ContactView):
 
     def __init__(self, model, session, **kwargs):
         super().__init__(model, session, **kwargs)
-        self.form_ajax_refs["receptionist"] = USER_LOOKUP
+        self.form_ajax_refs["receptionist"] = user_lookup("receptionist")
         self._refresh_forms_cache()
 
 
@@ -405,7 +401,7 @@ class CallView(ContactView):
 
     def __init__(self, model, session, **kwargs):
         super().__init__(model, session, **kwargs)
-        self.form_ajax_refs["taken_by"] = USER_LOOKUP
+        self.form_ajax_refs["taken_by"] = user_lookup("taken_by")
         self._refresh_forms_cache()
 
 

@@ -173,3 +173,34 @@ def test_odd_ids_never_fail(view, create_user, login_as):
         for record_id in ("abc", "-1", "99999999", ""):
             response = client.get(f"/admin/{endpoint}/{view}/?id={record_id}")
             assert response.status_code in (302, 404), (endpoint, record_id)
+
+
+@pytest.mark.parametrize("bad_id", ["abc", "99999999", "-1", "1.5", "1; DROP TABLE cases"])
+def test_malformed_picker_values_are_rejected_cleanly(bad_id, create_user, login_as):
+    client = login_as(create_user("admin"))
+    before = row_counts()
+    for endpoint, data in (
+        ("letter", {**LETTER, "case": bad_id, "writer": bad_id}),
+        ("visit", {**VISIT, "visitor": bad_id}),
+        ("callback", {"case": bad_id, "caller": bad_id, "method": "phone"}),
+        ("case", {**CASE, "petitioners": bad_id, "agent": bad_id, "handler": bad_id}),
+        ("attachment", {"case": bad_id, "kind": "document"}),
+    ):
+        response = client.post(f"/admin/{endpoint}/new/", data=data)
+        assert response.status_code in (200, 302, 400), (endpoint, bad_id)
+    # Unknown ids are either refused or ignored: whatever was saved, nothing points at them.
+    after = row_counts()
+    assert after["parties"] == before["parties"]
+
+
+def test_odd_picker_lookups_never_fail(create_user, login_as, create_case):
+    client = login_as(create_user("admin"))
+    create_case()
+    for query in (
+        {"name": "nope", "query": "x"},
+        {"name": "case", "query": "%", "offset": "abc", "limit": "-5"},
+        {"name": "case", "query": "XF2026-000001"},
+        {"name": "writer", "query": "' OR 1=1 --"},
+    ):
+        response = client.get("/admin/letter/ajax/lookup/", query_string=query)
+        assert response.status_code in (200, 400, 404), query
