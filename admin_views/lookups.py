@@ -20,7 +20,12 @@ PAGE_SIZE = 10
 
 
 class IdLookup(QueryAjaxModelLoader):
-    """A loader whose ``get_one`` ignores anything that is not a whole number."""
+    """A loader that ignores ids that are not whole numbers and clamps paging arguments."""
+
+    def get_list(self, term, offset=0, limit=PAGE_SIZE):
+        offset = max(offset or 0, 0)
+        limit = min(max(limit or PAGE_SIZE, 1), 50)
+        return super().get_list(term, offset, limit)
 
     def get_one(self, pk):
         try:
@@ -43,7 +48,7 @@ class CaseLookup(IdLookup):
         number = as_case_number(term)
         if number is None:
             return super().get_list(term, offset, limit)
-        return self.get_query().filter(Case.number == number).all()
+        return self.get_query().filter(Case.number == number).limit(1).all()
 
 
 class ActiveUserLookup(IdLookup):
