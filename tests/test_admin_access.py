@@ -118,3 +118,16 @@ def test_case_picker_offers_only_visible_cases(create_user, create_case, login_a
     office = login_as(create_user("office"))
     assert set(lookup(office, "路灯")) == {ours.id, theirs.id}
     assert lookup(office, theirs.number) == [theirs.id]
+
+
+@pytest.mark.parametrize("role", ["admin", "handler"])
+def test_no_admin_page_fails_for_a_signed_in_user(role, create_user, create_case, login_as):
+    client = login_as(create_user(role))
+    create_case()
+    rules = [r for r in client.application.url_map.iter_rules() if r.rule.startswith("/admin")]
+    for rule in rules:
+        if "GET" not in rule.methods or "<" in rule.rule or rule.endpoint.endswith("logout_view"):
+            continue
+        for query in ("", "?id=1", "?id=x&url=//evil.example"):
+            response = client.get(rule.rule + query)
+            assert response.status_code < 500, (rule.rule, query)
