@@ -50,6 +50,8 @@ def create_app(overrides: Mapping | None = None) -> Flask:
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
         BABEL_DEFAULT_LOCALE="zh_Hans_CN",
         BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
+        #: Where staff work: times are stored in UTC and shown and entered in this zone.
+        TIMEZONE="Asia/Shanghai",
         ATTACHMENT_FOLDER=os.path.join(app.instance_path, "attachments"),
         # Uploads are checked again against the (smaller) attachment limit setting.
         MAX_CONTENT_LENGTH=64 * 1024 * 1024,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_admin.contrib.sqla import filters
 from flask_admin.form import Select2Widget
@@ -209,11 +208,6 @@ class SystemSettingView(ProtectedModelView):
         problem = None
         if model.key == "case_number_pattern":
             problem = validate_number_pattern(value)
-        elif model.key == "timezone":
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError):
-                problem = _("时区名称无效，例如 Asia/Shanghai")
         elif model.key == "attachment_max_mb" and not (value.isdigit() and 1 <= int(value) <= 60):
             problem = _("请填写 1 到 60 之间的整数")
         if problem:

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from flask import current_app, has_app_context
 from sqlalchemy.orm import DeclarativeBase
 
 #: Deterministic constraint names so Alembic batch migrations on SQLite can find them again.
@@ -30,6 +31,9 @@ def utcnow() -> datetime:
 
 
 def local_zone(name: str | None = None) -> ZoneInfo:
+    """The zone times are shown and entered in: ``TIMEZONE`` in the app config, else Beijing."""
+    if name is None and has_app_context():
+        name = current_app.config.get("TIMEZONE")
     return ZoneInfo(name or DEFAULT_TIMEZONE)
 
 

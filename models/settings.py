@@ -13,7 +13,6 @@ from .mixins import TimestampMixin
 DEFAULT_SETTINGS: dict[str, tuple[str, str]] = {
     "case_number_pattern": ("XF{year}-{seq:06d}", _l("登记编号格式（{year} 年份，{seq} 序号）")),
     "organisation_name": ("示范县人民政府信访局", _l("本机关名称")),
-    "timezone": ("Asia/Shanghai", _l("时区")),
     "attachment_max_mb": ("20", _l("单个附件大小上限（MB）")),
 }
 

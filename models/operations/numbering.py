@@ -61,7 +61,7 @@ def next_sequence(register: str, year: int) -> int:
 def assign_case_number(case, *, register: str = "case", at: datetime | None = None) -> str:
     """Give ``case`` its registration number for the local year of ``at`` (default now)."""
     pattern = SystemSetting.get("case_number_pattern")
-    year = to_local(at or utcnow(), SystemSetting.get("timezone")).year
+    year = to_local(at or utcnow()).year
     seq = next_sequence(register, year)
     case.register = register
     case.register_year = year
