@@ -128,25 +128,19 @@ class UserView(ProtectedModelView):
         if "new_password" not in form:
             return valid
         password = form.new_password.data or ""
-        creating = form._obj is None if hasattr(form, "_obj") else False
         if password:
             problem = password_problem(password)
             if problem:
                 form.new_password.errors = [*form.new_password.errors, problem]
                 valid = False
-        elif creating:
+        elif getattr(form, "is_new", False):
             form.new_password.errors = [*form.new_password.errors, _("新建用户必须设置密码")]
             valid = False
         return valid
 
     def create_form(self, obj=None):
         form = super().create_form(obj)
-        form._obj = None
-        return form
-
-    def edit_form(self, obj=None):
-        form = super().edit_form(obj)
-        form._obj = obj
+        form.is_new = True  # a new account must get a password; an edit may keep the old one
         return form
 
     def on_create(self, form, model):
@@ -157,7 +151,8 @@ class UserView(ProtectedModelView):
         if form.new_password.data:
             model.set_password(form.new_password.data)
         if not model.is_active_user:
-            # Deactivation ends every open session of the account on its next request.
+            # load_user already refuses inactive accounts; a new token also makes sure a later
+            # reactivation does not revive the old sessions.
             model.session_token = secrets.token_hex(16)
         if model.id == current_user.id and not model.has_permission("user.manage"):
             raise ValidationFailed(
