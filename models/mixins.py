@@ -38,3 +38,9 @@ class SoftDeleteMixin:
     @declared_attr
     def deleted_by_id(cls) -> Mapped[int | None]:
         return mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+
+    def mark_deleted(self, by) -> None:
+        """Hide the row, noting who and when; the caller checks the permission and logs it."""
+        self.is_deleted = True
+        self.deleted_at = utcnow()
+        self.deleted_by_id = by.id

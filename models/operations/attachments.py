@@ -119,9 +119,7 @@ def store_attachment(attachment: Attachment, *, filename: str, data: bytes, by) 
 def delete_attachment(attachment: Attachment, *, by) -> None:
     """Hide an attachment; the file stays on disk for the archive."""
     ensure_permission(by, "attachment.manage")
-    attachment.is_deleted = True
-    attachment.deleted_at = utcnow()
-    attachment.deleted_by_id = by.id
+    attachment.mark_deleted(by)
     log_event(
         attachment.case,
         EventKind.attachment_removed,

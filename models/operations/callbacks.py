@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from .. import db
-from ..base import utcnow
 from ..callbacks import Callback
 from ..enums import EventKind
 from . import ValidationFailed
@@ -67,9 +66,7 @@ def record_callback_edit(callback: Callback, *, by) -> bool:
 
 def delete_callback(callback: Callback, *, by) -> None:
     ensure_permission(by, "callback.manage")
-    callback.is_deleted = True
-    callback.deleted_at = utcnow()
-    callback.deleted_by_id = by.id
+    callback.mark_deleted(by)
     log_event(
         callback.case,
         EventKind.callback_edited,

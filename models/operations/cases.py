@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from .. import db
-from ..base import utcnow
 from ..cases import Case
 from ..enums import CaseStatus, EventKind
 from ..parties import Party
@@ -80,7 +79,5 @@ def record_case_edit(case: Case, *, by, at: datetime | None = None) -> bool:
 def delete_case(case: Case, *, by) -> None:
     """Hide a case (soft delete); its number stays taken so the register keeps no gaps."""
     ensure_permission(by, "case.delete")
-    case.is_deleted = True
-    case.deleted_at = utcnow()
-    case.deleted_by_id = by.id
+    case.mark_deleted(by)
     log_event(case, EventKind.deleted, f"Case {case.number} deleted", by=by)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from .. import db
-from ..base import to_local, utcnow
+from ..base import to_local
 from ..cases import Case
 from ..contacts import Call, Letter, Visit
 from ..enums import CaseChannel, EventKind, LetterOrigin
@@ -146,9 +146,7 @@ def record_contact_edit(contact, *, by) -> bool:
 def delete_contact(contact, *, by) -> None:
     """Hide a letter, visit or call; the case and its timeline keep the record of it."""
     ensure_permission(by, "case.delete")
-    contact.is_deleted = True
-    contact.deleted_at = utcnow()
-    contact.deleted_by_id = by.id
+    contact.mark_deleted(by)
     _kind, subject = _EVENT_KIND[type(contact)]
     log_event(
         contact.case,
