@@ -7,6 +7,7 @@ from .base import Base
 db = SQLAlchemy(model_class=Base)
 
 from .attachments import Attachment  # noqa: E402
+from .calendar import CalendarOverride  # noqa: E402
 from .callbacks import Callback  # noqa: E402
 from .cases import Case, CaseEvent, NumberSequence, case_assistants, case_petitioners  # noqa: E402
 from .categories import Category  # noqa: E402
@@ -18,6 +19,7 @@ from .users import Role, User, user_roles  # noqa: E402
 
 __all__ = [
     "Attachment",
+    "CalendarOverride",
     "Call",
     "Callback",
     "Case",
