@@ -12,12 +12,22 @@ from .callbacks import Callback  # noqa: E402
 from .cases import Case, CaseEvent, NumberSequence, case_assistants, case_petitioners  # noqa: E402
 from .categories import Category  # noqa: E402
 from .contacts import Call, Letter, Visit  # noqa: E402
+from .opinion_boxes import OpinionBox, OpinionBoxOpening, opinion_slip_cases  # noqa: E402
 from .parties import Party  # noqa: E402
+from .reception import Appointment, VisitIncident, VisitorPass  # noqa: E402
+from .reception_days import (  # noqa: E402
+    LeaderAbsence,
+    ReceptionLeader,
+    ReceptionQueueEntry,
+    ReceptionRotaMember,
+    ReceptionSchedule,
+)
 from .settings import SystemSetting  # noqa: E402
 from .units import Unit  # noqa: E402
 from .users import Role, User, user_roles  # noqa: E402
 
 __all__ = [
+    "Appointment",
     "Attachment",
     "CalendarOverride",
     "Call",
@@ -25,16 +35,26 @@ __all__ = [
     "Case",
     "CaseEvent",
     "Category",
+    "LeaderAbsence",
     "Letter",
     "NumberSequence",
+    "OpinionBox",
+    "OpinionBoxOpening",
     "Party",
+    "ReceptionLeader",
+    "ReceptionQueueEntry",
+    "ReceptionRotaMember",
+    "ReceptionSchedule",
     "Role",
     "SystemSetting",
     "Unit",
     "User",
     "Visit",
+    "VisitIncident",
+    "VisitorPass",
     "case_assistants",
     "case_petitioners",
     "db",
+    "opinion_slip_cases",
     "user_roles",
 ]

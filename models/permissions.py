@@ -21,6 +21,9 @@ PERMISSIONS: dict[str, str] = {
     "audit.view": _l("查看时间线与审计记录"),
     "settings.manage": _l("维护单位、分类和系统设置"),
     "user.manage": _l("维护用户和角色"),
+    "reception.manage": _l("来访接待：预约、通行证、接待排队、意见箱"),
+    "reception.approve": _l("审批来访申请"),
+    "reception.schedule": _l("维护接待日安排、接待领导和代班"),
 }
 
 ALL_PERMISSIONS = frozenset(PERMISSIONS)
@@ -36,6 +39,7 @@ DEFAULT_ROLES: dict[str, tuple[str, frozenset[str]]] = {
                 "case.register",
                 "case.edit",
                 "party.manage",
+                "reception.manage",
                 "attachment.manage",
                 "audit.view",
             }
@@ -48,7 +52,14 @@ DEFAULT_ROLES: dict[str, tuple[str, frozenset[str]]] = {
     "dept_head": (
         "部门负责人",
         frozenset(
-            {"case.edit", "callback.manage", "attachment.manage", "audit.view", "stats.view"}
+            {
+                "case.edit",
+                "callback.manage",
+                "attachment.manage",
+                "audit.view",
+                "stats.view",
+                "reception.approve",
+            }
         ),
     ),
     "office": (
@@ -60,6 +71,8 @@ DEFAULT_ROLES: dict[str, tuple[str, frozenset[str]]] = {
                 "case.edit",
                 "case.delete",
                 "party.manage",
+                "reception.manage",
+                "reception.schedule",
                 "callback.manage",
                 "attachment.manage",
                 "audit.view",
@@ -69,7 +82,9 @@ DEFAULT_ROLES: dict[str, tuple[str, frozenset[str]]] = {
     ),
     "leader": (
         "领导",
-        frozenset({"case.view_all", "confidential.view", "audit.view", "stats.view"}),
+        frozenset(
+            {"case.view_all", "confidential.view", "audit.view", "stats.view", "reception.approve"}
+        ),
     ),
     "supervisor": ("监督", frozenset({"case.view_all", "audit.view", "stats.view"})),
 }

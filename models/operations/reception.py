@@ -1,0 +1,418 @@
+"""The reception desk: appointments and applications, passes, incidents and the leader queue."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+
+import sqlalchemy as sa
+
+from .. import db
+from ..base import format_local, to_local, utcnow
+from ..cases import Case
+from ..contacts import Visit
+from ..enums import IdType
+from ..parties import Party
+from ..reception import (
+    Appointment,
+    AppointmentKind,
+    AppointmentStatus,
+    IncidentMeasure,
+    VisitIncident,
+    VisitorPass,
+)
+from ..reception_days import QueueStatus, ReceptionQueueEntry, reception_day_of
+from ..validation import normalize_id_number, resident_id_problem
+from . import InvalidTransition, NotPermitted, ValidationFailed
+from .audit import changes_of
+from .contacts import register_contact
+from .guards import ensure_case_visible, ensure_not_future, ensure_permission
+from .parties import register_party
+
+logger = logging.getLogger(__name__)
+
+
+def local_today() -> date:
+    return to_local(utcnow()).date()
+
+
+# -- the ban list ------------------------------------------------------------------------
+
+
+def banned_party(*, party: Party | None = None, id_number: str | None = None) -> Party | None:
+    """The banned person meant by ``party`` or by the identity number, if any."""
+    if party is not None and party.is_banned:
+        return party
+    if id_number:
+        return db.session.scalar(
+            sa.select(Party)
+            .where(Party.id_number == normalize_id_number(id_number), Party.is_banned.is_(True))
+            .limit(1)
+        )
+    return None
+
+
+def ban_warning(person: Party) -> str:
+    reason = f"（{person.note.strip()[-80:]}）" if person.note and person.note.strip() else ""
+    return (
+        f"警告：{person.name}（证件号码 {person.id_number or '未登记'}）已被列入禁止来访名单"
+        f"{reason}。本次未保存任何内容；如经领导同意仍须登记，请勾选“已知悉禁访警告”后再保存。"
+    )
+
+
+def ensure_not_banned(*, party=None, id_number=None, acknowledged: bool = False) -> None:
+    person = banned_party(party=party, id_number=id_number)
+    if person is not None and not acknowledged:
+        raise ValidationFailed(ban_warning(person), field="id_number")
+
+
+def _check_identity(obj) -> None:
+    if obj.id_number:
+        obj.id_number = normalize_id_number(obj.id_number)
+        if obj.id_type in (None, IdType.resident_id):
+            problem = resident_id_problem(obj.id_number)
+            if problem:
+                raise ValidationFailed(problem, field="id_number")
+            obj.id_type = IdType.resident_id
+
+
+def _party_by_id_number(id_number: str | None) -> Party | None:
+    if not id_number:
+        return None
+    return db.session.scalar(
+        sa.select(Party).where(Party.id_number == id_number).order_by(Party.id).limit(1)
+    )
+
+
+# -- appointments and applications -------------------------------------------------------
+
+
+def _check_appointment(appointment: Appointment) -> None:
+    if not (appointment.visitor_name or "").strip():
+        raise ValidationFailed("请填写来访人姓名", field="visitor_name")
+    if not (appointment.purpose or "").strip():
+        raise ValidationFailed("请填写来访事由", field="purpose")
+    if appointment.expected_at is None:
+        raise ValidationFailed("请填写预计来访时间", field="expected_at")
+    _check_identity(appointment)
+    if appointment.kind == AppointmentKind.application and not appointment.id_number:
+        raise ValidationFailed("来访申请须填写证件号码", field="id_number")
+
+
+def record_appointment(appointment: Appointment, *, by, ban_acknowledged: bool = False):
+    """Book a visit. An appointment is valid at once; an application waits for approval."""
+    ensure_permission(by, "reception.manage")
+    _check_appointment(appointment)
+    if appointment.party is not None and not appointment.id_number:
+        appointment.id_number = appointment.party.id_number
+    ensure_not_banned(
+        party=appointment.party, id_number=appointment.id_number, acknowledged=ban_acknowledged
+    )
+    if appointment.party is None:
+        appointment.party = _party_by_id_number(appointment.id_number)
+    if appointment.case is not None:
+        ensure_case_visible(appointment.case, by)
+    appointment.visitor_name = appointment.visitor_name.strip()
+    appointment.status = (
+        AppointmentStatus.pending
+        if appointment.kind == AppointmentKind.application
+        else AppointmentStatus.approved
+    )
+    appointment.decided_by_id = None
+    appointment.decided_at = None
+    appointment.created_by_id = by.id
+    db.session.add(appointment)
+    db.session.flush()
+    return appointment
+
+
+#: Changing any of these on an approved application needs a new approval.
+_APPROVED_CONTENT = {"visitor_name", "id_number", "expected_at", "purpose", "head_count", "unit"}
+
+
+def record_appointment_edit(appointment: Appointment, *, by) -> bool:
+    changes = changes_of(appointment)
+    ensure_permission(by, "reception.manage")
+    _check_appointment(appointment)
+    if "kind" in changes:
+        raise ValidationFailed("登记后不能在预约与来访申请之间切换，请作废后重新登记", field="kind")
+    if (
+        appointment.kind == AppointmentKind.application
+        and appointment.status == AppointmentStatus.approved
+        and _APPROVED_CONTENT & set(changes)
+    ):
+        appointment.status = AppointmentStatus.pending
+        appointment.decided_by_id = None
+        appointment.decided_at = None
+    return bool(changes)
+
+
+def _ensure_may_decide(appointment: Appointment, by) -> None:
+    if by is None or not by.has_permission("reception.approve"):
+        raise NotPermitted("您没有审批来访申请的权限（须由部门负责人或领导审批）")
+    if appointment.kind != AppointmentKind.application:
+        raise InvalidTransition("预约无须审批")
+    if appointment.status != AppointmentStatus.pending:
+        raise InvalidTransition(f"该申请当前为“{appointment.status.title}”，不能再审批")
+    own_unit_only = not by.has_permission("case.view_all")
+    if own_unit_only and appointment.unit_id is not None and appointment.unit_id != by.unit_id:
+        raise NotPermitted("只能审批来访本部门的申请")
+
+
+def approve_application(appointment: Appointment, *, by, note: str | None = None) -> None:
+    _ensure_may_decide(appointment, by)
+    if not appointment.signature_confirmed:
+        raise ValidationFailed("来访人尚未签字确认，不能审批", field="signature_confirmed")
+    appointment.status = AppointmentStatus.approved
+    appointment.decided_by_id = by.id
+    appointment.decided_at = utcnow()
+    appointment.decision_note = (note or "").strip()[:200] or None
+    db.session.flush()
+
+
+def reject_application(appointment: Appointment, *, by, note: str | None = None) -> None:
+    _ensure_may_decide(appointment, by)
+    if not (note or "").strip():
+        raise ValidationFailed("不予批准时请写明理由", field="decision_note")
+    appointment.status = AppointmentStatus.rejected
+    appointment.decided_by_id = by.id
+    appointment.decided_at = utcnow()
+    appointment.decision_note = note.strip()[:200]
+    db.session.flush()
+
+
+def cancel_appointment(appointment: Appointment, *, by) -> None:
+    ensure_permission(by, "reception.manage")
+    if appointment.status in (AppointmentStatus.cancelled, AppointmentStatus.rejected):
+        raise InvalidTransition(f"该记录已是“{appointment.status.title}”")
+    appointment.status = AppointmentStatus.cancelled
+    db.session.flush()
+
+
+# -- passes ---------------------------------------------------------------------------------
+
+
+def outstanding_pass(number: str) -> VisitorPass | None:
+    return db.session.scalar(
+        sa.select(VisitorPass).where(
+            VisitorPass.pass_number == number, VisitorPass.returned_at.is_(None)
+        )
+    )
+
+
+def normalize_pass_number(number: str | None) -> str:
+    return (number or "").strip().upper()
+
+
+def issue_pass(visitor_pass: VisitorPass, *, by, ban_acknowledged: bool = False) -> VisitorPass:
+    """Check a visitor in: identity checked, ban list consulted, a numbered pass handed out."""
+    ensure_permission(by, "reception.manage")
+    visitor_pass.pass_number = normalize_pass_number(visitor_pass.pass_number)
+    if not visitor_pass.pass_number:
+        raise ValidationFailed("请填写通行证编号", field="pass_number")
+    appointment = visitor_pass.appointment
+    if appointment is not None:
+        if not appointment.is_valid:
+            raise ValidationFailed(
+                f"所选{appointment.kind.title}当前为“{appointment.status.title}”，"
+                "未经批准不能凭此发证；请先审批，或按临时来访登记",
+                field="appointment",
+            )
+        visitor_pass.visitor_name = visitor_pass.visitor_name or appointment.visitor_name
+        visitor_pass.id_number = visitor_pass.id_number or appointment.id_number
+        visitor_pass.id_type = visitor_pass.id_type or appointment.id_type
+        visitor_pass.party = visitor_pass.party or appointment.party
+        visitor_pass.host = visitor_pass.host or appointment.host
+        visitor_pass.purpose = visitor_pass.purpose or appointment.purpose
+        visitor_pass.case = visitor_pass.case or appointment.case
+    if visitor_pass.party is not None:
+        visitor_pass.visitor_name = visitor_pass.visitor_name or visitor_pass.party.name
+        visitor_pass.id_number = visitor_pass.id_number or visitor_pass.party.id_number
+    if not (visitor_pass.visitor_name or "").strip():
+        raise ValidationFailed("请填写来访人姓名", field="visitor_name")
+    if not visitor_pass.id_number:
+        raise ValidationFailed(
+            "请填写来访人证件号码（无有效证件不得发放通行证）", field="id_number"
+        )
+    if not visitor_pass.id_checked:
+        raise ValidationFailed("请先核验来访人身份证件，并勾选“已核验证件”", field="id_checked")
+    _check_identity(visitor_pass)
+    if visitor_pass.host is None and not (visitor_pass.host_name or "").strip():
+        raise ValidationFailed("请填写被访人", field="host")
+    ensure_not_banned(
+        party=visitor_pass.party, id_number=visitor_pass.id_number, acknowledged=ban_acknowledged
+    )
+    current = outstanding_pass(visitor_pass.pass_number)
+    if current is not None and current is not visitor_pass:
+        raise ValidationFailed(
+            f"{visitor_pass.pass_number} 号通行证尚未归还（持证人 {current.visitor_name}，"
+            f"{format_local(current.issued_at)} 发出），不能重复发放",
+            field="pass_number",
+        )
+    if visitor_pass.case is not None:
+        ensure_case_visible(visitor_pass.case, by)
+    if visitor_pass.party is None:
+        visitor_pass.party = _party_by_id_number(visitor_pass.id_number)
+    visitor_pass.visitor_name = visitor_pass.visitor_name.strip()
+    visitor_pass.issued_at = visitor_pass.issued_at or utcnow()
+    ensure_not_future(visitor_pass.issued_at, "issued_at", "发证时间")
+    visitor_pass.returned_at = None
+    visitor_pass.created_by_id = by.id
+    db.session.add(visitor_pass)
+    db.session.flush()
+    logger.info("pass %s issued by user %s", visitor_pass.pass_number, by.id)
+    return visitor_pass
+
+
+def return_pass(
+    visitor_pass: VisitorPass,
+    *,
+    by,
+    returned_at: datetime | None = None,
+    escorted_out: bool = False,
+    host_confirmed: bool | None = None,
+    feedback_rating=None,
+    feedback_comment: str | None = None,
+) -> VisitorPass:
+    """Check a visitor out: the pass comes back, with the time and an optional feedback."""
+    ensure_permission(by, "reception.manage")
+    if visitor_pass is None or visitor_pass.id is None:
+        raise ValidationFailed("没有该通行证的发放记录，无法登记归还", field="pass_number")
+    if visitor_pass.returned_at is not None:
+        raise InvalidTransition(
+            f"{visitor_pass.pass_number} 号通行证已于 {format_local(visitor_pass.returned_at)} 归还"
+        )
+    returned_at = returned_at or utcnow()
+    ensure_not_future(returned_at, "returned_at", "归还时间")
+    if returned_at < visitor_pass.issued_at:
+        raise ValidationFailed("归还时间不能早于发证时间", field="returned_at")
+    visitor_pass.returned_at = returned_at
+    visitor_pass.returned_to_id = by.id
+    visitor_pass.escorted_out = bool(escorted_out)
+    if host_confirmed is not None:
+        visitor_pass.host_confirmed = bool(host_confirmed)
+    visitor_pass.feedback_rating = feedback_rating or None
+    visitor_pass.feedback_comment = (feedback_comment or "").strip()[:500] or None
+    db.session.flush()
+    return visitor_pass
+
+
+def return_pass_by_number(number: str, *, by, **details) -> VisitorPass:
+    ensure_permission(by, "reception.manage")
+    number = normalize_pass_number(number)
+    visitor_pass = outstanding_pass(number) if number else None
+    if visitor_pass is None:
+        raise ValidationFailed(
+            f"没有发出未还的 {number or '（空）'} 号通行证，无法登记归还；请核对编号",
+            field="pass_number",
+        )
+    return return_pass(visitor_pass, by=by, **details)
+
+
+# -- incidents and bans ---------------------------------------------------------------------
+
+
+def record_incident(incident: VisitIncident, *, by) -> VisitIncident:
+    """Log what happened; a ban marks the person so the next registration warns."""
+    ensure_permission(by, "reception.manage")
+    source = incident.visitor_pass
+    if source is not None:
+        incident.visitor_name = incident.visitor_name or source.visitor_name
+        incident.id_number = incident.id_number or source.id_number
+        incident.party = incident.party or source.party
+    if incident.party is not None:
+        incident.visitor_name = incident.visitor_name or incident.party.name
+        incident.id_number = incident.id_number or incident.party.id_number
+    if not (incident.visitor_name or "").strip():
+        raise ValidationFailed("请填写当事人姓名，或选择通行证", field="visitor_name")
+    if not (incident.description or "").strip():
+        raise ValidationFailed("请写明经过", field="description")
+    incident.occurred_at = incident.occurred_at or utcnow()
+    ensure_not_future(incident.occurred_at, "occurred_at", "发生时间")
+    if incident.id_number:
+        incident.id_number = normalize_id_number(incident.id_number)
+    if incident.party is None:
+        incident.party = _party_by_id_number(incident.id_number)
+    if incident.measure == IncidentMeasure.banned:
+        if incident.party is None:
+            if not incident.id_number:
+                raise ValidationFailed(
+                    "禁止再次来访须登记证件号码，下次登记时才能识别", field="id_number"
+                )
+            incident.party = register_party(
+                Party(name=incident.visitor_name.strip(), id_number=incident.id_number), by=by
+            )
+        person = incident.party
+        person.is_banned = True
+        stamp = to_local(incident.occurred_at).date().isoformat()
+        line = f"{stamp} {incident.kind.title}，禁止再次来访"
+        person.note = f"{person.note}\n{line}" if person.note else line
+    incident.created_by_id = by.id
+    db.session.add(incident)
+    db.session.flush()
+    return incident
+
+
+# -- the reception-day queue ----------------------------------------------------------------
+
+
+def enqueue_visitor(
+    entry: ReceptionQueueEntry,
+    *,
+    by,
+    new_case: Case | None = None,
+    ban_acknowledged: bool = False,
+) -> ReceptionQueueEntry:
+    """Register a visitor for a leader's reception day: the visit goes on its case."""
+    ensure_permission(by, "reception.manage")
+    if entry.schedule is None:
+        raise ValidationFailed("请选择接待日安排", field="schedule")
+    if entry.day is None:
+        raise ValidationFailed("请选择接待日期", field="day")
+    if entry.day < local_today():
+        raise ValidationFailed("不能为已经过去的日期排队", field="day")
+    occurrence = reception_day_of(entry.schedule, entry.day)
+    if occurrence is None:
+        raise ValidationFailed(
+            f"{entry.day.isoformat()} 不是“{entry.schedule}”的接待日（{entry.schedule.rule_text}）",
+            field="day",
+        )
+    if occurrence.skipped:
+        raise ValidationFailed(
+            f"{entry.day.isoformat()} {occurrence.skipped}，请选择其他接待日", field="day"
+        )
+    if not (entry.purpose or "").strip():
+        raise ValidationFailed("请填写来访事由", field="purpose")
+    ensure_not_banned(party=entry.party, acknowledged=ban_acknowledged)
+    visit = Visit(
+        visitor=entry.party,
+        visited_at=utcnow(),
+        purpose=entry.purpose.strip()[:200],
+        receptionist_id=by.id,
+    )
+    register_contact(visit, by=by, case=entry.case, new_case=new_case)
+    entry.case = visit.case
+    entry.visit = visit
+    entry.leader = occurrence.leader
+    last = db.session.scalar(
+        sa.select(sa.func.max(ReceptionQueueEntry.queue_number)).where(
+            ReceptionQueueEntry.day == entry.day,
+            ReceptionQueueEntry.schedule_id == entry.schedule.id,
+        )
+    )
+    entry.queue_number = (last or 0) + 1
+    entry.status = QueueStatus.waiting
+    entry.created_by_id = by.id
+    db.session.add(entry)
+    db.session.flush()
+    return entry
+
+
+def set_queue_status(entry: ReceptionQueueEntry, status: QueueStatus, *, by) -> None:
+    if not (by.has_permission("reception.manage") or by.has_permission("reception.approve")):
+        raise NotPermitted("您没有维护接待排队的权限")
+    if entry.status != QueueStatus.waiting:
+        raise InvalidTransition(f"该来访人已是“{entry.status.title}”")
+    entry.status = status
+    entry.received_at = utcnow() if status == QueueStatus.received else None
+    db.session.flush()
