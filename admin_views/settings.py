@@ -18,7 +18,7 @@ from models.operations import ValidationFailed
 from models.operations.numbering import validate_number_pattern
 from models.operations.users import password_problem
 from models.permissions import PERMISSIONS
-from models.settings import DEFAULT_SETTINGS
+from models.settings import DEFAULT_SETTINGS, SETTING_CHOICES
 
 from .base import ProtectedModelView
 from .fields import PermissionsField, PhoneNumber
@@ -205,6 +205,16 @@ class SystemSettingView(ProtectedModelView):
             problem = validate_number_pattern(value)
         elif model.key == "attachment_max_mb" and not (value.isdigit() and 1 <= int(value) <= 60):
             problem = _("请填写 1 到 60 之间的整数")
+        elif model.key == "review_request_days" and not (
+            value.isdigit() and 1 <= int(value) <= 365
+        ):
+            problem = _("请填写 1 到 365 之间的整数")
+        elif model.key == "due_soon_working_days" and not (
+            value.isdigit() and 0 <= int(value) <= 30
+        ):
+            problem = _("请填写 0 到 30 之间的整数")
+        elif model.key in SETTING_CHOICES and value not in SETTING_CHOICES[model.key]:
+            problem = _("可选值为：%(values)s", values=" / ".join(SETTING_CHOICES[model.key]))
         if problem:
             raise ValidationFailed(problem, field="value")
         model.value = value

@@ -12,6 +12,13 @@ from .callbacks import Callback  # noqa: E402
 from .cases import Case, CaseEvent, NumberSequence, case_assistants, case_petitioners  # noqa: E402
 from .categories import Category  # noqa: E402
 from .contacts import Call, Letter, Visit  # noqa: E402
+from .deadlines import (  # noqa: E402
+    CaseClock,
+    ClockEscalation,
+    DeadlineRule,
+    EscalationRule,
+    Notification,
+)
 from .opinion_boxes import OpinionBox, OpinionBoxOpening, opinion_slip_cases  # noqa: E402
 from .parties import Party  # noqa: E402
 from .reception import Appointment, VisitIncident, VisitorPass  # noqa: E402
@@ -33,10 +40,15 @@ __all__ = [
     "Call",
     "Callback",
     "Case",
+    "CaseClock",
     "CaseEvent",
     "Category",
+    "ClockEscalation",
+    "DeadlineRule",
+    "EscalationRule",
     "LeaderAbsence",
     "Letter",
+    "Notification",
     "NumberSequence",
     "OpinionBox",
     "OpinionBoxOpening",

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from . import db
 from .base import UTCDateTime, utcnow
-from .enums import CaseChannel, CasePriority, CaseStatus, EventKind, enum_column
+from .enums import CaseChannel, CasePriority, CaseStatus, EventKind, ReplyMethod, enum_column
 from .mixins import CreatedByMixin, SoftDeleteMixin, TimestampMixin
 
 case_petitioners = sa.Table(
@@ -28,6 +28,22 @@ case_assistants = sa.Table(
     sa.Column(
         "user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
     ),
+)
+
+
+#: States in which work on the matter is still going on (clocks may run).
+OPEN_STATUSES = frozenset(
+    {
+        CaseStatus.registered,
+        CaseStatus.accepted,
+        CaseStatus.awaiting_instruction,
+        CaseStatus.assigned,
+        CaseStatus.in_progress,
+        CaseStatus.result_reported,
+        CaseStatus.replied,
+        CaseStatus.under_review,
+        CaseStatus.under_re_review,
+    }
 )
 
 
@@ -84,6 +100,44 @@ class Case(TimestampMixin, CreatedByMixin, SoftDeleteMixin, db.Model):
     #: Optimistic lock: a stale edit form is rejected instead of overwriting someone's work.
     version: Mapped[int] = mapped_column(default=1, nullable=False)
 
+    # Workflow record, written only by models.operations.workflow.
+    #: 督办: the case carries a supervision card.
+    is_supervised: Mapped[bool] = mapped_column(default=False, nullable=False)
+    #: 上级交办查处件: a higher body wants the result; it cannot close before a callback.
+    is_investigation_order: Mapped[bool] = mapped_column(default=False, nullable=False)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    instruction: Mapped[str | None] = mapped_column(sa.Text)
+    instructed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    instructed_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    result_reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    result_approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    result_approved_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reply_method: Mapped[ReplyMethod | None] = mapped_column(
+        enum_column(ReplyMethod, "reply_method")
+    )
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: 0: none, 1: reviewed (复查), 2: re-reviewed (复核, final).
+    review_level: Mapped[int] = mapped_column(sa.SmallInteger, default=0, nullable=False)
+    #: 存信: packed by region and year for periodic destruction.
+    kept_region: Mapped[str | None] = mapped_column(sa.String(60))
+    kept_year: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    #: Contacts after the first one about the same matter (重复信访).
+    repeat_count: Mapped[int] = mapped_column(default=0, nullable=False)
+    merged_into_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("cases.id", ondelete="SET NULL"), index=True
+    )
+    parent_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("cases.id", ondelete="SET NULL"), index=True
+    )
+
     category = relationship("Category", lazy="select")
     agent = relationship("Party", foreign_keys=[agent_id], lazy="select")
     handling_unit = relationship("Unit", foreign_keys=[handling_unit_id], lazy="select")
@@ -92,6 +146,17 @@ class Case(TimestampMixin, CreatedByMixin, SoftDeleteMixin, db.Model):
         "Party", secondary=case_petitioners, lazy="select", order_by="Party.id"
     )
     assistants = relationship("User", secondary=case_assistants, lazy="select")
+    instructed_by = relationship("User", foreign_keys=[instructed_by_id], lazy="select")
+    result_approved_by = relationship("User", foreign_keys=[result_approved_by_id], lazy="select")
+    merged_into = relationship("Case", remote_side=[id], foreign_keys=[merged_into_id])
+    parent = relationship("Case", remote_side=[id], foreign_keys=[parent_id], lazy="select")
+    clocks = relationship(
+        "CaseClock",
+        back_populates="case",
+        order_by="CaseClock.id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
     events = relationship(
         "CaseEvent",
         back_populates="case",
@@ -143,6 +208,14 @@ class Case(TimestampMixin, CreatedByMixin, SoftDeleteMixin, db.Model):
             or self.created_by_id == user.id
             or any(a.id == user.id for a in self.assistants)
         )
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def needs_callback_before_closing(self) -> bool:
+        return self.is_group or self.is_investigation_order
 
     def can_edit(self, user) -> bool:
         return user.has_permission("case.edit") and self.can_view(user) and not self.is_deleted

@@ -93,7 +93,9 @@ class CaseStatus(TitledEnum):
     transferred = "transferred"
     returned = "returned"
     under_review = "under_review"
+    under_re_review = "under_re_review"
     archived = "archived"
+    merged = "merged"
 
     __titles__ = {
         "registered": _l("已登记"),
@@ -111,7 +113,9 @@ class CaseStatus(TitledEnum):
         "transferred": _l("已转办"),
         "returned": _l("已退回"),
         "under_review": _l("复查中"),
+        "under_re_review": _l("复核中"),
         "archived": _l("已归档"),
+        "merged": _l("已合并"),
     }
 
 
@@ -285,6 +289,43 @@ class EventKind(TitledEnum):
     contact_edited = "contact_edited"
     contact_removed = "contact_removed"
     deleted = "deleted"
+    # Workflow steps: the member name is the step's code.
+    accept = "accept"
+    not_accept = "not_accept"
+    no_longer_accept = "no_longer_accept"
+    keep = "keep"
+    answer_on_spot = "answer_on_spot"
+    propose = "propose"
+    send_for_reading = "send_for_reading"
+    instruct = "instruct"
+    assign = "assign"
+    acknowledge = "acknowledge"
+    add_assistant = "add_assistant"
+    transfer = "transfer"
+    return_to_sender = "return_to_sender"
+    investigate = "investigate"
+    urge = "urge"
+    interim_report = "interim_report"
+    request_extension = "request_extension"
+    decide_extension = "decide_extension"
+    pause_clock = "pause_clock"
+    resume_clock = "resume_clock"
+    report_result = "report_result"
+    approve_result = "approve_result"
+    send_back = "send_back"
+    reply = "reply"
+    close = "close"
+    request_review = "request_review"
+    answer_review = "answer_review"
+    request_re_review = "request_re_review"
+    answer_re_review = "answer_re_review"
+    archive = "archive"
+    reopen = "reopen"
+    destroy = "destroy"
+    merge = "merge"
+    merged_in = "merged_in"
+    split = "split"
+    escalated = "escalated"
 
     __titles__ = {
         "registered": _l("登记"),
@@ -299,4 +340,120 @@ class EventKind(TitledEnum):
         "contact_edited": _l("修改来信/来访/来电"),
         "contact_removed": _l("删除来信/来访/来电"),
         "deleted": _l("删除事项"),
+        "accept": _l("受理"),
+        "not_accept": _l("不予受理"),
+        "no_longer_accept": _l("不再受理"),
+        "keep": _l("存信"),
+        "answer_on_spot": _l("当场答复"),
+        "propose": _l("拟办"),
+        "send_for_reading": _l("送阅"),
+        "instruct": _l("领导批示"),
+        "assign": _l("交办"),
+        "acknowledge": _l("签收"),
+        "add_assistant": _l("协办"),
+        "transfer": _l("转办"),
+        "return_to_sender": _l("退回"),
+        "investigate": _l("调查"),
+        "urge": _l("催办"),
+        "interim_report": _l("中途报告"),
+        "request_extension": _l("延期申请"),
+        "decide_extension": _l("延期审批"),
+        "pause_clock": _l("暂停计时"),
+        "resume_clock": _l("恢复计时"),
+        "report_result": _l("报结"),
+        "approve_result": _l("报结审核"),
+        "send_back": _l("退回重办"),
+        "reply": _l("答复"),
+        "close": _l("办结"),
+        "request_review": _l("复查申请"),
+        "answer_review": _l("复查意见"),
+        "request_re_review": _l("复核申请"),
+        "answer_re_review": _l("复核意见"),
+        "archive": _l("归档"),
+        "reopen": _l("重新办理"),
+        "destroy": _l("销毁存信"),
+        "merge": _l("合并"),
+        "merged_in": _l("并入事项"),
+        "split": _l("拆分"),
+        "escalated": _l("超期预警"),
+    }
+
+
+class Clock(TitledEnum):
+    """The deadlines a case can run against (decisions.md "Deadlines")."""
+
+    handover = "handover"
+    acceptance = "acceptance"
+    instruction = "instruction"
+    handling = "handling"
+    closing = "closing"
+    reply = "reply"
+    rectification = "rectification"
+    callback = "callback"
+    review = "review"
+    re_review = "re_review"
+
+    __titles__ = {
+        "handover": _l("交转办时限"),
+        "acceptance": _l("受理告知时限"),
+        "instruction": _l("领导批示时限"),
+        "handling": _l("承办时限"),
+        "closing": _l("办结时限"),
+        "reply": _l("答复时限"),
+        "rectification": _l("整改方案时限"),
+        "callback": _l("回访时限"),
+        "review": _l("复查时限"),
+        "re_review": _l("复核时限"),
+    }
+
+
+class TimeUnit(TitledEnum):
+    hours = "hours"
+    calendar_days = "calendar_days"
+    working_days = "working_days"
+
+    __titles__ = {
+        "hours": _l("小时"),
+        "calendar_days": _l("自然日"),
+        "working_days": _l("工作日"),
+    }
+
+
+class EscalationTrigger(TitledEnum):
+    percent_elapsed = "percent_elapsed"
+    past_due = "past_due"
+
+    __titles__ = {
+        "percent_elapsed": _l("时限已用百分比"),
+        "past_due": _l("超过期限的工作日数"),
+    }
+
+
+class ReplyMethod(TitledEnum):
+    letter = "letter"
+    phone = "phone"
+    email = "email"
+    on_site = "on_site"
+    message = "message"
+
+    __titles__ = {
+        "letter": _l("书面答复（信函）"),
+        "phone": _l("电话答复"),
+        "email": _l("电子邮件"),
+        "on_site": _l("当面答复"),
+        "message": _l("短信/平台消息"),
+    }
+
+
+class OutOfScopePolicy(TitledEnum):
+    """What a unit does with a matter outside its remit (decisions.md "Other conflicts")."""
+
+    transfer = "transfer"
+    return_only = "return_only"
+    via_office = "via_office"
+
+    __titles__ = {
+        "transfer": _l("转送有权处理的机关并告知信访人"),
+        "return_only": _l("15日内说明理由退回，不自行转送"),
+        "via_office": _l("3日内送办公室转交"),
     }

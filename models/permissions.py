@@ -14,6 +14,16 @@ PERMISSIONS: dict[str, str] = {
     "case.edit": _l("修改信访事项及其来信、来访、来电"),
     "case.delete": _l("删除（作废）信访事项"),
     "party.manage": _l("维护信访人资料"),
+    "workflow.intake": _l("受理、不予受理、存信、当场答复、拟办和送阅"),
+    "workflow.instruct": _l("领导批示和延期审批"),
+    "workflow.assign": _l("交办、转办、退回、催办、退回重办、重新办理、合并与拆分"),
+    "workflow.handle": _l("签收、调查、中途报告、延期申请、暂停计时和报结"),
+    "workflow.approve": _l("审核报结、批准协办（部门负责人）"),
+    "workflow.reply": _l("答复信访人"),
+    "workflow.close": _l("办结事项"),
+    "workflow.sign_off": _l("签批办结意见（领导）"),
+    "workflow.review": _l("登记复查、复核申请和意见"),
+    "workflow.archive": _l("归档和销毁存信"),
     "callback.manage": _l("登记和修改回访"),
     "attachment.manage": _l("上传和删除附件"),
     "confidential.view": _l("查看保密信息（举报人身份）"),
@@ -42,12 +52,15 @@ DEFAULT_ROLES: dict[str, tuple[str, frozenset[str]]] = {
                 "reception.manage",
                 "attachment.manage",
                 "audit.view",
+                "workflow.intake",
             }
         ),
     ),
     "handler": (
         "承办人",
-        frozenset({"case.edit", "callback.manage", "attachment.manage", "audit.view"}),
+        frozenset(
+            {"case.edit", "callback.manage", "attachment.manage", "audit.view", "workflow.handle"}
+        ),
     ),
     "dept_head": (
         "部门负责人",
@@ -59,6 +72,8 @@ DEFAULT_ROLES: dict[str, tuple[str, frozenset[str]]] = {
                 "audit.view",
                 "stats.view",
                 "reception.approve",
+                "workflow.handle",
+                "workflow.approve",
             }
         ),
     ),
@@ -77,13 +92,28 @@ DEFAULT_ROLES: dict[str, tuple[str, frozenset[str]]] = {
                 "attachment.manage",
                 "audit.view",
                 "stats.view",
+                "workflow.intake",
+                "workflow.assign",
+                "workflow.reply",
+                "workflow.close",
+                "workflow.review",
+                "workflow.archive",
             }
         ),
     ),
     "leader": (
         "领导",
         frozenset(
-            {"case.view_all", "confidential.view", "audit.view", "stats.view", "reception.approve"}
+            {
+                "case.view_all",
+                "confidential.view",
+                "audit.view",
+                "stats.view",
+                "reception.approve",
+                "workflow.instruct",
+                "workflow.sign_off",
+                "workflow.review",
+            }
         ),
     ),
     "supervisor": ("监督", frozenset({"case.view_all", "audit.view", "stats.view"})),

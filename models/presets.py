@@ -10,7 +10,8 @@ import sqlalchemy as sa
 
 from . import db
 from .categories import Category
-from .enums import CategoryKind, UnitKind
+from .deadlines import DeadlineRule, EscalationRule
+from .enums import CasePriority, CategoryKind, Clock, EscalationTrigger, TimeUnit, UnitKind
 from .permissions import DEFAULT_ROLES
 from .settings import DEFAULT_SETTINGS, SystemSetting
 from .units import Unit
@@ -85,6 +86,141 @@ PRESETS = {
 }
 
 
+C, U, P = Clock, TimeUnit, CasePriority
+DAYS, WORKDAYS, HOURS = U.calendar_days, U.working_days, U.hours
+
+#: preset -> (title, deadline rules, escalation rules). A rule: (name, clock, amount, unit,
+#: max extension, max number of extensions, criteria). Sources: decisions.md presets, §3.
+DEADLINE_PRESETS: dict[str, tuple[str, list, list]] = {
+    "government": (
+        "政府信访",
+        [
+            ("转送、交办（15日）", C.handover, 15, DAYS, None, None, {}),
+            ("受理告知（15日）", C.acceptance, 15, DAYS, None, None, {}),
+            ("领导批示（第3个工作日内）", C.instruction, 3, WORKDAYS, None, None, {}),
+            ("一般件承办（5个工作日）", C.handling, 5, WORKDAYS, 5, None, {}),
+            ("急件承办（3个工作日）", C.handling, 3, WORKDAYS, 3, None, {"priority": P.urgent}),
+            (
+                "特急件承办（3个工作日）",
+                C.handling,
+                3,
+                WORKDAYS,
+                3,
+                None,
+                {"priority": P.emergency},
+            ),
+            ("信访事项办结（60日，可延30日）", C.closing, 60, DAYS, 30, None, {}),
+            ("整改方案（2周）", C.rectification, 14, DAYS, None, None, {}),
+            ("办结后回访（1周）", C.callback, 7, DAYS, None, None, {}),
+            ("复查意见（30日）", C.review, 30, DAYS, None, None, {}),
+            ("复核意见（30日）", C.re_review, 30, DAYS, None, None, {}),
+        ],
+        [
+            ("时限过八成提醒部门负责人", 1, None, "percent_elapsed", 80, "dept_head", True),
+            ("到期提醒分管领导", 2, None, "past_due", 0, "leader", False),
+            ("超期3个工作日报主要领导", 3, None, "past_due", 3, "leader", False),
+        ],
+    ),
+    "enterprise": (
+        "企业客服",
+        [
+            ("交办承办人（24小时）", C.handover, 24, HOURS, None, None, {}),
+            ("投诉调查（1个工作日）", C.handling, 1, WORKDAYS, 1, None, {}),
+            ("投诉答复（3个工作日）", C.reply, 3, WORKDAYS, 2, None, {}),
+            ("投诉办结（3个工作日，复杂可延）", C.closing, 3, WORKDAYS, 5, None, {}),
+            (
+                "举报办结（5个工作日）",
+                C.closing,
+                5,
+                WORKDAYS,
+                5,
+                None,
+                {"category_kind": CategoryKind.report},
+            ),
+            (
+                "来信来访回音（5日）",
+                C.reply,
+                5,
+                DAYS,
+                3,
+                None,
+                {"category_kind": CategoryKind.consultation},
+            ),
+            ("办结后回访（1周）", C.callback, 7, DAYS, None, None, {}),
+        ],
+        [
+            ("时限过半提醒部门负责人", 1, None, "percent_elapsed", 50, "dept_head", True),
+            ("到期提醒办公室", 2, None, "past_due", 0, "office", False),
+            ("超期1个工作日报领导", 3, None, "past_due", 1, "leader", False),
+        ],
+    ),
+    "property": (
+        "物业管理",
+        [
+            ("当天调查核实（24小时）", C.handling, 24, HOURS, None, None, {}),
+            ("告知补救措施（3日）", C.reply, 3, DAYS, None, None, {}),
+            ("承诺办结（2日，最多延至1周，不得二次推迟）", C.closing, 2, DAYS, 5, 1, {}),
+            ("维修后回访（1周）", C.callback, 7, DAYS, None, None, {}),
+        ],
+        [
+            ("到期提醒管理处主任", 1, None, "past_due", 0, "dept_head", True),
+            ("超期1个工作日报公司领导", 2, None, "past_due", 1, "leader", False),
+        ],
+    ),
+    "hospital": (
+        "医院",
+        [
+            ("投诉办结（最迟2周）", C.closing, 14, DAYS, None, None, {}),
+            ("科室处理（7日）", C.handling, 7, DAYS, None, None, {}),
+            ("办结后回访（1周）", C.callback, 7, DAYS, None, None, {}),
+        ],
+        [
+            ("第7日告知院行风办", 1, C.closing, "percent_elapsed", 50, "office", False),
+            ("满2周未办结报院领导", 2, C.closing, "past_due", 0, "leader", False),
+        ],
+    ),
+}
+
+
+def load_deadline_preset(name: str) -> tuple[int, int]:
+    """Replace every deadline and escalation rule with preset ``name``'s.
+
+    Clocks already running keep the limits they were started with (they copy the rule).
+    Returns the number of deadline and escalation rules loaded.
+    """
+    if name not in DEADLINE_PRESETS:
+        raise ValueError(f"unknown deadline preset {name!r}; known: {', '.join(DEADLINE_PRESETS)}")
+    _, rules, escalations = DEADLINE_PRESETS[name]
+    db.session.execute(sa.delete(EscalationRule))
+    db.session.execute(sa.delete(DeadlineRule))
+    for rule_name, clock, amount, unit, max_extension, max_count, criteria in rules:
+        db.session.add(
+            DeadlineRule(
+                name=rule_name,
+                clock=clock,
+                amount=amount,
+                unit=unit,
+                max_extension=max_extension,
+                max_extension_count=max_count,
+                **criteria,
+            )
+        )
+    for rule_name, level, clock, trigger, threshold, role, same_unit in escalations:
+        db.session.add(
+            EscalationRule(
+                name=rule_name,
+                level=level,
+                clock=clock,
+                trigger=EscalationTrigger(trigger),
+                threshold=threshold,
+                recipient_role=role,
+                same_unit_only=same_unit,
+            )
+        )
+    db.session.flush()
+    return len(rules), len(escalations)
+
+
 def ensure_roles() -> dict[str, Role]:
     roles = {role.code: role for role in db.session.scalars(sa.select(Role))}
     for code, (name, permissions) in DEFAULT_ROLES.items():
@@ -143,6 +279,10 @@ def load_preset(name: str = "government") -> None:
         for child_name, child_code in children:
             order += 1
             _unit(child_name, UnitKind.department, child_code, parent, order)
+    if name in DEADLINE_PRESETS and not db.session.scalar(
+        sa.select(sa.func.count(DeadlineRule.id))
+    ):
+        load_deadline_preset(name)
     for index, (category_name, kind, children) in enumerate(preset["categories"], start=1):
         parent = _category(category_name, kind, None, index * 10, f"{index:02d}")
         for child_index, child_name in enumerate(children, start=1):

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from . import db
-from .enums import UnitKind, enum_column
+from .enums import OutOfScopePolicy, UnitKind, enum_column
 from .mixins import TimestampMixin
 
 
@@ -28,6 +28,10 @@ class Unit(TimestampMixin, db.Model):
     address: Mapped[str | None] = mapped_column(sa.String(200))
     sort_order: Mapped[int] = mapped_column(default=0, nullable=False)
     is_active: Mapped[bool] = mapped_column(default=True, nullable=False, index=True)
+    #: What this unit does with matters outside its remit; empty: the system-wide setting.
+    out_of_scope_policy: Mapped[OutOfScopePolicy | None] = mapped_column(
+        enum_column(OutOfScopePolicy, "out_of_scope_policy")
+    )
 
     parent = relationship("Unit", remote_side=[id], lazy="select")
 

@@ -26,3 +26,7 @@ class ValidationFailed(WorkflowError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class Conflict(WorkflowError):
+    """Somebody else changed the record between the moment it was shown and the save."""

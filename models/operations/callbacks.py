@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from .. import db
+from ..base import utcnow
 from ..callbacks import Callback
-from ..enums import EventKind
+from ..enums import Clock, EventKind, Satisfaction
 from . import ValidationFailed
 from .audit import changes_of, log_event
 from .guards import ensure_case_visible, ensure_not_future, ensure_permission
@@ -28,6 +29,7 @@ def record_callback(callback: Callback, *, by, at=None) -> Callback:
         callback.created_at = at
     db.session.add(callback)
     db.session.flush()
+    reopened = _apply_outcome(callback, at=at)
     log_event(
         callback.case,
         EventKind.callback_added,
@@ -37,11 +39,26 @@ def record_callback(callback: Callback, *, by, at=None) -> Callback:
             "done": callback.is_done,
             "satisfaction": callback.satisfaction.value if callback.satisfaction else None,
             "problem_remains": callback.problem_remains,
+            "reopened": reopened,
         },
         at=at,
         callback=callback,
     )
     return callback
+
+
+def _apply_outcome(callback: Callback, *, at=None) -> bool:
+    """A done callback stops the callback clock; dissatisfaction reopens the case."""
+    if not callback.is_done:
+        return False
+    from .deadlines import stop_clocks
+    from .workflow import reopen_after_callback
+
+    case = callback.case
+    at = at or utcnow()
+    stop_clocks(case, {Clock.callback}, at=callback.done_at)
+    unhappy = callback.satisfaction == Satisfaction.dissatisfied or callback.problem_remains
+    return unhappy and reopen_after_callback(case, at)
 
 
 def record_callback_edit(callback: Callback, *, by) -> bool:
@@ -53,6 +70,8 @@ def record_callback_edit(callback: Callback, *, by) -> bool:
         raise ValidationFailed("回访登记后不能改挂到其他事项", field="case")
     if not changes:
         return False
+    if "done_at" in changes or "satisfaction" in changes or "problem_remains" in changes:
+        changes["reopened"] = _apply_outcome(callback)
     log_event(
         callback.case,
         EventKind.callback_edited,

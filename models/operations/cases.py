@@ -8,9 +8,10 @@ from datetime import datetime
 
 from .. import db
 from ..cases import Case
-from ..enums import CaseStatus, EventKind
+from ..enums import CaseStatus, Clock, EventKind
 from ..parties import Party
 from .audit import changes_of, log_event
+from .deadlines import start_clock
 from .guards import ensure_not_future, ensure_permission
 from .numbering import assign_case_number
 
@@ -42,12 +43,17 @@ def register_case(
         case.head_count = max(case.head_count or 1, 1)
     assign_case_number(case, at=at)
     case.status = CaseStatus.registered
+    case.repeat_count = case.repeat_count or 0
+    case.review_level = case.review_level or 0
     case.created_by_id = by.id
     if at is not None:
         case.created_at = at
     case.refresh_petitioner_names()
     db.session.add(case)
     db.session.flush()
+    # The hand-over and acceptance-notice limits count from the day the matter was received.
+    for clock in (Clock.handover, Clock.acceptance):
+        start_clock(case, clock, at=case.received_at)
     log_event(
         case,
         EventKind.registered,

@@ -91,6 +91,7 @@ def register_contact(
     if case is not None:
         ensure_case_visible(case, by)
         contact.is_first_contact = False
+        case.repeat_count = (case.repeat_count or 0) + 1
         if person is not None and not case.is_anonymous and person not in case.petitioners:
             case.petitioners.append(person)
             case.refresh_petitioner_names()

@@ -1,0 +1,308 @@
+"""Deadline rules, the clocks they set on cases, and escalation warnings.
+
+A rule says how long one clock (hand-over, acceptance notice, handling …) may run for the cases
+it matches. When a workflow step starts a clock, the most specific matching rule is copied onto
+the case's clock row, so a later change of the rules never moves a running deadline. ``due_at``
+is stored (and recomputed whenever an extension or pause changes it) so that "overdue" and "due
+soon" are plain indexed comparisons with the current time; nobody ever types "overdue" in.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from . import db
+from .base import UTCDateTime, local_zone, to_local, utcnow
+from .calendar import WorkCalendar
+from .enums import (
+    CaseChannel,
+    CasePriority,
+    CategoryKind,
+    Clock,
+    EscalationTrigger,
+    TimeUnit,
+    enum_column,
+)
+from .mixins import TimestampMixin
+
+
+class DeadlineRule(TimestampMixin, db.Model):
+    __tablename__ = "deadline_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    clock: Mapped[Clock] = mapped_column(enum_column(Clock, "clock"), index=True)
+    # Matching criteria; empty means "any".
+    category_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("categories.id", ondelete="CASCADE"), index=True
+    )
+    category_kind: Mapped[CategoryKind | None] = mapped_column(
+        enum_column(CategoryKind, "category_kind")
+    )
+    priority: Mapped[CasePriority | None] = mapped_column(
+        enum_column(CasePriority, "case_priority")
+    )
+    channel: Mapped[CaseChannel | None] = mapped_column(enum_column(CaseChannel, "case_channel"))
+    amount: Mapped[int] = mapped_column()
+    unit: Mapped[TimeUnit] = mapped_column(enum_column(TimeUnit, "time_unit"))
+    #: Total extension allowed, in the rule's unit; empty means the clock cannot be extended.
+    max_extension: Mapped[int | None] = mapped_column()
+    #: How many separate extensions are allowed (物业: never postpone twice); empty: no limit.
+    max_extension_count: Mapped[int | None] = mapped_column()
+    is_active: Mapped[bool] = mapped_column(default=True, nullable=False)
+    note: Mapped[str | None] = mapped_column(sa.String(200))
+
+    category = relationship("Category", lazy="select")
+
+    __table_args__ = (
+        sa.CheckConstraint("amount > 0", name="amount_positive"),
+        sa.CheckConstraint(
+            "max_extension IS NULL OR max_extension >= 0", name="max_extension_not_negative"
+        ),
+    )
+
+    def __str__(self) -> str:
+        return self.name
+
+    def specificity(self, case) -> int | None:
+        """How closely the rule fits ``case``; ``None`` when it does not apply at all."""
+        score = 0
+        if self.category_id is not None:
+            category = case.category
+            if category is None:
+                return None
+            if self.category_id == category.id:
+                score += 8
+            elif self.category_id == category.parent_id:
+                score += 6
+            else:
+                return None
+        if self.category_kind is not None:
+            if case.category is None or case.category.kind != self.category_kind:
+                return None
+            score += 4
+        if self.priority is not None:
+            if case.priority != self.priority:
+                return None
+            score += 2
+        if self.channel is not None:
+            if case.channel != self.channel:
+                return None
+            score += 1
+        return score
+
+    def describe(self) -> str:
+        return _("%(amount)s个%(unit)s", amount=self.amount, unit=self.unit.title)
+
+
+class EscalationRule(TimestampMixin, db.Model):
+    """Who is warned when a clock reaches a share of its time, or a number of days past it."""
+
+    __tablename__ = "escalation_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    level: Mapped[int] = mapped_column(default=1, nullable=False)
+    #: Empty: every clock.
+    clock: Mapped[Clock | None] = mapped_column(enum_column(Clock, "clock"))
+    trigger: Mapped[EscalationTrigger] = mapped_column(
+        enum_column(EscalationTrigger, "escalation_trigger")
+    )
+    #: Percent of the allowed time (``percent_elapsed``) or working days after the deadline.
+    threshold: Mapped[int] = mapped_column(default=0, nullable=False)
+    #: A role code (``dept_head``, ``leader`` …) whose holders are warned.
+    recipient_role: Mapped[str] = mapped_column(sa.String(40))
+    #: Only holders of the role in the case's handling unit (e.g. its department head).
+    same_unit_only: Mapped[bool] = mapped_column(default=False, nullable=False)
+    is_active: Mapped[bool] = mapped_column(default=True, nullable=False)
+
+    __table_args__ = (sa.CheckConstraint("threshold >= 0", name="threshold_not_negative"),)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CaseClock(db.Model):
+    """One deadline running (or run) on a case."""
+
+    __tablename__ = "case_clocks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[Clock] = mapped_column(enum_column(Clock, "clock"))
+    rule_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("deadline_rules.id", ondelete="SET NULL"), index=True
+    )
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    amount: Mapped[int] = mapped_column()
+    unit: Mapped[TimeUnit] = mapped_column(enum_column(TimeUnit, "time_unit"))
+    max_extension: Mapped[int | None] = mapped_column()
+    max_extension_count: Mapped[int | None] = mapped_column()
+    #: A date fixed by a leader's or higher body's instruction; it overrides every rule.
+    fixed_due_on: Mapped[date | None] = mapped_column(sa.Date)
+    extension: Mapped[int] = mapped_column(default=0, nullable=False)
+    extension_count: Mapped[int] = mapped_column(default=0, nullable=False)
+    #: Time spent paused, in minutes (hour clocks) or counted days (day clocks).
+    paused_amount: Mapped[int] = mapped_column(default=0, nullable=False)
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: True when the deadline ran into a year the holiday calendar does not know.
+    calendar_fallback: Mapped[bool] = mapped_column(default=False, nullable=False)
+    # An extension asked for and not yet decided.
+    pending_extension: Mapped[int | None] = mapped_column()
+    pending_reason: Mapped[str | None] = mapped_column(sa.Text)
+    pending_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+
+    case = relationship("Case", back_populates="clocks")
+    rule = relationship("DeadlineRule", lazy="select")
+    pending_by = relationship("User", lazy="select")
+
+    __table_args__ = (
+        # Serves "overdue" / "due soon": running clocks ordered by deadline.
+        sa.Index("ix_case_clocks_running", "stopped_at", "paused_at", "due_at"),
+        sa.CheckConstraint("extension >= 0", name="extension_not_negative"),
+    )
+
+    def __str__(self) -> str:
+        return self.kind.title
+
+    @property
+    def is_running(self) -> bool:
+        return self.stopped_at is None and self.paused_at is None
+
+    def is_overdue(self, now: datetime | None = None) -> bool:
+        now = now or utcnow()
+        return self.stopped_at is None and self.paused_at is None and now > self.due_at
+
+    @property
+    def unit_label(self) -> str:
+        return _("日") if self.fixed_due_on else self.unit.title
+
+
+def end_of_local_day(day: date) -> datetime:
+    """23:59:59 on ``day`` in the deployment's time zone, as an aware UTC datetime."""
+    return datetime.combine(day, time(23, 59, 59), tzinfo=local_zone()).astimezone(UTC)
+
+
+def compute_due(clock: CaseClock, calendar: WorkCalendar, *, roll_to_working_day: bool) -> datetime:
+    """The deadline for ``clock`` from its start, amount, extension and paused time.
+
+    Day counts start the day after the start (信访工作条例 practice) and end at the end of the
+    last day, local time. A calendar-day period whose last day is a rest day runs to the end of
+    the next working day when ``roll_to_working_day`` is on (民法典 第二百零三条).
+    """
+    before = set(calendar.fallback_years)
+    if clock.fixed_due_on is not None:
+        due = end_of_local_day(
+            clock.fixed_due_on + timedelta(days=clock.extension + clock.paused_amount)
+        )
+    elif clock.unit == TimeUnit.hours:
+        due = (
+            clock.started_at
+            + timedelta(hours=clock.amount + clock.extension)
+            + timedelta(minutes=clock.paused_amount)
+        )
+    else:
+        start_day = to_local(clock.started_at).date()
+        total = clock.amount + clock.extension + clock.paused_amount
+        if clock.unit == TimeUnit.working_days:
+            last_day = calendar.add_working_days(start_day, total)
+        else:
+            last_day = start_day + timedelta(days=total)
+            if roll_to_working_day:
+                last_day = calendar.next_working_day(last_day)
+        due = end_of_local_day(last_day)
+    clock.calendar_fallback = bool(set(calendar.fallback_years) - before) or any(
+        not calendar.covers(year)
+        for year in range(to_local(clock.started_at).year, to_local(due).year + 1)
+    )
+    return due
+
+
+def paused_span(clock: CaseClock, resumed_at: datetime, calendar: WorkCalendar) -> int:
+    """The pause from ``clock.paused_at`` to ``resumed_at`` in the clock's counting unit."""
+    if clock.fixed_due_on is None and clock.unit == TimeUnit.hours:
+        return int((resumed_at - clock.paused_at).total_seconds() // 60)
+    paused_day = to_local(clock.paused_at).date()
+    resumed_day = to_local(resumed_at).date()
+    if clock.fixed_due_on is None and clock.unit == TimeUnit.working_days:
+        return calendar.working_days_between(paused_day, resumed_day)
+    return (resumed_day - paused_day).days
+
+
+def time_left(clock: CaseClock, calendar: WorkCalendar, now: datetime | None = None) -> str:
+    """A short Chinese phrase: "剩余 3 个工作日", "今日到期", "已超期 2 天" …"""
+    now = now or utcnow()
+    if clock.stopped_at is not None:
+        if clock.stopped_at <= clock.due_at:
+            return _("按期完成")
+        return _("超期完成")
+    if clock.paused_at is not None:
+        return _("已暂停计时")
+    if clock.unit == TimeUnit.hours and clock.fixed_due_on is None:
+        hours = (clock.due_at - now).total_seconds() / 3600
+        if hours >= 0:
+            return _("剩余 %(hours).1f 小时", hours=hours)
+        return _("已超期 %(hours).1f 小时", hours=-hours)
+    today = to_local(now).date()
+    due_day = to_local(clock.due_at).date()
+    if clock.unit == TimeUnit.working_days and clock.fixed_due_on is None:
+        days = calendar.working_days_between(today, due_day)
+        unit = _("个工作日")
+    else:
+        days = (due_day - today).days
+        unit = _("天")
+    if now > clock.due_at:
+        return _("已超期 %(days)s %(unit)s", days=max(-days, 1), unit=unit)
+    if days == 0:
+        return _("今日到期")
+    return _("剩余 %(days)s %(unit)s", days=days, unit=unit)
+
+
+class ClockEscalation(db.Model):
+    """An escalation rule that has fired for a clock; it fires once."""
+
+    __tablename__ = "clock_escalations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clock_id: Mapped[int] = mapped_column(sa.ForeignKey("case_clocks.id", ondelete="CASCADE"))
+    rule_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("escalation_rules.id", ondelete="CASCADE"), index=True
+    )
+    fired_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (sa.UniqueConstraint("clock_id", "rule_id", name="uq_clock_escalations"),)
+
+
+class Notification(db.Model):
+    """An in-app message in a user's work list (escalation warnings, urging)."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    case_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("cases.id", ondelete="CASCADE"), index=True
+    )
+    level: Mapped[int] = mapped_column(default=1, nullable=False)
+    message: Mapped[str] = mapped_column(sa.String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    case = relationship("Case", lazy="select")
+    user = relationship("User", lazy="select")
+
+    __table_args__ = (
+        # The unread badge: one index range per user.
+        sa.Index("ix_notifications_user_unread", "user_id", "read_at", "id"),
+    )
+
+    def __str__(self) -> str:
+        return self.message

@@ -1,0 +1,332 @@
+"""Starting, stopping, pausing and extending a case's clocks, and firing escalation warnings.
+
+These helpers are called from the workflow steps (which write the timeline event); they never
+commit and never write events of their own, except ``run_escalations``, which is a step of its
+own run by the scheduler.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+
+from .. import db
+from ..base import to_local, utcnow
+from ..calendar import work_calendar
+from ..cases import OPEN_STATUSES, Case
+from ..deadlines import (
+    CaseClock,
+    ClockEscalation,
+    DeadlineRule,
+    EscalationRule,
+    Notification,
+    compute_due,
+    end_of_local_day,
+    paused_span,
+)
+from ..enums import Clock, EscalationTrigger, EventKind, TimeUnit
+from ..settings import SystemSetting
+from ..users import Role, User
+from . import ValidationFailed
+from .audit import log_event
+
+logger = logging.getLogger(__name__)
+
+
+def _roll_to_working_day() -> bool:
+    return SystemSetting.get("roll_deadline_to_working_day") == "1"
+
+
+def matching_rule(case: Case, kind: Clock) -> DeadlineRule | None:
+    """The most specific active rule for ``kind`` that fits ``case`` (ties: the oldest rule)."""
+    rules = db.session.scalars(
+        sa.select(DeadlineRule)
+        .where(DeadlineRule.clock == kind, DeadlineRule.is_active.is_(True))
+        .order_by(DeadlineRule.id)
+    ).all()
+    best, best_score = None, -1
+    for rule in rules:
+        score = rule.specificity(case)
+        if score is not None and score > best_score:
+            best, best_score = rule, score
+    return best
+
+
+def open_clock(case: Case, kind: Clock) -> CaseClock | None:
+    for clock in case.clocks:
+        if clock.kind == kind and clock.stopped_at is None:
+            return clock
+    return None
+
+
+def refresh_due(clock: CaseClock) -> None:
+    clock.due_at = compute_due(clock, work_calendar(), roll_to_working_day=_roll_to_working_day())
+
+
+def start_clock(
+    case: Case,
+    kind: Clock,
+    *,
+    at: datetime,
+    fixed_due_on: date | None = None,
+    restart: bool = False,
+) -> CaseClock | None:
+    """Start ``kind`` on ``case`` from ``at`` using the best rule, or ``fixed_due_on``.
+
+    Returns the clock, or ``None`` when no rule applies and no date was given (the
+    organisation sets no limit for that step). A clock already running is kept unless
+    ``restart`` (e.g. work sent back) or a new fixed date is given.
+    """
+    current = open_clock(case, kind)
+    if current is not None and not restart and fixed_due_on is None:
+        return current
+    rule = matching_rule(case, kind)
+    if rule is None and fixed_due_on is None:
+        return current
+    if current is not None:
+        current.stopped_at = at
+    clock = CaseClock(
+        kind=kind,
+        rule=rule,
+        started_at=at,
+        amount=rule.amount if rule else 0,
+        unit=rule.unit if rule else TimeUnit.calendar_days,
+        max_extension=rule.max_extension if rule else None,
+        max_extension_count=rule.max_extension_count if rule else None,
+        fixed_due_on=fixed_due_on,
+        extension=0,
+        extension_count=0,
+        paused_amount=0,
+    )
+    if fixed_due_on is not None and rule is not None and rule.max_extension:
+        # An instruction's date keeps the rule's extension cap, counted in calendar days.
+        clock.max_extension = rule.max_extension if rule.unit != TimeUnit.hours else None
+    refresh_due(clock)
+    case.clocks.append(clock)
+    return clock
+
+
+def stop_clocks(case: Case, kinds, *, at: datetime) -> list[CaseClock]:
+    stopped = []
+    for clock in case.clocks:
+        if clock.kind in kinds and clock.stopped_at is None:
+            if clock.paused_at is not None:
+                resume(clock, at=at)
+            clock.stopped_at = at
+            stopped.append(clock)
+    return stopped
+
+
+def stop_all_clocks(case: Case, *, at: datetime) -> list[CaseClock]:
+    return stop_clocks(case, set(Clock), at=at)
+
+
+def pause(clock: CaseClock, *, at: datetime) -> None:
+    clock.paused_at = at
+
+
+def resume(clock: CaseClock, *, at: datetime) -> None:
+    clock.paused_amount += max(paused_span(clock, at, work_calendar()), 0)
+    clock.paused_at = None
+    refresh_due(clock)
+
+
+def check_extension(clock: CaseClock, amount: int) -> None:
+    """Refuse an extension the rule does not allow (cap on total and on how many)."""
+    if amount <= 0:
+        raise ValidationFailed("延期时长须为正整数", field="amount")
+    if not clock.max_extension:
+        raise ValidationFailed(f"{clock.kind.title}按规定不能延期", field="amount")
+    if clock.max_extension_count is not None and clock.extension_count >= clock.max_extension_count:
+        raise ValidationFailed(
+            f"{clock.kind.title}已延期{clock.extension_count}次，按规定不得再次延期", field="amount"
+        )
+    if clock.extension + amount > clock.max_extension:
+        left = clock.max_extension - clock.extension
+        raise ValidationFailed(
+            f"延期不得超过{clock.max_extension}{clock.unit_label}"
+            f"（已延期{clock.extension}{clock.unit_label}，最多还可延期{left}{clock.unit_label}）",
+            field="amount",
+        )
+
+
+def extend(clock: CaseClock, amount: int) -> None:
+    check_extension(clock, amount)
+    clock.extension += amount
+    clock.extension_count += 1
+    refresh_due(clock)
+
+
+# --- lists -----------------------------------------------------------------------------------
+
+
+def due_soon_limit(now: datetime | None = None) -> datetime:
+    """End of the last day that counts as "due soon" (setting: working days ahead)."""
+    now = now or utcnow()
+    try:
+        days = int(SystemSetting.get("due_soon_working_days"))
+    except ValueError:
+        days = 2
+    today = to_local(now).date()
+    return end_of_local_day(work_calendar().add_working_days(today, days))
+
+
+def running_clocks_condition():
+    return sa.and_(CaseClock.stopped_at.is_(None), CaseClock.paused_at.is_(None))
+
+
+def overdue_case_ids(now: datetime | None = None):
+    now = now or utcnow()
+    return sa.select(CaseClock.case_id).where(running_clocks_condition(), CaseClock.due_at < now)
+
+
+def due_soon_case_ids(now: datetime | None = None):
+    now = now or utcnow()
+    return sa.select(CaseClock.case_id).where(
+        running_clocks_condition(),
+        CaseClock.due_at >= now,
+        CaseClock.due_at <= due_soon_limit(now),
+    )
+
+
+def paused_case_ids():
+    return sa.select(CaseClock.case_id).where(
+        CaseClock.stopped_at.is_(None), CaseClock.paused_at.is_not(None)
+    )
+
+
+# --- escalation ------------------------------------------------------------------------------
+
+
+def _threshold(rule: EscalationRule, clock: CaseClock) -> datetime:
+    if rule.trigger == EscalationTrigger.percent_elapsed:
+        span = clock.due_at - clock.started_at
+        return clock.started_at + span * (rule.threshold / 100)
+    if rule.threshold == 0:
+        return clock.due_at
+    due_day = to_local(clock.due_at).date()
+    return end_of_local_day(work_calendar().add_working_days(due_day, rule.threshold))
+
+
+def _recipients(rule: EscalationRule, case: Case) -> list[User]:
+    query = (
+        sa.select(User)
+        .join(User.roles)
+        .where(Role.code == rule.recipient_role, User.is_active.is_(True))
+        .order_by(User.id)
+    )
+    if rule.same_unit_only:
+        if case.handling_unit_id is None:
+            return []
+        query = query.where(User.unit_id == case.handling_unit_id)
+    return list(db.session.scalars(query).unique())
+
+
+def run_escalations(now: datetime | None = None) -> int:
+    """Fire every escalation rule whose moment has come; return how many fired.
+
+    Each (clock, rule) pair fires once: a warning in the recipients' work lists and one
+    timeline event on the case. Safe to run often (cron, every few minutes) from any worker:
+    the unique constraint on ``clock_escalations`` keeps two runs from double-firing.
+    """
+    now = now or utcnow()
+    rules = db.session.scalars(
+        sa.select(EscalationRule).where(EscalationRule.is_active.is_(True))
+    ).all()
+    if not rules:
+        return 0
+    fired = 0
+    for rule in rules:
+        already = sa.select(ClockEscalation.clock_id).where(ClockEscalation.rule_id == rule.id)
+        query = (
+            sa.select(CaseClock)
+            .join(Case, Case.id == CaseClock.case_id)
+            .where(
+                running_clocks_condition(),
+                Case.is_deleted.is_(False),
+                Case.status.in_(OPEN_STATUSES),
+                CaseClock.id.not_in(already),
+            )
+            .order_by(CaseClock.id)
+        )
+        if rule.clock is not None:
+            query = query.where(CaseClock.kind == rule.clock)
+        if rule.trigger == EscalationTrigger.past_due:
+            # Cheap pre-filter: a past-due rule can only fire once the deadline has passed.
+            query = query.where(CaseClock.due_at < now)
+        for clock in db.session.scalars(query):
+            if _threshold(rule, clock) > now:
+                continue
+            _fire(rule, clock, now)
+            fired += 1
+    return fired
+
+
+def _fire(rule: EscalationRule, clock: CaseClock, now: datetime) -> None:
+    case = clock.case
+    db.session.add(ClockEscalation(clock_id=clock.id, rule_id=rule.id, fired_at=now))
+    if rule.trigger == EscalationTrigger.percent_elapsed:
+        when = f"已用时限{rule.threshold}%"
+    elif rule.threshold:
+        when = f"已超期{rule.threshold}个工作日"
+    else:
+        when = "已到期"
+    message = f"{case.number}「{case.subject[:40]}」{clock.kind.title}{when}（{rule.name}）"
+    recipients = _recipients(rule, case)
+    for user in recipients:
+        db.session.add(
+            Notification(
+                user_id=user.id, case_id=case.id, level=rule.level, message=message, created_at=now
+            )
+        )
+    log_event(
+        case,
+        EventKind.escalated,
+        f"Escalation {rule.id} fired for clock {clock.id}",
+        by=None,
+        at=now,
+        data={
+            "clock": clock.kind.value,
+            "rule": rule.name,
+            "level": rule.level,
+            "message": message,
+            "recipients": [str(user) for user in recipients],
+        },
+    )
+    logger.info("escalation %s fired for case %s clock %s", rule.id, case.id, clock.id)
+
+
+def notify(users, case: Case, message: str, *, at: datetime, level: int = 1) -> None:
+    for user in users:
+        if user is not None:
+            db.session.add(
+                Notification(
+                    user_id=user.id, case_id=case.id, level=level, message=message, created_at=at
+                )
+            )
+
+
+def unread_notifications(user) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count(Notification.id)).where(
+            Notification.user_id == user.id, Notification.read_at.is_(None)
+        )
+    )
+
+
+__all__ = [
+    "check_extension",
+    "due_soon_case_ids",
+    "extend",
+    "matching_rule",
+    "open_clock",
+    "overdue_case_ids",
+    "pause",
+    "resume",
+    "run_escalations",
+    "start_clock",
+    "stop_clocks",
+    "timedelta",
+]
