@@ -1,4 +1,4 @@
-"""The admin site: menus follow the work (登记 / 办理 / 回访 / 统计 / 设置)."""
+"""The admin site: menus follow the work (登记 / 办理 / 回访 / 接待 / 统计 / 设置)."""
 
 from __future__ import annotations
 
@@ -8,25 +8,48 @@ from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext as _l
 
 from models import (
+    Appointment,
     Attachment,
     Call,
     Callback,
     Case,
     CaseEvent,
     Category,
+    LeaderAbsence,
     Letter,
+    OpinionBox,
+    OpinionBoxOpening,
     Party,
+    ReceptionLeader,
+    ReceptionQueueEntry,
+    ReceptionSchedule,
     Role,
     SystemSetting,
     Unit,
     User,
     Visit,
+    VisitIncident,
+    VisitorPass,
     db,
 )
 
 from .auth import ProtectedIndexView
 from .callbacks import CallbackView
 from .cases import AttachmentView, CaseEventView, CaseView
+from .reception import (
+    AppointmentView,
+    ReceptionDeskView,
+    ReceptionQueueView,
+    VisitIncidentView,
+    VisitorPassView,
+)
+from .reception_setup import (
+    LeaderAbsenceView,
+    OpinionBoxOpeningView,
+    OpinionBoxView,
+    ReceptionLeaderView,
+    ReceptionScheduleView,
+)
 from .registration import CallView, LetterView, PartyView, VisitView
 from .settings import CategoryView, RoleView, SystemSettingView, UnitView, UserView
 from .stats import StatsView
@@ -44,6 +67,7 @@ def init_admin(app: Flask) -> Admin:
     register = _l("登记")
     handle = _l("办理")
     callback = _l("回访")
+    reception = _l("接待")
     stats = _l("统计")
     settings = _l("设置")
     admin.add_views(
@@ -55,6 +79,54 @@ def init_admin(app: Flask) -> Admin:
         AttachmentView(Attachment, db, name=_l("附件"), category=handle, endpoint="attachment"),
         CaseEventView(CaseEvent, db, name=_l("办理时间线"), category=handle, endpoint="caseevent"),
         CallbackView(Callback, db, name=_l("回访记录"), category=callback, endpoint="callback"),
+        ReceptionDeskView(name=_l("接待台"), category=reception, endpoint="reception"),
+        AppointmentView(
+            Appointment, db, name=_l("预约与来访申请"), category=reception, endpoint="appointment"
+        ),
+        VisitorPassView(
+            VisitorPass, db, name=_l("临时通行证"), category=reception, endpoint="visitorpass"
+        ),
+        VisitIncidentView(
+            VisitIncident,
+            db,
+            name=_l("来访事件与禁访"),
+            category=reception,
+            endpoint="visitincident",
+        ),
+        ReceptionQueueView(
+            ReceptionQueueEntry,
+            db,
+            name=_l("领导接待排队"),
+            category=reception,
+            endpoint="receptionqueue",
+        ),
+        ReceptionScheduleView(
+            ReceptionSchedule,
+            db,
+            name=_l("接待日安排"),
+            category=reception,
+            endpoint="receptionschedule",
+        ),
+        ReceptionLeaderView(
+            ReceptionLeader, db, name=_l("接待领导"), category=reception, endpoint="receptionleader"
+        ),
+        LeaderAbsenceView(
+            LeaderAbsence,
+            db,
+            name=_l("领导外出与代班"),
+            category=reception,
+            endpoint="leaderabsence",
+        ),
+        OpinionBoxView(
+            OpinionBox, db, name=_l("意见箱"), category=reception, endpoint="opinionbox"
+        ),
+        OpinionBoxOpeningView(
+            OpinionBoxOpening,
+            db,
+            name=_l("开箱记录"),
+            category=reception,
+            endpoint="opinionboxopening",
+        ),
         StatsView(name=_l("信访概况"), category=stats, endpoint="stats"),
         UnitView(Unit, db, name=_l("单位与部门"), category=settings, endpoint="unit"),
         CategoryView(Category, db, name=_l("事项分类"), category=settings, endpoint="category"),

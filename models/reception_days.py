@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -21,7 +22,15 @@ from .base import UTCDateTime
 from .enums import TitledEnum, enum_column
 from .mixins import CreatedByMixin, TimestampMixin
 
-WEEKDAY_NAMES = ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日")
+WEEKDAY_NAMES = (
+    _l("星期一"),
+    _l("星期二"),
+    _l("星期三"),
+    _l("星期四"),
+    _l("星期五"),
+    _l("星期六"),
+    _l("星期日"),
+)
 
 
 class Recurrence(TitledEnum):
@@ -135,12 +144,14 @@ class ReceptionSchedule(TimestampMixin, db.Model):
 
     @property
     def rule_text(self) -> str:
+        weekday = WEEKDAY_NAMES[self.weekday or 0]
         if self.recurrence == Recurrence.weekly:
-            return f"每周{WEEKDAY_NAMES[self.weekday or 0][2:]}"
+            return gettext("每%(weekday)s", weekday=weekday)
         if self.recurrence == Recurrence.monthly_weekday:
-            nth = "一二三四五"[(self.week_of_month or 1) - 1]
-            return f"每月第{nth}个{WEEKDAY_NAMES[self.weekday or 0]}"
-        return f"每月{self.day_of_month}日"
+            return gettext(
+                "每月第%(nth)s个%(weekday)s", nth=self.week_of_month or 1, weekday=weekday
+            )
+        return gettext("每月%(day)s日", day=self.day_of_month)
 
     @property
     def slot_text(self) -> str:
@@ -248,7 +259,7 @@ class ReceptionDay:
 
     @property
     def weekday_name(self) -> str:
-        return WEEKDAY_NAMES[self.day.weekday()]
+        return str(WEEKDAY_NAMES[self.day.weekday()])
 
 
 def _absences(start: date, end: date) -> list[LeaderAbsence]:

@@ -7,6 +7,9 @@ from models import Case, Unit, db
 
 ROLES = ["admin", "registrar", "handler", "dept_head", "office", "leader", "supervisor"]
 ALL = set(ROLES)
+#: Roles holding any reception permission, and those that work the reception desk.
+RECEPTION = {"admin", "registrar", "office", "dept_head", "leader"}
+RECEPTION_DESK = {"admin", "registrar", "office"}
 
 #: endpoint -> (roles that may open the list, roles that may open the create form)
 MATRIX = {
@@ -23,6 +26,15 @@ MATRIX = {
     "user": ({"admin"}, {"admin"}),
     "role": ({"admin"}, {"admin"}),
     "setting": ({"admin"}, set()),
+    "appointment": (RECEPTION, RECEPTION_DESK),
+    "visitorpass": (RECEPTION, RECEPTION_DESK),
+    "visitincident": (RECEPTION, RECEPTION_DESK),
+    "receptionqueue": (RECEPTION, RECEPTION_DESK),
+    "opinionbox": (RECEPTION, RECEPTION_DESK),
+    "opinionboxopening": (RECEPTION, RECEPTION_DESK),
+    "receptionschedule": (RECEPTION, {"admin", "office"}),
+    "receptionleader": (RECEPTION, {"admin", "office"}),
+    "leaderabsence": (RECEPTION, {"admin", "office"}),
 }
 STATS = {"admin", "dept_head", "office", "leader", "supervisor"}
 
@@ -58,6 +70,8 @@ def test_role_matrix(role, create_user, login_as, government):
             # Flask-Admin sends a user without the create right back to the list.
             assert created.status_code == (200 if role in may_create else 302), (endpoint, role)
     assert client.get("/admin/stats/").status_code == (200 if role in STATS else 403)
+    for page in ("/admin/reception/", "/admin/reception/schedule/"):
+        assert client.get(page).status_code == (200 if role in RECEPTION else 403), (page, role)
 
 
 def test_department_users_see_only_their_units_cases(

@@ -11,7 +11,7 @@ from .. import db
 from ..base import format_local, to_local, utcnow
 from ..cases import Case
 from ..contacts import Visit
-from ..enums import IdType
+from ..enums import IdType, VisitKind
 from ..parties import Party
 from ..reception import (
     Appointment,
@@ -387,6 +387,8 @@ def enqueue_visitor(
     visit = Visit(
         visitor=entry.party,
         visited_at=utcnow(),
+        kind=VisitKind.individual,
+        head_count=1,
         purpose=entry.purpose.strip()[:200],
         receptionist_id=by.id,
     )
