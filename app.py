@@ -140,7 +140,11 @@ def load_user(token: str) -> User | None:
     return (
         db.session.execute(
             sa.select(User)
-            .options(sa.orm.joinedload(User.roles), sa.orm.joinedload(User.unit))
+            .options(
+                sa.orm.joinedload(User.roles),
+                sa.orm.joinedload(User.unit),
+                sa.orm.undefer(User.unread_notification_count),
+            )
             .where(User.session_token == token, User.is_active_user.is_(True))
         )
         .unique()

@@ -10,11 +10,14 @@ from flask_babel import lazy_gettext as _l
 from models import (
     Appointment,
     Attachment,
+    CalendarOverride,
     Call,
     Callback,
     Case,
     CaseEvent,
     Category,
+    DeadlineRule,
+    EscalationRule,
     LeaderAbsence,
     Letter,
     OpinionBox,
@@ -54,6 +57,13 @@ from .registration import CallView, LetterView, PartyView, VisitView
 from .settings import CategoryView, RoleView, SystemSettingView, UnitView, UserView
 from .stats import StatsView
 from .translations import compiled_admin_translations
+from .workflow import (
+    CalendarOverrideView,
+    DeadlineRuleView,
+    EscalationRuleView,
+    WorkflowView,
+    WorkListView,
+)
 
 
 def init_admin(app: Flask) -> Admin:
@@ -75,7 +85,9 @@ def init_admin(app: Flask) -> Admin:
         VisitView(Visit, db, name=_l("来访登记"), category=register, endpoint="visit"),
         CallView(Call, db, name=_l("来电登记"), category=register, endpoint="call"),
         PartyView(Party, db, name=_l("信访人"), category=register, endpoint="party"),
+        WorkListView(name=_l("我的工作台"), category=handle, endpoint="worklist"),
         CaseView(Case, db, name=_l("信访事项"), category=handle, endpoint="case"),
+        WorkflowView(name=_l("办理步骤"), endpoint="workflow"),
         AttachmentView(Attachment, db, name=_l("附件"), category=handle, endpoint="attachment"),
         CaseEventView(CaseEvent, db, name=_l("办理时间线"), category=handle, endpoint="caseevent"),
         CallbackView(Callback, db, name=_l("回访记录"), category=callback, endpoint="callback"),
@@ -134,6 +146,19 @@ def init_admin(app: Flask) -> Admin:
         RoleView(Role, db, name=_l("角色与权限"), category=settings, endpoint="role"),
         SystemSettingView(
             SystemSetting, db, name=_l("系统设置"), category=settings, endpoint="setting"
+        ),
+        DeadlineRuleView(
+            DeadlineRule, db, name=_l("办理时限规则"), category=settings, endpoint="deadlinerule"
+        ),
+        EscalationRuleView(
+            EscalationRule,
+            db,
+            name=_l("超期预警规则"),
+            category=settings,
+            endpoint="escalationrule",
+        ),
+        CalendarOverrideView(
+            CalendarOverride, db, name=_l("工作日调整"), category=settings, endpoint="calendar"
         ),
     )
     return admin

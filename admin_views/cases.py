@@ -7,6 +7,7 @@ import re
 import sqlalchemy as sa
 from flask import abort, flash, redirect, request, send_file, url_for
 from flask_admin import expose
+from flask_admin.actions import action
 from flask_admin.contrib.sqla import filters
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -32,12 +33,21 @@ from models.enums import CaseChannel, CasePriority, CaseStatus, EventKind, Satis
 from models.operations import ValidationFailed
 from models.operations.attachments import attachment_root, delete_attachment, store_attachment
 from models.operations.cases import delete_case, record_case_edit, register_case
+from models.operations.workflow import STEPS, available_steps
 
 from .base import ProtectedModelView, case_scope
-from .filters import CachedOptions, ChoiceEqualFilter, MyCasesFilter, date_filters
+from .filters import (
+    AwaitingMeFilter,
+    CachedOptions,
+    ChoiceEqualFilter,
+    DeadlineFilter,
+    MyCasesFilter,
+    date_filters,
+)
 from .labels import labels
 from .lookups import case_lookup, party_lookup, user_lookup
 from .search import NumberSearchMixin, as_case_number
+from .workflow import clock_rows, report_bulk, run_bulk
 
 category_options = CachedOptions(
     lambda: db.session.execute(
@@ -148,6 +158,8 @@ class CaseView(NumberSearchMixin, ProtectedModelView):
         filters.BooleanEqualFilter(Case.is_group, _l("集体访/联名")),
         filters.BooleanEqualFilter(Case.is_important, _l("重要")),
         MyCasesFilter(Case.handler_id, _l("我承办或协办的")),
+        DeadlineFilter(Case.id, _l("办理时限")),
+        AwaitingMeFilter(Case.id, _l("待我办理")),
     )
     column_formatters = {
         "flags": lambda view, context, model, name: _case_flags(model),
@@ -174,6 +186,7 @@ class CaseView(NumberSearchMixin, ProtectedModelView):
         "handling_unit",
         "handler",
         "assistants",
+        "repeat_count",
         "created_by",
         "created_at",
     )
@@ -272,6 +285,58 @@ class CaseView(NumberSearchMixin, ProtectedModelView):
             kwargs.update(case_details_context(kwargs["model"]))
         return super().render(template, **kwargs)
 
+    @expose("/details/")
+    def details_view(self):
+        # A merged case's number stays searchable but leads to the case it was folded into.
+        case = self.get_one(request.args.get("id"))
+        if case is not None and case.merged_into_id is not None:
+            survivor = self.get_one(str(case.merged_into_id))
+            if survivor is not None:
+                flash(
+                    _(
+                        "%(old)s 已并入 %(new)s，已为您打开合并后的事项。",
+                        old=case.number,
+                        new=survivor.number,
+                    ),
+                    "info",
+                )
+                return redirect(url_for(".details_view", id=survivor.id))
+        return super().details_view()
+
+    def _bulk(self, step, ids):
+        cases = (
+            Case.query.filter(Case.id.in_([int(i) for i in ids]), Case.is_deleted.is_(False))
+            .filter(case_scope(current_user))
+            .order_by(Case.id)
+            .all()
+        )
+        note = _("批量%(step)s", step=STEPS[step].title)
+        inputs = {"note": note} if step == "urge" else {}
+        done, refused = run_bulk(step, cases, inputs)
+        report_bulk(STEPS[step].title, done, refused)
+
+    @action("urge", _l("催办"), _l("对选中的事项发出催办？"))
+    def action_urge(self, ids):
+        self._bulk("urge", ids)
+
+    @action("archive", _l("归档"), _l("将选中的已办结事项归档？"))
+    def action_archive(self, ids):
+        self._bulk("archive", ids)
+
+    @action("assign", _l("交办"))
+    def action_assign(self, ids):
+        return redirect(url_for("workflow.bulk_view", ids=list(ids)))
+
+    def is_action_allowed(self, name):
+        permission = {
+            "urge": "workflow.assign",
+            "archive": "workflow.archive",
+            "assign": "workflow.assign",
+        }.get(name)
+        if permission is not None:
+            return current_user.has_permission(permission)
+        return super().is_action_allowed(name)
+
 
 def case_details_context(case: Case) -> dict:
     """Everything the details page lists below the case's own fields."""
@@ -289,7 +354,19 @@ def case_details_context(case: Case) -> dict:
         .order_by(CaseEvent.id)
         .all()
     )
+    children = (
+        Case.query.filter(Case.parent_id == case.id, Case.is_deleted.is_(False))
+        .order_by(Case.id)
+        .all()
+    )
+    merged_from = Case.query.filter(Case.merged_into_id == case.id).order_by(Case.id).all()
+    steps = available_steps(case, current_user) if not case.is_deleted else []
     return {
+        "steps": [step for step in steps if not step.secondary],
+        "more_steps": [step for step in steps if step.secondary],
+        "clocks": clock_rows(case),
+        "children": children,
+        "merged_from": merged_from,
         "letters": active(Letter),
         "visits": active(Visit),
         "calls": active(Call),

@@ -126,3 +126,50 @@ class MyCasesFilter(filters.BaseSQLAFilter):
 
     def operation(self):
         return _l("是")
+
+
+class DeadlineFilter(filters.BaseSQLAFilter):
+    """Cases with a clock that is overdue, due soon or paused; derived from the clocks."""
+
+    def __init__(self, column, name):
+        super().__init__(
+            column,
+            name,
+            options=[
+                ("overdue", _l("已超期")),
+                ("due_soon", _l("即将到期")),
+                ("paused", _l("暂停计时")),
+            ],
+        )
+
+    def apply(self, query, value, alias=None):
+        from models import Case
+        from models.operations.deadlines import (
+            due_soon_case_ids,
+            overdue_case_ids,
+            paused_case_ids,
+        )
+
+        subquery = {
+            "overdue": overdue_case_ids,
+            "due_soon": due_soon_case_ids,
+            "paused": paused_case_ids,
+        }[value]()
+        return query.filter(Case.id.in_(subquery))
+
+    def validate(self, value) -> bool:
+        return value in ("overdue", "due_soon", "paused")
+
+    def operation(self):
+        return _l("为")
+
+
+class AwaitingMeFilter(MyCasesFilter):
+    """Cases whose next workflow step is the signed-in user's (我的待办)."""
+
+    def apply(self, query, value, alias=None):
+        from flask_login import current_user
+
+        from .workflow import awaiting_condition
+
+        return query.filter(awaiting_condition(current_user))

@@ -306,3 +306,22 @@ class Notification(db.Model):
 
     def __str__(self) -> str:
         return self.message
+
+
+def _attach_unread_count() -> None:
+    """``User.unread_notification_count``: loaded with the user (see ``load_user``) so the
+    navbar badge costs no extra query."""
+    from sqlalchemy.orm import column_property
+
+    from .users import User
+
+    User.unread_notification_count = column_property(
+        sa.select(sa.func.count(Notification.id))
+        .where(Notification.user_id == User.id, Notification.read_at.is_(None))
+        .correlate_except(Notification)
+        .scalar_subquery(),
+        deferred=True,
+    )
+
+
+_attach_unread_count()

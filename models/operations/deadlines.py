@@ -214,7 +214,7 @@ def _recipients(rule: EscalationRule, case: Case) -> list[User]:
     query = (
         sa.select(User)
         .join(User.roles)
-        .where(Role.code == rule.recipient_role, User.is_active.is_(True))
+        .where(Role.code == rule.recipient_role, User.is_active_user.is_(True))
         .order_by(User.id)
     )
     if rule.same_unit_only:

@@ -1,0 +1,247 @@
+"""One small form per workflow step; field names are the step function's keyword arguments."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask_admin.contrib.sqla.fields import QuerySelectField, QuerySelectMultipleField
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from models import Unit, User, db
+from models.enums import ReplyMethod, UnitKind
+
+from .fields import LocalDateTimeField, NotInFuture
+
+REQUIRED = _l("此项必填")
+
+
+def _active_units():
+    return db.session.scalars(
+        sa.select(Unit).where(Unit.is_active.is_(True)).order_by(Unit.sort_order, Unit.id)
+    ).all()
+
+
+def _handling_units():
+    return [unit for unit in _active_units() if unit.kind not in (UnitKind.external,)]
+
+
+def _active_users():
+    return db.session.scalars(
+        sa.select(User).where(User.is_active_user.is_(True)).order_by(User.unit_id, User.id)
+    ).all()
+
+
+def _leaders():
+    return [user for user in _active_users() if user.has_permission("workflow.instruct")]
+
+
+def _user_label(user: User) -> str:
+    return f"{user.full_name}（{user.unit.name}）" if user.unit else user.full_name
+
+
+def text(label, required=True, rows=3, description=None):
+    validators = [DataRequired(message=REQUIRED)] if required else [Optional()]
+    return TextAreaField(label, validators, render_kw={"rows": rows}, description=description or "")
+
+
+def line(label, required=True, max_length=200, description=None):
+    validators = [DataRequired(message=REQUIRED)] if required else [Optional()]
+    return StringField(label, [*validators, Length(max=max_length)], description=description or "")
+
+
+def unit_field(label, required=True, query=_handling_units):
+    return QuerySelectField(
+        label,
+        query_factory=query,
+        allow_blank=not required,
+        blank_text="——",
+        validators=[DataRequired(message=REQUIRED)] if required else [Optional()],
+    )
+
+
+def user_field(label, required=False, query=_active_users):
+    return QuerySelectField(
+        label,
+        query_factory=query,
+        get_label=_user_label,
+        allow_blank=not required,
+        blank_text="——",
+        validators=[DataRequired(message=REQUIRED)] if required else [Optional()],
+    )
+
+
+def due_field():
+    return DateField(
+        _l("办理期限"),
+        [Optional()],
+        description=_l("批示或上级明确了期限时填写，优先于规则计算的期限"),
+    )
+
+
+def review_fields():
+    return {
+        "requested_on": DateField(_l("申请日期"), [Optional()]),
+        "reason": text(_l("申请理由")),
+    }
+
+
+def opinion_fields(label):
+    return {
+        "opinion": text(label, rows=4),
+        "upheld": BooleanField(_l("维持原处理意见"), default=True),
+    }
+
+
+#: step code -> {field name: unbound field}
+STEP_FIELDS = {
+    "accept": lambda: {"note": text(_l("备注"), required=False)},
+    "not_accept": lambda: {
+        "reason": text(_l("不予受理的理由")),
+        "legal_route": line(
+            _l("告知的法定途径或有权处理的机关"),
+            description=_l("如：向人民法院提起诉讼；申请仲裁；申请行政复议"),
+        ),
+    },
+    "no_longer_accept": lambda: {
+        "reason": text(
+            _l("不再受理的理由"), description=_l("如：已复核终结；无正当理由逾期未申请复查")
+        )
+    },
+    "keep": lambda: {
+        "region": line(_l("存信地区"), max_length=60),
+        "year": IntegerField(_l("年份"), [DataRequired(message=REQUIRED)]),
+        "related_number": line(_l("关联的已答复事项编号"), required=False, max_length=40),
+        "note": text(_l("备注"), required=False, rows=2),
+    },
+    "answer_on_spot": lambda: {"answer": text(_l("答复内容"), rows=4)},
+    "propose": lambda: {"proposal": text(_l("拟办意见"), rows=4)},
+    "send_for_reading": lambda: {
+        "leader": user_field(_l("送阅领导"), query=_leaders),
+        "note": text(_l("备注"), required=False, rows=2),
+    },
+    "instruct": lambda: {
+        "instruction": text(_l("批示内容"), rows=4),
+        "handling_unit": unit_field(_l("承办单位")),
+        "handler": user_field(_l("承办人")),
+        "due_on": due_field(),
+        "supervised": BooleanField(_l("督办（填发督办卡）")),
+    },
+    "assign": lambda: {
+        "handling_unit": unit_field(_l("承办单位")),
+        "handler": user_field(_l("承办人")),
+        "due_on": due_field(),
+        "supervised": BooleanField(_l("督办（填发督办卡）")),
+        "note": text(_l("交办意见"), required=False, rows=2),
+    },
+    "acknowledge": lambda: {},
+    "add_assistant": lambda: {
+        "assistant": user_field(_l("协办人"), required=True),
+        "note": text(_l("说明"), required=False, rows=2),
+    },
+    "transfer": lambda: {
+        "target_unit": unit_field(_l("转送机关或单位"), query=_active_units),
+        "reason": text(_l("转办理由")),
+        "petitioner_informed": BooleanField(_l("已告知信访人")),
+        "informed_how": line(_l("告知方式"), required=False, max_length=100),
+    },
+    "return_to_sender": lambda: {
+        "returned_to": line(_l("退回对象（来信人或原批转单位）"), max_length=100),
+        "reason": text(_l("退回理由")),
+    },
+    "investigate": lambda: {
+        "findings": text(_l("调查核实情况"), rows=5),
+        "responsible_unit": line(_l("责任单位"), required=False, max_length=100),
+        "needs_rectification": BooleanField(_l("责任单位须报送书面整改方案")),
+    },
+    "urge": lambda: {"note": text(_l("催办意见"), required=False, rows=2)},
+    "interim_report": lambda: {
+        "reason": text(_l("不能按期办结的原因")),
+        "difficulties": text(_l("需领导协调的困难"), required=False),
+    },
+    "request_extension": lambda: {
+        "clock": SelectField(_l("延期的时限"), choices=[]),
+        "amount": IntegerField(
+            _l("延期时长"),
+            [DataRequired(message=REQUIRED), NumberRange(min=1, max=365, message=_l("须为正整数"))],
+        ),
+        "reason": text(_l("延期理由（将告知信访人）")),
+    },
+    "decide_extension": lambda: {
+        "approved": RadioField(
+            _l("审批结果"),
+            choices=[("1", _l("同意延期")), ("0", _l("不同意"))],
+            default="1",
+        ),
+        "amount": IntegerField(_l("批准延期时长（不填则按申请）"), [Optional()]),
+        "note": text(_l("审批意见"), required=False, rows=2),
+    },
+    "pause_clock": lambda: {"reason": text(_l("暂停计时的原因"))},
+    "resume_clock": lambda: {"note": text(_l("备注"), required=False, rows=2)},
+    "report_result": lambda: {
+        "facts": text(_l("查明的事实"), rows=5),
+        "decision": text(_l("对每项诉求的处理意见"), rows=5),
+    },
+    "approve_result": lambda: {"note": text(_l("审核意见"), required=False, rows=2)},
+    "send_back": lambda: {"reason": text(_l("退回重办的理由"))},
+    "reply": lambda: {
+        "method": SelectField(_l("答复方式"), choices=ReplyMethod.choices()),
+        "replied_at": LocalDateTimeField(_l("答复时间"), [Optional(), NotInFuture()]),
+        "text": text(_l("答复内容"), rows=5),
+    },
+    "close": lambda: {"opinion": text(_l("办结意见"))},
+    "request_review": review_fields,
+    "answer_review": lambda: opinion_fields(_l("复查意见")),
+    "request_re_review": review_fields,
+    "answer_re_review": lambda: opinion_fields(_l("复核意见")),
+    "archive": lambda: {"volume": line(_l("卷宗号"), required=False, max_length=60)},
+    "reopen": lambda: {"reason": text(_l("重新办理的理由"))},
+    "destroy": lambda: {"batch": line(_l("销毁批次"), required=False, max_length=60)},
+    "merge": lambda: {
+        "into_number": line(_l("并入的事项编号"), max_length=40),
+        "reason": text(_l("合并理由")),
+    },
+    "split": lambda: {
+        "units": QuerySelectMultipleField(
+            _l("拆分给以下承办单位（每个单位一个子事项）"),
+            query_factory=_handling_units,
+            validators=[DataRequired(message=REQUIRED)],
+        ),
+        "note": text(_l("说明"), required=False, rows=2),
+    },
+}
+
+
+def step_form(code: str, formdata=None):
+    """A bound form for step ``code`` with the case version the user saw."""
+    fields = STEP_FIELDS[code]()
+    fields["expected_version"] = HiddenField()
+    form_class = type(f"{code.title().replace('_', '')}Form", (FlaskForm,), fields)
+    return form_class(formdata=formdata)
+
+
+def step_inputs(code: str, form) -> dict:
+    """The form's data as keyword arguments for the step function."""
+    data = {
+        name: field.data
+        for name, field in form._fields.items()
+        if name not in ("csrf_token", "expected_version")
+    }
+    if code == "decide_extension":
+        data["approved"] = data.get("approved") == "1"
+    if code in ("reply",) and data.get("method"):
+        data["method"] = ReplyMethod(data["method"])
+    for key, value in list(data.items()):
+        if isinstance(value, str):
+            data[key] = value.strip()
+    return data
