@@ -909,7 +909,11 @@ class ReceptionDeskView(BaseView):
         year += (month - 1) // 12
         month = (month - 1) % 12 + 1
         last = date(year, month, 1) - timedelta(days=1)
-        occurrences = reception_days(first, last, include_skipped=True)
+        everything = reception_days(first, last, include_skipped=True)
+        held_days = {o.day for o in everything if not o.skipped}
+        # A schedule displaced by a higher-priority one that day is not news for visitors;
+        # a reception day lost to a holiday is.
+        occurrences = [o for o in everything if not (o.skipped and o.day in held_days)]
         leaders = {}
         for occurrence in occurrences:
             for leader in (occurrence.leader, occurrence.absent_leader):
