@@ -50,9 +50,9 @@ from models.reception import (
     IncidentKind,
     IncidentMeasure,
 )
-from models.reception_days import QueueStatus, reception_days
+from models.reception_days import QueueStatus, Recurrence, reception_days
 
-from .base import ProtectedModelView, case_scope
+from .base import ProtectedModelView, _all_titled_enums, case_scope, type_formatters
 from .fields import LocalDateTimeField
 from .filters import ChoiceEqualFilter, _local_midnight_utc, date_filters
 from .labels import labels
@@ -94,6 +94,19 @@ class ReceptionModelView(ProtectedModelView):
     permission_delete = "reception.manage"
     allow_delete = False
     simple_list_pager = True
+    #: The shared formatters know the enums of models.enums; add the reception ones.
+    _enums = [
+        *_all_titled_enums(),
+        AppointmentKind,
+        AppointmentChannel,
+        AppointmentStatus,
+        IncidentKind,
+        IncidentMeasure,
+        Recurrence,
+        QueueStatus,
+    ]
+    column_type_formatters = type_formatters(_enums)
+    column_type_formatters_detail = type_formatters(_enums)
 
     def is_accessible(self) -> bool:
         return may_use_reception(current_user)

@@ -508,3 +508,25 @@ def test_reception_pages_follow_permissions(create_user, login_as, government):
     # A leader may look, not set up schedules or hand out passes.
     assert leader.get("/admin/receptionschedule/new/").status_code == 302
     assert leader.get("/admin/visitorpass/new/").status_code == 302
+
+
+def test_reception_enums_show_their_chinese_titles(create_user, login_as, government):
+    client = login_as(create_user("registrar"))
+    client.post(
+        "/admin/appointment/new/",
+        data={
+            "kind": "application",
+            "channel": "in_person",
+            "visitor_name": "韩某",
+            "id_type": "resident_id",
+            "id_number": VISITOR_ID,
+            "head_count": "1",
+            "expected_at": local_text(timedelta(hours=3)),
+            "purpose": "办事",
+        },
+    )
+    appointment = db.session.scalar(sa.select(Appointment))
+    details = text_of(client.get(f"/admin/appointment/details/?id={appointment.id}"))
+    assert "来访申请" in details and "现场/书面" in details
+    assert "in_person" not in details
+    assert "现场/书面" in text_of(client.get("/admin/appointment/"))
