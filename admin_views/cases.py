@@ -29,7 +29,14 @@ from models import (
     Visit,
     db,
 )
-from models.enums import CaseChannel, CasePriority, CaseStatus, EventKind, Satisfaction
+from models.enums import (
+    CaseChannel,
+    CasePriority,
+    CaseStatus,
+    EventKind,
+    ReplyMethod,
+    Satisfaction,
+)
 from models.operations import ValidationFailed
 from models.operations.attachments import attachment_root, delete_attachment, store_attachment
 from models.operations.cases import delete_case, record_case_edit, register_case
@@ -401,6 +408,8 @@ def describe_event(event: CaseEvent, labels_by_key: dict) -> str:
             text = Satisfaction.title_of(data["satisfaction"])
             return text + (_("，问题仍存在") if data.get("problem_remains") else "")
         return _("计划回访")
+    if event.kind.value in STEPS or event.kind in (EventKind.merged_in, EventKind.escalated):
+        return describe_step_event(data)
     if data.get("deleted"):
         return _("已删除")
     changed = [k for k, v in data.items() if isinstance(v, list) and len(v) == 2]
@@ -408,6 +417,90 @@ def describe_event(event: CaseEvent, labels_by_key: dict) -> str:
         names = _("、").join(str(labels_by_key.get(key, key)) for key in changed)
         return _("修改了：%(fields)s", fields=names)
     return ""
+
+
+STEP_DATA_LABELS = {
+    "reason": _l("理由"),
+    "legal_route": _l("法定途径或有权处理的机关"),
+    "region": _l("地区"),
+    "year": _l("年份"),
+    "related": _l("关联事项"),
+    "answer": _l("答复内容"),
+    "proposal": _l("拟办意见"),
+    "leader": _l("送阅领导"),
+    "instruction": _l("批示"),
+    "handling_unit": _l("承办单位"),
+    "handler": _l("承办人"),
+    "assistant": _l("协办人"),
+    "approved_by": _l("批准人"),
+    "due_on": _l("批示期限"),
+    "supervised": _l("督办"),
+    "target_unit": _l("转送单位"),
+    "petitioner_informed": _l("已告知信访人"),
+    "informed_how": _l("告知方式"),
+    "returned_to": _l("退回对象"),
+    "within_limit": _l("在期限内"),
+    "findings": _l("调查情况"),
+    "responsible_unit": _l("责任单位"),
+    "needs_rectification": _l("须报整改方案"),
+    "difficulties": _l("困难"),
+    "amount": _l("申请延期"),
+    "approved": _l("同意"),
+    "granted": _l("批准延期"),
+    "facts": _l("查明事实"),
+    "decision": _l("处理意见"),
+    "method": _l("答复方式"),
+    "text": _l("答复内容"),
+    "opinion": _l("意见"),
+    "signed_by": _l("签批人"),
+    "upheld": _l("维持原意见"),
+    "requested_on": _l("申请日期"),
+    "volume": _l("卷宗号"),
+    "batch": _l("销毁批次"),
+    "into": _l("并入"),
+    "from_case": _l("并入的事项"),
+    "children": _l("子事项"),
+    "message": _l("提醒"),
+    "due_at": _l("期限"),
+    "note": _l("说明"),
+}
+
+
+def describe_step_event(data: dict) -> str:
+    """Status change and the step's inputs, as one Chinese line."""
+    parts = []
+    before, after = data.get("from"), data.get("to")
+    if before and after and before != after:
+        parts.append(f"{CaseStatus.title_of(before)} → {CaseStatus.title_of(after)}")
+    for key, label in STEP_DATA_LABELS.items():
+        value = data.get(key)
+        if value in (None, "", [], False) and key not in ("approved", "upheld"):
+            continue
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            value = _("是") if value else _("否")
+        elif key == "due_at":
+            value = local_time_text(value)
+        elif key == "method":
+            value = ReplyMethod.title_of(value)
+        elif key in ("amount", "granted") and data.get("unit"):
+            value = f"{value}{data['unit']}"
+        elif isinstance(value, list):
+            value = "、".join(str(item) for item in value)
+        parts.append(f"{label}：{value}")
+    return "；".join(parts)
+
+
+def local_time_text(value: str) -> str:
+    from datetime import datetime
+
+    from models.base import format_local
+
+    try:
+        return format_local(datetime.fromisoformat(value))
+    except ValueError:
+        return value
 
 
 def _case_link(view, context, model, name):
