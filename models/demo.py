@@ -26,14 +26,16 @@ from .enums import (
     IdType,
     LetterForm,
     LetterOrigin,
+    ReplyMethod,
     Satisfaction,
     VisitKind,
 )
 from .operations.callbacks import record_callback
-from .operations.cases import record_case_edit
 from .operations.contacts import register_contact
+from .operations.deadlines import run_escalations
 from .operations.parties import register_party
 from .operations.users import create_user
+from .operations.workflow import perform
 from .parties import Party
 from .presets import load_preset
 from .units import Unit
@@ -156,7 +158,6 @@ def seed_demo(
         sa.select(Unit).where(Unit.parent_id.is_not(None)).order_by(Unit.id)
     ).all()
     forwarding_bodies = db.session.scalars(sa.select(Unit).where(Unit.kind == "higher_body")).all()
-    handling_users = [users["handler"], users["dept_head"]]
 
     people = [_person(fake, registrar) for _ in range(int(case_count * 0.8))]
     for party in random.sample(people, k=max(1, len(people) // 25)):
@@ -187,11 +188,7 @@ def seed_demo(
         )
         register_contact(contact, by=registrar, new_case=new_case, at=received)
         case = contact.case
-        if random.random() < 0.6:
-            case.handling_unit = random.choice(departments)
-            if case.handling_unit.name == "县住房和城乡建设局":
-                case.handler = random.choice(handling_users)
-            record_case_edit(case, by=office, at=min(received + timedelta(days=1), now))
+        _advance(case, users, random.choice(departments), now)
         cases.append(case)
 
     # Repeat contacts: the same people come back about the same matter.
@@ -202,8 +199,12 @@ def seed_demo(
         contact = _contact(kind, fake, later, person, registrar, forwarding_bodies)
         register_contact(contact, by=registrar, case=case, at=later)
 
-    for case in random.sample(cases, k=case_count // 3):
-        done = min(_office_hours(case.received_at + timedelta(days=random.randint(10, 60))), now)
+    # Closed cases are called back (the callback clock runs from closing); a few open ones too.
+    closed = [case for case in cases if case.closed_at is not None]
+    still_open = [case for case in cases if case.closed_at is None]
+    for case in closed + random.sample(still_open, k=min(len(still_open), case_count // 20)):
+        start = case.closed_at or case.received_at
+        done = min(_office_hours(start + timedelta(days=random.randint(1, 6))), now)
         finished = done < now - timedelta(days=1)
         satisfaction = (
             random.choices(list(Satisfaction), weights=[70, 20, 10])[0] if finished else None
@@ -225,7 +226,95 @@ def seed_demo(
         )
         record_callback(callback, by=office, at=done)
     db.session.flush()
+    # Warn about what is already late, as the scheduled job would have done.
+    run_escalations(now)
     return logins
+
+
+def _advance(case: Case, users: dict, unit: Unit, now) -> None:
+    """Take a demo case through real workflow steps, as far as its age suggests.
+
+    Old cases are closed; recent ones stop at intake, leader reading or handling, so the work
+    list has items waiting, due soon and overdue.
+    """
+    age = (now - case.received_at).days
+    stage = random.random()
+    if age < 60 and stage < 0.15:
+        return  # still waiting for intake
+    when = case.received_at
+
+    def later(hours_low: int, hours_high: int):
+        nonlocal when
+        when = min(when + timedelta(hours=random.randint(hours_low, hours_high)), now)
+        return when
+
+    admin, leader, office = users["admin"], users["leader"], users["office"]
+    housing = unit.name == "县住房和城乡建设局"
+    handler = users["handler"] if housing else admin
+    head = users["dept_head"] if housing else admin
+    perform("accept", case, by=users["registrar"], at=later(1, 8))
+    if age < 60 and stage < 0.25:
+        perform("send_for_reading", case, by=office, leader=leader, at=later(1, 6))
+        return
+    perform(
+        "instruct",
+        case,
+        by=leader,
+        instruction=random.choice(INSTRUCTIONS).format(unit=unit.name),
+        handling_unit=unit,
+        handler=users["handler"] if housing else None,
+        supervised=random.random() < 0.15,
+        at=later(8, 60),
+    )
+    if age < 30 and stage < 0.45:
+        return  # assigned, not yet signed for
+    perform("acknowledge", case, by=handler, at=later(1, 20))
+    if age < 45 and stage < 0.8:
+        if random.random() < 0.3:
+            perform("urge", case, by=office, note="请抓紧办理并按时报结", at=later(24, 72))
+        return  # in progress; some of these run past their deadline
+    perform(
+        "report_result",
+        case,
+        by=handler,
+        facts="经调查核实，反映的情况基本属实。",
+        decision="已责成相关单位限期整改，并向信访人说明处理情况。",
+        at=later(24, 120),
+    )
+    perform("approve_result", case, by=head, at=later(2, 24))
+    if not case.is_anonymous:
+        perform(
+            "reply",
+            case,
+            by=office,
+            method=random.choice(list(ReplyMethod)),
+            text="您反映的问题已办理，处理情况如下：已责成相关单位限期整改。",
+            at=later(4, 48),
+        )
+    if case.needs_callback_before_closing:
+        # Group visits are re-visited before they may close.
+        visited = later(24, 72)
+        record_callback(
+            Callback(
+                case=case,
+                method=CallbackMethod.on_site,
+                caller=office,
+                person_reached=case.petitioner_names,
+                done_at=visited,
+                satisfaction=Satisfaction.satisfied,
+                opinion="整改到位",
+            ),
+            by=office,
+            at=visited,
+        )
+    perform("close", case, by=leader, opinion="同意办结。", at=later(4, 48))
+
+
+INSTRUCTIONS = [
+    "请{unit}认真核实，依法依规处理，按时报结。",
+    "请{unit}调查处理，并将结果书面报县信访局。",
+    "请{unit}牵头办理，做好解释疏导工作。",
+]
 
 
 def _office_hours(when):
