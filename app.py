@@ -235,6 +235,26 @@ def _register_cli(app: Flask) -> None:
         else:
             click.echo("演示数据已存在，未重复生成。")
 
+    @app.cli.command("run-escalations")
+    def run_escalations_command():
+        """Fire due escalation warnings (run every few minutes from cron or a systemd timer)."""
+        from models.operations.deadlines import run_escalations
+
+        fired = run_escalations()
+        db.session.commit()
+        click.echo(f"已发出预警：{fired} 条")
+
+    @app.cli.command("load-deadline-preset")
+    @click.argument("name")
+    def load_deadline_preset_command(name):
+        """Replace the deadline and escalation rules with a preset's (government, enterprise,
+        property, hospital)."""
+        from models.presets import load_deadline_preset
+
+        rules, escalations = load_deadline_preset(name)
+        db.session.commit()
+        click.echo(f"已载入时限规则 {rules} 条、预警规则 {escalations} 条")
+
     @app.cli.command("load-preset")
     @click.argument("name", default="government")
     def load_preset_command(name):

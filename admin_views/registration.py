@@ -227,6 +227,7 @@ class ContactView(CaseChildView):
         register_contact(model, by=current_user, case=existing_case, new_case=new_case)
 
     details_template = "admin/contact/details.html"
+    create_template = "admin/contact/create.html"
     #: Which attachment column points at this kind of contact (calls keep none of their own).
     attachment_key: str | None = None
 

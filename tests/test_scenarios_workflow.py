@@ -506,3 +506,66 @@ def test_dissatisfied_callback_reopens_the_case(app, people, create_case):
         )
         >= 1
     )
+
+
+def test_registration_suggests_open_cases_of_the_same_person(
+    app, client, login_as, people, create_case, create_party
+):
+    person = create_party("李四", phone="13800138000", id_number="11010519491231002X")
+    case = create_case(by=people["registrar"], petitioners=[person], subject="小区噪声扰民")
+    login_as(people["registrar"])
+    by_phone = client.get("/admin/workflow/similar/?phone=13800138000").get_json()
+    assert [row["number"] for row in by_phone] == [case.number]
+    by_name = client.get("/admin/workflow/similar/?name=李四&subject=噪声扰民严重").get_json()
+    assert [row["number"] for row in by_name] == [case.number]
+    assert client.get("/admin/workflow/similar/?name=李四&subject=道路维修").get_json() == []
+    page = client.get("/admin/letter/new/").get_data(as_text=True)
+    assert "/admin/workflow/similar/" in page
+
+
+def test_merge_keeps_both_numbers_leading_to_the_survivor(
+    app, client, login_as, people, create_case
+):
+    survivor = create_case(by=people["registrar"], subject="道路积水")
+    duplicate = create_case(by=people["registrar"], subject="道路积水（重复）")
+    step(
+        client,
+        login_as,
+        people["office"],
+        "merge",
+        duplicate,
+        into_number=survivor.number,
+        reason="同一事项",
+    )
+    assert fresh(duplicate).status == CaseStatus.merged
+    assert fresh(survivor).repeat_count >= 1
+    listing = client.get(f"/admin/case/?search={duplicate.number}").get_data(as_text=True)
+    assert duplicate.number in listing
+    response = client.get(f"/admin/case/details/?id={duplicate.id}")
+    assert response.status_code == 302
+    assert f"id={survivor.id}" in response.headers["Location"]
+    assert duplicate.number in details(client, survivor)
+
+
+def test_split_children_block_the_parent_from_closing(app, client, login_as, people, create_case):
+    parent = create_case(by=people["registrar"], subject="多部门事项")
+    step(client, login_as, people["registrar"], "accept", parent)
+    step(
+        client,
+        login_as,
+        people["office"],
+        "split",
+        parent,
+        units=[str(people["housing"].id), str(people["city"].id)],
+    )
+    children = db.session.scalars(sa.select(Case).where(Case.parent_id == parent.id)).all()
+    assert len(children) == 2 and all(c.status == CaseStatus.assigned for c in children)
+    parent = fresh(parent)
+    parent.status = CaseStatus.replied
+    parent.result_approved_at = utcnow()
+    db.session.commit()
+    response = client.get(f"/admin/workflow/close/{parent.id}/", follow_redirects=True)
+    login_as(people["leader"])
+    response = client.get(f"/admin/workflow/close/{parent.id}/", follow_redirects=True)
+    assert "拆分出的子事项尚未办结" in response.get_data(as_text=True)
+    assert fresh(parent).status == CaseStatus.replied
