@@ -21,6 +21,7 @@ COMMON_LABELS = {
     "agent": _l("代理人"),
     "handling_unit": _l("承办单位"),
     "handler": _l("承办人"),
+    "repeat_count": _l("重复信访次数"),
     "assistants": _l("协办人"),
     "is_important": _l("重要"),
     "is_major": _l("重大"),
