@@ -22,7 +22,7 @@ from models.operations.deadlines import (
     due_soon_limit,
     overdue_case_ids,
 )
-from models.operations.workflow import STEPS, perform, step_problem
+from models.operations.workflow import STEPS, closing_permission, perform, step_problem
 from models.presets import DEADLINE_PRESETS, load_deadline_preset
 
 from .base import ProtectedModelView, case_scope
@@ -79,8 +79,7 @@ def awaiting_condition(user):
                 Case.is_anonymous.is_(False),
             )
         )
-    closer = "workflow.sign_off" if _sign_off_needed() else "workflow.close"
-    if user.has_permission(closer):
+    if user.has_permission(closing_permission()):
         conditions.append(
             sa.or_(
                 Case.status == CaseStatus.replied,
@@ -94,12 +93,6 @@ def awaiting_condition(user):
     if user.has_permission("workflow.review"):
         conditions.append(Case.status.in_([CaseStatus.under_review, CaseStatus.under_re_review]))
     return sa.or_(*conditions)
-
-
-def _sign_off_needed() -> bool:
-    from models import SystemSetting
-
-    return SystemSetting.get("close_requires_sign_off") == "1"
 
 
 class WorkflowView(BaseView):

@@ -8,7 +8,7 @@ own run by the scheduler.
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import sqlalchemy as sa
 
@@ -306,27 +306,3 @@ def notify(users, case: Case, message: str, *, at: datetime, level: int = 1) -> 
                     user_id=user.id, case_id=case.id, level=level, message=message, created_at=at
                 )
             )
-
-
-def unread_notifications(user) -> int:
-    return db.session.scalar(
-        sa.select(sa.func.count(Notification.id)).where(
-            Notification.user_id == user.id, Notification.read_at.is_(None)
-        )
-    )
-
-
-__all__ = [
-    "check_extension",
-    "due_soon_case_ids",
-    "extend",
-    "matching_rule",
-    "open_clock",
-    "overdue_case_ids",
-    "pause",
-    "resume",
-    "run_escalations",
-    "start_clock",
-    "stop_clocks",
-    "timedelta",
-]

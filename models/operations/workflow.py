@@ -192,9 +192,16 @@ def is_on_case(case: Case, user) -> bool:
     )
 
 
+def closing_permission() -> str:
+    """Who may close: a leader's sign-off where configured, otherwise the office."""
+    if SystemSetting.get("close_requires_sign_off") == "1":
+        return "workflow.sign_off"
+    return "workflow.close"
+
+
 def _permissions(step: Step, case: Case) -> tuple[str, ...]:
-    if step.code == "close" and SystemSetting.get("close_requires_sign_off") == "1":
-        return ("workflow.sign_off",)
+    if step.code == "close":
+        return (closing_permission(),)
     if step.code == "reply" and SystemSetting.get("reply_by") == "department":
         return ("workflow.reply", "workflow.handle")
     return step.permissions
@@ -434,6 +441,18 @@ def _accept_if_needed(case: Case, at: datetime) -> None:
             start_clock(case, Clock.reply, at=at)
 
 
+def _hand_over(case: Case, unit, handler, supervised, due_on, at, *, restart: bool):
+    """Give the case to ``unit``/``handler`` (批示 or 交办) and start its handling clock."""
+    _accept_if_needed(case, at)
+    case.handling_unit = unit
+    case.handler = handler
+    case.assigned_at = at
+    case.acknowledged_at = None
+    case.is_supervised = case.is_supervised or bool(supervised)
+    stop_clocks(case, {Clock.handover, Clock.instruction}, at=at)
+    return start_clock(case, Clock.handling, at=at, fixed_due_on=due_on, restart=restart)
+
+
 def _deadline_data(clock) -> dict:
     if clock is None:
         return {}
@@ -571,17 +590,10 @@ def instruct(
     unit = _active_unit(handling_unit)
     handler = _handler_in_unit(handler, unit)
     _future_date(due_on, "due_on", at)
-    _accept_if_needed(case, at)
     case.instruction = instruction
     case.instructed_at = at
     case.instructed_by_id = by.id
-    case.handling_unit = unit
-    case.handler = handler
-    case.assigned_at = at
-    case.acknowledged_at = None
-    case.is_supervised = case.is_supervised or bool(supervised)
-    stop_clocks(case, {Clock.instruction, Clock.handover}, at=at)
-    clock = start_clock(case, Clock.handling, at=at, fixed_due_on=due_on, restart=True)
+    clock = _hand_over(case, unit, handler, supervised, due_on, at, restart=True)
     if handler is not None:
         notify([handler], case, f"{case.number} 已交您办理：{instruction[:60]}", at=at)
     _finish(
@@ -621,16 +633,7 @@ def assign(
     handler = _handler_in_unit(handler, unit)
     _future_date(due_on, "due_on", at)
     reassigned = case.handling_unit_id is not None and case.handling_unit_id != unit.id
-    _accept_if_needed(case, at)
-    case.handling_unit = unit
-    case.handler = handler
-    case.assigned_at = at
-    case.acknowledged_at = None
-    case.is_supervised = case.is_supervised or bool(supervised)
-    stop_clocks(case, {Clock.handover, Clock.instruction}, at=at)
-    clock = start_clock(
-        case, Clock.handling, at=at, fixed_due_on=due_on, restart=case.status in INTAKE
-    )
+    clock = _hand_over(case, unit, handler, supervised, due_on, at, restart=case.status in INTAKE)
     if handler is not None:
         notify([handler], case, f"{case.number}「{case.subject[:40]}」已交您办理", at=at)
     _finish(
