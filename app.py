@@ -9,7 +9,16 @@ from pathlib import Path
 
 import click
 import sqlalchemy as sa
-from flask import Flask, has_request_context, redirect, render_template, request, session, url_for
+from flask import (
+    Flask,
+    current_app,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import Babel, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager
@@ -264,3 +273,46 @@ def _register_cli(app: Flask) -> None:
         load_preset(name)
         db.session.commit()
         click.echo(f"已载入预设：{name}")
+
+    @app.cli.command("backup")
+    @click.option(
+        "--output-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=lambda: Path(current_app.instance_path) / "backups",
+        help="备份文件存放目录（默认 instance/backups）",
+    )
+    def backup_command(output_dir):
+        """Write a consistent backup of the database and stored files to one archive."""
+        from models.backup import BackupError, create_backup
+
+        try:
+            result = create_backup(output_dir)
+        except BackupError as error:
+            raise click.ClickException(str(error)) from error
+        rows = sum(result.tables.values())
+        click.echo(f"已备份：{result.archive}")
+        click.echo(f"  数据表 {len(result.tables)} 张、共 {rows} 行；文件 {result.file_count} 个")
+
+    @app.cli.command("restore")
+    @click.argument("archive", type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("--yes", is_flag=True, help="不再询问，直接恢复")
+    def restore_command(archive, yes):
+        """Replace the database and stored files with those in a backup archive."""
+        from models.backup import BackupError, restore_backup
+
+        if not yes:
+            click.confirm(
+                f"恢复将用 {archive.name} 替换当前数据库的全部内容和已存文件，确定继续吗？",
+                abort=True,
+            )
+        try:
+            result = restore_backup(archive)
+        except BackupError as error:
+            raise click.ClickException(str(error)) from error
+        rows = sum(result.tables.values())
+        click.echo(
+            f"已恢复：数据表 {len(result.tables)} 张、共 {rows} 行；文件 {result.file_count} 个"
+        )
+        for folder in result.replaced_folders:
+            click.echo(f"  原有文件已保留在：{folder}")
+        click.echo("如备份来自较旧的版本，请接着运行 flask db upgrade。")
