@@ -9,6 +9,9 @@ echo "==> ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 
+echo "==> pip-audit（已安装的全部 Python 包）"
+.venv/bin/python scripts/audit_dependencies.py
+
 if [ -z "${TEST_DATABASE_URL:-}" ]; then
   candidate="postgresql://postgres@127.0.0.1:5432/test"
   if .venv/bin/python -c "import psycopg, sys; psycopg.connect(sys.argv[1], connect_timeout=3).close()" "$candidate" 2>/dev/null; then
