@@ -40,6 +40,7 @@ from models.enums import (
 from models.operations import ValidationFailed
 from models.operations.attachments import attachment_root, delete_attachment, store_attachment
 from models.operations.cases import delete_case, record_case_edit, register_case
+from models.operations.documents import available_documents, issued_documents
 from models.operations.workflow import STEPS, available_steps
 
 from .base import ProtectedModelView, case_scope
@@ -369,6 +370,8 @@ def case_details_context(case: Case) -> dict:
     merged_from = Case.query.filter(Case.merged_into_id == case.id).order_by(Case.id).all()
     steps = available_steps(case, current_user) if not case.is_deleted else []
     return {
+        "documents": available_documents(case, current_user) if not case.is_deleted else [],
+        "issued_documents": issued_documents(case),
         "steps": [step for step in steps if not step.secondary],
         "more_steps": [step for step in steps if step.secondary],
         "clocks": clock_rows(case),
