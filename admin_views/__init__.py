@@ -54,6 +54,7 @@ from .reception_setup import (
     ReceptionLeaderView,
     ReceptionScheduleView,
 )
+from .registers import RegisterView
 from .registration import CallView, LetterView, PartyView, VisitView
 from .settings import CategoryView, RoleView, SystemSettingView, UnitView, UserView
 from .stats import StatsView
@@ -142,6 +143,7 @@ def init_admin(app: Flask) -> Admin:
             endpoint="opinionboxopening",
         ),
         StatsView(name=_l("信访概况"), category=stats, endpoint="stats"),
+        RegisterView(name=_l("登记台账"), category=stats, endpoint="registers"),
         UnitView(Unit, db, name=_l("单位与部门"), category=settings, endpoint="unit"),
         CategoryView(Category, db, name=_l("事项分类"), category=settings, endpoint="category"),
         UserView(User, db, name=_l("用户"), category=settings, endpoint="user"),

@@ -19,6 +19,8 @@ import os
 import resource
 import signal
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -122,13 +124,15 @@ def _write_pdf(html: str) -> bytes:
         raise _refused(refused) from None
 
 
-def _child(html: str, memory_limit_mb: int, timeout: int, sender) -> None:
+def _child(html: str, memory_limit_mb: int, timeout: int, sender, report_pages: bool) -> None:
     """Body of the render process: limits first, then render, then report through the pipe."""
     try:
         limit = _current_address_space() + memory_limit_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         # A second, in-process alarm: the parent also kills us, this just ends cleanly first.
         signal.alarm(timeout + 1)
+        if report_pages:
+            _report_pages_to(sender)
         sender.send(("ok", _write_pdf(html)))
     except RenderError as error:
         sender.send(("render_error", str(error)))
@@ -138,6 +142,26 @@ def _child(html: str, memory_limit_mb: int, timeout: int, sender) -> None:
         sender.send(("error", f"{type(error).__name__}: {error}"[:300]))
     finally:
         sender.close()
+
+
+def _report_pages_to(sender) -> None:
+    """Send ("page", n) after each laid-out page (for progress bars of long registers).
+
+    Wraps WeasyPrint's page loop, an internal name; if it moves, renders still work, only
+    without page progress.
+    """
+    import weasyprint.layout as layout
+
+    original = getattr(layout, "make_all_pages", None)
+    if original is None:  # pragma: no cover - depends on WeasyPrint internals
+        return
+
+    def counting(*args, **kwargs):
+        for number, page in enumerate(original(*args, **kwargs), start=1):
+            sender.send(("page", number))
+            yield page
+
+    layout.make_all_pages = counting
 
 
 def _current_address_space() -> int:
@@ -158,12 +182,14 @@ def render_pdf(
     *,
     timeout: int | None = None,
     memory_limit_mb: int | None = None,
+    on_page: Callable[[int], None] | None = None,
 ) -> bytes:
     """Render ``html`` to PDF bytes, or raise :class:`RenderError` with a Chinese message.
 
     ``timeout`` (seconds, default 60) and ``memory_limit_mb`` (address space the render may
     add, default 1536) bound the render; both can also be set app-wide with the
-    ``DOCUMENT_RENDER_TIMEOUT`` and ``DOCUMENT_RENDER_MEMORY_MB`` config keys.
+    ``DOCUMENT_RENDER_TIMEOUT`` and ``DOCUMENT_RENDER_MEMORY_MB`` config keys. ``on_page`` is
+    called with the number of pages laid out so far, for progress reports.
     """
     timeout, memory_limit_mb = _limits(timeout, memory_limit_mb)
     if not _fork_available():  # pragma: no cover - Linux servers fork
@@ -172,17 +198,25 @@ def render_pdf(
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(
-        target=_child, args=(html, memory_limit_mb, timeout, sender), daemon=True
+        target=_child,
+        args=(html, memory_limit_mb, timeout, sender, on_page is not None),
+        daemon=True,
     )
     process.start()
     sender.close()
+    deadline = time.monotonic() + timeout
     try:
-        if not receiver.poll(timeout):
-            raise RenderError(f"文书生成超过 {timeout} 秒仍未完成，已停止。请缩小范围后重试。")
-        try:
-            status, payload = receiver.recv()
-        except (EOFError, OSError):
-            status, payload = "crashed", ""
+        while True:
+            if not receiver.poll(max(0.0, deadline - time.monotonic())):
+                raise RenderError(f"文书生成超过 {timeout} 秒仍未完成，已停止。请缩小范围后重试。")
+            try:
+                status, payload = receiver.recv()
+            except (EOFError, OSError):
+                status, payload = "crashed", ""
+            if status != "page":
+                break
+            if on_page is not None:
+                on_page(payload)
     finally:
         receiver.close()
         if process.is_alive():
