@@ -36,16 +36,16 @@ class Column:
 
 COLUMNS: dict[RegisterKind, list[Column]] = {
     RegisterKind.letters: [
-        Column("序号", 11),
-        Column("登记编号", 30),
-        Column("收信日期", 22),
-        Column("来信人", 24),
-        Column("形式/来源", 26),
-        Column("事由", 66),
+        Column("序号", 10),
+        Column("登记编号", 29),
+        Column("收信日期", 21),
+        Column("来信人", 22),
+        Column("形式/来源", 34),
+        Column("事由", 62),
         Column("分类", 24),
-        Column("承办单位", 32),
+        Column("承办单位", 34),
         Column("状态", 18),
-        Column("办结日期", 22),
+        Column("办结日期", 21),
     ],
     RegisterKind.visits: [
         Column("序号", 11),
