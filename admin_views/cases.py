@@ -33,6 +33,7 @@ from models.enums import (
     CaseChannel,
     CasePriority,
     CaseStatus,
+    DocumentKind,
     EventKind,
     ReplyMethod,
     Satisfaction,
@@ -411,6 +412,12 @@ def describe_event(event: CaseEvent, labels_by_key: dict) -> str:
             text = Satisfaction.title_of(data["satisfaction"])
             return text + (_("，问题仍存在") if data.get("problem_remains") else "")
         return _("计划回访")
+    if event.kind == EventKind.document_issued:
+        return _(
+            "%(kind)s，文号 %(number)s",
+            kind=DocumentKind.title_of(data.get("kind")),
+            number=data.get("number", ""),
+        )
     if event.kind.value in STEPS or event.kind in (EventKind.merged_in, EventKind.escalated):
         return describe_step_event(data)
     if data.get("deleted"):

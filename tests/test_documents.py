@@ -130,6 +130,7 @@ def test_reply_letter_issue_download_and_reprint(client, login_as, people, repor
     assert len(events) == 1 and events[0].data["number"] == document.number
     page = client.get(f"/admin/case/details/?id={case.id}").get_data(as_text=True)
     assert "打印答复意见书" in page and document.number in page
+    assert f"答复意见书，文号 {document.number}" in page
 
     # Issuing again returns the same document: same number, same bytes, no new event.
     again = client.post(f"/admin/documents/issue/{case.id}/reply_letter/")

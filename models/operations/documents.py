@@ -284,7 +284,8 @@ def issue_document(
         by=by,
         at=at,
         data={
-            "document": doc_type.title,
+            "kind": doc_type.kind.value,
+            "document": title,
             "number": number,
             "document_id": document.id,
             "unit": unit.name,
