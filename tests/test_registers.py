@@ -204,3 +204,13 @@ def test_large_register_goes_to_rq(app, client, login_as, staff, letters):
     finally:
         app.config.pop("REDIS_URL", None)
         queue.empty()
+
+
+def test_oversized_register_is_refused(client, login_as, staff, letters, monkeypatch):
+    monkeypatch.setattr(register_ops, "MAX_ROWS", 10)
+    login_as(staff["office"])
+    before = row_counts()
+    response = client.post("/admin/registers/", data=_form())
+    assert response.status_code == 400
+    assert "超过单册 10 条的上限" in response.get_data(as_text=True)
+    assert row_counts() == before

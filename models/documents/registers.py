@@ -24,8 +24,9 @@ from ..enums import CategoryKind, RegisterKind
 from ..settings import SystemSetting
 from ..units import Unit
 
-#: Above this many rows a register is refused: split it by period or unit.
-MAX_ROWS = 20000
+#: Above this many rows a register is refused (split it by period or unit): a render needs
+#: about 200 MB per 1,000 rows and the render memory limit is 1.5 GB.
+MAX_ROWS = 6000
 
 
 @dataclass(frozen=True)
