@@ -75,12 +75,14 @@ class DocumentView(_SignedInView):
         if kind not in DocumentKind.__members__:
             abort(404)
         try:
-            document, created = issue_document(case, kind, by=current_user)
-            db.session.commit()
-        except sa.exc.IntegrityError:
-            # Somebody issued the same document a moment earlier: hand out theirs.
-            db.session.rollback()
-            document, created = issue_document(case, kind, by=current_user)
+            try:
+                document, created = issue_document(case, kind, by=current_user)
+                db.session.commit()
+            except sa.exc.IntegrityError:
+                # Somebody issued the same document a moment earlier: hand out theirs.
+                db.session.rollback()
+                document, created = issue_document(case, kind, by=current_user)
+                db.session.commit()
         except WorkflowError as error:
             db.session.rollback()
             flash(str(error), "error")

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from pypdf import PdfReader
 
-from models import CaseEvent, DocumentTemplate, IssuedDocument, NumberSequence, Unit, db
+from models import CaseEvent, Category, DocumentTemplate, IssuedDocument, NumberSequence, Unit, db
 from models.base import format_chinese_date
 from models.documents import pdf as pdf_module
 from models.documents.catalog import TYPES, sample_values
@@ -67,8 +67,10 @@ def people(app, government, create_user):
 def reported_case(people, create_case, create_party):
     """A case whose result is reported and approved, with hostile and rare text in it."""
     party = create_party(name=RARE_NAME, phone="13800000000")
+    complaint = db.session.scalar(sa.select(Category).where(Category.name == "物业管理"))
     case = create_case(
         by=people["registrar"],
+        category_id=complaint.id,
         subject="电梯停运" + HOSTILE,
         content="内容" + HOSTILE,
         demands="尽快修复",
@@ -199,6 +201,10 @@ def test_permissions_and_states(client, login_as, people, reported_case, create_
     perform("accept", fresh, by=people["registrar"])
     with pytest.raises(NotPermitted, match="匿名"):
         issue_document(fresh, "acceptance_notice", by=people["registrar"])
+    # Only complaints get the complaint handling notice.
+    assert fresh.category_id is None
+    with pytest.raises(NotPermitted, match="投诉类"):
+        issue_document(fresh, "complaint_notice", by=people["office"])
     assert fresh.status == CaseStatus.accepted
 
 

@@ -31,7 +31,7 @@ from ..documents.catalog import (
 from ..documents.pdf import RenderError, render_pdf
 from ..documents.records import DocumentTemplate, IssuedDocument
 from ..documents.wording import check_template, paragraphs, render_wording
-from ..enums import DocumentKind, EventKind, UnitKind
+from ..enums import CategoryKind, DocumentKind, EventKind, UnitKind
 from ..settings import SystemSetting
 from ..units import Unit
 from . import NotPermitted, ValidationFailed
@@ -88,6 +88,10 @@ def document_problem(doc_type: DocumentType, case: Case, user) -> str | None:
         case.status.value == "result_reported" and case.result_approved_at is None
     ):
         return "办理结果尚未审核，不能出具答复意见书"
+    if doc_type.kind == DocumentKind.complaint_notice and (
+        case.category is None or case.category.kind != CategoryKind.complaint
+    ):
+        return "只有投诉类事项才出具投诉处理通知单"
     if source_event(doc_type, case) is None:
         return f"事项尚无可写入“{doc_type.title}”的办理记录"
     return None
