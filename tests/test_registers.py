@@ -214,3 +214,36 @@ def test_oversized_register_is_refused(client, login_as, staff, letters, monkeyp
     assert response.status_code == 400
     assert "超过单册 10 条的上限" in response.get_data(as_text=True)
     assert row_counts() == before
+
+
+@pytest.mark.parametrize("kind", ["visits", "calls", "complaints", "callbacks", "overdue"])
+def test_every_register_kind_prints(client, login_as, staff, create_case, kind):
+    from models import Call, Callback, Visit
+    from models.enums import CallbackMethod, CallLine, Satisfaction, VisitKind
+    from models.operations.workflow import perform
+
+    complaint = db.session.scalar(sa.select(Category).where(Category.name == "物业管理"))
+    case = create_case(by=staff["office"], subject="噪声扰民堃", category_id=complaint.id)
+    now = utcnow() - timedelta(hours=1)
+    db.session.add_all(
+        [
+            Visit(case_id=case.id, visited_at=now, kind=VisitKind.individual, purpose="噪声扰民堃"),
+            Call(case_id=case.id, called_at=now, line=CallLine.hotline, record="噪声扰民堃"),
+            Callback(
+                case_id=case.id,
+                method=CallbackMethod.phone,
+                done_at=now,
+                satisfaction=Satisfaction.satisfied,
+                opinion="满意堃",
+            ),
+        ]
+    )
+    perform("accept", case, by=staff["office"])
+    for clock in case.clocks:
+        clock.due_at = now - timedelta(minutes=5)  # overdue within the range
+    db.session.commit()
+    login_as(staff["office"])
+    response = client.post("/admin/registers/", data=_form(kind=kind))
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    text = re.sub(r"\s+", "", "".join(pdf_pages(response.data)))
+    assert case.number in text and "堃" in text
