@@ -72,6 +72,11 @@ def create_app(overrides: Mapping | None = None) -> Flask:
         ARGON2_PARAMS={"time_cost": 3, "memory_cost": 65536, "parallelism": 2},
         FLASK_ADMIN_SWATCH="flatly",
         LIST_PAGE_LIMIT=500,
+        #: Large registers render on this Redis via RQ; empty: in a local worker thread.
+        REDIS_URL=os.environ.get("REDIS_URL") or None,
+        #: Limits of one PDF render (registers get more time in proportion to their rows).
+        DOCUMENT_RENDER_TIMEOUT=60,
+        DOCUMENT_RENDER_MEMORY_MB=1536,
     )
     database_url = database_url_from_env()
     if database_url:

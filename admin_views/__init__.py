@@ -39,6 +39,7 @@ from models import (
 from .auth import ProtectedIndexView
 from .callbacks import CallbackView
 from .cases import AttachmentView, CaseEventView, CaseView
+from .documents import DocumentTemplateView, DocumentView
 from .reception import (
     AppointmentView,
     ReceptionDeskView,
@@ -53,6 +54,7 @@ from .reception_setup import (
     ReceptionLeaderView,
     ReceptionScheduleView,
 )
+from .registers import RegisterView
 from .registration import CallView, LetterView, PartyView, VisitView
 from .settings import CategoryView, RoleView, SystemSettingView, UnitView, UserView
 from .stats import StatsView
@@ -88,6 +90,7 @@ def init_admin(app: Flask) -> Admin:
         WorkListView(name=_l("我的工作台"), category=handle, endpoint="worklist"),
         CaseView(Case, db, name=_l("信访事项"), category=handle, endpoint="case"),
         WorkflowView(name=_l("办理步骤"), endpoint="workflow"),
+        DocumentView(name=_l("文书"), endpoint="documents"),
         AttachmentView(Attachment, db, name=_l("附件"), category=handle, endpoint="attachment"),
         CaseEventView(CaseEvent, db, name=_l("办理时间线"), category=handle, endpoint="caseevent"),
         CallbackView(Callback, db, name=_l("回访记录"), category=callback, endpoint="callback"),
@@ -140,6 +143,7 @@ def init_admin(app: Flask) -> Admin:
             endpoint="opinionboxopening",
         ),
         StatsView(name=_l("信访概况"), category=stats, endpoint="stats"),
+        RegisterView(name=_l("登记台账"), category=stats, endpoint="registers"),
         UnitView(Unit, db, name=_l("单位与部门"), category=settings, endpoint="unit"),
         CategoryView(Category, db, name=_l("事项分类"), category=settings, endpoint="category"),
         UserView(User, db, name=_l("用户"), category=settings, endpoint="user"),
@@ -160,5 +164,6 @@ def init_admin(app: Flask) -> Admin:
         CalendarOverrideView(
             CalendarOverride, db, name=_l("工作日调整"), category=settings, endpoint="calendar"
         ),
+        DocumentTemplateView(name=_l("文书模板"), category=settings, endpoint="documenttemplate"),
     )
     return admin

@@ -33,6 +33,7 @@ from models.enums import (
     CaseChannel,
     CasePriority,
     CaseStatus,
+    DocumentKind,
     EventKind,
     ReplyMethod,
     Satisfaction,
@@ -40,6 +41,7 @@ from models.enums import (
 from models.operations import ValidationFailed
 from models.operations.attachments import attachment_root, delete_attachment, store_attachment
 from models.operations.cases import delete_case, record_case_edit, register_case
+from models.operations.documents import available_documents, issued_documents
 from models.operations.workflow import STEPS, available_steps
 
 from .base import ProtectedModelView, case_scope
@@ -369,6 +371,8 @@ def case_details_context(case: Case) -> dict:
     merged_from = Case.query.filter(Case.merged_into_id == case.id).order_by(Case.id).all()
     steps = available_steps(case, current_user) if not case.is_deleted else []
     return {
+        "documents": available_documents(case, current_user) if not case.is_deleted else [],
+        "issued_documents": issued_documents(case),
         "steps": [step for step in steps if not step.secondary],
         "more_steps": [step for step in steps if step.secondary],
         "clocks": clock_rows(case),
@@ -408,6 +412,12 @@ def describe_event(event: CaseEvent, labels_by_key: dict) -> str:
             text = Satisfaction.title_of(data["satisfaction"])
             return text + (_("，问题仍存在") if data.get("problem_remains") else "")
         return _("计划回访")
+    if event.kind == EventKind.document_issued:
+        return _(
+            "%(kind)s，文号 %(number)s",
+            kind=DocumentKind.title_of(data.get("kind")),
+            number=data.get("number", ""),
+        )
     if event.kind.value in STEPS or event.kind in (EventKind.merged_in, EventKind.escalated):
         return describe_step_event(data)
     if data.get("deleted"):

@@ -209,6 +209,14 @@ class SystemSettingView(ProtectedModelView):
             value.isdigit() and 1 <= int(value) <= 365
         ):
             problem = _("请填写 1 到 365 之间的整数")
+        elif model.key == "register_background_rows" and not (
+            value.isdigit() and 50 <= int(value) <= 5000
+        ):
+            problem = _("请填写 50 到 5000 之间的整数")
+        elif model.key in ("review_body_name", "re_review_body_name") and not (
+            1 <= len(value) <= 60
+        ):
+            problem = _("请填写机关名称（不超过60个字）")
         elif model.key == "due_soon_working_days" and not (
             value.isdigit() and 0 <= int(value) <= 30
         ):

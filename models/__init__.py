@@ -19,6 +19,7 @@ from .deadlines import (  # noqa: E402
     EscalationRule,
     Notification,
 )
+from .documents.records import DocumentTemplate, IssuedDocument, RegisterJob  # noqa: E402
 from .opinion_boxes import OpinionBox, OpinionBoxOpening, opinion_slip_cases  # noqa: E402
 from .parties import Party  # noqa: E402
 from .reception import Appointment, VisitIncident, VisitorPass  # noqa: E402
@@ -45,7 +46,9 @@ __all__ = [
     "Category",
     "ClockEscalation",
     "DeadlineRule",
+    "DocumentTemplate",
     "EscalationRule",
+    "IssuedDocument",
     "LeaderAbsence",
     "Letter",
     "Notification",
@@ -57,6 +60,7 @@ __all__ = [
     "ReceptionQueueEntry",
     "ReceptionRotaMember",
     "ReceptionSchedule",
+    "RegisterJob",
     "Role",
     "SystemSetting",
     "Unit",

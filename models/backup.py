@@ -33,8 +33,9 @@ from . import db
 from .base import utcnow
 
 BACKUP_FORMAT = 1
-#: Config keys naming folders of stored files that belong in every backup (absent keys are skipped).
-FILE_FOLDER_KEYS = ("ATTACHMENT_FOLDER", "DOCUMENT_FOLDER")
+#: Config keys naming folders of stored files that belong in every backup. Issued documents and
+#: rendered registers live in the database itself, so the dump carries them.
+FILE_FOLDER_KEYS = ("ATTACHMENT_FOLDER",)
 #: pg_dump and pg_restore get this long before the backup is abandoned.
 TOOL_TIMEOUT_SECONDS = 6 * 3600
 

@@ -326,6 +326,7 @@ class EventKind(TitledEnum):
     merged_in = "merged_in"
     split = "split"
     escalated = "escalated"
+    document_issued = "document_issued"
 
     __titles__ = {
         "registered": _l("登记"),
@@ -376,6 +377,7 @@ class EventKind(TitledEnum):
         "merged_in": _l("并入事项"),
         "split": _l("拆分"),
         "escalated": _l("超期预警"),
+        "document_issued": _l("出具文书"),
     }
 
 
@@ -456,4 +458,66 @@ class OutOfScopePolicy(TitledEnum):
         "transfer": _l("转送有权处理的机关并告知信访人"),
         "return_only": _l("15日内说明理由退回，不自行转送"),
         "via_office": _l("3日内送办公室转交"),
+    }
+
+
+class DocumentKind(TitledEnum):
+    """The written documents a case can produce (issue 5, perf-security.md §3.4–3.5)."""
+
+    reply_letter = "reply_letter"
+    acceptance_notice = "acceptance_notice"
+    non_acceptance_notice = "non_acceptance_notice"
+    handover_notice = "handover_notice"
+    extension_notice = "extension_notice"
+    supervision_card = "supervision_card"
+    complaint_notice = "complaint_notice"
+    return_letter = "return_letter"
+    callback_record = "callback_record"
+    review_opinion = "review_opinion"
+
+    __titles__ = {
+        "reply_letter": _l("答复意见书"),
+        "acceptance_notice": _l("受理告知书"),
+        "non_acceptance_notice": _l("不予受理告知书"),
+        "handover_notice": _l("转送/交办通知"),
+        "extension_notice": _l("延期告知书"),
+        "supervision_card": _l("督办卡"),
+        "complaint_notice": _l("投诉处理通知单"),
+        "return_letter": _l("退回函"),
+        "callback_record": _l("回访记录表"),
+        "review_opinion": _l("复查意见书"),
+    }
+
+
+class RegisterKind(TitledEnum):
+    """Printed registers (台账)."""
+
+    letters = "letters"
+    visits = "visits"
+    calls = "calls"
+    complaints = "complaints"
+    callbacks = "callbacks"
+    overdue = "overdue"
+
+    __titles__ = {
+        "letters": _l("来信登记台账"),
+        "visits": _l("来访登记台账"),
+        "calls": _l("来电登记台账"),
+        "complaints": _l("投诉登记台账"),
+        "callbacks": _l("回访台账"),
+        "overdue": _l("超期事项清单"),
+    }
+
+
+class RegisterJobStatus(TitledEnum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+    __titles__ = {
+        "queued": _l("排队中"),
+        "running": _l("生成中"),
+        "done": _l("已完成"),
+        "failed": _l("失败"),
     }

@@ -34,6 +34,8 @@ PERMISSIONS: dict[str, str] = {
     "reception.manage": _l("来访接待：预约、通行证、接待排队、意见箱"),
     "reception.approve": _l("审批来访申请"),
     "reception.schedule": _l("维护接待日安排、接待领导和代班"),
+    "document.print": _l("出具和打印事项文书（告知书、答复意见书、督办卡等）"),
+    "register.print": _l("打印登记台账"),
 }
 
 ALL_PERMISSIONS = frozenset(PERMISSIONS)
@@ -45,6 +47,8 @@ DEFAULT_ROLES: dict[str, tuple[str, frozenset[str]]] = {
         "登记员",
         frozenset(
             {
+                "document.print",
+                "register.print",
                 "case.view_all",
                 "case.register",
                 "case.edit",
@@ -59,13 +63,21 @@ DEFAULT_ROLES: dict[str, tuple[str, frozenset[str]]] = {
     "handler": (
         "承办人",
         frozenset(
-            {"case.edit", "callback.manage", "attachment.manage", "audit.view", "workflow.handle"}
+            {
+                "document.print",
+                "case.edit",
+                "callback.manage",
+                "attachment.manage",
+                "audit.view",
+                "workflow.handle",
+            }
         ),
     ),
     "dept_head": (
         "部门负责人",
         frozenset(
             {
+                "document.print",
                 "case.edit",
                 "callback.manage",
                 "attachment.manage",
@@ -81,6 +93,8 @@ DEFAULT_ROLES: dict[str, tuple[str, frozenset[str]]] = {
         "信访办/办公室",
         frozenset(
             {
+                "document.print",
+                "register.print",
                 "case.view_all",
                 "case.register",
                 "case.edit",
@@ -105,6 +119,7 @@ DEFAULT_ROLES: dict[str, tuple[str, frozenset[str]]] = {
         "领导",
         frozenset(
             {
+                "document.print",
                 "case.view_all",
                 "confidential.view",
                 "audit.view",
@@ -116,5 +131,8 @@ DEFAULT_ROLES: dict[str, tuple[str, frozenset[str]]] = {
             }
         ),
     ),
-    "supervisor": ("监督", frozenset({"case.view_all", "audit.view", "stats.view"})),
+    "supervisor": (
+        "监督",
+        frozenset({"register.print", "case.view_all", "audit.view", "stats.view"}),
+    ),
 }

@@ -18,6 +18,12 @@ DEFAULT_SETTINGS: dict[str, tuple[str, str]] = {
     "reply_by": ("office", _l("答复由谁作出：office 办公室统一答复 / department 承办部门直接答复")),
     "close_requires_sign_off": ("1", _l("办结须领导签批：1 是 / 0 否")),
     "review_request_days": ("30", _l("收到书面答复（复查意见）后申请复查（复核）的期限（日）")),
+    "review_body_name": ("示范县人民政府", _l("答复意见书中写明的复查机关（上一级行政机关）")),
+    "re_review_body_name": ("示范市人民政府", _l("复查意见书中写明的复核机关")),
+    "register_background_rows": (
+        "500",
+        _l("台账超过此行数时在后台生成（显示进度，完成后下载）"),
+    ),
     "due_soon_working_days": ("2", _l("“即将到期”提前的工作日数")),
     "roll_deadline_to_working_day": (
         "1",

@@ -1,0 +1,195 @@
+"""Case documents (issue, reprint, download) and the editable document wording."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_admin import BaseView, expose
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from models import Case, db
+from models.documents.catalog import TYPES
+from models.documents.records import DocumentTemplate, IssuedDocument
+from models.enums import DocumentKind
+from models.operations import NotPermitted, ValidationFailed, WorkflowError
+from models.operations.documents import (
+    issue_document,
+    preview_wording,
+    reset_wording,
+    save_wording,
+    wording_of,
+)
+
+from .base import case_scope
+
+logger = logging.getLogger(__name__)
+
+
+def pdf_response(data: bytes, filename: str, *, download: bool = False) -> Response:
+    disposition = "attachment" if download else "inline"
+    response = Response(data, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = (
+        f"{disposition}; filename=document.pdf; filename*=UTF-8''{quote(filename)}"
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _visible_case(case_id: int) -> Case | None:
+    return db.session.scalar(
+        sa.select(Case).where(
+            Case.id == case_id, Case.is_deleted.is_(False), case_scope(current_user)
+        )
+    )
+
+
+class _SignedInView(BaseView):
+    def is_accessible(self):
+        return current_user.is_authenticated
+
+    def inaccessible_callback(self, name, **kwargs):
+        if not current_user.is_authenticated:
+            return redirect(url_for("admin.login_view", next=request.full_path))
+        abort(403)
+
+
+class DocumentView(_SignedInView):
+    """``/admin/documents/``: issue a case's document, reprint and download issued ones."""
+
+    def is_visible(self):
+        return False
+
+    @expose("/")
+    def index(self):
+        return redirect(url_for("case.index_view"))
+
+    @expose("/issue/<int:case_id>/<kind>/", methods=("POST",))
+    def issue_view(self, case_id, kind):
+        case = _visible_case(case_id)
+        if case is None:
+            abort(404)
+        if kind not in DocumentKind.__members__:
+            abort(404)
+        try:
+            try:
+                document, created = issue_document(case, kind, by=current_user)
+                db.session.commit()
+            except sa.exc.IntegrityError:
+                # Somebody issued the same document a moment earlier: hand out theirs.
+                db.session.rollback()
+                document, created = issue_document(case, kind, by=current_user)
+                db.session.commit()
+        except WorkflowError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+            return redirect(url_for("case.details_view", id=case_id))
+        if created:
+            flash(
+                _(
+                    "已出具%(title)s，文号 %(number)s。",
+                    title=document.kind.title,
+                    number=document.number,
+                ),
+                "success",
+            )
+        return redirect(url_for(".pdf_view", document_id=document.id))
+
+    @expose("/<int:document_id>/pdf")
+    def pdf_view(self, document_id):
+        document = db.session.get(IssuedDocument, document_id)
+        if document is None or _visible_case(document.case_id) is None:
+            abort(404)
+        if not current_user.has_permission("document.print"):
+            abort(403)
+        return pdf_response(
+            document.pdf, document.filename, download=request.args.get("download") == "1"
+        )
+
+
+class DocumentTemplateView(_SignedInView):
+    """``设置 → 文书模板``: edit each document type's wording, preview it, save it."""
+
+    def is_accessible(self):
+        return current_user.is_authenticated and current_user.has_permission("settings.manage")
+
+    @expose("/")
+    def index(self):
+        stored = {row.kind: row for row in db.session.scalars(sa.select(DocumentTemplate))}
+        return self.render(
+            "admin/documents/template_list.html", types=list(TYPES.values()), stored=stored
+        )
+
+    def _kind(self, kind: str) -> DocumentKind:
+        if kind not in DocumentKind.__members__:
+            abort(404)
+        return DocumentKind(kind)
+
+    @expose("/<kind>/", methods=("GET", "POST"))
+    def edit_view(self, kind):
+        kind = self._kind(kind)
+        doc_type = TYPES[kind]
+        title, body = wording_of(kind)
+        errors: dict[str, str] = {}
+        if request.method == "POST":
+            title = request.form.get("title", "")
+            body = request.form.get("body", "")
+            try:
+                if request.form.get("action") == "reset":
+                    reset_wording(kind, by=current_user)
+                    db.session.commit()
+                    flash(_("已恢复默认模板。"), "success")
+                    return redirect(url_for(".edit_view", kind=kind.value))
+                save_wording(kind, title, body, by=current_user)
+                db.session.commit()
+                flash(_("模板已保存。"), "success")
+                return redirect(url_for(".edit_view", kind=kind.value))
+            except ValidationFailed as error:
+                db.session.rollback()
+                errors[error.field or "body"] = str(error)
+            except NotPermitted as error:
+                db.session.rollback()
+                flash(str(error), "error")
+        stored = db.session.get(DocumentTemplate, kind)
+        return self.render(
+            "admin/documents/template_edit.html",
+            doc_type=doc_type,
+            title_text=title,
+            body_text=body,
+            errors=errors,
+            stored=stored,
+            case_number=request.values.get("case_number", ""),
+        )
+
+    @expose("/<kind>/preview", methods=("POST",))
+    def preview_view(self, kind):
+        kind = self._kind(kind)
+        case = None
+        number = (request.form.get("case_number") or "").strip()
+        if number:
+            case = db.session.scalar(
+                sa.select(Case).where(
+                    Case.number == number, Case.is_deleted.is_(False), case_scope(current_user)
+                )
+            )
+            if case is None:
+                return self._preview_error(_("找不到登记编号为“%(number)s”的事项。", number=number))
+        try:
+            data = preview_wording(
+                kind,
+                request.form.get("title", ""),
+                request.form.get("body", ""),
+                case=case,
+                by=current_user,
+            )
+        except ValidationFailed as error:
+            return self._preview_error(str(error))
+        finally:
+            db.session.rollback()
+        return pdf_response(data, f"{kind.title}-预览.pdf")
+
+    def _preview_error(self, message: str):
+        return render_template("admin/documents/preview_error.html", message=message), 400

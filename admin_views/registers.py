@@ -1,0 +1,109 @@
+"""``统计 → 登记台账``: the register form, background jobs with progress, downloads."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+from flask import abort, redirect, request, url_for
+from flask_admin import BaseView, expose
+from flask_login import current_user
+
+from models import Category, Unit, db
+from models.base import to_local, utcnow
+from models.documents.records import RegisterJob
+from models.enums import RegisterJobStatus, RegisterKind
+from models.operations import NotPermitted, ValidationFailed
+from models.operations.registers import (
+    background_threshold,
+    parse_params,
+    print_register,
+    start_job,
+)
+
+from .documents import pdf_response
+
+
+class RegisterView(BaseView):
+    def is_accessible(self):
+        return current_user.is_authenticated and current_user.has_permission("register.print")
+
+    def inaccessible_callback(self, name, **kwargs):
+        if not current_user.is_authenticated:
+            return redirect(url_for("admin.login_view", next=request.full_path))
+        abort(403)
+
+    def _form_page(self, values: dict, errors: dict, status: int = 200):
+        units = db.session.scalars(
+            sa.select(Unit).where(Unit.is_active.is_(True)).order_by(Unit.sort_order, Unit.id)
+        ).all()
+        categories = db.session.scalars(
+            sa.select(Category)
+            .where(Category.is_active.is_(True))
+            .order_by(Category.sort_order, Category.id)
+        ).all()
+        jobs = db.session.scalars(
+            sa.select(RegisterJob)
+            .where(RegisterJob.created_by_id == current_user.id)
+            .order_by(RegisterJob.id.desc())
+            .limit(10)
+        ).all()
+        return (
+            self.render(
+                "admin/registers/index.html",
+                kinds=list(RegisterKind),
+                units=units,
+                categories=categories,
+                values=values,
+                errors=errors,
+                jobs=jobs,
+                threshold=background_threshold(),
+            ),
+            status,
+        )
+
+    @expose("/", methods=("GET", "POST"))
+    def index(self):
+        today = to_local(utcnow()).date()
+        values = {
+            "kind": request.values.get("kind", "letters"),
+            "start": request.values.get("start", date(today.year, today.month, 1).isoformat()),
+            "end": request.values.get("end", today.isoformat()),
+            "unit_id": request.values.get("unit_id", ""),
+            "category_id": request.values.get("category_id", ""),
+        }
+        if request.method == "GET":
+            return self._form_page(values, {})
+        try:
+            params = parse_params(**values)
+            pdf, job = print_register(params, by=current_user)
+            db.session.commit()
+        except ValidationFailed as error:
+            db.session.rollback()
+            return self._form_page(values, {error.field or "form": str(error)}, 400)
+        except NotPermitted as error:
+            db.session.rollback()
+            return self._form_page(values, {"form": str(error)}, 403)
+        if pdf is not None:
+            return pdf_response(pdf, f"{params.kind.title}-{params.start}-{params.end}.pdf")
+        start_job(job)
+        return redirect(url_for(".job_view", job_id=job.id))
+
+    def _own_job(self, job_id: int) -> RegisterJob:
+        job = db.session.get(RegisterJob, job_id)
+        if job is None or job.created_by_id != current_user.id:
+            abort(404)
+        return job
+
+    @expose("/job/<int:job_id>")
+    def job_view(self, job_id):
+        job = self._own_job(job_id)
+        running = job.status in (RegisterJobStatus.queued, RegisterJobStatus.running)
+        return self.render("admin/registers/job.html", job=job, running=running)
+
+    @expose("/job/<int:job_id>/pdf")
+    def job_pdf_view(self, job_id):
+        job = self._own_job(job_id)
+        if job.status != RegisterJobStatus.done or not job.pdf:
+            abort(404)
+        return pdf_response(job.pdf, job.filename, download=request.args.get("download") == "1")

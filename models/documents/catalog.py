@@ -1,0 +1,542 @@
+"""What each document type is: layout, the event it reports on, who may issue it, the default
+wording, and the values its placeholders take."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from ..base import format_chinese_date, to_local
+from ..cases import Case, CaseEvent
+from ..enums import CaseStatus, DocumentKind, EventKind
+from ..settings import SystemSetting
+
+K = DocumentKind
+E = EventKind
+S = CaseStatus
+
+#: Placeholders every document offers, with what they hold.
+COMMON_VARIABLES: dict[str, str] = {
+    "事项编号": "登记编号，如 XF2026-000123",
+    "事项标题": "信访事项的标题",
+    "信访人": "信访人姓名，多人以顿号分隔",
+    "称呼": "抬头称呼：信访人姓名；匿名或多人时为“信访人”",
+    "信访内容": "登记的信访内容",
+    "诉求": "登记的诉求",
+    "收到日期": "收到信访事项的日期，如 2026年3月1日",
+    "受理日期": "受理日期",
+    "承办单位": "当前承办单位",
+    "承办人": "当前承办人",
+    "本机关": "出具文书的单位名称",
+    "成文日期": "文书的日期",
+    "文号": "发文字号，如 县信复〔2026〕12号",
+}
+
+#: Placeholders specific to one document type.
+SPECIFIC_VARIABLES: dict[DocumentKind, dict[str, str]] = {
+    K.reply_letter: {
+        "查明事实": "报结时填写的查明事实",
+        "处理意见": "报结时填写的对每项诉求的处理意见",
+        "答复内容": "答复步骤中填写的答复内容（未答复时为空）",
+        "复查机关": "系统设置中的复查机关",
+        "复查期限": "申请复查的期限（日）",
+    },
+    K.acceptance_notice: {"办结期限": "办结时限的到期日（无时限时为空）"},
+    K.non_acceptance_notice: {
+        "不予受理理由": "不予受理步骤中填写的理由",
+        "法定途径": "应当通过的法定途径或有权处理的机关",
+    },
+    K.handover_notice: {
+        "接收单位": "转送的机关或交办的单位",
+        "转交方式": "“转送”或“交办”",
+        "转交说明": "转办理由或交办说明",
+        "办理期限": "要求办结的日期（未规定时为空）",
+    },
+    K.extension_notice: {
+        "延期理由": "延期申请中填写的理由",
+        "延长期限": "批准延长的期限，如 30日",
+        "原期限": "延期前的到期日",
+        "新期限": "延期后的到期日",
+    },
+    K.supervision_card: {
+        "批示内容": "领导批示",
+        "批示领导": "作出批示的领导",
+        "批示日期": "批示日期",
+        "办理期限": "要求办结的日期",
+    },
+    K.complaint_notice: {"办理期限": "要求办结的日期"},
+    K.return_letter: {"退回对象": "退回给谁", "退回理由": "退回理由"},
+    K.callback_record: {
+        "回访方式": "回访方式",
+        "回访时间": "回访时间",
+        "回访人": "回访人",
+        "被回访人": "接受回访的人",
+        "满意度": "满意、基本满意或不满意",
+        "回访意见": "信访人的意见",
+        "问题仍存在": "“是”或“否”",
+    },
+    K.review_opinion: {
+        "意见类型": "“复查”或“复核”",
+        "申请日期": "提出申请的日期",
+        "申请理由": "申请理由",
+        "复查意见": "复查（复核）意见",
+        "复查结论": "维持或不维持原处理意见的结论句",
+        "可再申请": "复查意见书为“是”（可申请复核），复核意见书为空",
+        "复核机关": "系统设置中的复核机关",
+        "复查期限": "申请复核的期限（日）",
+    },
+}
+
+
+@dataclass(frozen=True)
+class DocumentType:
+    kind: DocumentKind
+    #: ``letter``: GB/T 9704 信函格式; ``form``: a one-page table (cards, notices, records).
+    layout: str
+    #: Timeline events the document reports on; ``pick`` chooses the first or the last.
+    source_kinds: tuple[EventKind, ...]
+    #: Besides ``document.print``, holding any one of these is enough.
+    permissions: tuple[str, ...]
+    #: Takes a document number of the issuing unit (else it carries the case number).
+    numbered: bool = True
+    #: Addressed to the petitioner: never for anonymous matters.
+    to_petitioner: bool = False
+    pick: str = "last"
+    #: States the case may be in; empty: any state once the source event exists.
+    statuses: frozenset[CaseStatus] = field(default_factory=frozenset)
+    default_title: str = ""
+    default_body: str = ""
+
+    @property
+    def title(self) -> str:
+        return self.kind.title
+
+    @property
+    def variables(self) -> dict[str, str]:
+        return {**COMMON_VARIABLES, **SPECIFIC_VARIABLES.get(self.kind, {})}
+
+
+_REPLY_BODY = """{{ 称呼 }}：
+{{ 收到日期 }}，本机关收到你（们）反映{{ 事项标题 }}的信访事项（登记编号：{{ 事项编号 }}），\
+{% if 受理日期 %}于{{ 受理日期 }}依法受理。{% endif %}\
+{% if 诉求 %}你（们）的诉求是：{{ 诉求 }}{% endif %}
+本机关经调查核实，现答复如下：
+一、查明的事实
+{{ 查明事实 }}
+二、处理意见
+{{ 处理意见 }}
+{{ 答复内容 }}
+三、救济途径
+如对本答复意见不服，可自收到本答复意见书之日起{{ 复查期限 }}日内，向{{ 复查机关 }}书面提出复查申请。
+特此答复。"""
+
+_ACCEPTANCE_BODY = """{{ 称呼 }}：
+你（们）于{{ 收到日期 }}提出的关于{{ 事项标题 }}的信访事项（登记编号：{{ 事项编号 }}），\
+经审查，符合受理条件，本机关已于{{ 受理日期 }}予以受理。
+本机关将自受理之日起60日内办结{% if 办结期限 %}（即{{ 办结期限 }}前）{% endif %}，\
+并将处理意见书面告知你（们）。情况复杂的，经批准可以适当延长办理期限，延长期限不超过30日，\
+届时将告知延期理由。
+办理期间，请保持联系方式畅通，依法有序反映诉求。
+特此告知。"""
+
+_NON_ACCEPTANCE_BODY = """{{ 称呼 }}：
+你（们）于{{ 收到日期 }}提出的关于{{ 事项标题 }}的信访事项（登记编号：{{ 事项编号 }}），\
+经审查，本机关决定不予受理。理由如下：
+{{ 不予受理理由 }}
+你（们）反映的事项，请{{ 法定途径 }}。
+特此告知。"""
+
+_HANDOVER_BODY = """{{ 接收单位 }}：
+现将{{ 信访人 }}反映{{ 事项标题 }}的信访事项（登记编号：{{ 事项编号 }}）{{ 转交方式 }}你单位，\
+请依法处理。
+{{ 转交说明 }}
+{% if 办理期限 %}请于{{ 办理期限 }}前办结，{% else %}请在规定时限内办结，{% endif %}\
+并将办理结果书面报送本机关{% if 转交方式 == "转送" %}，同时告知信访人{% endif %}。
+附件：信访材料"""
+
+_EXTENSION_BODY = """{{ 称呼 }}：
+你（们）反映的关于{{ 事项标题 }}的信访事项（登记编号：{{ 事项编号 }}），\
+本机关已于{{ 受理日期 }}受理。因{{ 延期理由 }}，不能在原定期限（{{ 原期限 }}）内办结。\
+经批准，办理期限延长{{ 延长期限 }}，至{{ 新期限 }}。
+本机关将在延长的期限内办结，并将处理意见书面告知你（们）。
+特此告知。"""
+
+_SUPERVISION_BODY = """请{{ 承办单位 }}按照领导批示要求认真办理，\
+{% if 办理期限 %}于{{ 办理期限 }}前{% else %}在规定时限内{% endif %}将办理结果书面报送{{ 本机关 }}。
+逾期未办结的，须书面说明理由；督办事项办结情况将予以通报。"""
+
+_COMPLAINT_BODY = """请{{ 承办单位 }}收到本通知单后立即核实处理，\
+{% if 办理期限 %}于{{ 办理期限 }}前{% else %}在规定时限内{% endif %}\
+将处理结果填写在回执栏并反馈{{ 本机关 }}。
+本通知单编号与投诉登记台账编号一致，请在反馈时注明。"""
+
+_RETURN_BODY = """{{ 退回对象 }}：
+{{ 收到日期 }}收到的关于{{ 事项标题 }}的信访事项（登记编号：{{ 事项编号 }}），\
+经审查，不属于本机关职责范围，现予退回。理由如下：
+{{ 退回理由 }}
+特此函复。"""
+
+_CALLBACK_BODY = """以上回访情况经被回访人确认属实。"""
+
+_REVIEW_BODY = """{{ 称呼 }}：
+你（们）不服对{{ 事项标题 }}信访事项（登记编号：{{ 事项编号 }}）的处理意见，\
+于{{ 申请日期 }}提出{{ 意见类型 }}申请。本机关依法进行了{{ 意见类型 }}，现将意见告知如下：
+{{ 复查意见 }}
+{{ 复查结论 }}
+{% if 可再申请 %}如对本复查意见不服，可自收到本意见书之日起{{ 复查期限 }}日内，\
+向{{ 复核机关 }}书面提出复核请求。{% else %}本意见为复核意见。信访人对复核意见不服，\
+仍以同一事实和理由提出信访诉求的，不再受理。{% endif %}
+特此告知。"""
+
+TYPES: dict[DocumentKind, DocumentType] = {
+    t.kind: t
+    for t in (
+        DocumentType(
+            K.reply_letter,
+            "letter",
+            (E.report_result,),
+            ("workflow.reply",),
+            to_petitioner=True,
+            statuses=frozenset(
+                {S.result_reported, S.replied, S.closed, S.under_review, S.archived}
+            ),
+            default_title="{{ 称呼 }}信访事项答复意见书",
+            default_body=_REPLY_BODY,
+        ),
+        DocumentType(
+            K.acceptance_notice,
+            "letter",
+            (E.accept, E.instruct, E.assign),
+            ("workflow.intake",),
+            to_petitioner=True,
+            pick="first",
+            default_title="受理告知书",
+            default_body=_ACCEPTANCE_BODY,
+        ),
+        DocumentType(
+            K.non_acceptance_notice,
+            "letter",
+            (E.not_accept,),
+            ("workflow.intake",),
+            to_petitioner=True,
+            default_title="不予受理告知书",
+            default_body=_NON_ACCEPTANCE_BODY,
+        ),
+        DocumentType(
+            K.handover_notice,
+            "letter",
+            (E.transfer, E.assign, E.instruct),
+            ("workflow.assign", "workflow.intake"),
+            default_title="关于{{ 转交方式 }}信访事项的函",
+            default_body=_HANDOVER_BODY,
+        ),
+        DocumentType(
+            K.extension_notice,
+            "letter",
+            (E.decide_extension,),
+            ("workflow.reply", "workflow.assign", "workflow.instruct"),
+            to_petitioner=True,
+            default_title="延期告知书",
+            default_body=_EXTENSION_BODY,
+        ),
+        DocumentType(
+            K.supervision_card,
+            "form",
+            (E.instruct,),
+            ("workflow.instruct", "workflow.assign"),
+            default_title="信访事项督办卡",
+            default_body=_SUPERVISION_BODY,
+        ),
+        DocumentType(
+            K.complaint_notice,
+            "form",
+            (E.assign, E.instruct),
+            ("workflow.assign", "workflow.handle"),
+            numbered=False,
+            default_title="投诉处理通知单",
+            default_body=_COMPLAINT_BODY,
+        ),
+        DocumentType(
+            K.return_letter,
+            "letter",
+            (E.return_to_sender,),
+            ("workflow.intake", "workflow.assign"),
+            default_title="退回函",
+            default_body=_RETURN_BODY,
+        ),
+        DocumentType(
+            K.callback_record,
+            "form",
+            (E.callback_added, E.callback_edited),
+            ("callback.manage",),
+            numbered=False,
+            default_title="回访记录表",
+            default_body=_CALLBACK_BODY,
+        ),
+        DocumentType(
+            K.review_opinion,
+            "letter",
+            (E.answer_review, E.answer_re_review),
+            ("workflow.review",),
+            to_petitioner=True,
+            default_title="{{ 意见类型 }}意见书",
+            default_body=_REVIEW_BODY,
+        ),
+    )
+}
+
+
+# --- values of the placeholders ---------------------------------------------------------------
+
+
+def chinese_date(value) -> str:
+    if value in (None, ""):
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            try:
+                value = date.fromisoformat(value)
+            except ValueError:
+                return value
+    return format_chinese_date(value)
+
+
+def _previous_event(case: Case, event: CaseEvent, kind: EventKind) -> CaseEvent | None:
+    earlier = [e for e in case.events if e.kind == kind and e.id < event.id]
+    return earlier[-1] if earlier else None
+
+
+def addressee(case: Case) -> str:
+    names = [party.name for party in case.petitioners]
+    if case.is_anonymous or not names:
+        return "信访人"
+    if len(names) == 1:
+        return names[0]
+    return "、".join(names[:3]) + ("等" if len(names) > 3 else "")
+
+
+def common_values(case: Case, *, unit_name: str, issued_on: date, number: str) -> dict[str, str]:
+    return {
+        "事项编号": case.number or "",
+        "事项标题": case.subject or "",
+        "信访人": "、".join(p.name for p in case.petitioners) or "信访人",
+        "称呼": addressee(case),
+        "信访内容": case.content or "",
+        "诉求": case.demands or "",
+        "收到日期": chinese_date(case.received_at),
+        "受理日期": chinese_date(case.accepted_at),
+        "承办单位": case.handling_unit.name if case.handling_unit else "",
+        "承办人": case.handler.full_name if case.handler else "",
+        "本机关": unit_name,
+        "成文日期": format_chinese_date(issued_on),
+        "文号": number,
+    }
+
+
+def specific_values(kind: DocumentKind, case: Case, event: CaseEvent | None) -> dict[str, str]:
+    data = (event.data if event is not None else None) or {}
+
+    def text(key: str) -> str:
+        value = data.get(key)
+        return "" if value is None else str(value)
+
+    if kind == K.reply_letter:
+        replies = [e for e in case.events if e.kind == E.reply]
+        return {
+            "查明事实": text("facts"),
+            "处理意见": text("decision"),
+            "答复内容": str(replies[-1].data.get("text") or "") if replies else "",
+            "复查机关": SystemSetting.get("review_body_name"),
+            "复查期限": SystemSetting.get("review_request_days"),
+        }
+    if kind == K.acceptance_notice:
+        closing = next(
+            (c for c in case.clocks if c.kind.value == "closing" and c.stopped_at is None), None
+        )
+        return {"办结期限": chinese_date(closing.due_at) if closing else ""}
+    if kind == K.non_acceptance_notice:
+        return {"不予受理理由": text("reason"), "法定途径": text("legal_route")}
+    if kind == K.handover_notice:
+        transfer = event is not None and event.kind == E.transfer
+        return {
+            "接收单位": text("target_unit") if transfer else text("handling_unit"),
+            "转交方式": "转送" if transfer else "交办",
+            "转交说明": text("reason") if transfer else (text("note") or text("instruction")),
+            "办理期限": chinese_date(data.get("due_on") or data.get("due_at")),
+        }
+    if kind == K.extension_notice:
+        request = _previous_event(case, event, E.request_extension) if event else None
+        unit = text("unit")
+        return {
+            "延期理由": str(request.data.get("reason") or "") if request else text("note"),
+            "延长期限": f"{data.get('granted', '')}{unit}",
+            "原期限": chinese_date(data.get("old_due_at")),
+            "新期限": chinese_date(data.get("due_at")),
+        }
+    if kind == K.supervision_card:
+        return {
+            "批示内容": text("instruction") or (case.instruction or ""),
+            "批示领导": str(event.created_by.full_name) if event and event.created_by else "",
+            "批示日期": chinese_date(event.created_at) if event else "",
+            "办理期限": chinese_date(data.get("due_on") or data.get("due_at")),
+        }
+    if kind == K.complaint_notice:
+        return {"办理期限": chinese_date(data.get("due_on") or data.get("due_at"))}
+    if kind == K.return_letter:
+        return {"退回对象": text("returned_to"), "退回理由": text("reason")}
+    if kind == K.callback_record:
+        callback = _callback_of(event)
+        return {
+            "回访方式": callback.method.title if callback else "",
+            "回访时间": (
+                to_local(callback.done_at).strftime("%Y年%m月%d日 %H:%M")
+                if callback and callback.done_at
+                else ""
+            ),
+            "回访人": callback.caller.full_name if callback and callback.caller else "",
+            "被回访人": (callback.person_reached or "") if callback else "",
+            "满意度": callback.satisfaction.title if callback and callback.satisfaction else "",
+            "回访意见": (callback.opinion or "") if callback else "",
+            "问题仍存在": ("是" if callback.problem_remains else "否") if callback else "",
+        }
+    if kind == K.review_opinion:
+        final = event is not None and event.kind == E.answer_re_review
+        label = "复核" if final else "复查"
+        request_kind = E.request_re_review if final else E.request_review
+        request = _previous_event(case, event, request_kind) if event else None
+        upheld = bool(data.get("upheld", True))
+        verdict = "维持原处理意见" if upheld else "不维持原处理意见，另行处理"
+        return {
+            "意见类型": label,
+            "申请日期": chinese_date(request.data.get("requested_on")) if request else "",
+            "申请理由": str(request.data.get("reason") or "") if request else "",
+            "复查意见": text("opinion"),
+            "复查结论": f"经{label}，{verdict}。",
+            "可再申请": "" if final else "是",
+            "复核机关": SystemSetting.get("re_review_body_name"),
+            "复查期限": SystemSetting.get("review_request_days"),
+        }
+    return {}
+
+
+def _callback_of(event: CaseEvent | None):
+    from .. import db
+    from ..callbacks import Callback
+
+    if event is None or event.callback_id is None:
+        return None
+    return db.session.get(Callback, event.callback_id)
+
+
+def contact_phone(case: Case) -> str:
+    petitioner = case.petitioners[0] if case.petitioners else None
+    if petitioner is None or case.is_anonymous:
+        return ""
+    return petitioner.phone or ""
+
+
+def form_rows(
+    kind: DocumentKind, values: dict[str, str], contact: str
+) -> list[tuple[str, str | None]]:
+    """The label/value rows of a form-layout document."""
+    if kind == K.supervision_card:
+        return [
+            ("登记编号", values["事项编号"]),
+            ("信访人", values["称呼"]),
+            ("收到日期", values["收到日期"]),
+            ("信访事项", values["事项标题"]),
+            ("主要诉求", values["诉求"] or values["信访内容"]),
+            ("领导批示", values["批示内容"]),
+            ("批示领导", f"{values['批示领导']}　{values['批示日期']}"),
+            ("承办单位", values["承办单位"]),
+            ("承办人", values["承办人"]),
+            ("办理期限", values["办理期限"]),
+            ("办理结果", None),
+        ]
+    if kind == K.complaint_notice:
+        return [
+            ("编号", values["事项编号"]),
+            ("投诉人", values["称呼"]),
+            ("联系电话", contact or ""),
+            ("投诉时间", values["收到日期"]),
+            ("投诉事项", values["事项标题"]),
+            ("投诉内容", values["信访内容"]),
+            ("诉求", values["诉求"]),
+            ("承办单位", values["承办单位"]),
+            ("处理期限", values["办理期限"]),
+            ("处理结果（回执）", None),
+        ]
+    if kind == K.callback_record:
+        return [
+            ("登记编号", values["事项编号"]),
+            ("信访人", values["称呼"]),
+            ("信访事项", values["事项标题"]),
+            ("承办单位", values["承办单位"]),
+            ("回访方式", values["回访方式"]),
+            ("回访时间", values["回访时间"]),
+            ("回访人", values["回访人"]),
+            ("被回访人", values["被回访人"]),
+            ("满意度", values["满意度"]),
+            ("问题是否仍存在", values["问题仍存在"]),
+            ("信访人意见", values["回访意见"]),
+        ]
+    return []
+
+
+def sample_values(kind: DocumentKind) -> dict[str, str]:
+    """Made-up values for a template preview when no case is chosen."""
+    values = {
+        "事项编号": "XF2026-000123",
+        "事项标题": "小区电梯长期停运",
+        "信访人": "王堃",
+        "称呼": "王堃",
+        "信访内容": "小区3号楼电梯自2026年1月起停运，物业公司至今未修复。",
+        "诉求": "1. 尽快修复电梯；2. 公开维修资金使用情况。",
+        "收到日期": "2026年3月1日",
+        "受理日期": "2026年3月3日",
+        "承办单位": "县住房和城乡建设局",
+        "承办人": "李喆",
+        "本机关": "示范县人民政府信访局",
+        "成文日期": "2026年4月20日",
+        "文号": "县信复〔2026〕12号",
+        "查明事实": "经现场核查，3号楼电梯因主板损坏于2026年1月5日停运，"
+        "物业公司已报修但未落实维修资金。",
+        "处理意见": "1. 关于修复电梯的诉求，予以支持：责成物业公司于2026年5月10日前修复。\n"
+        "2. 关于公开维修资金的诉求，予以支持：由街道办事处督促业委会于5月底前公示。",
+        "答复内容": "",
+        "复查机关": "示范县人民政府",
+        "复查期限": "30",
+        "办结期限": "2026年5月2日",
+        "不予受理理由": "所反映事项属于劳动争议，依法应通过劳动仲裁解决。",
+        "法定途径": "向县劳动人事争议仲裁委员会申请仲裁",
+        "接收单位": "县住房和城乡建设局",
+        "转交方式": "交办",
+        "转交说明": "请核实电梯停运原因并督促修复。",
+        "办理期限": "2026年4月15日",
+        "延期理由": "需委托第三方机构检测电梯安全状况",
+        "延长期限": "30日",
+        "原期限": "2026年5月2日",
+        "新期限": "2026年6月1日",
+        "批示内容": "请住建局牵头，街道配合，尽快解决群众出行困难。",
+        "批示领导": "赵玥",
+        "批示日期": "2026年3月5日",
+        "退回对象": "市信访局",
+        "退回理由": "该事项已由县人民法院立案受理，应通过诉讼程序解决。",
+        "回访方式": "电话回访",
+        "回访时间": "2026年5月12日 10:30",
+        "回访人": "孙赟",
+        "被回访人": "王堃",
+        "满意度": "满意",
+        "回访意见": "电梯已修复，感谢政府。",
+        "问题仍存在": "否",
+        "意见类型": "复查",
+        "申请日期": "2026年5月20日",
+        "申请理由": "对维修资金公示范围有异议。",
+        "复查意见": "经复查，原处理意见认定事实清楚，处理恰当。",
+        "复查结论": "经复查，维持原处理意见。",
+        "可再申请": "是",
+        "复核机关": "示范市人民政府",
+    }
+    return {name: values.get(name, "") for name in TYPES[kind].variables}

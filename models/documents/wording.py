@@ -1,0 +1,94 @@
+"""Editable document wording: plain text with ``{{ 占位符 }}`` and ``{% if %}``, sandboxed.
+
+Administrators edit the wording of each document type. The text is compiled by Jinja's
+``SandboxedEnvironment`` and, before that, checked node by node: only placeholders from the
+document's list, constants, comparisons, ``and``/``or``/``not`` and ``{% if %}`` are allowed — no
+loops, calls, attribute access, filters, includes or macros. So a template cannot reach Python
+objects, cannot loop forever and cannot read files. Placeholder values are plain strings.
+
+The rendered wording is plain text: one paragraph per line. It reaches the PDF through an
+autoescaping template, so markup typed into the wording (or into a petitioner's letter) prints
+as text.
+"""
+
+from __future__ import annotations
+
+import re
+
+from jinja2 import TemplateSyntaxError, nodes
+from jinja2.sandbox import SandboxedEnvironment
+
+from ..operations import ValidationFailed
+
+MAX_TEMPLATE_CHARS = 6000
+MAX_OUTPUT_CHARS = 60000
+
+_environment = SandboxedEnvironment(autoescape=False, keep_trailing_newline=False)
+
+_ALLOWED_NODES = (
+    nodes.Template,
+    nodes.Output,
+    nodes.TemplateData,
+    nodes.Name,
+    nodes.Const,
+    nodes.If,
+    nodes.Not,
+    nodes.And,
+    nodes.Or,
+    nodes.Compare,
+    nodes.Operand,
+    nodes.CondExpr,
+)
+
+#: ``一、`` headings print in 黑体, ``（一）`` in 楷体 (GB/T 9704 §7.3.3).
+_LEVEL_ONE = re.compile(r"^[一二三四五六七八九十]+、")
+_LEVEL_TWO = re.compile(r"^（[一二三四五六七八九十]+）")
+
+
+def check_template(text: str, allowed_names: set[str], label: str = "模板") -> None:
+    """Raise ``ValidationFailed`` with a Chinese message when ``text`` may not be used."""
+    if len(text) > MAX_TEMPLATE_CHARS:
+        raise ValidationFailed(f"{label}不能超过 {MAX_TEMPLATE_CHARS} 个字符", field="body")
+    try:
+        tree = _environment.parse(text)
+    except TemplateSyntaxError as error:
+        raise ValidationFailed(
+            f"{label}第 {error.lineno} 行有语法错误：{error.message}", field="body"
+        ) from None
+    for node in tree.find_all(nodes.Node):
+        if not isinstance(node, _ALLOWED_NODES):
+            raise ValidationFailed(
+                f"{label}只能使用 {{{{ 占位符 }}}} 和 {{% if 占位符 %}}……{{% endif %}}，"
+                f"不支持“{type(node).__name__}”",
+                field="body",
+            )
+        if isinstance(node, nodes.Name) and node.name not in allowed_names:
+            raise ValidationFailed(
+                f"{label}中的占位符“{node.name}”不存在，可用的占位符见右侧列表", field="body"
+            )
+
+
+def render_wording(text: str, values: dict[str, str], label: str = "模板") -> str:
+    """Fill ``text`` with ``values`` (all strings) after :func:`check_template`."""
+    check_template(text, set(values), label)
+    output = _environment.from_string(text).render(values)
+    if len(output) > MAX_OUTPUT_CHARS:
+        raise ValidationFailed(f"{label}生成的文字过长", field="body")
+    return output
+
+
+def paragraphs(text: str) -> list[tuple[str, str]]:
+    """Split wording into ``(style, text)`` paragraphs: one per non-empty line."""
+    result = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if _LEVEL_ONE.match(line) and len(line) <= 30:
+            style = "level-one"
+        elif _LEVEL_TWO.match(line) and len(line) <= 30:
+            style = "level-two"
+        else:
+            style = "body"
+        result.append((style, line))
+    return result

@@ -1,0 +1,383 @@
+"""Issuing a case's documents: availability, numbering, rendering, keeping the PDF.
+
+``issue_document`` is the one way a document comes into being. It checks permission and state,
+allocates the issuing unit's next document number (row lock on ``number_sequences``, so numbers
+are gap-free per unit and year and a failed render gives its number back), renders the PDF,
+stores it with who issued it and when, and writes one timeline event. Issuing again for the same
+event returns the stored document unchanged (a reprint). It never commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from flask import render_template
+
+from .. import db
+from ..base import format_chinese_date, to_local, utcnow
+from ..cases import Case, CaseEvent
+from ..documents.catalog import (
+    TYPES,
+    DocumentType,
+    common_values,
+    contact_phone,
+    form_rows,
+    sample_values,
+    specific_values,
+)
+from ..documents.pdf import RenderError, render_pdf
+from ..documents.records import DocumentTemplate, IssuedDocument
+from ..documents.wording import check_template, paragraphs, render_wording
+from ..enums import CategoryKind, DocumentKind, EventKind, UnitKind
+from ..settings import SystemSetting
+from ..units import Unit
+from . import NotPermitted, ValidationFailed
+from .audit import log_event
+from .numbering import next_sequence
+
+#: ``机关代字〔2026〕12号``: year in 六角括号, serial number without leading zeros or 第.
+DOCUMENT_NUMBER = re.compile(r"^\S+〔\d{4}〕[1-9]\d*号$")
+
+
+def format_document_number(code: str, year: int, seq: int) -> str:
+    return f"{code}〔{year}〕{seq}号"
+
+
+# --- which documents, for whom --------------------------------------------------------------
+
+
+def source_event(doc_type: DocumentType, case: Case) -> CaseEvent | None:
+    """The timeline event the document reports on (``None``: nothing to report yet)."""
+    candidates = [e for e in case.events if e.kind in doc_type.source_kinds]
+    if doc_type.kind == DocumentKind.extension_notice:
+        candidates = [e for e in candidates if e.data.get("approved")]
+    if doc_type.kind == DocumentKind.callback_record:
+        candidates = [e for e in candidates if e.callback_id is not None and _callback_done(e)]
+    if doc_type.kind == DocumentKind.supervision_card:
+        candidates = [e for e in candidates if e.data.get("instruction")]
+    if not candidates:
+        return None
+    return candidates[0] if doc_type.pick == "first" else candidates[-1]
+
+
+def _callback_done(event: CaseEvent) -> bool:
+    from ..callbacks import Callback
+
+    callback = db.session.get(Callback, event.callback_id)
+    return callback is not None and not callback.is_deleted and callback.done_at is not None
+
+
+def document_problem(doc_type: DocumentType, case: Case, user) -> str | None:
+    """Why ``user`` may not issue ``doc_type`` for ``case`` now (Chinese), or ``None``."""
+    if user is None or not user.is_authenticated:
+        return "请先登录"
+    if case.is_deleted or not case.can_view(user):
+        return "该事项不存在或您无权查看"
+    if not user.has_permission("document.print") or not any(
+        user.has_permission(name) for name in doc_type.permissions
+    ):
+        return f"您没有出具“{doc_type.title}”的权限"
+    if doc_type.to_petitioner and case.is_anonymous:
+        return f"匿名事项不向信访人出具“{doc_type.title}”"
+    if doc_type.statuses and case.status not in doc_type.statuses:
+        return f"事项当前状态为“{case.status.title}”，不能出具“{doc_type.title}”"
+    if doc_type.kind == DocumentKind.reply_letter and (
+        case.status.value == "result_reported" and case.result_approved_at is None
+    ):
+        return "办理结果尚未审核，不能出具答复意见书"
+    if doc_type.kind == DocumentKind.complaint_notice and (
+        case.category is None or case.category.kind != CategoryKind.complaint
+    ):
+        return "只有投诉类事项才出具投诉处理通知单"
+    if source_event(doc_type, case) is None:
+        return f"事项尚无可写入“{doc_type.title}”的办理记录"
+    return None
+
+
+def existing_document(doc_type: DocumentType, case: Case) -> IssuedDocument | None:
+    event = source_event(doc_type, case)
+    if event is None:
+        return None
+    return db.session.scalar(
+        sa.select(IssuedDocument).where(
+            IssuedDocument.case_id == case.id,
+            IssuedDocument.kind == doc_type.kind,
+            IssuedDocument.source_event_id == event.id,
+        )
+    )
+
+
+def available_documents(case: Case, user) -> list[tuple[DocumentType, IssuedDocument | None]]:
+    """The document buttons of the case page: each type the user may issue now, with the
+    document already issued for the current event (then the button reprints it)."""
+    if not user.has_permission("document.print"):
+        return []
+    return [
+        (doc_type, existing_document(doc_type, case))
+        for doc_type in TYPES.values()
+        if document_problem(doc_type, case, user) is None
+    ]
+
+
+def issued_documents(case: Case) -> list[IssuedDocument]:
+    return list(
+        db.session.scalars(
+            sa.select(IssuedDocument)
+            .options(sa.orm.joinedload(IssuedDocument.issued_by))
+            .where(IssuedDocument.case_id == case.id)
+            .order_by(IssuedDocument.id)
+        )
+    )
+
+
+# --- issuing unit and wording ---------------------------------------------------------------
+
+
+def issuing_unit(user) -> Unit:
+    """The unit whose name and 机关代字 the document carries: the user's unit or the nearest
+    parent with a 机关代字, else the petition office."""
+    unit = user.unit
+    seen = set()
+    while unit is not None and unit.id not in seen:
+        seen.add(unit.id)
+        if unit.doc_code and unit.is_active:
+            return unit
+        unit = unit.parent
+    office = db.session.scalar(
+        sa.select(Unit)
+        .where(
+            Unit.kind == UnitKind.office,
+            Unit.is_active.is_(True),
+            Unit.doc_code.is_not(None),
+            Unit.doc_code != "",
+        )
+        .order_by(Unit.sort_order, Unit.id)
+    )
+    if office is None:
+        raise ValidationFailed(
+            "没有可用的机关代字：请管理员在 设置 → 单位与部门 中为本单位或信访办填写机关代字"
+        )
+    return office
+
+
+def unit_display_name(unit: Unit) -> str:
+    """The petition office signs with the organisation's full name; others with their own."""
+    if unit.kind == UnitKind.office:
+        return SystemSetting.get("organisation_name")
+    return unit.name
+
+
+def wording_of(kind: DocumentKind) -> tuple[str, str]:
+    """(title template, body template): the administrator's version, else the default."""
+    row = db.session.get(DocumentTemplate, kind)
+    if row is not None:
+        return row.title, row.body
+    doc_type = TYPES[kind]
+    return doc_type.default_title, doc_type.default_body
+
+
+def build_html(
+    doc_type: DocumentType,
+    values: dict[str, str],
+    *,
+    authority: str,
+    number: str,
+    issued_on: date,
+    contact: str = "",
+    title_template: str | None = None,
+    body_template: str | None = None,
+) -> str:
+    """The document's HTML, ready for ``render_pdf``; all values are escaped by the template."""
+    if title_template is None or body_template is None:
+        stored_title, stored_body = wording_of(doc_type.kind)
+        title_template = stored_title if title_template is None else title_template
+        body_template = stored_body if body_template is None else body_template
+    title = render_wording(title_template, values, "标题").strip().replace("\n", "")
+    body = render_wording(body_template, values, "正文")
+    context = {
+        "title": title or doc_type.title,
+        "authority": authority,
+        "number": number,
+        "paragraphs": paragraphs(body),
+        "signer": authority,
+        "date_text": format_chinese_date(issued_on),
+    }
+    if doc_type.layout == "letter":
+        return render_template("documents/letter.html", **context)
+    return render_template(
+        "documents/form.html",
+        rows=form_rows(doc_type.kind, values, contact),
+        number_label="编号：",
+        meta_left=f"填表日期：{context['date_text']}",
+        **context,
+    )
+
+
+# --- issuing ----------------------------------------------------------------------------------
+
+
+def issue_document(
+    case: Case, kind: DocumentKind | str, *, by, at: datetime | None = None
+) -> tuple[IssuedDocument, bool]:
+    """Issue (or, for the same event, return again) a document. Returns (document, created)."""
+    doc_type = TYPES.get(DocumentKind(kind)) if kind in DocumentKind.__members__ else None
+    if doc_type is None:
+        raise ValidationFailed("没有这种文书")
+    problem = document_problem(doc_type, case, by)
+    if problem is not None:
+        raise NotPermitted(problem)
+    existing = existing_document(doc_type, case)
+    if existing is not None:
+        return existing, False
+
+    at = at or utcnow()
+    event = source_event(doc_type, case)
+    issued_on = to_local(at).date()
+    unit = issuing_unit(by)
+    year = issued_on.year
+    seq = None
+    if doc_type.numbered:
+        # Taken inside the transaction: a render failure rolls the number back (gap-free).
+        seq = next_sequence(f"doc-{unit.id}", year)
+        number = format_document_number(unit.doc_code, year, seq)
+    else:
+        number = case.number
+    authority = unit_display_name(unit)
+    values = {
+        **common_values(case, unit_name=authority, issued_on=issued_on, number=number),
+        **specific_values(doc_type.kind, case, event),
+    }
+    html = build_html(
+        doc_type,
+        values,
+        authority=authority,
+        number=number,
+        issued_on=issued_on,
+        contact=contact_phone(case),
+    )
+    try:
+        pdf = render_pdf(html)
+    except RenderError as error:
+        raise ValidationFailed(str(error)) from None
+    title = _title_text(doc_type, values)
+    document = IssuedDocument(
+        case_id=case.id,
+        kind=doc_type.kind,
+        source_event_id=event.id,
+        title=title,
+        number=number,
+        unit_id=unit.id if doc_type.numbered else None,
+        year=year if doc_type.numbered else None,
+        seq=seq,
+        issued_on=issued_on,
+        issued_at=at,
+        issued_by_id=by.id,
+        pdf=pdf,
+        size=len(pdf),
+        sha256=hashlib.sha256(pdf).hexdigest(),
+    )
+    db.session.add(document)
+    db.session.flush()
+    log_event(
+        case,
+        EventKind.document_issued,
+        f"issued {doc_type.kind.value} {number}",
+        by=by,
+        at=at,
+        data={
+            "kind": doc_type.kind.value,
+            "document": title,
+            "number": number,
+            "document_id": document.id,
+            "unit": unit.name,
+        },
+    )
+    return document, True
+
+
+def _title_text(doc_type: DocumentType, values: dict[str, str]) -> str:
+    title_template, _body = wording_of(doc_type.kind)
+    title = render_wording(title_template, values, "标题").strip().replace("\n", "")
+    return (title or doc_type.title)[:200]
+
+
+# --- editable wording -------------------------------------------------------------------------
+
+
+def check_wording(kind: DocumentKind, title: str, body: str) -> None:
+    names = set(TYPES[kind].variables)
+    if not (title or "").strip():
+        raise ValidationFailed("请填写标题", field="title")
+    if len(title) > 200:
+        raise ValidationFailed("标题不能超过200个字符", field="title")
+    try:
+        check_template(title, names, "标题")
+    except ValidationFailed as error:
+        raise ValidationFailed(str(error), field="title") from None
+    if not (body or "").strip():
+        raise ValidationFailed("请填写正文", field="body")
+    check_template(body, names, "正文")
+
+
+def preview_wording(
+    kind: DocumentKind, title: str, body: str, *, case: Case | None = None, by=None
+) -> bytes:
+    """A PDF of unsaved wording, filled from ``case`` (if the user may see it) or sample data."""
+    check_wording(kind, title, body)
+    doc_type = TYPES[kind]
+    issued_on = to_local(utcnow()).date()
+    number = "（预览）"
+    if case is not None and by is not None and case.can_view(by) and not case.is_deleted:
+        authority = SystemSetting.get("organisation_name")
+        values = {
+            **common_values(case, unit_name=authority, issued_on=issued_on, number=number),
+            **specific_values(kind, case, source_event(doc_type, case)),
+        }
+        contact = contact_phone(case)
+    else:
+        values = sample_values(kind)
+        values["文号"] = number
+        authority = values.get("本机关") or SystemSetting.get("organisation_name")
+        contact = "13800000000"
+    html = build_html(
+        doc_type,
+        values,
+        authority=authority,
+        number=number,
+        issued_on=issued_on,
+        contact=contact,
+        title_template=title,
+        body_template=body,
+    )
+    try:
+        return render_pdf(html)
+    except RenderError as error:
+        raise ValidationFailed(str(error)) from None
+
+
+def save_wording(kind: DocumentKind, title: str, body: str, *, by) -> DocumentTemplate:
+    if not by.has_permission("settings.manage"):
+        raise NotPermitted("您没有修改文书模板的权限")
+    check_wording(kind, title, body)
+    row = db.session.get(DocumentTemplate, kind)
+    if row is None:
+        row = DocumentTemplate(kind=kind)
+        db.session.add(row)
+    row.title = title.strip()
+    row.body = body.replace("\r\n", "\n")
+    row.updated_by_id = by.id
+    row.updated_at = utcnow()
+    db.session.flush()
+    return row
+
+
+def reset_wording(kind: DocumentKind, *, by) -> None:
+    if not by.has_permission("settings.manage"):
+        raise NotPermitted("您没有修改文书模板的权限")
+    row = db.session.get(DocumentTemplate, kind)
+    if row is not None:
+        db.session.delete(row)
+        db.session.flush()

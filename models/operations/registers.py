@@ -1,0 +1,249 @@
+"""Printing registers (台账): validate the form, render small ones at once, queue large ones.
+
+A register above the ``register_background_rows`` setting becomes a :class:`RegisterJob`. With
+``REDIS_URL`` configured the job goes to the RQ queue ``xinfang-registers`` and an ``rq worker``
+renders it; without Redis (or when Redis does not answer) a local worker thread of this process
+renders it, so a newcomer's SQLite set-up still works. Either way the web request returns at
+once and the job page shows progress until the PDF can be downloaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import date
+
+import sqlalchemy as sa
+from flask import current_app
+
+from .. import db
+from ..base import utcnow
+from ..documents.pdf import RenderError, render_pdf
+from ..documents.records import RegisterJob
+from ..documents.registers import (
+    MAX_ROWS,
+    RegisterParams,
+    count_rows,
+    register_html,
+    register_rows,
+)
+from ..enums import RegisterJobStatus, RegisterKind
+from ..settings import SystemSetting
+from ..users import User
+from . import NotPermitted, ValidationFailed
+
+logger = logging.getLogger(__name__)
+
+QUEUE_NAME = "xinfang-registers"
+#: Measured: about 8 s per 1,000 rows on two cores; allow three times that, at least a minute.
+SECONDS_PER_ROW = 0.025
+
+#: Local worker threads by job id (tests join them; nothing else needs them).
+local_threads: dict[int, threading.Thread] = {}
+
+
+def user_scope(user):
+    """The cases ``user`` may see, as a SQL condition (the admin's row scoping)."""
+    from admin_views.base import case_scope
+
+    return case_scope(user)
+
+
+def parse_params(kind: str, start: str, end: str, unit_id: str, category_id: str):
+    """Check the register form; Chinese messages name the field."""
+    if kind not in RegisterKind.__members__:
+        raise ValidationFailed("请选择台账种类", field="kind")
+    try:
+        first = date.fromisoformat((start or "").strip())
+    except ValueError:
+        raise ValidationFailed("请填写有效的开始日期（如 2026-03-01）", field="start") from None
+    try:
+        last = date.fromisoformat((end or "").strip())
+    except ValueError:
+        raise ValidationFailed("请填写有效的结束日期（如 2026-03-31）", field="end") from None
+    if last < first:
+        raise ValidationFailed("结束日期不能早于开始日期", field="end")
+    if (last - first).days > 3 * 366:
+        raise ValidationFailed("日期范围不能超过三年，请分期打印", field="end")
+
+    def optional_id(value: str, field: str, label: str) -> int | None:
+        value = (value or "").strip()
+        if not value:
+            return None
+        if not value.isdigit():
+            raise ValidationFailed(f"请选择有效的{label}", field=field)
+        return int(value)
+
+    return RegisterParams(
+        kind=RegisterKind(kind),
+        start=first,
+        end=last,
+        unit_id=optional_id(unit_id, "unit_id", "承办单位"),
+        category_id=optional_id(category_id, "category_id", "分类"),
+    )
+
+
+def background_threshold() -> int:
+    try:
+        return max(1, int(SystemSetting.get("register_background_rows")))
+    except ValueError:
+        return 500
+
+
+def _check_permission(user) -> None:
+    if user is None or not user.is_authenticated or not user.has_permission("register.print"):
+        raise NotPermitted("您没有打印台账的权限")
+
+
+def _timeout(rows: int) -> int:
+    return max(60, int(rows * SECONDS_PER_ROW) + 30)
+
+
+def print_register(params: RegisterParams, *, by) -> tuple[bytes | None, RegisterJob | None]:
+    """Render a small register now (returns its PDF) or create a job for a large one.
+
+    The caller commits, then calls :func:`start_job` for a returned job.
+    """
+    _check_permission(by)
+    scope = user_scope(by)
+    rows = count_rows(params, scope)
+    if rows > MAX_ROWS:
+        raise ValidationFailed(
+            f"该台账有 {rows} 条，超过单册 {MAX_ROWS} 条的上限，请缩小日期范围或按单位分册打印"
+        )
+    if rows <= background_threshold():
+        html = register_html(params, register_rows(params, scope))
+        try:
+            return render_pdf(html, timeout=_timeout(rows)), None
+        except RenderError as error:
+            raise ValidationFailed(str(error)) from None
+    job = RegisterJob(
+        kind=params.kind,
+        params=params.as_json(),
+        status=RegisterJobStatus.queued,
+        row_count=rows,
+        created_by_id=by.id,
+        created_at=utcnow(),
+    )
+    db.session.add(job)
+    db.session.flush()
+    return None, job
+
+
+def start_job(job: RegisterJob) -> str:
+    """Hand a committed job to RQ, or to a local thread without Redis. Returns the runner."""
+    redis_url = current_app.config.get("REDIS_URL")
+    if redis_url:
+        try:
+            from redis import Redis
+            from rq import Queue
+
+            queue = Queue(QUEUE_NAME, connection=Redis.from_url(redis_url))
+            queue.enqueue(
+                "models.operations.registers.run_job_in_worker",
+                job.id,
+                job_timeout=_timeout(job.row_count or 0) + 60,
+                result_ttl=3600,
+                failure_ttl=86400,
+            )
+            _set_runner(job, "rq")
+            return "rq"
+        except Exception:  # Redis down or misconfigured: the thread still gets it done
+            logger.exception("register job %s: Redis unavailable, using a local thread", job.id)
+    app = current_app._get_current_object()
+    thread = threading.Thread(
+        target=_run_in_thread, args=(app, job.id), name=f"register-job-{job.id}", daemon=True
+    )
+    local_threads[job.id] = thread
+    _set_runner(job, "thread")
+    thread.start()
+    return "thread"
+
+
+def _set_runner(job: RegisterJob, runner: str) -> None:
+    db.session.execute(sa.update(RegisterJob).where(RegisterJob.id == job.id).values(runner=runner))
+    db.session.commit()
+
+
+def _run_in_thread(app, job_id: int) -> None:
+    with app.app_context():
+        try:
+            run_job(job_id)
+        finally:
+            db.session.remove()
+
+
+def run_job_in_worker(job_id: int) -> None:
+    """RQ entry point: the worker process has no app yet, so it builds one."""
+    from flask import has_app_context
+
+    if has_app_context():
+        run_job(job_id)
+        return
+    from app import create_app
+
+    with create_app().app_context():
+        try:
+            run_job(job_id)
+        finally:
+            db.session.remove()
+
+
+def _update(job_id: int, **values) -> None:
+    db.session.execute(sa.update(RegisterJob).where(RegisterJob.id == job_id).values(**values))
+    db.session.commit()
+
+
+def run_job(job_id: int) -> None:
+    """Render a queued job, reporting progress on its row; never raises for a bad render."""
+    job = db.session.get(RegisterJob, job_id)
+    if job is None or job.status not in (RegisterJobStatus.queued, RegisterJobStatus.running):
+        return
+    user = db.session.get(User, job.created_by_id) if job.created_by_id else None
+    _update(job_id, status=RegisterJobStatus.running, progress=2)
+    try:
+        if user is None or not user.is_active_user or not user.has_permission("register.print"):
+            raise NotPermitted("申请打印的用户已停用或已无打印台账的权限")
+        params = RegisterParams.from_json(job.kind, job.params)
+        rows = register_rows(params, user_scope(user))
+        _update(job_id, progress=10, row_count=len(rows))
+        html = register_html(params, rows)
+        # About 21 rows fit on a landscape page; the estimate only drives the bar.
+        expected_pages = max(1, len(rows) // 21 + 1)
+        last = {"progress": 10, "pages": 0}
+
+        def on_page(pages: int) -> None:
+            last["pages"] = pages
+            progress = min(95, 10 + int(85 * pages / expected_pages))
+            if progress >= last["progress"] + 3:
+                last["progress"] = progress
+                _update(job_id, progress=progress, page_count=pages)
+
+        pdf = render_pdf(html, timeout=_timeout(len(rows)), on_page=on_page)
+        _update(
+            job_id,
+            status=RegisterJobStatus.done,
+            progress=100,
+            pdf=pdf,
+            size=len(pdf),
+            page_count=last["pages"] or None,
+            finished_at=utcnow(),
+            message=None,
+        )
+    except (RenderError, NotPermitted, ValidationFailed) as error:
+        db.session.rollback()
+        _update(
+            job_id,
+            status=RegisterJobStatus.failed,
+            message=str(error)[:300],
+            finished_at=utcnow(),
+        )
+    except Exception:
+        db.session.rollback()
+        logger.exception("register job %s failed", job_id)
+        _update(
+            job_id,
+            status=RegisterJobStatus.failed,
+            message="台账生成失败，请稍后重试或联系管理员。",
+            finished_at=utcnow(),
+        )
