@@ -59,6 +59,16 @@ def create_app(overrides: Mapping | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=12 * 3600,
         REMEMBER_COOKIE_DURATION=0,
+        #: Log out after 30 minutes without a request, and 12 hours after logging in regardless.
+        SESSION_IDLE_TIMEOUT=30 * 60,
+        SESSION_ABSOLUTE_TIMEOUT=12 * 3600,
+        #: Failed logins allowed per account and per client address within the window.
+        LOGIN_MAX_FAILURES=10,
+        LOGIN_FAILURE_WINDOW=15 * 60,
+        #: Shared failure counters for several workers; in-process memory when unset.
+        REDIS_URL=os.environ.get("REDIS_URL"),
+        #: Reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
+        TRUSTED_PROXIES=0,
         # Argon2id, 64 MiB and 3 passes: above the OWASP minimum, about 0.2 s on two cores.
         ARGON2_PARAMS={"time_cost": 3, "memory_cost": 65536, "parallelism": 2},
         FLASK_ADMIN_SWATCH="flatly",
@@ -77,7 +87,17 @@ def create_app(overrides: Mapping | None = None) -> Flask:
             "outside debug or testing mode."
         )
 
+    from admin_views.security import SessionInterface, install_security
+    from models.operations.audit_log import install_audit_listeners
+
+    if app.config["TRUSTED_PROXIES"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    app.session_interface = SessionInterface()
     db.init_app(app)
+    install_audit_listeners()
     migrate.init_app(app, db, directory=os.path.join(app.root_path, "migrations"))
     csrf.init_app(app)
     from admin_views.translations import compiled_app_translations
@@ -89,6 +109,7 @@ def create_app(overrides: Mapping | None = None) -> Flask:
     login_manager.login_view = "admin.login_view"
     login_manager.login_message = "请先登录"
     login_manager.login_message_category = "warning"
+    install_security(app)
 
     with app.app_context():
         _configure_engine()
@@ -103,13 +124,6 @@ def create_app(overrides: Mapping | None = None) -> Flask:
     app.jinja_env.globals["get_locale"] = get_locale
     _register_error_pages(app)
     _register_cli(app)
-
-    @app.after_request
-    def security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        return response
 
     @app.route("/")
     def home():

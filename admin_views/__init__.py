@@ -54,6 +54,7 @@ from .reception_setup import (
     ReceptionScheduleView,
 )
 from .registration import CallView, LetterView, PartyView, VisitView
+from .security import csp_nonce
 from .settings import CategoryView, RoleView, SystemSettingView, UnitView, UserView
 from .stats import StatsView
 from .translations import compiled_admin_translations
@@ -73,6 +74,7 @@ def init_admin(app: Flask) -> Admin:
         theme=Bootstrap4Theme(swatch="cerulean", fluid=True),
         index_view=ProtectedIndexView(name=_l("首页"), url="/admin"),
         translations_path=compiled_admin_translations(app),
+        csp_nonce_generator=csp_nonce,
     )
     register = _l("登记")
     handle = _l("办理")
