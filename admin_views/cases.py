@@ -29,6 +29,7 @@ from models import (
     Visit,
     db,
 )
+from models.confidentiality import IDENTITY_FIELDS, hidden_case_ids_clause, reporter_visible_clause
 from models.enums import (
     CaseChannel,
     CasePriority,
@@ -43,6 +44,7 @@ from models.operations.cases import delete_case, record_case_edit, register_case
 from models.operations.workflow import STEPS, available_steps
 
 from .base import ProtectedModelView, case_scope
+from .confidential import list_value, log_confidential_view, masked, reporter_hidden
 from .filters import (
     AwaitingMeFilter,
     CachedOptions,
@@ -130,7 +132,18 @@ def _priority_badge(view, context, model, name):
     return Markup('<span class="badge badge-danger">{}</span>').format(model.priority.title)
 
 
+def _identity_detail(view, context, model, name):
+    """Petitioners, agent and representatives: hidden from users outside a 举报 case's chain."""
+    if reporter_hidden(model):
+        return masked()
+    value = getattr(model, name)
+    if isinstance(value, list):
+        return _("、").join(str(item) for item in value)
+    return "" if value is None else str(value)
+
+
 class CaseView(NumberSearchMixin, ProtectedModelView):
+    permission_view = "case.view"
     permission_create = "case.register"
     permission_edit = "case.edit"
     permission_delete = "case.delete"
@@ -173,6 +186,15 @@ class CaseView(NumberSearchMixin, ProtectedModelView):
         "number": _number_link,
         "status": _status_badge,
         "priority": _priority_badge,
+        "petitioner_names": lambda view, context, model, name: list_value(
+            model, model.petitioner_names
+        ),
+    }
+    column_formatters_detail = {
+        "flags": lambda view, context, model, name: _case_flags(model),
+        "petitioners": _identity_detail,
+        "agent": _identity_detail,
+        "representatives": _identity_detail,
     }
     column_labels = labels(flags=_l("标记"))
     column_details_list = (
@@ -243,17 +265,23 @@ class CaseView(NumberSearchMixin, ProtectedModelView):
         return super().scope(query).filter(case_scope(current_user))
 
     def _apply_search(self, query, count_query, joins, count_joins, search):
-        if as_case_number(search) or re.search(r"[A-Za-z]", search or ""):
+        if as_case_number(search):
             return super()._apply_search(query, count_query, joins, count_joins, search)
         # Chinese text has no letter case: a plain LIKE on the raw columns avoids Flask-Admin's
         # CAST(...) ILIKE, which PostgreSQL evaluates row by row (about 2.5 times slower) and
-        # lets pg_trgm indexes answer terms of three characters or more.
+        # lets pg_trgm indexes answer terms of three characters or more. Latin letters get
+        # ILIKE so "zhang" finds "Zhang".
+        # A name may find a 举报 case only for those allowed to know who reported it.
+        names_visible = reporter_visible_clause(current_user)
         for term in search.split():
             pattern = like_pattern(term)
-            condition = sa.or_(
-                Case.subject.like(pattern, escape="\\"),
-                Case.petitioner_names.like(pattern, escape="\\"),
-            )
+            if re.search(r"[A-Za-z]", term):
+                subject = Case.subject.ilike(pattern, escape="\\")
+                names = Case.petitioner_names.ilike(pattern, escape="\\")
+            else:
+                subject = Case.subject.like(pattern, escape="\\")
+                names = Case.petitioner_names.like(pattern, escape="\\")
+            condition = sa.or_(subject, sa.and_(names, names_visible))
             query = query.filter(condition)
             if count_query is not None:
                 count_query = count_query.filter(condition)
@@ -271,6 +299,11 @@ class CaseView(NumberSearchMixin, ProtectedModelView):
         form = super().edit_form(obj)
         if request.method == "GET" and obj is not None:
             form.expected_version.data = str(obj.version)
+        if obj is not None and reporter_hidden(obj):
+            # Without the fields the values are neither shown nor overwritten.
+            for name in ("petitioners", "agent", "representatives"):
+                if name in form:
+                    del form[name]
         return form
 
     def on_update(self, form, model):
@@ -290,6 +323,7 @@ class CaseView(NumberSearchMixin, ProtectedModelView):
     def render(self, template, **kwargs):
         if template == self.details_template and "model" in kwargs:
             kwargs.update(case_details_context(kwargs["model"]))
+            log_confidential_view(kwargs["model"], "case_details")
         return super().render(template, **kwargs)
 
     @expose("/details/")
@@ -368,7 +402,11 @@ def case_details_context(case: Case) -> dict:
     )
     merged_from = Case.query.filter(Case.merged_into_id == case.id).order_by(Case.id).all()
     steps = available_steps(case, current_user) if not case.is_deleted else []
+    hidden = reporter_hidden(case)
     return {
+        "reporter_hidden": hidden,
+        "identity_fields": IDENTITY_FIELDS,
+        "masked": masked(),
         "steps": [step for step in steps if not step.secondary],
         "more_steps": [step for step in steps if step.secondary],
         "clocks": clock_rows(case),
@@ -381,7 +419,9 @@ def case_details_context(case: Case) -> dict:
         "attachments": active(Attachment),
         "events": events,
         "event_kinds": EventKind,
-        "repeat_flags": [p for p in case.petitioners if p.is_repeat_petitioner or p.is_banned],
+        "repeat_flags": []
+        if hidden
+        else [p for p in case.petitioners if p.is_repeat_petitioner or p.is_banned],
         "status_badge": status_badge,
         "describe_event": describe_event,
         "field_labels": labels(),
@@ -512,6 +552,8 @@ def _case_link(view, context, model, name):
 class CaseChildView(NumberSearchMixin, ProtectedModelView):
     """Views of records that hang off a case: scoped through the case."""
 
+    permission_view = "case.view"
+
     def scope(self, query):
         visible = sa.select(Case.id).where(case_scope(current_user), Case.is_deleted.is_(False))
         return super().scope(query).filter(self.model.case_id.in_(visible))
@@ -542,6 +584,8 @@ class CaseEventView(CaseChildView):
 
 
 class AttachmentView(CaseChildView):
+    """Attachments are a case's original material: a 举报 case's stay with its owner chain."""
+
     permission_create = "attachment.manage"
     permission_delete = "attachment.manage"
     allow_edit = False
@@ -576,6 +620,13 @@ class AttachmentView(CaseChildView):
         "created_at",
         "created_by",
     )
+
+    def scope(self, query):
+        return (
+            super()
+            .scope(query)
+            .filter(Attachment.case_id.notin_(hidden_case_ids_clause(current_user)))
+        )
 
     def create_form(self, obj=None):
         form = super().create_form(obj)

@@ -14,6 +14,7 @@ from models import Case, CaseClock, Notification, Party, Unit, db
 from models.base import utcnow
 from models.calendar import forget_work_calendar, work_calendar
 from models.cases import OPEN_STATUSES
+from models.confidentiality import reporter_visible_clause
 from models.deadlines import time_left
 from models.enums import CaseStatus, Clock, EscalationTrigger, TimeUnit
 from models.operations import Conflict, ValidationFailed, WorkflowError
@@ -301,6 +302,8 @@ def similar_cases(args) -> list[dict]:
             Case.is_deleted.is_(False),
             Case.status.in_(OPEN_STATUSES),
             case_scope(current_user),
+            # A match would tie the person to a 举报 case they may be the reporter of.
+            reporter_visible_clause(current_user),
         )
         .order_by(Case.id.desc())
         .limit(20)
