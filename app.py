@@ -203,9 +203,38 @@ def _register_error_pages(app: Flask) -> None:
     for code in messages:
         app.register_error_handler(code, lambda error, code=code: render_error(code))
 
+    @app.errorhandler(403)
+    def forbidden(error):
+        _record_denied()
+        return render_error(403)
+
     @app.errorhandler(CSRFError)
     def csrf_error(error):
         return render_error(400, _l("页面已过期或来源无法验证，请返回刷新页面后重新提交。"))
+
+
+def _record_denied() -> None:
+    """Refused requests of signed-in users go to the audit log (who tried to open what)."""
+    from flask_login import current_user
+
+    from models.audit import AuditAction
+    from models.operations.audit_log import record_audit
+
+    if not current_user.is_authenticated:
+        return
+    try:
+        db.session.rollback()
+        record_audit(
+            AuditAction.denied,
+            by=current_user,
+            target_type="request",
+            summary=f"{request.method} {request.path}"[:300],
+            data={"endpoint": request.endpoint},
+        )
+        db.session.commit()
+    except sa.exc.SQLAlchemyError:
+        db.session.rollback()
+        logger.exception("could not record a refused request")
 
 
 def _register_cli(app: Flask) -> None:

@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from models import (
     Appointment,
     Attachment,
+    AuditEntry,
     CalendarOverride,
     Call,
     Callback,
@@ -36,6 +37,7 @@ from models import (
     db,
 )
 
+from .audit import AuditLogView
 from .auth import ProtectedIndexView
 from .callbacks import CallbackView
 from .cases import AttachmentView, CaseEventView, CaseView
@@ -162,5 +164,6 @@ def init_admin(app: Flask) -> Admin:
         CalendarOverrideView(
             CalendarOverride, db, name=_l("工作日调整"), category=settings, endpoint="calendar"
         ),
+        AuditLogView(AuditEntry, db, name=_l("审计日志"), category=settings, endpoint="auditlog"),
     )
     return admin

@@ -38,7 +38,6 @@ from models.enums import (
     ReplyMethod,
     Satisfaction,
 )
-from models.operations import ValidationFailed
 from models.operations.attachments import attachment_root, delete_attachment, store_attachment
 from models.operations.cases import delete_case, record_case_edit, register_case
 from models.operations.workflow import STEPS, available_steps
@@ -297,8 +296,6 @@ class CaseView(NumberSearchMixin, ProtectedModelView):
 
     def edit_form(self, obj=None):
         form = super().edit_form(obj)
-        if request.method == "GET" and obj is not None:
-            form.expected_version.data = str(obj.version)
         if obj is not None and reporter_hidden(obj):
             # Without the fields the values are neither shown nor overwritten.
             for name in ("petitioners", "agent", "representatives"):
@@ -307,11 +304,7 @@ class CaseView(NumberSearchMixin, ProtectedModelView):
         return form
 
     def on_update(self, form, model):
-        seen = form.expected_version.data
-        if seen and seen != str(model.version):
-            raise ValidationFailed(
-                _("该事项在您编辑期间已被他人修改，您的修改未保存。请重新打开后再编辑。")
-            )
+        # A stale form was already refused by ProtectedModelView.update_model.
         record_case_edit(model, by=current_user)
 
     def on_delete(self, model):

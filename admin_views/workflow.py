@@ -17,7 +17,7 @@ from models.cases import OPEN_STATUSES
 from models.confidentiality import reporter_visible_clause
 from models.deadlines import time_left
 from models.enums import CaseStatus, Clock, EscalationTrigger, TimeUnit
-from models.operations import Conflict, ValidationFailed, WorkflowError
+from models.operations import Conflict, NotPermitted, ValidationFailed, WorkflowError
 from models.operations.deadlines import (
     due_soon_case_ids,
     due_soon_limit,
@@ -124,6 +124,9 @@ class WorkflowView(BaseView):
             abort(404)
         definition = STEPS[step]
         problem = step_problem(definition, case, current_user)
+        if problem is not None and problem[0] is NotPermitted:
+            # Missing the step's permission (or not on the case): refused, not redirected.
+            abort(403)
         if problem is not None:
             flash(problem[1], "error")
             return self._details(case)
