@@ -162,6 +162,8 @@ class ProtectedModelView(ModelView):
 
     #: Permission needed to open the view (``None``: every signed-in user).
     permission_view: str | None = None
+    #: Alternatively, holding any one of these opens the view.
+    permission_any: tuple[str, ...] = ()
     permission_create: str | None = None
     permission_edit: str | None = None
     permission_delete: str | None = None
@@ -203,6 +205,10 @@ class ProtectedModelView(ModelView):
         return permission is None or current_user.has_permission(permission)
 
     def is_accessible(self) -> bool:
+        if self.permission_any:
+            return current_user.is_authenticated and any(
+                current_user.has_permission(name) for name in self.permission_any
+            )
         return self._allowed(self.permission_view)
 
     def inaccessible_callback(self, name, **kwargs):

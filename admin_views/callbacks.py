@@ -13,12 +13,15 @@ from models.operations.callbacks import delete_callback, record_callback, record
 
 from .cases import CaseChildView, _case_link
 from .confidential import list_value, log_confidential_view, masked, reporter_hidden
+from .exports import ExportMixin
 from .filters import ChoiceEqualFilter, date_filters
 from .labels import labels
 from .lookups import case_lookup, user_lookup
 
 
-class CallbackView(CaseChildView):
+class CallbackView(ExportMixin, CaseChildView):
+    export_identity_columns = frozenset({"person_reached"})
+
     permission_create = "callback.manage"
     permission_edit = "callback.manage"
     permission_delete = "callback.manage"

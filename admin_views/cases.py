@@ -44,6 +44,7 @@ from models.operations.workflow import STEPS, available_steps
 
 from .base import ProtectedModelView, case_scope
 from .confidential import list_value, log_confidential_view, masked, reporter_hidden
+from .exports import ExportMixin
 from .filters import (
     AwaitingMeFilter,
     CachedOptions,
@@ -141,8 +142,9 @@ def _identity_detail(view, context, model, name):
     return "" if value is None else str(value)
 
 
-class CaseView(NumberSearchMixin, ProtectedModelView):
+class CaseView(ExportMixin, NumberSearchMixin, ProtectedModelView):
     permission_view = "case.view"
+    export_identity_columns = frozenset({"petitioner_names"})
     permission_create = "case.register"
     permission_edit = "case.edit"
     permission_delete = "case.delete"
@@ -427,9 +429,15 @@ def like_pattern(term: str) -> str:
     return f"%{escaped}%"
 
 
-def describe_event(event: CaseEvent, labels_by_key: dict) -> str:
-    """One Chinese line for a timeline event (the stored summary stays English for logs)."""
+def describe_event(event: CaseEvent, labels_by_key: dict, hide_material: bool = False) -> str:
+    """One Chinese line for a timeline event (the stored summary stays English for logs).
+
+    ``hide_material``: the reader may not see a 举报 case's original material, so file names
+    are left out.
+    """
     data = event.data or {}
+    if hide_material and event.kind in (EventKind.attachment_added, EventKind.attachment_removed):
+        return masked()
     if event.kind == EventKind.registered:
         return _("登记为 %(number)s", number=data.get("number", ""))
     if event.kind in (EventKind.letter_added, EventKind.visit_added, EventKind.call_added):
@@ -568,7 +576,10 @@ class CaseEventView(CaseChildView):
     )
     column_formatters = {
         "case": _case_link,
-        "description": lambda view, context, model, name: describe_event(model, labels()),
+        # The list is a search surface: file names of 举报 cases stay out for everybody.
+        "description": lambda view, context, model, name: describe_event(
+            model, labels(), hide_material=model.case.is_confidential
+        ),
     }
 
     def scope(self, query):

@@ -33,9 +33,10 @@ def log_confidential_view(case, surface: str) -> None:
     if case is None or not case.is_confidential or reporter_hidden(case):
         return
     seen = g.setdefault("confidential_views_logged", set())
-    if (case.id, surface) in seen:
+    key = (current_user.id, case.id, surface)
+    if key in seen:
         return
-    seen.add((case.id, surface))
+    seen.add(key)
     record_audit(
         AuditAction.confidential_view,
         case,

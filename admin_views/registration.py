@@ -32,6 +32,7 @@ from models.operations.parties import create_party, record_party_edit, register_
 from .base import ProtectedModelView
 from .cases import CaseChildView, _active_categories, _active_units, _case_link
 from .confidential import list_value, log_confidential_view, masked, reporter_hidden
+from .exports import ExportMixin
 from .fields import IdentityNumber, PhoneNumber
 from .filters import ChoiceEqualFilter, date_filters
 from .labels import labels
@@ -92,7 +93,7 @@ def new_case_and_person_fields() -> dict:
     }
 
 
-class ContactView(CaseChildView):
+class ContactView(ExportMixin, CaseChildView):
     """Shared behaviour of the letter, visit and call screens."""
 
     permission_create = "case.register"
@@ -145,6 +146,7 @@ class ContactView(CaseChildView):
             self.person_field,
             *(f for f in IDENTITY_CONTACT_FIELDS if f in self.contact_fields),
         ]
+        self.export_identity_columns = frozenset(identity)
         self.column_formatters = {
             **(self.column_formatters or {}),
             **{name: _listed_identity(name) for name in identity},

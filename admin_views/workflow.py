@@ -23,7 +23,13 @@ from models.operations.deadlines import (
     due_soon_limit,
     overdue_case_ids,
 )
-from models.operations.workflow import STEPS, closing_permission, perform, step_problem
+from models.operations.workflow import (
+    STEPS,
+    closing_permission,
+    perform,
+    step_permissions,
+    step_problem,
+)
 from models.presets import DEADLINE_PRESETS, load_deadline_preset
 
 from .base import ProtectedModelView, case_scope
@@ -123,6 +129,10 @@ class WorkflowView(BaseView):
         if case is None:
             abort(404)
         definition = STEPS[step]
+        if not any(
+            current_user.has_permission(name) for name in step_permissions(definition, case)
+        ):
+            abort(403)
         problem = step_problem(definition, case, current_user)
         if problem is not None and problem[0] is NotPermitted:
             # Missing the step's permission (or not on the case): refused, not redirected.

@@ -39,7 +39,12 @@ Case.is_confidential = column_property(
 def confidential_case_clause():
     """SQL: the case is a 举报 / 检举控告 case."""
     kinds = sa.select(Category.id).where(Category.kind.in_(CONFIDENTIAL_KINDS))
-    return Case.category_id.in_(kinds)
+    # Every term is TRUE or FALSE, never NULL, so that NOT(...) of it means what it says.
+    return sa.and_(Case.category_id.is_not(None), Case.category_id.in_(kinds))
+
+
+def _is(column, value):
+    return sa.and_(column.is_not(None), column == value)
 
 
 def in_owner_chain(case: Case, user) -> bool:
@@ -70,9 +75,9 @@ def reporter_visible_clause(user):
     if user.has_permission(CONFIDENTIAL_PERMISSION):
         return sa.true()
     assisted = sa.select(case_assistants.c.case_id).where(case_assistants.c.user_id == user.id)
-    chain = [Case.created_by_id == user.id, Case.handler_id == user.id, Case.id.in_(assisted)]
+    chain = [_is(Case.created_by_id, user.id), _is(Case.handler_id, user.id), Case.id.in_(assisted)]
     if user.unit_id is not None and user.has_permission("workflow.approve"):
-        chain.append(Case.handling_unit_id == user.unit_id)
+        chain.append(_is(Case.handling_unit_id, user.unit_id))
     return sa.or_(~confidential_case_clause(), *chain)
 
 

@@ -77,9 +77,10 @@ def _client_address() -> str | None:
 
 def _identity(obj) -> tuple[str, str | None]:
     mapper = sa.inspect(obj).mapper
-    key = sa.inspect(obj).identity
+    # Read from the attributes: a row inserted in this flush has no identity key yet.
+    key = mapper.primary_key_from_instance(obj)
     target_id = None
-    if key:
+    if key and all(part is not None for part in key):
         target_id = ",".join(str(part) for part in key)[:40]
     return mapper.local_table.name, target_id
 
