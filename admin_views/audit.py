@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from flask_admin.contrib.sqla import filters
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
@@ -125,7 +126,13 @@ class AuditLogView(ProtectedModelView):
         filters.FilterEqual(AuditEntry.ip_address, _l("来源地址")),
         *date_filters(AuditEntry.at, _l("日期")),
     )
-    column_formatters = {"action": _action, "changes": _changes, "target_type": _table}
+    column_formatters = {
+        "action": _action,
+        "changes": _changes,
+        "target_type": _table,
+        # Rows without a user come from the command line and scheduled jobs.
+        "username": lambda view, context, model, name: model.username or _("系统"),
+    }
     column_formatters_detail = column_formatters
     column_labels = labels(
         at=_l("时间（北京时间）"),

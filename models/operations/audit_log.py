@@ -85,6 +85,13 @@ def _identity(obj) -> tuple[str, str | None]:
     return mapper.local_table.name, target_id
 
 
+def _label(obj, table: str, target_id) -> str:
+    """The record's own text where it has one, else ``table #id``."""
+    if type(obj).__str__ is object.__str__:
+        return f"{table} #{target_id}"
+    return str(obj)[:300]
+
+
 def _snapshot(obj) -> dict:
     state = sa.inspect(obj)
     values = {}
@@ -154,7 +161,7 @@ def _before_flush(session: Session, flush_context, instances) -> None:
     for obj in session.deleted:
         table, target_id = _identity(obj)
         if table not in SKIPPED_TABLES:
-            pending.append((table, target_id, str(obj)[:200], _snapshot(obj)))
+            pending.append((table, target_id, _label(obj, table, target_id), _snapshot(obj)))
 
 
 def _after_flush(session: Session, flush_context) -> None:
@@ -167,7 +174,14 @@ def _after_flush(session: Session, flush_context) -> None:
         if table in SKIPPED_TABLES:
             continue
         rows.append(
-            _row(AuditAction.create, table, target_id, str(obj), {"after": _snapshot(obj)}, actor)
+            _row(
+                AuditAction.create,
+                table,
+                target_id,
+                _label(obj, table, target_id),
+                {"after": _snapshot(obj)},
+                actor,
+            )
         )
     for obj in session.dirty:
         table, target_id = _identity(obj)
@@ -180,7 +194,14 @@ def _after_flush(session: Session, flush_context) -> None:
         if after.get("is_deleted") is True:
             action = AuditAction.delete
         rows.append(
-            _row(action, table, target_id, str(obj), {"before": before, "after": after}, actor)
+            _row(
+                action,
+                table,
+                target_id,
+                _label(obj, table, target_id),
+                {"before": before, "after": after},
+                actor,
+            )
         )
     if rows:
         session.connection().execute(sa.insert(AuditEntry.__table__), rows)
@@ -215,7 +236,7 @@ def record_audit(
     """
     if target is not None:
         target_type, target_id = _identity(target)
-        summary = summary or str(target)
+        summary = summary or _label(target, target_type, target_id)
     db.session.connection().execute(
         sa.insert(AuditEntry.__table__),
         [_row(action, target_type, target_id, summary, _plain(data or {}), by)],
