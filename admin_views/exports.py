@@ -105,11 +105,11 @@ class ExportMixin:
         )
         return query
 
-    def _export_records(self):
-        """``(record, reporter_hidden)`` in list order, loaded one batch at a time.
+    def _export_queries(self):
+        """The ids with their masking flag (streamed), and the loader of a batch of records.
 
-        The ids (and the masking flag) stream from one query; each batch of records is then
-        loaded with the list's eager loads, which cannot be combined with streaming directly.
+        Built while the request is being handled: the CSV is written after the view returned,
+        when the signed-in user's roles can no longer be loaded.
         """
         query = self._export_query()
         hidden_ids = hidden_case_ids_clause(current_user)
@@ -119,7 +119,14 @@ class ExportMixin:
         keys = query.with_entities(self.model.id, reporter_hidden).execution_options(
             yield_per=BATCH_SIZE
         )
-        loader = query.order_by(None)
+        return keys, query.order_by(None)
+
+    def _export_records(self, keys, loader):
+        """``(record, reporter_hidden)`` in list order, loaded one batch at a time.
+
+        The ids (and the masking flag) stream from one query; each batch of records is then
+        loaded with the list's eager loads, which cannot be combined with streaming directly.
+        """
         batch: list = []
         for row in keys:
             batch.append(row)
@@ -147,11 +154,25 @@ class ExportMixin:
 
     def _export_rows(self):
         columns = self._columns()
-        for model, hidden in self._export_records():
+        keys, loader = self._export_queries()
+        # Its own session: the CSV is written after the request's session has been removed.
+        session = sa.orm.Session(db.engine)
+        keys, loader = keys.with_session(session), loader.with_session(session)
+        mask = masked()
+        return self._format_rows(columns, keys, loader, session, mask)
+
+    def _format_rows(self, columns, keys, loader, session, mask):
+        try:
+            yield from self._formatted(columns, self._export_records(keys, loader), mask)
+        finally:
+            session.close()
+
+    def _formatted(self, columns, records, mask):
+        for model, hidden in records:
             row = []
             for name in columns:
                 if hidden and name in self.export_identity_columns:
-                    row.append(masked())
+                    row.append(mask)
                     continue
                 row.append(safe_cell(plain_value(_attribute(model, name))))
             yield row
@@ -178,6 +199,7 @@ class ExportMixin:
 
     def _csv_response(self, filename: str) -> Response:
         header = self._export_header()
+        rows = self._export_rows()
 
         def generate():
             buffer = io.StringIO()
@@ -185,7 +207,7 @@ class ExportMixin:
             # The byte-order mark makes Excel read the file as UTF-8 (Chinese text).
             buffer.write("\ufeff")
             writer.writerow(header)
-            for count, row in enumerate(self._export_rows(), start=1):
+            for count, row in enumerate(rows, start=1):
                 writer.writerow(row)
                 if count % BATCH_SIZE == 0:
                     yield buffer.getvalue()

@@ -660,3 +660,39 @@ def test_name_search_still_finds_ordinary_cases(create_user, create_case, login_
     case = create_case(petitioners=[create_party("赵普通")], subject="普通投诉")
     page = login_as(create_user("supervisor")).get("/admin/case/?search=赵普通")
     assert case.number in page.get_data(as_text=True)
+
+
+def test_csv_export_streams_after_the_request_context_is_gone(tmp_path_factory, backend):
+    """As in production: the rows are written after the view returned and its session ended."""
+    if backend != "sqlite":
+        pytest.skip("one backend is enough for the streaming mechanics")
+    from models.operations.cases import register_case
+    from models.operations.users import create_user as create_account
+    from models.presets import ensure_roles, ensure_settings
+
+    app = build_app("sqlite", tmp_path_factory)
+    with app.app_context():
+        db.create_all()
+        ensure_roles()
+        ensure_settings()
+        user = create_account(
+            username="exporter", full_name="导出", password="secret123", role_codes=["office"]
+        )
+        for index in range(3):
+            case = Case(
+                channel=CaseChannel.letter,
+                subject=f"=流式{index}",
+                content="内容",
+                received_at=utcnow() - timedelta(hours=1),
+            )
+            register_case(case, by=user)
+        db.session.commit()
+        token = user.session_token
+        db.session.remove()
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = token
+    response = client.get("/admin/case/export/csv/", buffered=False)
+    body = b"".join(response.response).decode("utf-8-sig")
+    response.close()
+    assert body.count("'=流式") == 3
