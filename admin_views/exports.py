@@ -168,13 +168,21 @@ class ExportMixin:
             session.close()
 
     def _formatted(self, columns, records, mask):
+        # Translated titles of enum members and yes/no, looked up once per export, not per cell.
+        titles: dict = {}
         for model, hidden in records:
             row = []
             for name in columns:
                 if hidden and name in self.export_identity_columns:
                     row.append(mask)
                     continue
-                row.append(safe_cell(plain_value(_attribute(model, name))))
+                value = _attribute(model, name)
+                if isinstance(value, bool | TitledEnum):
+                    if value not in titles:
+                        titles[value] = plain_value(value)
+                    row.append(titles[value])
+                else:
+                    row.append(safe_cell(plain_value(value)))
             yield row
 
     @expose("/export/<export_type>/")
