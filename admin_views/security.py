@@ -98,7 +98,8 @@ def _security_headers(response):
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     if request.is_secure:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-    if "_user_id" in session:
+    is_static = (request.endpoint or "").endswith("static")
+    if "_user_id" in session and not is_static:
         # Pages with personal data must not stay in shared caches or the browser's history cache.
         headers.setdefault("Cache-Control", "no-store")
     headers.add_header("Vary", "Cookie")
