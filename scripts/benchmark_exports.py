@@ -42,19 +42,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--database", default=None, help="scratch database URL (emptied)")
+    parser.add_argument(
+        "--skip-load",
+        action="store_true",
+        help="export what the last run loaded, in a fresh process (memory not inflated by loading)",
+    )
     args = parser.parse_args(argv)
     if args.database:
         import os
 
         os.environ["BENCH_EXPORT_DB"] = args.database
         url = database_url_from_env("BENCH_EXPORT_DB")
+    elif args.skip_load:
+        url = f"sqlite:///{benchmark.SQLITE_PATH}"
     else:
         url = benchmark.sqlite_url()
     app = create_app({**benchmark.BENCH_CONFIG, "SQLALCHEMY_DATABASE_URI": url})
-    with app.app_context():
-        db.drop_all()
-    benchmark.log(f"loading {args.cases:,} cases into {url.split('@')[-1]}")
-    benchmark.load(app, args.cases)
+    if not args.skip_load:
+        with app.app_context():
+            db.drop_all()
+        benchmark.log(f"loading {args.cases:,} cases into {url.split('@')[-1]}")
+        benchmark.load(app, args.cases)
     client = app.test_client()
     response = client.post(
         "/admin/login/",
