@@ -68,12 +68,21 @@ def create_app(overrides: Mapping | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=12 * 3600,
         REMEMBER_COOKIE_DURATION=0,
+        #: Log out after 30 minutes without a request, and 12 hours after logging in regardless.
+        SESSION_IDLE_TIMEOUT=30 * 60,
+        SESSION_ABSOLUTE_TIMEOUT=12 * 3600,
+        #: Failed logins allowed per account and per client address within the window.
+        LOGIN_MAX_FAILURES=10,
+        LOGIN_FAILURE_WINDOW=15 * 60,
+        #: Shared failed-login counters and the queue for large registers (RQ). Unset: counters
+        #: in each worker's memory, registers rendered in a local thread.
+        REDIS_URL=os.environ.get("REDIS_URL") or None,
+        #: Reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
+        TRUSTED_PROXIES=0,
         # Argon2id, 64 MiB and 3 passes: above the OWASP minimum, about 0.2 s on two cores.
         ARGON2_PARAMS={"time_cost": 3, "memory_cost": 65536, "parallelism": 2},
         FLASK_ADMIN_SWATCH="flatly",
         LIST_PAGE_LIMIT=500,
-        #: Large registers render on this Redis via RQ; empty: in a local worker thread.
-        REDIS_URL=os.environ.get("REDIS_URL") or None,
         #: Limits of one PDF render (registers get more time in proportion to their rows).
         DOCUMENT_RENDER_TIMEOUT=60,
         DOCUMENT_RENDER_MEMORY_MB=1536,
@@ -91,7 +100,17 @@ def create_app(overrides: Mapping | None = None) -> Flask:
             "outside debug or testing mode."
         )
 
+    from admin_views.security import SessionInterface, install_security
+    from models.operations.audit_log import install_audit_listeners
+
+    if app.config["TRUSTED_PROXIES"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    app.session_interface = SessionInterface()
     db.init_app(app)
+    install_audit_listeners()
     migrate.init_app(app, db, directory=os.path.join(app.root_path, "migrations"))
     csrf.init_app(app)
     from admin_views.translations import compiled_app_translations
@@ -103,6 +122,7 @@ def create_app(overrides: Mapping | None = None) -> Flask:
     login_manager.login_view = "admin.login_view"
     login_manager.login_message = "请先登录"
     login_manager.login_message_category = "warning"
+    install_security(app)
 
     with app.app_context():
         _configure_engine()
@@ -117,13 +137,6 @@ def create_app(overrides: Mapping | None = None) -> Flask:
     app.jinja_env.globals["get_locale"] = get_locale
     _register_error_pages(app)
     _register_cli(app)
-
-    @app.after_request
-    def security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        return response
 
     @app.route("/")
     def home():
@@ -203,9 +216,38 @@ def _register_error_pages(app: Flask) -> None:
     for code in messages:
         app.register_error_handler(code, lambda error, code=code: render_error(code))
 
+    @app.errorhandler(403)
+    def forbidden(error):
+        _record_denied()
+        return render_error(403)
+
     @app.errorhandler(CSRFError)
     def csrf_error(error):
         return render_error(400, _l("页面已过期或来源无法验证，请返回刷新页面后重新提交。"))
+
+
+def _record_denied() -> None:
+    """Refused requests of signed-in users go to the audit log (who tried to open what)."""
+    from flask_login import current_user
+
+    from models.audit import AuditAction
+    from models.operations.audit_log import record_audit
+
+    if not current_user.is_authenticated:
+        return
+    try:
+        db.session.rollback()
+        record_audit(
+            AuditAction.denied,
+            by=current_user,
+            target_type="request",
+            summary=f"{request.method} {request.path}"[:300],
+            data={"endpoint": request.endpoint},
+        )
+        db.session.commit()
+    except sa.exc.SQLAlchemyError:
+        db.session.rollback()
+        logger.exception("could not record a refused request")
 
 
 def _register_cli(app: Flask) -> None:

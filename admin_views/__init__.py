@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from models import (
     Appointment,
     Attachment,
+    AuditEntry,
     CalendarOverride,
     Call,
     Callback,
@@ -36,6 +37,7 @@ from models import (
     db,
 )
 
+from .audit import AuditLogView
 from .auth import ProtectedIndexView
 from .callbacks import CallbackView
 from .cases import AttachmentView, CaseEventView, CaseView
@@ -56,6 +58,7 @@ from .reception_setup import (
 )
 from .registers import RegisterView
 from .registration import CallView, LetterView, PartyView, VisitView
+from .security import csp_nonce
 from .settings import CategoryView, RoleView, SystemSettingView, UnitView, UserView
 from .stats import StatsView
 from .translations import compiled_admin_translations
@@ -75,6 +78,7 @@ def init_admin(app: Flask) -> Admin:
         theme=Bootstrap4Theme(swatch="cerulean", fluid=True),
         index_view=ProtectedIndexView(name=_l("首页"), url="/admin"),
         translations_path=compiled_admin_translations(app),
+        csp_nonce_generator=csp_nonce,
     )
     register = _l("登记")
     handle = _l("办理")
@@ -165,5 +169,6 @@ def init_admin(app: Flask) -> Admin:
             CalendarOverride, db, name=_l("工作日调整"), category=settings, endpoint="calendar"
         ),
         DocumentTemplateView(name=_l("文书模板"), category=settings, endpoint="documenttemplate"),
+        AuditLogView(AuditEntry, db, name=_l("审计日志"), category=settings, endpoint="auditlog"),
     )
     return admin

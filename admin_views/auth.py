@@ -18,12 +18,15 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
 from models import Callback, Case, User, case_assistants, db
+from models.audit import AuditAction
 from models.base import local_zone, utcnow
 from models.enums import CaseStatus
+from models.operations.audit_log import record_audit
 from models.users import password_hasher
 
 from .base import case_scope
 from .filters import MyCasesFilter
+from .security import LAST_SEEN, LOGIN_AT, login_throttle, start_session_clock
 
 logger = logging.getLogger(__name__)
 
@@ -68,29 +71,54 @@ class ProtectedIndexView(AdminIndexView):
     def login_view(self):
         form = LoginForm()
         if form.validate_on_submit():
-            user = db.session.scalar(
-                sa.select(User).where(User.username == form.username.data.strip())
-            )
-            if user is None:
+            username = form.username.data.strip()
+            address = request.remote_addr
+            throttle = login_throttle()
+            blocked = throttle.is_blocked(username, address)
+            user = db.session.scalar(sa.select(User).where(User.username == username))
+            if user is None or blocked:
+                # The same work and the same answer whether or not the account exists.
                 _spend_verify_time(form.password.data)
                 ok = False
             else:
                 ok = user.check_password(form.password.data) and user.is_active_user
             if ok:
                 user.last_login_at = utcnow()
+                record_audit(AuditAction.login, user, by=user, summary=username)
                 db.session.commit()
+                throttle.record_success(username)
                 # A permanent session expires after PERMANENT_SESSION_LIFETIME (12 hours).
                 session.permanent = True
                 login_user(user)
+                start_session_clock()
                 logger.info("user %s logged in", user.id)
                 return redirect(safe_next_url(request.args.get("next")) or url_for(".index"))
-            logger.warning("failed login for %r from %s", form.username.data, request.remote_addr)
-            flash(_("用户名或密码错误，或账号已停用。"), "error")
+            if not blocked:
+                throttle.record_failure(username, address)
+            record_audit(
+                AuditAction.login_blocked if blocked else AuditAction.login_failed,
+                by=user if user is not None else None,
+                target_type="users",
+                target_id=user.id if user is not None else None,
+                summary=username[:64],
+                data={"username": username[:64]},
+            )
+            db.session.commit()
+            logger.warning("failed login for %r from %s", username, address)
+            if blocked:
+                flash(_("登录失败次数过多，请 15 分钟后再试。"), "error")
+            else:
+                flash(_("用户名或密码错误，或账号已停用。"), "error")
         return self.render("admin/login.html", form=form)
 
     @expose("/logout/", methods=("POST",))
     def logout_view(self):
+        if current_user.is_authenticated:
+            record_audit(AuditAction.logout, current_user, by=current_user)
+            db.session.commit()
         logout_user()
+        session.pop(LOGIN_AT, None)
+        session.pop(LAST_SEEN, None)
         flash(_("您已安全退出。"), "info")
         return redirect(url_for(".login_view"))
 

@@ -14,9 +14,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
+from wtforms import HiddenField
 
 from models import Case, case_assistants, db
-from models.base import format_local
+from models.audit import AuditAction, AuditEntry
+from models.base import format_local, utcnow
 from models.enums import TitledEnum
 from models.operations import WorkflowError
 
@@ -93,11 +95,75 @@ def case_scope(user):
     return sa.or_(*conditions)
 
 
+def conflict_message(model, opened: str, field_labels) -> str:
+    """Who changed ``model`` since ``opened`` (ISO time) and which fields, from the audit log."""
+    from models.confidentiality import IDENTITY_FIELDS
+
+    from .confidential import reporter_hidden
+
+    state = sa.inspect(model)
+    query = sa.select(AuditEntry).where(
+        AuditEntry.target_type == state.mapper.local_table.name,
+        AuditEntry.target_id == str(state.identity[0]),
+        AuditEntry.action.in_([AuditAction.update, AuditAction.delete]),
+    )
+    try:
+        since = datetime.fromisoformat(opened) if opened else None
+    except ValueError:
+        since = None
+    if since is not None:
+        query = query.where(AuditEntry.at > since)
+    entries = list(
+        reversed(db.session.scalars(query.order_by(AuditEntry.id.desc()).limit(5)).all())
+    )
+    case = model if isinstance(model, Case) else getattr(model, "case", None)
+    hide_identity = isinstance(case, Case) and reporter_hidden(case)
+    parts = []
+    for entry in entries:
+        before = (entry.data or {}).get("before") or {}
+        after = (entry.data or {}).get("after") or {}
+        fields = []
+        for key in sorted(set(before) | set(after)):
+            label = str(field_labels.get(key, key))
+            if hide_identity and (key in IDENTITY_FIELDS or key.endswith("_id")):
+                fields.append(label)
+                continue
+            fields.append(
+                _(
+                    "%(field)s（%(old)s → %(new)s）",
+                    field=label,
+                    old=_brief(before.get(key)),
+                    new=_brief(after.get(key)),
+                )
+            )
+        parts.append(
+            _(
+                "%(user)s 于 %(time)s 修改了：%(fields)s",
+                user=entry.username or _("系统"),
+                time=format_local(entry.at),
+                fields=_("、").join(fields) or _("（无字段变化）"),
+            )
+        )
+    message = _("该记录在您编辑期间已被他人修改，您的修改未保存。")
+    if parts:
+        message += " " + "；".join(parts) + "。"
+    return message + " " + _("请重新打开后再编辑。")
+
+
+def _brief(value) -> str:
+    if value is None or value == "":
+        return "—"
+    text = str(value)
+    return text if len(text) <= 30 else text[:29] + "…"
+
+
 class ProtectedModelView(ModelView):
     """Every admin screen: login required, permissions per action, soft delete, one commit."""
 
     #: Permission needed to open the view (``None``: every signed-in user).
     permission_view: str | None = None
+    #: Alternatively, holding any one of these opens the view.
+    permission_any: tuple[str, ...] = ()
     permission_create: str | None = None
     permission_edit: str | None = None
     permission_delete: str | None = None
@@ -139,6 +205,10 @@ class ProtectedModelView(ModelView):
         return permission is None or current_user.has_permission(permission)
 
     def is_accessible(self) -> bool:
+        if self.permission_any:
+            return current_user.is_authenticated and any(
+                current_user.has_permission(name) for name in self.permission_any
+            )
         return self._allowed(self.permission_view)
 
     def inaccessible_callback(self, name, **kwargs):
@@ -171,7 +241,7 @@ class ProtectedModelView(ModelView):
     def get_count_query(self):
         return self.scope(super().get_count_query())
 
-    def get_one(self, id):
+    def _get_one(self, id):
         # Flask-Admin's own get_one ignores get_query, so out-of-scope ids would open.
         try:
             key = int(id)
@@ -264,7 +334,62 @@ class ProtectedModelView(ModelView):
         self.after_model_change(form, model, True)
         return model
 
+    # -- no lost updates -------------------------------------------------------------
+    #: Hidden edit-form field: what the editor saw ("<version or updated_at>@<opened at>").
+    version_field = "expected_version"
+
+    def edit_token(self, model) -> str | None:
+        """The value that changes whenever ``model`` is saved: its version, else updated_at."""
+        if getattr(model, "version", None) is not None:
+            return str(model.version)
+        updated_at = getattr(model, "updated_at", None)
+        return updated_at.isoformat() if updated_at is not None else None
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        if obj is None or self.edit_token(obj) is None:
+            return form
+        if self.version_field not in form:
+            field = HiddenField().bind(form=form, name=self.version_field, prefix=form._prefix)
+            field.process(request.form if request.method == "POST" else None)
+            form._fields[self.version_field] = field
+            setattr(form, self.version_field, field)
+        if request.method == "GET":
+            form[self.version_field].data = f"{self.edit_token(obj)}@{utcnow().isoformat()}"
+        return form
+
+    def get_one(self, id):
+        model = self._get_one(id)
+        if (
+            model is not None
+            and request.method == "POST"
+            and request.endpoint == f"{self.endpoint}.edit_view"
+            and db.engine.dialect.name == "postgresql"
+        ):
+            # Hold the row until this save commits: a concurrent save waits, then sees the
+            # new version and is refused instead of overwriting.
+            db.session.execute(
+                sa.select(self.model.id).where(self.model.id == model.id).with_for_update()
+            )
+            db.session.refresh(model)
+        return model
+
+    def edit_conflict(self, form, model) -> str | None:
+        """A message when ``model`` changed after the editor opened the form, else ``None``."""
+        if form is None or self.version_field not in form:
+            return None
+        seen, _sep, opened = (form[self.version_field].data or "").partition("@")
+        current = self.edit_token(model)
+        if not seen or current is None or seen == current:
+            return None
+        return conflict_message(model, opened, self.column_labels or {})
+
     def update_model(self, form, model):
+        problem = self.edit_conflict(form, model)
+        if problem:
+            flash(problem, "error")
+            return False
+
         def action():
             self._populate(form, model)
             self.on_update(form, model)

@@ -12,12 +12,16 @@ from models.enums import CallbackMethod, Satisfaction
 from models.operations.callbacks import delete_callback, record_callback, record_callback_edit
 
 from .cases import CaseChildView, _case_link
+from .confidential import list_value, log_confidential_view, masked, reporter_hidden
+from .exports import ExportMixin
 from .filters import ChoiceEqualFilter, date_filters
 from .labels import labels
 from .lookups import case_lookup, user_lookup
 
 
-class CallbackView(CaseChildView):
+class CallbackView(ExportMixin, CaseChildView):
+    export_identity_columns = frozenset({"person_reached"})
+
     permission_create = "callback.manage"
     permission_edit = "callback.manage"
     permission_delete = "callback.manage"
@@ -41,7 +45,17 @@ class CallbackView(CaseChildView):
         filters.BooleanEqualFilter(Callback.problem_remains, _l("问题仍存在")),
         *date_filters(Callback.done_at, _l("回访日期")),
     )
-    column_formatters = {"case": _case_link}
+    column_formatters = {
+        "case": _case_link,
+        "person_reached": lambda view, context, model, name: list_value(
+            model.case, model.person_reached or ""
+        ),
+    }
+    column_formatters_detail = {
+        "person_reached": lambda view, context, model, name: (
+            masked() if reporter_hidden(model.case) else (model.person_reached or "")
+        ),
+    }
     column_labels = labels(
         due_on=_l("应回访日期"),
         method=_l("回访方式"),
@@ -79,7 +93,8 @@ class CallbackView(CaseChildView):
             case = db.session.get(Case, case_id)
             if case is not None and case.can_view(current_user) and not case.is_deleted:
                 form.case.data = case
-                form.person_reached.data = case.petitioner_names
+                if not reporter_hidden(case):
+                    form.person_reached.data = case.petitioner_names
         if request.method == "GET" and not form.caller.data:
             form.caller.data = current_user._get_current_object()
         return form
@@ -87,7 +102,14 @@ class CallbackView(CaseChildView):
     def edit_form(self, obj=None):
         form = super().edit_form(obj)
         del form["case"]
+        if obj is not None and reporter_hidden(obj.case):
+            del form["person_reached"]
         return form
+
+    def render(self, template, **kwargs):
+        if template == self.details_template and "model" in kwargs:
+            log_confidential_view(kwargs["model"].case, "callback_details")
+        return super().render(template, **kwargs)
 
     def on_create(self, form, model):
         record_callback(model, by=current_user)

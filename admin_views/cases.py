@@ -29,6 +29,7 @@ from models import (
     Visit,
     db,
 )
+from models.confidentiality import IDENTITY_FIELDS, hidden_case_ids_clause, reporter_visible_clause
 from models.enums import (
     CaseChannel,
     CasePriority,
@@ -38,13 +39,14 @@ from models.enums import (
     ReplyMethod,
     Satisfaction,
 )
-from models.operations import ValidationFailed
 from models.operations.attachments import attachment_root, delete_attachment, store_attachment
 from models.operations.cases import delete_case, record_case_edit, register_case
 from models.operations.documents import available_documents, issued_documents
 from models.operations.workflow import STEPS, available_steps
 
 from .base import ProtectedModelView, case_scope
+from .confidential import list_value, log_confidential_view, masked, reporter_hidden
+from .exports import ExportMixin
 from .filters import (
     AwaitingMeFilter,
     CachedOptions,
@@ -132,7 +134,19 @@ def _priority_badge(view, context, model, name):
     return Markup('<span class="badge badge-danger">{}</span>').format(model.priority.title)
 
 
-class CaseView(NumberSearchMixin, ProtectedModelView):
+def _identity_detail(view, context, model, name):
+    """Petitioners, agent and representatives: hidden from users outside a 举报 case's chain."""
+    if reporter_hidden(model):
+        return masked()
+    value = getattr(model, name)
+    if isinstance(value, list):
+        return _("、").join(str(item) for item in value)
+    return "" if value is None else str(value)
+
+
+class CaseView(ExportMixin, NumberSearchMixin, ProtectedModelView):
+    permission_view = "case.view"
+    export_identity_columns = frozenset({"petitioner_names"})
     permission_create = "case.register"
     permission_edit = "case.edit"
     permission_delete = "case.delete"
@@ -175,6 +189,15 @@ class CaseView(NumberSearchMixin, ProtectedModelView):
         "number": _number_link,
         "status": _status_badge,
         "priority": _priority_badge,
+        "petitioner_names": lambda view, context, model, name: list_value(
+            model, model.petitioner_names
+        ),
+    }
+    column_formatters_detail = {
+        "flags": lambda view, context, model, name: _case_flags(model),
+        "petitioners": _identity_detail,
+        "agent": _identity_detail,
+        "representatives": _identity_detail,
     }
     column_labels = labels(flags=_l("标记"))
     column_details_list = (
@@ -245,17 +268,23 @@ class CaseView(NumberSearchMixin, ProtectedModelView):
         return super().scope(query).filter(case_scope(current_user))
 
     def _apply_search(self, query, count_query, joins, count_joins, search):
-        if as_case_number(search) or re.search(r"[A-Za-z]", search or ""):
+        if as_case_number(search):
             return super()._apply_search(query, count_query, joins, count_joins, search)
         # Chinese text has no letter case: a plain LIKE on the raw columns avoids Flask-Admin's
         # CAST(...) ILIKE, which PostgreSQL evaluates row by row (about 2.5 times slower) and
-        # lets pg_trgm indexes answer terms of three characters or more.
+        # lets pg_trgm indexes answer terms of three characters or more. Latin letters get
+        # ILIKE so "zhang" finds "Zhang".
+        # A name may find a 举报 case only for those allowed to know who reported it.
+        names_visible = reporter_visible_clause(current_user)
         for term in search.split():
             pattern = like_pattern(term)
-            condition = sa.or_(
-                Case.subject.like(pattern, escape="\\"),
-                Case.petitioner_names.like(pattern, escape="\\"),
-            )
+            if re.search(r"[A-Za-z]", term):
+                subject = Case.subject.ilike(pattern, escape="\\")
+                names = Case.petitioner_names.ilike(pattern, escape="\\")
+            else:
+                subject = Case.subject.like(pattern, escape="\\")
+                names = Case.petitioner_names.like(pattern, escape="\\")
+            condition = sa.or_(subject, sa.and_(names, names_visible))
             query = query.filter(condition)
             if count_query is not None:
                 count_query = count_query.filter(condition)
@@ -271,16 +300,15 @@ class CaseView(NumberSearchMixin, ProtectedModelView):
 
     def edit_form(self, obj=None):
         form = super().edit_form(obj)
-        if request.method == "GET" and obj is not None:
-            form.expected_version.data = str(obj.version)
+        if obj is not None and reporter_hidden(obj):
+            # Without the fields the values are neither shown nor overwritten.
+            for name in ("petitioners", "agent", "representatives"):
+                if name in form:
+                    del form[name]
         return form
 
     def on_update(self, form, model):
-        seen = form.expected_version.data
-        if seen and seen != str(model.version):
-            raise ValidationFailed(
-                _("该事项在您编辑期间已被他人修改，您的修改未保存。请重新打开后再编辑。")
-            )
+        # A stale form was already refused by ProtectedModelView.update_model.
         record_case_edit(model, by=current_user)
 
     def on_delete(self, model):
@@ -292,6 +320,7 @@ class CaseView(NumberSearchMixin, ProtectedModelView):
     def render(self, template, **kwargs):
         if template == self.details_template and "model" in kwargs:
             kwargs.update(case_details_context(kwargs["model"]))
+            log_confidential_view(kwargs["model"], "case_details")
         return super().render(template, **kwargs)
 
     @expose("/details/")
@@ -370,9 +399,13 @@ def case_details_context(case: Case) -> dict:
     )
     merged_from = Case.query.filter(Case.merged_into_id == case.id).order_by(Case.id).all()
     steps = available_steps(case, current_user) if not case.is_deleted else []
+    hidden = reporter_hidden(case)
     return {
         "documents": available_documents(case, current_user) if not case.is_deleted else [],
         "issued_documents": issued_documents(case),
+        "reporter_hidden": hidden,
+        "identity_fields": IDENTITY_FIELDS,
+        "masked": masked(),
         "steps": [step for step in steps if not step.secondary],
         "more_steps": [step for step in steps if step.secondary],
         "clocks": clock_rows(case),
@@ -385,7 +418,9 @@ def case_details_context(case: Case) -> dict:
         "attachments": active(Attachment),
         "events": events,
         "event_kinds": EventKind,
-        "repeat_flags": [p for p in case.petitioners if p.is_repeat_petitioner or p.is_banned],
+        "repeat_flags": []
+        if hidden
+        else [p for p in case.petitioners if p.is_repeat_petitioner or p.is_banned],
         "status_badge": status_badge,
         "describe_event": describe_event,
         "field_labels": labels(),
@@ -398,9 +433,15 @@ def like_pattern(term: str) -> str:
     return f"%{escaped}%"
 
 
-def describe_event(event: CaseEvent, labels_by_key: dict) -> str:
-    """One Chinese line for a timeline event (the stored summary stays English for logs)."""
+def describe_event(event: CaseEvent, labels_by_key: dict, hide_material: bool = False) -> str:
+    """One Chinese line for a timeline event (the stored summary stays English for logs).
+
+    ``hide_material``: the reader may not see a 举报 case's original material, so file names
+    are left out.
+    """
     data = event.data or {}
+    if hide_material and event.kind in (EventKind.attachment_added, EventKind.attachment_removed):
+        return masked()
     if event.kind == EventKind.registered:
         return _("登记为 %(number)s", number=data.get("number", ""))
     if event.kind in (EventKind.letter_added, EventKind.visit_added, EventKind.call_added):
@@ -522,6 +563,8 @@ def _case_link(view, context, model, name):
 class CaseChildView(NumberSearchMixin, ProtectedModelView):
     """Views of records that hang off a case: scoped through the case."""
 
+    permission_view = "case.view"
+
     def scope(self, query):
         visible = sa.select(Case.id).where(case_scope(current_user), Case.is_deleted.is_(False))
         return super().scope(query).filter(self.model.case_id.in_(visible))
@@ -543,7 +586,10 @@ class CaseEventView(CaseChildView):
     )
     column_formatters = {
         "case": _case_link,
-        "description": lambda view, context, model, name: describe_event(model, labels()),
+        # The list is a search surface: file names of 举报 cases stay out for everybody.
+        "description": lambda view, context, model, name: describe_event(
+            model, labels(), hide_material=model.case.is_confidential
+        ),
     }
 
     def scope(self, query):
@@ -552,6 +598,8 @@ class CaseEventView(CaseChildView):
 
 
 class AttachmentView(CaseChildView):
+    """Attachments are a case's original material: a 举报 case's stay with its owner chain."""
+
     permission_create = "attachment.manage"
     permission_delete = "attachment.manage"
     allow_edit = False
@@ -586,6 +634,13 @@ class AttachmentView(CaseChildView):
         "created_at",
         "created_by",
     )
+
+    def scope(self, query):
+        return (
+            super()
+            .scope(query)
+            .filter(Attachment.case_id.notin_(hidden_case_ids_clause(current_user)))
+        )
 
     def create_form(self, obj=None):
         form = super().create_form(obj)

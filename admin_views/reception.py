@@ -108,8 +108,7 @@ class ReceptionModelView(ProtectedModelView):
     column_type_formatters = type_formatters(_enums)
     column_type_formatters_detail = type_formatters(_enums)
 
-    def is_accessible(self) -> bool:
-        return may_use_reception(current_user)
+    permission_any = RECEPTION_PERMISSIONS
 
     def _ban_acknowledged(self, form) -> bool:
         return bool("ban_acknowledged" in form and form.ban_acknowledged.data)

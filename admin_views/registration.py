@@ -16,6 +16,7 @@ from wtforms.validators import Email, Length, NumberRange, Optional
 
 from models import Attachment, Call, Case, Letter, Party, Visit, db
 from models.base import utcnow
+from models.confidentiality import hidden_case_ids_clause
 from models.enums import (
     CallLine,
     CasePriority,
@@ -30,6 +31,8 @@ from models.operations.parties import create_party, record_party_edit, register_
 
 from .base import ProtectedModelView
 from .cases import CaseChildView, _active_categories, _active_units, _case_link
+from .confidential import list_value, log_confidential_view, masked, reporter_hidden
+from .exports import ExportMixin
 from .fields import IdentityNumber, PhoneNumber
 from .filters import ChoiceEqualFilter, date_filters
 from .labels import labels
@@ -90,7 +93,7 @@ def new_case_and_person_fields() -> dict:
     }
 
 
-class ContactView(CaseChildView):
+class ContactView(ExportMixin, CaseChildView):
     """Shared behaviour of the letter, visit and call screens."""
 
     permission_create = "case.register"
@@ -138,6 +141,20 @@ class ContactView(CaseChildView):
             "created_by",
             "created_at",
         )
+        # The person (and a caller's number or a sender's address) is a 举报 case's reporter.
+        identity = [
+            self.person_field,
+            *(f for f in IDENTITY_CONTACT_FIELDS if f in self.contact_fields),
+        ]
+        self.export_identity_columns = frozenset(identity)
+        self.column_formatters = {
+            **(self.column_formatters or {}),
+            **{name: _listed_identity(name) for name in identity},
+        }
+        self.column_formatters_detail = {
+            **(self.column_formatters_detail or {}),
+            **{name: _detailed_identity(name) for name in identity},
+        }
         form_args = dict(self.form_args or {})
         # The case may be left empty on the form: a new case is then created with the contact.
         form_args["case"] = {"validators": [Optional()]}
@@ -166,10 +183,24 @@ class ContactView(CaseChildView):
 
     def edit_form(self, obj=None):
         form = super().edit_form(obj)
-        for name in ("case", *NEW_CASE_FIELDS, *NEW_PERSON_FIELDS):
+        hidden = obj is not None and reporter_hidden(obj.case)
+        identity = (self.person_field, *IDENTITY_CONTACT_FIELDS) if hidden else ()
+        for name in ("case", *NEW_CASE_FIELDS, *NEW_PERSON_FIELDS, *identity):
             if name in form:
                 del form[name]
         return form
+
+    def _apply_search(self, query, count_query, joins, count_joins, search):
+        query, count_query, joins, count_joins = super()._apply_search(
+            query, count_query, joins, count_joins, search
+        )
+        if search and search.strip() and not current_user.has_permission("confidential.view"):
+            # A search by name or number must not tie a person to a 举报 case.
+            hidden = self.model.case_id.notin_(hidden_case_ids_clause(current_user))
+            query = query.filter(hidden)
+            if count_query is not None:
+                count_query = count_query.filter(hidden)
+        return query, count_query, joins, count_joins
 
     def validate_form(self, form):
         valid = super().validate_form(form)
@@ -235,7 +266,8 @@ class ContactView(CaseChildView):
         if template == self.details_template and "model" in kwargs:
             contact = kwargs["model"]
             attachments = []
-            if self.attachment_key:
+            log_confidential_view(contact.case, f"{self.endpoint}_details")
+            if self.attachment_key and not reporter_hidden(contact.case):
                 column = getattr(Attachment, self.attachment_key)
                 attachments = (
                     Attachment.query.filter(column == contact.id, Attachment.is_deleted.is_(False))
@@ -250,6 +282,32 @@ class ContactView(CaseChildView):
 
     def on_delete(self, model):
         delete_contact(model, by=current_user)
+
+
+#: Contact fields that identify the reporter besides the person (see models.confidentiality).
+IDENTITY_CONTACT_FIELDS = ("caller_number", "sender_email")
+
+
+def _listed_identity(name):
+    person = name in ("writer", "visitor", "caller")
+
+    def formatter(view, context, model, _name):
+        value = getattr(model, name)
+        if value is None:
+            value = _("（匿名或未留姓名）") if person else ""
+        return list_value(model.case, str(value))
+
+    return formatter
+
+
+def _detailed_identity(name):
+    def formatter(view, context, model, _name):
+        if reporter_hidden(model.case):
+            return masked()
+        value = getattr(model, name)
+        return "" if value is None else str(value)
+
+    return formatter
 
 
 def _person(field):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import secrets
 
 from flask_admin.contrib.sqla import filters
-from flask_admin.form import Select2Widget
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from markupsafe import Markup
 from wtforms import PasswordField
 from wtforms.validators import Optional
 
@@ -160,6 +160,60 @@ class UserView(ProtectedModelView):
             )
 
 
+#: Headings of the permission groups on the role form (by the part before the dot).
+PERMISSION_GROUPS = {
+    "case": _l("信访事项"),
+    "party": _l("信访人"),
+    "workflow": _l("办理步骤"),
+    "callback": _l("回访"),
+    "attachment": _l("附件"),
+    "confidential": _l("保密信息"),
+    "audit": _l("时间线与审计"),
+    "stats": _l("统计"),
+    "reception": _l("来访接待"),
+    "document": _l("文书"),
+    "register": _l("登记簿"),
+    "survey": _l("满意度调查"),
+    "settings": _l("系统设置"),
+    "user": _l("用户与角色"),
+}
+
+
+class PermissionCheckboxes:
+    """The permissions as ticked boxes in groups, each with its name and code."""
+
+    def __call__(self, field, **kwargs):
+        groups: dict[str, list] = {}
+        for value, label, selected, *_rest in field.iter_choices():
+            groups.setdefault(value.split(".")[0], []).append((value, label, selected))
+        parts = [Markup('<div class="permission-grid" id="{}">').format(field.id)]
+        for prefix, choices in groups.items():
+            title = PERMISSION_GROUPS.get(prefix, prefix)
+            parts.append(
+                Markup('<fieldset class="mb-2"><legend class="h6">{}</legend>').format(title)
+            )
+            for value, label, selected in choices:
+                box_id = f"{field.id}-{value.replace('.', '-')}"
+                parts.append(
+                    Markup(
+                        '<div class="form-check"><input class="form-check-input" type="checkbox"'
+                        ' name="{}" id="{}" value="{}"{}><label class="form-check-label" for="{}">'
+                        '{} <code class="small text-muted">{}</code></label></div>'
+                    ).format(
+                        field.name,
+                        box_id,
+                        value,
+                        Markup(" checked") if selected else "",
+                        box_id,
+                        label,
+                        value,
+                    )
+                )
+            parts.append(Markup("</fieldset>"))
+        parts.append(Markup("</div>"))
+        return Markup("").join(parts)
+
+
 class RoleView(ProtectedModelView):
     permission_view = "user.manage"
     allow_delete = False
@@ -175,7 +229,7 @@ class RoleView(ProtectedModelView):
     form_args = {
         "permissions": {
             "choices": list(PERMISSIONS.items()),
-            "widget": Select2Widget(multiple=True),
+            "widget": PermissionCheckboxes(),
         }
     }
 

@@ -14,15 +14,22 @@ from models import Case, CaseClock, Notification, Party, Unit, db
 from models.base import utcnow
 from models.calendar import forget_work_calendar, work_calendar
 from models.cases import OPEN_STATUSES
+from models.confidentiality import reporter_visible_clause
 from models.deadlines import time_left
 from models.enums import CaseStatus, Clock, EscalationTrigger, TimeUnit
-from models.operations import Conflict, ValidationFailed, WorkflowError
+from models.operations import Conflict, NotPermitted, ValidationFailed, WorkflowError
 from models.operations.deadlines import (
     due_soon_case_ids,
     due_soon_limit,
     overdue_case_ids,
 )
-from models.operations.workflow import STEPS, closing_permission, perform, step_problem
+from models.operations.workflow import (
+    STEPS,
+    closing_permission,
+    perform,
+    step_permissions,
+    step_problem,
+)
 from models.presets import DEADLINE_PRESETS, load_deadline_preset
 
 from .base import ProtectedModelView, case_scope
@@ -122,7 +129,14 @@ class WorkflowView(BaseView):
         if case is None:
             abort(404)
         definition = STEPS[step]
+        if not any(
+            current_user.has_permission(name) for name in step_permissions(definition, case)
+        ):
+            abort(403)
         problem = step_problem(definition, case, current_user)
+        if problem is not None and problem[0] is NotPermitted:
+            # Missing the step's permission (or not on the case): refused, not redirected.
+            abort(403)
         if problem is not None:
             flash(problem[1], "error")
             return self._details(case)
@@ -301,6 +315,8 @@ def similar_cases(args) -> list[dict]:
             Case.is_deleted.is_(False),
             Case.status.in_(OPEN_STATUSES),
             case_scope(current_user),
+            # A match would tie the person to a 举报 case they may be the reporter of.
+            reporter_visible_clause(current_user),
         )
         .order_by(Case.id.desc())
         .limit(20)

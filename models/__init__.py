@@ -6,7 +6,9 @@ from .base import Base
 
 db = SQLAlchemy(model_class=Base)
 
+from . import confidentiality  # noqa: E402, F401  (adds Case.is_confidential)
 from .attachments import Attachment  # noqa: E402
+from .audit import AuditEntry  # noqa: E402
 from .calendar import CalendarOverride  # noqa: E402
 from .callbacks import Callback  # noqa: E402
 from .cases import Case, CaseEvent, NumberSequence, case_assistants, case_petitioners  # noqa: E402
@@ -37,6 +39,7 @@ from .users import Role, User, user_roles  # noqa: E402
 __all__ = [
     "Appointment",
     "Attachment",
+    "AuditEntry",
     "CalendarOverride",
     "Call",
     "Callback",

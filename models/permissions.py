@@ -9,10 +9,12 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 
 PERMISSIONS: dict[str, str] = {
+    "case.view": _l("查看经手和本单位的信访事项及其来信、来访、来电、回访、附件"),
     "case.view_all": _l("查看全部单位的信访事项"),
     "case.register": _l("登记来信、来访、来电和信访事项"),
     "case.edit": _l("修改信访事项及其来信、来访、来电"),
     "case.delete": _l("删除（作废）信访事项"),
+    "case.export": _l("导出信访事项、来信、来访、来电和回访清单（CSV/Excel）"),
     "party.manage": _l("维护信访人资料"),
     "workflow.intake": _l("受理、不予受理、存信、当场答复、拟办和送阅"),
     "workflow.instruct": _l("领导批示和延期审批"),
@@ -29,6 +31,7 @@ PERMISSIONS: dict[str, str] = {
     "confidential.view": _l("查看保密信息（举报人身份）"),
     "stats.view": _l("查看统计"),
     "audit.view": _l("查看时间线与审计记录"),
+    "audit.read_log": _l("查看系统审计日志（登录、增删改、导出、打印、保密信息查看）"),
     "settings.manage": _l("维护单位、分类和系统设置"),
     "user.manage": _l("维护用户和角色"),
     "reception.manage": _l("来访接待：预约、通行证、接待排队、意见箱"),
@@ -49,6 +52,7 @@ DEFAULT_ROLES: dict[str, tuple[str, frozenset[str]]] = {
             {
                 "document.print",
                 "register.print",
+                "case.view",
                 "case.view_all",
                 "case.register",
                 "case.edit",
@@ -65,6 +69,7 @@ DEFAULT_ROLES: dict[str, tuple[str, frozenset[str]]] = {
         frozenset(
             {
                 "document.print",
+                "case.view",
                 "case.edit",
                 "callback.manage",
                 "attachment.manage",
@@ -78,7 +83,9 @@ DEFAULT_ROLES: dict[str, tuple[str, frozenset[str]]] = {
         frozenset(
             {
                 "document.print",
+                "case.view",
                 "case.edit",
+                "case.export",
                 "callback.manage",
                 "attachment.manage",
                 "audit.view",
@@ -95,10 +102,13 @@ DEFAULT_ROLES: dict[str, tuple[str, frozenset[str]]] = {
             {
                 "document.print",
                 "register.print",
+                "case.view",
                 "case.view_all",
                 "case.register",
                 "case.edit",
                 "case.delete",
+                "case.export",
+                "confidential.view",
                 "party.manage",
                 "reception.manage",
                 "reception.schedule",
@@ -120,7 +130,9 @@ DEFAULT_ROLES: dict[str, tuple[str, frozenset[str]]] = {
         frozenset(
             {
                 "document.print",
+                "case.view",
                 "case.view_all",
+                "case.export",
                 "confidential.view",
                 "audit.view",
                 "stats.view",
@@ -133,6 +145,27 @@ DEFAULT_ROLES: dict[str, tuple[str, frozenset[str]]] = {
     ),
     "supervisor": (
         "监督",
-        frozenset({"register.print", "case.view_all", "audit.view", "stats.view"}),
+        frozenset(
+            {
+                "register.print",
+                "case.view",
+                "case.view_all",
+                "case.export",
+                "audit.view",
+                "audit.read_log",
+                "stats.view",
+            }
+        ),
     ),
+}
+
+#: Role code -> permissions added to existing databases' default roles by this release's migration.
+ADDED_IN_ACCESS_CONTROL: dict[str, frozenset[str]] = {
+    "admin": frozenset({"case.view", "case.export", "audit.read_log"}),
+    "registrar": frozenset({"case.view"}),
+    "handler": frozenset({"case.view"}),
+    "dept_head": frozenset({"case.view", "case.export"}),
+    "office": frozenset({"case.view", "case.export", "confidential.view"}),
+    "leader": frozenset({"case.view", "case.export"}),
+    "supervisor": frozenset({"case.view", "case.export", "audit.read_log"}),
 }

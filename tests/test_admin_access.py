@@ -38,6 +38,7 @@ MATRIX = {
     "receptionschedule": (RECEPTION, {"admin", "office"}),
     "receptionleader": (RECEPTION, {"admin", "office"}),
     "leaderabsence": (RECEPTION, {"admin", "office"}),
+    "auditlog": ({"admin", "supervisor"}, set()),
 }
 STATS = {"admin", "dept_head", "office", "leader", "supervisor"}
 

@@ -104,6 +104,15 @@ def test_register_letter_search_and_view_case(live_server, chromium_page):
     page = chromium_page
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # The Content-Security-Policy allows scripts only with the page's nonce; a violation would
+    # mean a template still carries an inline script or event handler.
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
 
     # -- 1. Log in through the Chinese login page ---------------------------------------
     page.goto(f"{base}/admin/login/")
@@ -193,3 +202,4 @@ def test_register_letter_search_and_view_case(live_server, chromium_page):
     shot(page, "05_case_details")
 
     assert errors == [], f"JavaScript errors on the pages: {errors}"
+    assert violations == [], f"Content-Security-Policy violations: {violations}"

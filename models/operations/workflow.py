@@ -207,6 +207,11 @@ def _permissions(step: Step, case: Case) -> tuple[str, ...]:
     return step.permissions
 
 
+def step_permissions(step: Step, case: Case) -> tuple[str, ...]:
+    """The permissions of which a user must hold one to take ``step`` on ``case``."""
+    return _permissions(step, case)
+
+
 def out_of_scope_policy(user) -> OutOfScopePolicy:
     unit = user.unit if user is not None else None
     if unit is not None and unit.out_of_scope_policy is not None:
