@@ -53,6 +53,7 @@ from models.reception import (
 from models.reception_days import QueueStatus, Recurrence, reception_days
 
 from .base import ProtectedModelView, _all_titled_enums, case_scope, type_formatters
+from .confidential import masked, reporter_hidden
 from .fields import LocalDateTimeField
 from .filters import ChoiceEqualFilter, _local_midnight_utc, date_filters
 from .labels import labels
@@ -694,7 +695,12 @@ class ReceptionQueueView(ReceptionModelView):
     column_formatters = {
         "case": lambda view, context, model, name: queue_links(model),
         "actions": _queue_actions,
+        # The queue must name who waits, except to users outside a 举报 case's circle.
+        "party": lambda view, context, model, name: (
+            masked() if model.case is not None and reporter_hidden(model.case) else model.party
+        ),
     }
+    column_formatters_detail = {"party": column_formatters["party"]}
     column_labels = labels(
         day=_l("接待日期"),
         schedule=_l("接待日安排"),

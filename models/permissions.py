@@ -158,14 +158,3 @@ DEFAULT_ROLES: dict[str, tuple[str, frozenset[str]]] = {
         ),
     ),
 }
-
-#: Role code -> permissions added to existing databases' default roles by this release's migration.
-ADDED_IN_ACCESS_CONTROL: dict[str, frozenset[str]] = {
-    "admin": frozenset({"case.view", "case.export", "audit.read_log"}),
-    "registrar": frozenset({"case.view"}),
-    "handler": frozenset({"case.view"}),
-    "dept_head": frozenset({"case.view", "case.export"}),
-    "office": frozenset({"case.view", "case.export", "confidential.view"}),
-    "leader": frozenset({"case.view", "case.export"}),
-    "supervisor": frozenset({"case.view", "case.export", "audit.read_log"}),
-}
