@@ -12,11 +12,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from models import Case, db
+from models.confidentiality import reporter_visible
 from models.documents.catalog import TYPES
 from models.documents.records import DocumentTemplate, IssuedDocument
 from models.enums import DocumentKind
 from models.operations import NotPermitted, ValidationFailed, WorkflowError
 from models.operations.documents import (
+    CONFIDENTIAL_DOCUMENT,
+    document_for_print,
     issue_document,
     preview_wording,
     reset_wording,
@@ -103,11 +106,13 @@ class DocumentView(_SignedInView):
         document = db.session.get(IssuedDocument, document_id)
         if document is None or _visible_case(document.case_id) is None:
             abort(404)
-        if not current_user.has_permission("document.print"):
+        try:
+            pdf = document_for_print(document, by=current_user)
+        except NotPermitted:
+            db.session.rollback()
             abort(403)
-        return pdf_response(
-            document.pdf, document.filename, download=request.args.get("download") == "1"
-        )
+        db.session.commit()
+        return pdf_response(pdf, document.filename, download=request.args.get("download") == "1")
 
 
 class DocumentTemplateView(_SignedInView):
@@ -177,6 +182,8 @@ class DocumentTemplateView(_SignedInView):
             )
             if case is None:
                 return self._preview_error(_("找不到登记编号为“%(number)s”的事项。", number=number))
+            if not reporter_visible(case, current_user):
+                return self._preview_error(CONFIDENTIAL_DOCUMENT)
         try:
             data = preview_wording(
                 kind,

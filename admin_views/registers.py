@@ -18,6 +18,7 @@ from models.operations.registers import (
     background_threshold,
     parse_params,
     print_register,
+    register_job_pdf,
     start_job,
 )
 
@@ -104,6 +105,10 @@ class RegisterView(BaseView):
     @expose("/job/<int:job_id>/pdf")
     def job_pdf_view(self, job_id):
         job = self._own_job(job_id)
-        if job.status != RegisterJobStatus.done or not job.pdf:
+        try:
+            pdf = register_job_pdf(job, by=current_user)
+        except NotPermitted:
+            db.session.rollback()
             abort(404)
-        return pdf_response(job.pdf, job.filename, download=request.args.get("download") == "1")
+        db.session.commit()
+        return pdf_response(pdf, job.filename, download=request.args.get("download") == "1")

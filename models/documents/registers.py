@@ -18,6 +18,7 @@ from ..base import format_local, local_zone, to_local, utcnow
 from ..callbacks import Callback
 from ..cases import Case
 from ..categories import Category
+from ..confidentiality import MASK
 from ..contacts import Call, Letter, Visit
 from ..deadlines import CaseClock
 from ..enums import CategoryKind, RegisterKind
@@ -244,8 +245,14 @@ def _unit(case: Case) -> str:
     return case.handling_unit.name if case.handling_unit else ""
 
 
-def register_rows(params: RegisterParams, scope) -> list[tuple[str, ...]]:
-    """Every row as strings, numbered from 1. Related rows load in bulk, not one by one."""
+def register_rows(
+    params: RegisterParams, scope, hidden_case_ids: frozenset[int] = frozenset()
+) -> list[tuple[str, ...]]:
+    """Every row as strings, numbered from 1. Related rows load in bulk, not one by one.
+
+    ``hidden_case_ids``: 举报 cases whose reporter the reader may not see; their identity
+    columns print as the mask, as they do on every screen.
+    """
     load = sa.orm.selectinload
     related = {
         RegisterKind.letters: [load(Letter.writer)],
@@ -262,6 +269,8 @@ def register_rows(params: RegisterParams, scope) -> list[tuple[str, ...]]:
     categories = dict(db.session.execute(sa.select(Category.id, Category.name)).all())
     for number, record in enumerate(result, start=1):
         index = str(number)
+        case = record[-1]
+        hidden = case.id in hidden_case_ids
         if kind == RegisterKind.letters:
             letter, case = record
             rows.append(
@@ -269,7 +278,7 @@ def register_rows(params: RegisterParams, scope) -> list[tuple[str, ...]]:
                     index,
                     case.number,
                     _day(letter.received_at),
-                    _name(letter.writer),
+                    MASK if hidden else _name(letter.writer),
                     f"{letter.form.title}/{letter.origin.title}",
                     case.subject,
                     categories.get(case.category_id, ""),
@@ -285,7 +294,7 @@ def register_rows(params: RegisterParams, scope) -> list[tuple[str, ...]]:
                     index,
                     case.number,
                     format_local(visit.visited_at),
-                    _name(visit.visitor, ""),
+                    MASK if hidden else _name(visit.visitor, ""),
                     f"{visit.kind.title}/{visit.head_count}人",
                     visit.purpose,
                     visit.receptionist.full_name if visit.receptionist else "",
@@ -301,8 +310,8 @@ def register_rows(params: RegisterParams, scope) -> list[tuple[str, ...]]:
                     index,
                     case.number,
                     format_local(call.called_at),
-                    _name(call.caller, ""),
-                    call.caller_number or "",
+                    MASK if hidden else _name(call.caller, ""),
+                    MASK if hidden else call.caller_number or "",
                     (call.record or "")[:200],
                     _unit(case),
                     case.status.title,
@@ -310,14 +319,14 @@ def register_rows(params: RegisterParams, scope) -> list[tuple[str, ...]]:
             )
         elif kind == RegisterKind.complaints:
             (case,) = record
-            petitioner = case.petitioners[0] if case.petitioners else None
+            petitioner = case.petitioners[0] if case.petitioners and not hidden else None
             handling = next((c for c in case.clocks if c.kind.value == "handling"), None)
             rows.append(
                 (
                     index,
                     case.number,
                     _day(case.received_at),
-                    "匿名" if case.is_anonymous else _name(petitioner, ""),
+                    "匿名" if case.is_anonymous else MASK if hidden else _name(petitioner, ""),
                     "" if case.is_anonymous or petitioner is None else (petitioner.phone or ""),
                     case.subject,
                     _unit(case),
@@ -336,7 +345,7 @@ def register_rows(params: RegisterParams, scope) -> list[tuple[str, ...]]:
                     format_local(callback.done_at),
                     callback.method.title,
                     callback.caller.full_name if callback.caller else "",
-                    callback.person_reached or "",
+                    MASK if hidden and callback.person_reached else callback.person_reached or "",
                     callback.satisfaction.title if callback.satisfaction else "未完成",
                     ("是" if callback.problem_remains else "否") if callback.done_at else "",
                     callback.opinion or "",

@@ -44,6 +44,9 @@ def _plain(value):
         return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        # A stored PDF: its size says what changed; its bytes would bloat every audit row.
+        return f"<{len(value)} bytes>"
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):

@@ -17,8 +17,10 @@ import sqlalchemy as sa
 from flask import render_template
 
 from .. import db
+from ..audit import AuditAction
 from ..base import format_chinese_date, to_local, utcnow
 from ..cases import Case, CaseEvent
+from ..confidentiality import reporter_visible
 from ..documents.catalog import (
     TYPES,
     DocumentType,
@@ -36,8 +38,11 @@ from ..settings import SystemSetting
 from ..units import Unit
 from . import NotPermitted, ValidationFailed
 from .audit import log_event
+from .audit_log import record_audit
 from .numbering import next_sequence
 
+#: Documents name the petitioner, so a 举报 case's documents follow its reporter protection.
+CONFIDENTIAL_DOCUMENT = "举报类事项的文书载有举报人身份，仅限办理人员和有保密权限的人员出具或打印"
 #: ``机关代字〔2026〕12号``: year in 六角括号, serial number without leading zeros or 第.
 DOCUMENT_NUMBER = re.compile(r"^\S+〔\d{4}〕[1-9]\d*号$")
 
@@ -76,6 +81,8 @@ def document_problem(doc_type: DocumentType, case: Case, user) -> str | None:
         return "请先登录"
     if case.is_deleted or not case.can_view(user):
         return "该事项不存在或您无权查看"
+    if not reporter_visible(case, user):
+        return CONFIDENTIAL_DOCUMENT
     if not user.has_permission("document.print") or not any(
         user.has_permission(name) for name in doc_type.permissions
     ):
@@ -95,6 +102,25 @@ def document_problem(doc_type: DocumentType, case: Case, user) -> str | None:
     if source_event(doc_type, case) is None:
         return f"事项尚无可写入“{doc_type.title}”的办理记录"
     return None
+
+
+def document_for_print(document: IssuedDocument, *, by) -> bytes:
+    """The stored PDF of an issued document, for reprinting; each hand-out is audited."""
+    case = document.case
+    if by is None or not by.is_authenticated or not by.has_permission("document.print"):
+        raise NotPermitted("您没有打印文书的权限")
+    if case is None or case.is_deleted or not case.can_view(by):
+        raise NotPermitted("该事项不存在或您无权查看")
+    if not reporter_visible(case, by):
+        raise NotPermitted(CONFIDENTIAL_DOCUMENT)
+    record_audit(
+        AuditAction.print,
+        document,
+        by=by,
+        summary=f"打印{document.kind.title} {document.number}（{case.number}）",
+        data={"case": case.number, "number": document.number, "kind": document.kind.value},
+    )
+    return document.pdf
 
 
 def existing_document(doc_type: DocumentType, case: Case) -> IssuedDocument | None:

@@ -17,13 +17,16 @@ import sqlalchemy as sa
 from flask import current_app
 
 from .. import db
+from ..audit import AuditAction
 from ..base import utcnow
+from ..confidentiality import hidden_case_ids_clause
 from ..documents.pdf import RenderError, render_pdf
 from ..documents.records import RegisterJob
 from ..documents.registers import (
     MAX_ROWS,
     RegisterParams,
     count_rows,
+    describe,
     register_html,
     register_rows,
 )
@@ -31,6 +34,7 @@ from ..enums import RegisterJobStatus, RegisterKind
 from ..settings import SystemSetting
 from ..users import User
 from . import NotPermitted, ValidationFailed
+from .audit_log import record_audit
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +99,11 @@ def _check_permission(user) -> None:
         raise NotPermitted("您没有打印台账的权限")
 
 
+def hidden_reporters(user) -> frozenset[int]:
+    """Ids of the 举报 cases whose reporter ``user`` may not see (masked in the register)."""
+    return frozenset(db.session.scalars(hidden_case_ids_clause(user)))
+
+
 def _timeout(rows: int) -> int:
     return max(60, int(rows * SECONDS_PER_ROW) + 30)
 
@@ -112,11 +121,13 @@ def print_register(params: RegisterParams, *, by) -> tuple[bytes | None, Registe
             f"该台账有 {rows} 条，超过单册 {MAX_ROWS} 条的上限，请缩小日期范围或按单位分册打印"
         )
     if rows <= background_threshold():
-        html = register_html(params, register_rows(params, scope))
+        html = register_html(params, register_rows(params, scope, hidden_reporters(by)))
         try:
-            return render_pdf(html, timeout=_timeout(rows)), None
+            pdf = render_pdf(html, timeout=_timeout(rows))
         except RenderError as error:
             raise ValidationFailed(str(error)) from None
+        _audit_print(params, rows, by=by)
+        return pdf, None
     job = RegisterJob(
         kind=params.kind,
         params=params.as_json(),
@@ -128,6 +139,27 @@ def print_register(params: RegisterParams, *, by) -> tuple[bytes | None, Registe
     db.session.add(job)
     db.session.flush()
     return None, job
+
+
+def _audit_print(params: RegisterParams, rows: int, *, by, job: RegisterJob | None = None) -> None:
+    record_audit(
+        AuditAction.print,
+        job,
+        by=by,
+        target_type=None if job else "register",
+        summary=f"打印台账：{describe(params)}",
+        data={**params.as_json(), "register": params.kind.value, "rows": rows},
+    )
+
+
+def register_job_pdf(job: RegisterJob, *, by) -> bytes:
+    """The finished PDF of ``by``'s own job; handing it out is a print, so it is audited."""
+    _check_permission(by)
+    if job.created_by_id != by.id or job.status != RegisterJobStatus.done or not job.pdf:
+        raise NotPermitted("找不到这份台账，或它尚未生成完毕")
+    params = RegisterParams.from_json(job.kind, job.params)
+    _audit_print(params, job.row_count or 0, by=by, job=job)
+    return job.pdf
 
 
 def start_job(job: RegisterJob) -> str:
@@ -205,7 +237,7 @@ def run_job(job_id: int) -> None:
         if user is None or not user.is_active_user or not user.has_permission("register.print"):
             raise NotPermitted("申请打印的用户已停用或已无打印台账的权限")
         params = RegisterParams.from_json(job.kind, job.params)
-        rows = register_rows(params, user_scope(user))
+        rows = register_rows(params, user_scope(user), hidden_reporters(user))
         _update(job_id, progress=10, row_count=len(rows))
         html = register_html(params, rows)
         # About 21 rows fit on a landscape page; the estimate only drives the bar.
