@@ -8,7 +8,7 @@ db = SQLAlchemy(model_class=Base)
 
 from .attachments import Attachment  # noqa: E402
 from .calendar import CalendarOverride  # noqa: E402
-from .callbacks import Callback  # noqa: E402
+from .callbacks import Callback, CallbackQuota, CallbackSchedule  # noqa: E402
 from .cases import Case, CaseEvent, NumberSequence, case_assistants, case_petitioners  # noqa: E402
 from .categories import Category  # noqa: E402
 from .contacts import Call, Letter, Visit  # noqa: E402
@@ -30,6 +30,14 @@ from .reception_days import (  # noqa: E402
     ReceptionSchedule,
 )
 from .settings import SystemSetting  # noqa: E402
+from .surveys import (  # noqa: E402
+    RectificationOrder,
+    SurveyAnswer,
+    SurveyCampaign,
+    SurveyItem,
+    SurveyResponse,
+    SurveyTemplate,
+)
 from .units import Unit  # noqa: E402
 from .users import Role, User, user_roles  # noqa: E402
 
@@ -39,6 +47,8 @@ __all__ = [
     "CalendarOverride",
     "Call",
     "Callback",
+    "CallbackQuota",
+    "CallbackSchedule",
     "Case",
     "CaseClock",
     "CaseEvent",
@@ -57,7 +67,13 @@ __all__ = [
     "ReceptionQueueEntry",
     "ReceptionRotaMember",
     "ReceptionSchedule",
+    "RectificationOrder",
     "Role",
+    "SurveyAnswer",
+    "SurveyCampaign",
+    "SurveyItem",
+    "SurveyResponse",
+    "SurveyTemplate",
     "SystemSetting",
     "Unit",
     "User",
