@@ -1,0 +1,1 @@
+"""Official documents and registers printed as PDF (WeasyPrint)."""

@@ -1,0 +1,237 @@
+"""The one place HTML becomes PDF.
+
+Every render goes through :func:`render_pdf` (or :func:`render_document` for geometry checks),
+which always uses :class:`RestrictedFetcher`: WeasyPrint may read the app's own style sheets and
+fonts under ``models/documents/assets`` and nothing else — no ``file:`` path elsewhere, no
+``http:``/``https:``/``ftp:``, no ``data:`` URL. User text must reach the HTML through an
+autoescaping template; the fetcher is the second wall behind that.
+
+A render runs in a forked child process with a wall-clock limit and an address-space limit, so a
+runaway document cannot take the web worker with it; it fails with :class:`RenderError`, whose
+message is Chinese and meant for staff.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import resource
+import signal
+import sys
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from weasyprint import HTML
+from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
+
+logger = logging.getLogger(__name__)
+
+#: The only directory a render may read from: the app's document style sheets and fonts.
+ASSETS_DIR = Path(__file__).resolve().parent / "assets"
+#: Relative URLs in document HTML (``href="documents.css"``) resolve against this.
+ASSETS_BASE_URL = ASSETS_DIR.as_uri() + "/"
+#: File types the fetcher serves from ``ASSETS_DIR``.
+ALLOWED_SUFFIXES = {
+    ".css": "text/css",
+    ".otf": "font/otf",
+    ".ttf": "font/ttf",
+    ".ttc": "font/collection",
+    ".woff": "font/woff",
+    ".woff2": "font/woff2",
+}
+
+DEFAULT_TIMEOUT_SECONDS = 60
+DEFAULT_MEMORY_LIMIT_MB = 1536
+
+
+class RenderError(Exception):
+    """A document could not be rendered; ``str(error)`` is a Chinese message for staff."""
+
+
+class FetchRefused(FatalURLFetchingError):
+    """The document asked for a resource outside the allow-list; the render stops."""
+
+    def __init__(self, url: str):
+        super().__init__(url)
+        self.url = url
+
+
+class RestrictedFetcher(URLFetcher):
+    """Serve files under :data:`ASSETS_DIR` with an allowed suffix; refuse everything else.
+
+    Refusal raises :class:`FetchRefused`, a fatal error for WeasyPrint, so a template that
+    points anywhere else fails loudly instead of silently printing without the resource.
+    """
+
+    def __init__(self):
+        super().__init__(allowed_protocols={"file"}, allow_redirects=False, timeout=1)
+
+    @staticmethod
+    def allowed_path(url: str) -> Path | None:
+        parts = urlsplit(url)
+        if parts.scheme.lower() != "file" or parts.netloc not in ("", "localhost"):
+            return None
+        if parts.query or parts.fragment:
+            return None
+        try:
+            path = Path(unquote(parts.path)).resolve(strict=True)
+        except (OSError, RuntimeError):
+            return None
+        if not path.is_relative_to(ASSETS_DIR) or not path.is_file():
+            return None
+        if path.suffix.lower() not in ALLOWED_SUFFIXES:
+            return None
+        return path
+
+    def fetch(self, url, headers=None):
+        path = self.allowed_path(url)
+        if path is None:
+            logger.warning("document render refused to fetch %.200s", url)
+            raise FetchRefused(url)
+        return URLFetcherResponse(
+            path.as_uri(),
+            path.read_bytes(),
+            headers={"Content-Type": ALLOWED_SUFFIXES[path.suffix.lower()]},
+        )
+
+
+def render_document(html: str):
+    """Lay ``html`` out in this process and return the WeasyPrint ``Document`` (boxes, pages).
+
+    No time or memory limit: for tests and measurements; production code uses
+    :func:`render_pdf`.
+    """
+    try:
+        return HTML(string=html, base_url=ASSETS_BASE_URL, url_fetcher=RestrictedFetcher()).render()
+    except FetchRefused as refused:
+        raise _refused(refused) from None
+
+
+def _refused(refused: FetchRefused) -> RenderError:
+    return RenderError(f"文书中引用了不允许的外部资源（{refused.url[:80]}），已停止生成。")
+
+
+def _write_pdf(html: str) -> bytes:
+    document = render_document(html)
+    try:
+        # Attachments are fetched while writing, through the same fetcher. Fonts are subset
+        # (the default); never full_fonts, which embeds tens of MB of CJK outlines.
+        return document.write_pdf()
+    except FetchRefused as refused:
+        raise _refused(refused) from None
+
+
+def _child(html: str, memory_limit_mb: int, timeout: int, sender) -> None:
+    """Body of the render process: limits first, then render, then report through the pipe."""
+    try:
+        limit = _current_address_space() + memory_limit_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        # A second, in-process alarm: the parent also kills us, this just ends cleanly first.
+        signal.alarm(timeout + 1)
+        sender.send(("ok", _write_pdf(html)))
+    except RenderError as error:
+        sender.send(("render_error", str(error)))
+    except MemoryError:
+        sender.send(("memory", ""))
+    except BaseException as error:  # report anything to the parent
+        sender.send(("error", f"{type(error).__name__}: {error}"[:300]))
+    finally:
+        sender.close()
+
+
+def _current_address_space() -> int:
+    """Virtual size of this process in bytes (the fork inherits the parent's mappings)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return 0
+
+
+def _fork_available() -> bool:
+    return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+
+
+def render_pdf(
+    html: str,
+    *,
+    timeout: int | None = None,
+    memory_limit_mb: int | None = None,
+) -> bytes:
+    """Render ``html`` to PDF bytes, or raise :class:`RenderError` with a Chinese message.
+
+    ``timeout`` (seconds, default 60) and ``memory_limit_mb`` (address space the render may
+    add, default 1536) bound the render; both can also be set app-wide with the
+    ``DOCUMENT_RENDER_TIMEOUT`` and ``DOCUMENT_RENDER_MEMORY_MB`` config keys.
+    """
+    timeout, memory_limit_mb = _limits(timeout, memory_limit_mb)
+    if not _fork_available():  # pragma: no cover - Linux servers fork
+        return _write_pdf(html)
+    _warm_up()
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(
+        target=_child, args=(html, memory_limit_mb, timeout, sender), daemon=True
+    )
+    process.start()
+    sender.close()
+    try:
+        if not receiver.poll(timeout):
+            raise RenderError(f"文书生成超过 {timeout} 秒仍未完成，已停止。请缩小范围后重试。")
+        try:
+            status, payload = receiver.recv()
+        except (EOFError, OSError):
+            status, payload = "crashed", ""
+    finally:
+        receiver.close()
+        if process.is_alive():
+            process.kill()
+        process.join(5)
+    if status == "ok":
+        return payload
+    if status == "memory":
+        raise RenderError(
+            f"文书生成所需内存超过 {memory_limit_mb} MB 上限，已停止。请缩小范围后重试。"
+        )
+    if status == "crashed":
+        # Native code (Pango, cairo) that hits the address-space limit aborts instead of
+        # raising MemoryError, so a dead child is most likely out of memory.
+        raise RenderError(
+            f"文书生成进程意外退出（可能超过 {memory_limit_mb} MB 内存上限），"
+            "请缩小范围后重试或联系管理员。"
+        )
+    if status == "render_error":
+        raise RenderError(payload)
+    logger.error("document render failed: %s", payload)
+    raise RenderError("文书生成失败，请稍后重试或联系管理员。")
+
+
+def _limits(timeout: int | None, memory_limit_mb: int | None) -> tuple[int, int]:
+    from flask import current_app, has_app_context
+
+    config = current_app.config if has_app_context() else {}
+    if timeout is None:
+        timeout = int(config.get("DOCUMENT_RENDER_TIMEOUT", DEFAULT_TIMEOUT_SECONDS))
+    if memory_limit_mb is None:
+        memory_limit_mb = int(config.get("DOCUMENT_RENDER_MEMORY_MB", DEFAULT_MEMORY_LIMIT_MB))
+    return max(1, int(timeout)), max(64, int(memory_limit_mb))
+
+
+_warm = False
+
+
+def _warm_up() -> None:
+    """Load fontconfig, Pango and the CJK faces once in the parent, so every forked render
+    starts warm instead of paying the font set-up each time."""
+    global _warm
+    if _warm:
+        return
+    _warm = True
+    try:
+        render_document(
+            "<html><body style=\"font-family: 'Noto Serif CJK SC', 'Noto Sans CJK SC'\">"
+            "信访通</body></html>"
+        )
+    except Exception:  # warming is an optimisation only
+        logger.exception("document renderer warm-up failed")
