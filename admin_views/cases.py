@@ -49,6 +49,7 @@ from .filters import (
     ChoiceEqualFilter,
     DeadlineFilter,
     MyCasesFilter,
+    StatsDrillFilter,
     date_filters,
 )
 from .labels import labels
@@ -167,6 +168,7 @@ class CaseView(NumberSearchMixin, ProtectedModelView):
         MyCasesFilter(Case.handler_id, _l("我承办或协办的")),
         DeadlineFilter(Case.id, _l("办理时限")),
         AwaitingMeFilter(Case.id, _l("待我办理")),
+        StatsDrillFilter(Case.id, _l("统计口径")),
     )
     column_formatters = {
         "flags": lambda view, context, model, name: _case_flags(model),
