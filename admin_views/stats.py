@@ -147,6 +147,7 @@ class StatsView(BaseView):
                 [_("已办结"), _("办理中（未超期）"), _("超期")],
                 title=_("按承办单位"),
                 width=620,
+                colors=svg.STATUS_COLORS,
             ),
             "ontime": svg.gauge(figures["ontime_rate"], title=_("按期办结率")),
             "satisfaction": svg.gauge(figures["satisfaction_rate"], title=_("满意率")),

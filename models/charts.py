@@ -9,6 +9,8 @@ from markupsafe import Markup, escape
 
 FONT = "'Noto Sans CJK SC','Noto Sans SC','Microsoft YaHei',sans-serif"
 PALETTE = ["#2a7ab0", "#5aa454", "#e0a030", "#c0392b", "#8e6bbf", "#4aa3a2", "#999999"]
+#: Closed, open (in time), overdue.
+STATUS_COLORS = ["#2a7ab0", "#e0a030", "#c0392b"]
 
 
 def _svg(width: int, height: int, body: list[str], title: str) -> Markup:
@@ -94,12 +96,15 @@ def columns(rows, *, title: str = "", width: int = 700, height: int = 200) -> Ma
     return _svg(width, height, body, title)
 
 
-def stacked_hbar(rows, series, *, title: str = "", width: int = 560) -> Markup:
+def stacked_hbar(
+    rows, series, *, title: str = "", width: int = 560, colors: list[str] | None = None
+) -> Markup:
     """Stacked horizontal bars: ``rows`` = [(label, [value per series], [href per series])];
     ``series`` = [name]; a legend is drawn on top."""
     rows = list(rows)
     if not rows:
         return _svg(width, 30, [f'<text x="4" y="20" fill="#888">{escape("无数据")}</text>'], title)
+    colors = colors or PALETTE
     bar_h, gap, label_w, legend_h = 18, 6, 130, 22
     height = legend_h + len(rows) * (bar_h + gap) + gap
     top = max((sum(values) for _l, values, _h in rows), default=0) or 1
@@ -108,7 +113,7 @@ def stacked_hbar(rows, series, *, title: str = "", width: int = 560) -> Markup:
     for index, name in enumerate(series):
         x = label_w + index * 90
         body.append(
-            f'<rect x="{x}" y="4" width="12" height="12" fill="{PALETTE[index % len(PALETTE)]}"/>'
+            f'<rect x="{x}" y="4" width="12" height="12" fill="{colors[index % len(colors)]}"/>'
             f'<text x="{x + 16}" y="14" fill="#333">{escape(name)}</text>'
         )
     for row_index, (label, values, hrefs) in enumerate(rows):
@@ -122,7 +127,7 @@ def stacked_hbar(rows, series, *, title: str = "", width: int = 560) -> Markup:
             length = value / top * span
             if length <= 0:
                 continue
-            color = PALETTE[index % len(PALETTE)]
+            color = colors[index % len(colors)]
             segment = (
                 f'<rect x="{x:.1f}" y="{y}" width="{length:.1f}" height="{bar_h}" fill="{color}">'
                 f"<title>{escape(label)} {escape(series[index])}: {value}</title></rect>"

@@ -170,6 +170,7 @@ def report_charts(data: dict) -> dict:
             ["已办结", "办理中", "超期"],
             title="按承办单位",
             width=600,
+            colors=charts.STATUS_COLORS,
         ),
     }
 
