@@ -199,6 +199,10 @@ class CallbackView(CaseChildView):
     }
     form_widget_args = {"opinion": {"rows": 4}}
 
+    def get_query(self):
+        # A project callback names its schedule: load it with the row, not one query per row.
+        return super().get_query().options(sa.orm.joinedload(Callback.schedule))
+
     def scope(self, query):
         visible = sa.select(Case.id).where(case_scope(current_user), Case.is_deleted.is_(False))
         query = query.filter(Callback.is_deleted.is_(False))
@@ -250,7 +254,7 @@ class CallbackView(CaseChildView):
             self.get_query().filter(Callback.id.in_(ids)).order_by(Callback.id).all() if ids else []
         )
         staff = db.session.scalars(
-            sa.select(User).where(User.is_active.is_(True)).order_by(User.full_name)
+            sa.select(User).where(User.is_active_user.is_(True)).order_by(User.full_name)
         ).all()
         form = AssignForm(request.form if request.method == "POST" else None)
         form.caller.choices = [(str(user.id), user.full_name) for user in staff]
