@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask import Response, abort, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from models import Category, Unit, db
@@ -26,6 +27,14 @@ from models.statistics import (
 
 from .base import case_scope
 from .filters import StatsDrillFilter
+
+#: The report names on screen (the documents themselves are printed in Chinese).
+REPORT_TITLES = {
+    "monthly": _l("月度信访投诉情况报告"),
+    "half_year": _l("半年投诉分析报告"),
+    "annual_analysis": _l("年度投诉分析报告"),
+    "annual_summary": _l("年度信访工作总结"),
+}
 
 
 def _parse_day(text: str | None, fallback: date) -> date:
@@ -176,7 +185,7 @@ class StatsView(BaseView):
                     Category.sort_order, Category.id
                 )
             ).all(),
-            report_kinds=REPORT_KINDS,
+            report_kinds=REPORT_TITLES,
         )
 
     @expose("/report/")

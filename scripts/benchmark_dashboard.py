@@ -57,7 +57,7 @@ def enrich(app, seed: int = 7) -> dict[str, int]:
             sa.select(Case.id, Case.status, Case.received_at, Case.handling_unit_id)
         ).all()
         updates, clocks, callbacks = [], [], []
-        for case_id, status, received, unit in rows:
+        for case_id, status, received, _unit in rows:
             status = status.value if hasattr(status, "value") else status
             if status not in HANDLED:
                 continue
@@ -205,7 +205,7 @@ def time_requests(app, repeat: int, warmup: int) -> list[tuple[str, float, float
             assert response.status_code == 200, url
             size = len(response.data)
         timings.sort()
-        p95 = timings[min(len(timings) - 1, int(round(0.95 * (len(timings) - 1))))]
+        p95 = timings[min(len(timings) - 1, round(0.95 * (len(timings) - 1)))]
         results.append((label, statistics.median(timings), p95, size))
     return results
 
