@@ -116,7 +116,6 @@ class CallbackView(CaseChildView):
         "due_on",
         "method",
         "caller",
-        "person_reached",
         "done_at",
         "satisfaction",
         "problem_remains",

@@ -17,6 +17,7 @@ from models.base import local_zone, utcnow
 from models.reports import REPORT_KINDS, default_period, report_data, report_pdf, report_xlsx
 from models.statistics import (
     StatsFilter,
+    breakdown,
     by_category,
     by_channel,
     by_month,
@@ -117,11 +118,12 @@ class StatsView(BaseView):
     def index(self):
         flt, error = self._filter()
         scope = case_scope(current_user)
-        figures = summary(flt, scope=scope)
+        rows = breakdown(flt, scope=scope)
+        figures = summary(flt, scope=scope, breakdown=rows)
         channels = by_channel(flt, scope=scope)
         categories = by_category(flt, scope=scope)
         months = by_month(flt, scope=scope)
-        units = by_unit(flt, scope=scope)
+        units = by_unit(flt, scope=scope, breakdown=rows)
 
         def link(measure="all", **dims):
             return drill_url(flt, measure, **dims)

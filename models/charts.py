@@ -38,7 +38,7 @@ def hbar(rows, *, title: str = "", width: int = 460, color: str = PALETTE[0]) ->
     rows = list(rows)
     if not rows:
         return _svg(width, 30, [f'<text x="4" y="20" fill="#888">{escape("无数据")}</text>'], title)
-    bar_h, gap, label_w, value_w = 18, 6, 130, 50
+    bar_h, gap, label_w, value_w = 18, 6, 160, 50
     height = len(rows) * (bar_h + gap) + gap
     top = max((value for _l, value, _h in rows), default=0) or 1
     span = width - label_w - value_w
@@ -105,17 +105,18 @@ def stacked_hbar(
     if not rows:
         return _svg(width, 30, [f'<text x="4" y="20" fill="#888">{escape("无数据")}</text>'], title)
     colors = colors or PALETTE
-    bar_h, gap, label_w, legend_h = 18, 6, 130, 22
+    bar_h, gap, label_w, legend_h = 18, 6, 160, 22
     height = legend_h + len(rows) * (bar_h + gap) + gap
     top = max((sum(values) for _l, values, _h in rows), default=0) or 1
     span = width - label_w - 50
     body = []
+    x = label_w
     for index, name in enumerate(series):
-        x = label_w + index * 90
         body.append(
             f'<rect x="{x}" y="4" width="12" height="12" fill="{colors[index % len(colors)]}"/>'
             f'<text x="{x + 16}" y="14" fill="#333">{escape(name)}</text>'
         )
+        x += 16 + len(str(name)) * 12 + 16
     for row_index, (label, values, hrefs) in enumerate(rows):
         y = legend_h + gap + row_index * (bar_h + gap)
         body.append(

@@ -32,7 +32,11 @@ from .enums import (
     Satisfaction,
     VisitKind,
 )
-from .operations.callbacks import plan_scheduled_callbacks, record_callback
+from .operations.callbacks import (
+    plan_scheduled_callbacks,
+    record_callback,
+    record_callback_edit,
+)
 from .operations.contacts import register_contact
 from .operations.deadlines import run_escalations
 from .operations.parties import register_party
@@ -222,24 +226,37 @@ def seed_demo(
         satisfaction = (
             random.choices(list(Satisfaction), weights=[70, 20, 10])[0] if finished else None
         )
-        callback = Callback(
-            case=case,
-            due_on=(case.received_at + timedelta(days=random.randint(7, 30))).date(),
-            method=random.choice(
+        values = {
+            "due_on": (case.received_at + timedelta(days=random.randint(7, 30))).date(),
+            "method": random.choice(
                 [CallbackMethod.phone, CallbackMethod.home_visit, CallbackMethod.phone]
             ),
-            caller=random.choices(callers, weights=[35, 15, 50])[0],
-            person_reached=case.petitioner_names if finished else None,
-            charges_checked=finished and random.random() < 0.6,
-            signature_obtained=finished and random.random() < 0.7,
-            done_at=done if finished else None,
-            satisfaction=satisfaction,
-            opinion=random.choice(["对处理结果满意", "希望加快进度", "问题已解决", "仍有意见"])
+            "caller": random.choices(callers, weights=[35, 15, 50])[0],
+            "person_reached": case.petitioner_names if finished else None,
+            "charges_checked": finished and random.random() < 0.6,
+            "signature_obtained": finished and random.random() < 0.7,
+            "done_at": done if finished else None,
+            "satisfaction": satisfaction,
+            "opinion": random.choice(["对处理结果满意", "希望加快进度", "问题已解决", "仍有意见"])
             if finished
             else None,
-            problem_remains=satisfaction == Satisfaction.dissatisfied,
+            "problem_remains": satisfaction == Satisfaction.dissatisfied,
+        }
+        planned = db.session.scalar(
+            sa.select(Callback).where(
+                Callback.case_id == case.id,
+                Callback.done_at.is_(None),
+                Callback.is_deleted.is_(False),
+            )
         )
-        record_callback(callback, by=office, at=done)
+        if planned is not None and finished:
+            # The task closing planned is the one carried out.
+            del values["due_on"]
+            for key, value in values.items():
+                setattr(planned, key, value)
+            record_callback_edit(planned, by=office, at=done)
+        elif planned is None:
+            record_callback(Callback(case=case, **values), by=office, at=done)
     db.session.flush()
     _seed_callback_programme(users, closed, now)
     _seed_owner_survey(fake, users["office"], now)

@@ -17,6 +17,7 @@ from .base import local_zone, utcnow
 from .reception_days import QueueStatus, ReceptionQueueEntry
 from .statistics import (
     StatsFilter,
+    breakdown,
     by_category,
     by_channel,
     by_month,
@@ -124,17 +125,18 @@ def survey_results_in(flt: StatsFilter) -> list[dict]:
 def report_data(kind: str, flt: StatsFilter, *, scope=None, filter_text: str = "") -> dict:
     if kind not in REPORT_KINDS:
         raise ValueError(kind)
+    rows = breakdown(flt, scope=scope)
     data = {
         "kind": kind,
         "title": REPORT_KINDS[kind],
         "filter": flt,
         "filter_text": filter_text,
         "generated_at": utcnow().astimezone(local_zone()),
-        "summary": summary(flt, scope=scope),
+        "summary": summary(flt, scope=scope, breakdown=rows),
         "summary_rows": SUMMARY_ROWS,
         "by_channel": by_channel(flt, scope=scope),
         "by_category": by_category(flt, scope=scope),
-        "by_unit": by_unit(flt, scope=scope),
+        "by_unit": by_unit(flt, scope=scope, breakdown=rows),
         "by_month": by_month(flt, scope=scope),
     }
     if kind == "monthly":

@@ -50,6 +50,26 @@ WORKING_CLOCKS = (
     Clock.reply,
 )
 SATISFIED = (Satisfaction.satisfied, Satisfaction.basically_satisfied)
+#: The figures of one breakdown row, in the order ``_breakdown`` selects them.
+BREAKDOWN_KEYS = (
+    "batches",
+    "persons",
+    "group_batches",
+    "group_persons",
+    "open",
+    "closed",
+    "transferred",
+    "overdue",
+    "ontime",
+    "repeat_cases",
+    "repeat_contacts",
+    "accepted",
+    "instructed",
+    "closed_days",
+    "evaluated",
+    "satisfied",
+    "dissatisfied",
+)
 
 MEASURES = (
     "all",
@@ -167,33 +187,6 @@ def overdue_condition(now: datetime):
     return sa.and_(Case.status.in_(OPEN_STATUSES), Case.id.in_(running_late))
 
 
-def latest_verdicts():
-    """Each case's latest completed callback verdict (case_id, satisfaction)."""
-    ranked = (
-        sa.select(
-            Callback.case_id.label("case_id"),
-            Callback.satisfaction.label("satisfaction"),
-            sa.func.row_number()
-            .over(
-                partition_by=Callback.case_id,
-                order_by=(Callback.done_at.desc(), Callback.id.desc()),
-            )
-            .label("rank"),
-        )
-        .where(
-            Callback.case_id.is_not(None),
-            Callback.is_deleted.is_(False),
-            Callback.satisfaction.is_not(None),
-        )
-        .subquery("ranked_callbacks")
-    )
-    return (
-        sa.select(ranked.c.case_id, ranked.c.satisfaction)
-        .where(ranked.c.rank == 1)
-        .subquery("latest_verdicts")
-    )
-
-
 def _callback_case_ids(*conditions):
     return sa.select(Callback.case_id).where(
         Callback.case_id.is_not(None), Callback.is_deleted.is_(False), *conditions
@@ -225,14 +218,12 @@ def measure_condition(measure: str, now: datetime, today: date):
         return sa.and_(Case.accepted_at.is_not(None), Case.instructed_at.is_not(None))
     if measure == "unread":
         return sa.and_(Case.accepted_at.is_not(None), Case.instructed_at.is_(None))
-    if measure in ("evaluated", "satisfied", "dissatisfied"):
-        verdicts = latest_verdicts()
-        chosen = sa.select(verdicts.c.case_id)
-        if measure == "satisfied":
-            chosen = chosen.where(verdicts.c.satisfaction.in_(SATISFIED))
-        elif measure == "dissatisfied":
-            chosen = chosen.where(verdicts.c.satisfaction == Satisfaction.dissatisfied)
-        return Case.id.in_(chosen)
+    if measure == "evaluated":
+        return Case.last_satisfaction.is_not(None)
+    if measure == "satisfied":
+        return Case.last_satisfaction.in_(SATISFIED)
+    if measure == "dissatisfied":
+        return Case.last_satisfaction == Satisfaction.dissatisfied
     if measure == "callback_tasks":
         return Case.id.in_(_callback_case_ids())
     if measure == "callback_pending":
@@ -315,61 +306,92 @@ def _rate(part: int, whole: int) -> float | None:
     return part / whole * 100 if whole else None
 
 
-def summary(flt: StatsFilter, *, scope=None, now=None) -> dict:
-    """The headline figures: one aggregate query over cases plus one each for verdicts and tasks."""
-    now = now or utcnow()
-    today = now.astimezone(local_zone()).date()
-    base = base_condition(flt, scope)
+def _breakdown(flt: StatsFilter, scope, now: datetime) -> list[dict]:
+    """Every per-case figure, per handling unit, from one scan of the statistics index.
 
-    def count(measure):
-        return sa.func.count(Case.id).filter(measure_condition(measure, now, today))
-
+    Late, overdue and transferred cases come from outer joins to small id lists instead of a
+    correlated sub-query per case; the conditions are the same as ``measure_condition``'s.
+    """
+    late = (
+        sa.select(CaseClock.case_id.label("case_id"))
+        .where(
+            CaseClock.kind.in_(WORKING_CLOCKS),
+            CaseClock.stopped_at.is_not(None),
+            CaseClock.stopped_at > CaseClock.due_at,
+        )
+        .distinct()
+        .subquery("late_cases")
+    )
+    running_late = (
+        sa.select(CaseClock.case_id.label("case_id"))
+        .where(
+            CaseClock.stopped_at.is_(None),
+            CaseClock.paused_at.is_(None),
+            CaseClock.due_at < now,
+        )
+        .distinct()
+        .subquery("running_late_cases")
+    )
+    moved = (
+        sa.select(CaseEvent.case_id.label("case_id"))
+        .where(CaseEvent.kind.in_([EventKind.transfer, EventKind.return_to_sender]))
+        .distinct()
+        .subquery("moved_cases")
+    )
     closed = Case.closed_at.is_not(None)
-    row = db.session.execute(
+    is_open = Case.status.in_(OPEN_STATUSES)
+    transferred = sa.and_(
+        Case.closed_at.is_(None),
+        sa.or_(
+            Case.status.in_([CaseStatus.transferred, CaseStatus.returned]),
+            sa.and_(Case.status == CaseStatus.archived, moved.c.case_id.is_not(None)),
+        ),
+    )
+
+    def count(condition):
+        return sa.func.count(Case.id).filter(condition)
+
+    def total(column, condition=None):
+        summed = sa.func.sum(column)
+        return sa.func.coalesce(summed.filter(condition) if condition is not None else summed, 0)
+
+    rows = db.session.execute(
         sa.select(
+            Case.handling_unit_id,
             sa.func.count(Case.id),
-            sa.func.coalesce(sa.func.sum(Case.head_count), 0),
-            count("group"),
-            sa.func.coalesce(sa.func.sum(Case.head_count).filter(Case.is_group.is_(True)), 0),
-            count("open"),
-            count("closed"),
-            count("transferred"),
-            count("overdue"),
-            count("ontime"),
-            count("repeat"),
-            sa.func.coalesce(sa.func.sum(Case.repeat_count), 0),
-            count("accepted"),
-            count("instructed"),
-            sa.func.avg(sa.case((closed, days_between(Case.closed_at, Case.received_at)))),
-        ).where(base)
-    ).one()
-    (
-        batches,
-        persons,
-        group_batches,
-        group_persons,
-        open_count,
-        closed_count,
-        transferred,
-        overdue,
-        ontime,
-        repeat_cases,
-        repeat_contacts,
-        accepted,
-        instructed,
-        average_days,
-    ) = row
-    verdicts = latest_verdicts()
-    evaluated, satisfied, dissatisfied = db.session.execute(
-        sa.select(
-            sa.func.count(),
-            sa.func.count().filter(verdicts.c.satisfaction.in_(SATISFIED)),
-            sa.func.count().filter(verdicts.c.satisfaction == Satisfaction.dissatisfied),
+            total(Case.head_count),
+            count(Case.is_group.is_(True)),
+            total(Case.head_count, Case.is_group.is_(True)),
+            count(is_open),
+            count(closed),
+            count(transferred),
+            count(sa.and_(is_open, running_late.c.case_id.is_not(None))),
+            count(sa.and_(closed, late.c.case_id.is_(None))),
+            count(Case.repeat_count > 0),
+            total(Case.repeat_count),
+            count(Case.accepted_at.is_not(None)),
+            count(sa.and_(Case.accepted_at.is_not(None), Case.instructed_at.is_not(None))),
+            total(days_between(Case.closed_at, Case.received_at), closed),
+            count(Case.last_satisfaction.is_not(None)),
+            count(Case.last_satisfaction.in_(SATISFIED)),
+            count(Case.last_satisfaction == Satisfaction.dissatisfied),
         )
         .select_from(Case)
-        .join(verdicts, verdicts.c.case_id == Case.id)
-        .where(base)
-    ).one()
+        .outerjoin(late, late.c.case_id == Case.id)
+        .outerjoin(running_late, running_late.c.case_id == Case.id)
+        .outerjoin(moved, moved.c.case_id == Case.id)
+        .where(base_condition(flt, scope))
+        .group_by(Case.handling_unit_id)
+    ).all()
+    return [dict(zip(("unit_id", *BREAKDOWN_KEYS), row, strict=True)) for row in rows]
+
+
+def summary(flt: StatsFilter, *, scope=None, now=None, breakdown=None) -> dict:
+    """The headline figures: the per-unit breakdown summed, plus one query for callback tasks."""
+    now = now or utcnow()
+    today = now.astimezone(local_zone()).date()
+    rows = breakdown if breakdown is not None else _breakdown(flt, scope, now)
+    sums = {key: sum(row[key] or 0 for row in rows) for key in BREAKDOWN_KEYS}
     tasks, tasks_done, tasks_overdue = db.session.execute(
         sa.select(
             sa.func.count(Callback.id),
@@ -377,30 +399,16 @@ def summary(flt: StatsFilter, *, scope=None, now=None) -> dict:
             sa.func.count(Callback.id).filter(Callback.done_at.is_(None), Callback.due_on < today),
         )
         .join(Case, Case.id == Callback.case_id)
-        .where(base, Callback.is_deleted.is_(False))
+        .where(base_condition(flt, scope), Callback.is_deleted.is_(False))
     ).one()
+    closed = sums["closed"]
     return {
-        "batches": batches,
-        "persons": int(persons),
-        "group_batches": group_batches,
-        "group_persons": int(group_persons),
-        "open": open_count,
-        "closed": closed_count,
-        "transferred": transferred,
-        "overdue": overdue,
-        "ontime": ontime,
-        "late": closed_count - ontime,
-        "ontime_rate": _rate(ontime, closed_count),
-        "average_days": float(average_days) if average_days is not None else None,
-        "repeat_cases": repeat_cases,
-        "repeat_contacts": int(repeat_contacts),
-        "accepted": accepted,
-        "instructed": instructed,
-        "reading_rate": _rate(instructed, accepted),
-        "evaluated": evaluated,
-        "satisfied": satisfied,
-        "dissatisfied": dissatisfied,
-        "satisfaction_rate": _rate(satisfied, evaluated),
+        **{key: int(value) for key, value in sums.items() if key != "closed_days"},
+        "late": closed - sums["ontime"],
+        "ontime_rate": _rate(sums["ontime"], closed),
+        "average_days": float(sums["closed_days"]) / closed if closed else None,
+        "reading_rate": _rate(sums["instructed"], sums["accepted"]),
+        "satisfaction_rate": _rate(sums["satisfied"], sums["evaluated"]),
         "callback_tasks": tasks,
         "callback_done": tasks_done,
         "callback_pending": tasks - tasks_done,
@@ -463,45 +471,31 @@ def by_month(flt: StatsFilter, *, scope=None) -> list[dict]:
     return result
 
 
-def by_unit(flt: StatsFilter, *, scope=None, now=None) -> list[dict]:
-    """Per handling unit: received, open, closed, overdue, transferred, late."""
-    now = now or utcnow()
-    today = now.astimezone(local_zone()).date()
+def by_unit(flt: StatsFilter, *, scope=None, now=None, breakdown=None) -> list[dict]:
+    """Per handling unit: received, open, closed, overdue, transferred, on-time rate."""
+    rows = breakdown if breakdown is not None else _breakdown(flt, scope, now or utcnow())
     names = dict(db.session.execute(sa.select(Unit.id, Unit.name)).all())
-
-    def count(measure):
-        return sa.func.count(Case.id).filter(measure_condition(measure, now, today))
-
-    rows = db.session.execute(
-        sa.select(
-            Case.handling_unit_id,
-            sa.func.count(Case.id),
-            sa.func.sum(Case.head_count),
-            count("open"),
-            count("closed"),
-            count("overdue"),
-            count("ontime"),
-            count("transferred"),
-        )
-        .where(base_condition(flt, scope))
-        .group_by(Case.handling_unit_id)
-        .order_by(sa.func.count(Case.id).desc(), Case.handling_unit_id)
-    ).all()
+    rows = sorted(rows, key=lambda row: (-row["batches"], row["unit_id"] or 0))
     return [
         {
-            "key": unit_id if unit_id is not None else "none",
-            "label": names.get(unit_id, "未交办"),
-            "count": n,
-            "persons": int(p or 0),
-            "open": open_count,
-            "closed": closed,
-            "overdue": overdue,
-            "ontime": ontime,
-            "ontime_rate": _rate(ontime, closed),
-            "transferred": transferred,
+            "key": row["unit_id"] if row["unit_id"] is not None else "none",
+            "label": names.get(row["unit_id"], "未交办"),
+            "count": row["batches"],
+            "persons": int(row["persons"] or 0),
+            "open": row["open"],
+            "closed": row["closed"],
+            "overdue": row["overdue"],
+            "ontime": row["ontime"],
+            "ontime_rate": _rate(row["ontime"], row["closed"]),
+            "transferred": row["transferred"],
         }
-        for unit_id, n, p, open_count, closed, overdue, ontime, transferred in rows
+        for row in rows
     ]
+
+
+def breakdown(flt: StatsFilter, *, scope=None, now=None) -> list[dict]:
+    """The per-unit rows ``summary`` and ``by_unit`` share; compute once per page."""
+    return _breakdown(flt, scope, now or utcnow())
 
 
 def recurring_problems(flt: StatsFilter, *, scope=None, limit: int = 10) -> list[dict]:

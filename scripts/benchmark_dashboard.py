@@ -65,14 +65,14 @@ def enrich(app, seed: int = 7) -> dict[str, int]:
             closed = None
             if status in CLOSED:
                 closed = min(received + timedelta(days=rng.uniform(1, 40)), now)
-            updates.append(
-                {
-                    "b_id": case_id,
-                    "accepted_at": accepted,
-                    "instructed_at": accepted + timedelta(hours=8) if rng.random() < 0.9 else None,
-                    "closed_at": closed,
-                }
-            )
+            update = {
+                "b_id": case_id,
+                "accepted_at": accepted,
+                "instructed_at": accepted + timedelta(hours=8) if rng.random() < 0.9 else None,
+                "closed_at": closed,
+                "last_satisfaction": None,
+            }
+            updates.append(update)
             due = accepted + timedelta(days=7)
             stopped = closed if closed is not None else None
             clocks.append(
@@ -92,6 +92,12 @@ def enrich(app, seed: int = 7) -> dict[str, int]:
             if closed is not None:
                 done = closed + timedelta(days=rng.randint(1, 6))
                 finished = done < now and rng.random() < 0.9
+                verdict = (
+                    rng.choices([s.value for s in Satisfaction], weights=[70, 20, 10])[0]
+                    if finished
+                    else None
+                )
+                update["last_satisfaction"] = verdict
                 callbacks.append(
                     {
                         "case_id": case_id,
@@ -99,11 +105,7 @@ def enrich(app, seed: int = 7) -> dict[str, int]:
                         "method": "phone",
                         "origin": "on_close",
                         "done_at": done if finished else None,
-                        "satisfaction": rng.choices(
-                            [s.value for s in Satisfaction], weights=[70, 20, 10]
-                        )[0]
-                        if finished
-                        else None,
+                        "satisfaction": verdict,
                         "problem_remains": False,
                         "charges_checked": False,
                         "signature_obtained": False,
@@ -121,6 +123,7 @@ def enrich(app, seed: int = 7) -> dict[str, int]:
                 accepted_at=sa.bindparam("accepted_at"),
                 instructed_at=sa.bindparam("instructed_at"),
                 closed_at=sa.bindparam("closed_at"),
+                last_satisfaction=sa.bindparam("last_satisfaction"),
             )
         )
         connection = db.session.connection()

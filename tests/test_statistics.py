@@ -116,6 +116,10 @@ def dataset(app, government, create_user, create_case):
     db.session.add(Callback(case=b, due_on=_today() - timedelta(days=2)))
     db.session.add(Callback(case=g, done_at=received, satisfaction=Satisfaction.dissatisfied))
     e.repeat_count = 2
+    from models.operations.callbacks import refresh_verdict
+
+    for case in (a, b, e, g):
+        refresh_verdict(case.id)
     db.session.commit()
     period = StatsFilter(_today() - timedelta(days=60), _today())
     return {

@@ -437,11 +437,30 @@ def upgrade():
         for column in ("origin", "charges_checked", "signature_obtained", "follow_up"):
             batch_op.alter_column(column, server_default=None)
 
+    with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('last_satisfaction', sa.Enum('satisfied', 'basically_satisfied', 'dissatisfied', name='satisfaction', native_enum=False, create_constraint=True, length=32), nullable=True))
+        batch_op.create_index('ix_cases_statistics', ['is_deleted', 'received_at', 'status', 'channel', 'category_id', 'handling_unit_id', 'head_count', 'is_group', 'repeat_count', 'closed_at', 'accepted_at', 'instructed_at', 'last_satisfaction', 'id'], unique=False)
+    # Each case's latest completed callback verdict (what the service layer keeps from now on).
+    op.execute(
+        """
+        UPDATE cases SET last_satisfaction = (
+            SELECT callbacks.satisfaction FROM callbacks
+            WHERE callbacks.case_id = cases.id AND callbacks.is_deleted = false
+              AND callbacks.satisfaction IS NOT NULL
+            ORDER BY callbacks.done_at DESC, callbacks.id DESC LIMIT 1
+        )
+        """
+    )
+
     _change_role_permissions(add=True)
 
 
 def downgrade():
     _change_role_permissions(add=False)
+    with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.drop_index('ix_cases_statistics')
+        batch_op.drop_constraint('satisfaction', type_='check')
+        batch_op.drop_column('last_satisfaction')
     op.execute("DELETE FROM callbacks WHERE case_id IS NULL")
     with op.batch_alter_table("callbacks", schema=None) as batch_op:
         batch_op.drop_constraint("callback_has_subject", type_="check")

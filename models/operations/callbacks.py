@@ -86,14 +86,44 @@ def record_callback(callback: Callback, *, by, at=None) -> Callback:
     return callback
 
 
+def refresh_verdict(case_id: int) -> None:
+    """Copy the latest completed callback's verdict onto its case (for the statistics).
+
+    A plain UPDATE: the verdict is bookkeeping and must not move the case's version, which
+    would turn somebody's open step form into a conflict.
+    """
+    from ..cases import Case
+
+    db.session.flush()
+    latest = (
+        sa.select(Callback.satisfaction)
+        .where(
+            Callback.case_id == case_id,
+            Callback.is_deleted.is_(False),
+            Callback.satisfaction.is_not(None),
+        )
+        .order_by(Callback.done_at.desc(), Callback.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    db.session.execute(
+        sa.update(Case.__table__)
+        .where(Case.__table__.c.id == case_id)
+        .values(last_satisfaction=latest)
+    )
+
+
 def _apply_outcome(callback: Callback, *, by, at=None) -> dict:
     """A done callback stops the callback clock and closes the case's other open tasks.
 
     An unresolved problem either reopens the case (the default, 分析制度 五) or, when the
     callback says so, issues a written rectification notice with its 24-hour clock.
     """
-    if not callback.is_done or callback.case is None:
-        return {"reopened": False} if callback.case is not None else {}
+    if callback.case is None:
+        return {}
+    refresh_verdict(callback.case_id)
+    if not callback.is_done:
+        return {"reopened": False}
     from .deadlines import stop_clocks
     from .workflow import reopen_after_callback
 
@@ -157,7 +187,7 @@ def _rectification_for(callback: Callback, *, by) -> RectificationOrder:
     return order
 
 
-def record_callback_edit(callback: Callback, *, by) -> bool:
+def record_callback_edit(callback: Callback, *, by, at=None) -> bool:
     # Read the diff first: a permission check may lazy-load and autoflush, resetting history.
     changes = changes_of(callback)
     ensure_permission(by, "callback.manage")
@@ -167,14 +197,23 @@ def record_callback_edit(callback: Callback, *, by) -> bool:
     if not changes:
         return False
     if {"done_at", "satisfaction", "problem_remains", "follow_up"} & set(changes):
-        changes.update(_apply_outcome(callback, by=by))
-    _log(callback, EventKind.callback_edited, f"Callback {callback.id} edited", by=by, data=changes)
+        changes.update(_apply_outcome(callback, by=by, at=at))
+    _log(
+        callback,
+        EventKind.callback_edited,
+        f"Callback {callback.id} edited",
+        by=by,
+        data=changes,
+        at=at,
+    )
     return True
 
 
 def delete_callback(callback: Callback, *, by) -> None:
     ensure_permission(by, "callback.manage")
     callback.mark_deleted(by)
+    if callback.case_id is not None:
+        refresh_verdict(callback.case_id)
     _log(
         callback,
         EventKind.callback_edited,
