@@ -411,9 +411,29 @@ class RectificationOrderView(ProtectedModelView):
         completed_at=_l("整改完成时间"),
         result=_l("整改结果"),
         case=_l("信访事项"),
+        callback=_l("回访"),
         campaign=_l("满意度调查"),
         unit=_l("责任单位"),
     )
+    column_details_list = (
+        "state",
+        "source",
+        "case",
+        "callback",
+        "campaign",
+        "item",
+        "unit",
+        "addressee",
+        "content",
+        "notice_due_at",
+        "issued_at",
+        "due_on",
+        "completed_at",
+        "result",
+        "created_by",
+        "created_at",
+    )
+    column_formatters_detail = {"state": _order_state}
     form_columns = ("addressee", "unit", "content", "due_on")
 
     def is_accessible(self) -> bool:
@@ -484,7 +504,13 @@ class RectificationOrderView(ProtectedModelView):
         if order is None:
             flash(_("整改通知不存在或您无权查看"), "error")
             return redirect(url_for(".index_view"))
-        html = render_template("documents/rectification_notice.html", order=order)
+        from models import SystemSetting
+
+        html = render_template(
+            "documents/rectification_notice.html",
+            order=order,
+            organisation=SystemSetting.get("organisation_name"),
+        )
         try:
             body = render_pdf(html)
         except RenderError as error:

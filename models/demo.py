@@ -291,7 +291,9 @@ def _seed_callback_programme(users: dict, closed: list[Case], now) -> None:
     candidates = [
         case
         for case in closed
-        if case.status == CaseStatus.closed and not case.needs_callback_before_closing
+        if case.status == CaseStatus.closed
+        and not case.needs_callback_before_closing
+        and "渗水" in case.subject
     ]
     if candidates:
         case = candidates[-1]

@@ -511,8 +511,10 @@ def recurring_problems(flt: StatsFilter, *, scope=None, limit: int = 10) -> list
         .where(base_condition(flt, scope))
         .group_by(Case.category_id)
         .order_by(sa.func.count(Case.id).desc(), Case.category_id)
-        .limit(limit)
     ).all()
+    # Recurring: at least twice the average category's count (and 3), or three or more cases
+    # that people came back about. The average is over the categories that had any case.
+    average = sum(n for _key, n, _r, _c in rows) / len(rows) if rows else 0
     return [
         {
             "key": key if key is not None else "none",
@@ -520,10 +522,9 @@ def recurring_problems(flt: StatsFilter, *, scope=None, limit: int = 10) -> list
             "count": n,
             "repeat_cases": repeat_cases,
             "repeat_contacts": int(repeat_contacts),
-            # Recurring: at least 3 cases in the period, or any repeated contact about them.
-            "recurring": n >= 3 and (repeat_cases > 0 or n >= 5),
+            "recurring": n >= max(2 * average, 3) or repeat_cases >= 3,
         }
-        for key, n, repeat_cases, repeat_contacts in rows
+        for key, n, repeat_cases, repeat_contacts in rows[:limit]
     ]
 
 
