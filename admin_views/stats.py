@@ -23,6 +23,7 @@ from models.statistics import (
     by_month,
     by_unit,
     callback_quotas,
+    dimensions,
     summary,
 )
 
@@ -120,9 +121,10 @@ class StatsView(BaseView):
         scope = case_scope(current_user)
         rows = breakdown(flt, scope=scope)
         figures = summary(flt, scope=scope, breakdown=rows)
-        channels = by_channel(flt, scope=scope)
-        categories = by_category(flt, scope=scope)
-        months = by_month(flt, scope=scope)
+        grouped = dimensions(flt, scope=scope)
+        channels = by_channel(flt, rows=grouped)
+        categories = by_category(flt, rows=grouped)
+        months = by_month(flt, rows=grouped)
         units = by_unit(flt, scope=scope, breakdown=rows)
 
         def link(measure="all", **dims):

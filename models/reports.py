@@ -23,6 +23,7 @@ from .statistics import (
     by_month,
     by_unit,
     callback_quotas,
+    dimensions,
     measure_condition,
     recurring_problems,
     summary,
@@ -126,6 +127,7 @@ def report_data(kind: str, flt: StatsFilter, *, scope=None, filter_text: str = "
     if kind not in REPORT_KINDS:
         raise ValueError(kind)
     rows = breakdown(flt, scope=scope)
+    grouped = dimensions(flt, scope=scope)
     data = {
         "kind": kind,
         "title": REPORT_KINDS[kind],
@@ -134,10 +136,10 @@ def report_data(kind: str, flt: StatsFilter, *, scope=None, filter_text: str = "
         "generated_at": utcnow().astimezone(local_zone()),
         "summary": summary(flt, scope=scope, breakdown=rows),
         "summary_rows": SUMMARY_ROWS,
-        "by_channel": by_channel(flt, scope=scope),
-        "by_category": by_category(flt, scope=scope),
+        "by_channel": by_channel(flt, rows=grouped),
+        "by_category": by_category(flt, rows=grouped),
         "by_unit": by_unit(flt, scope=scope, breakdown=rows),
-        "by_month": by_month(flt, scope=scope),
+        "by_month": by_month(flt, rows=grouped),
     }
     if kind == "monthly":
         data["reception_items"] = reception_day_items(flt, scope=scope)

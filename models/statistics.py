@@ -417,55 +417,67 @@ def summary(flt: StatsFilter, *, scope=None, now=None, breakdown=None) -> dict:
     }
 
 
-def _grouped(column, flt: StatsFilter, scope, *, order_by_count: bool = True):
-    query = (
-        sa.select(column.label("key"), sa.func.count(Case.id), sa.func.sum(Case.head_count))
-        .where(base_condition(flt, scope))
-        .group_by(column)
-    )
-    query = query.order_by(sa.func.count(Case.id).desc(), column) if order_by_count else query
-    return db.session.execute(query).all()
+def dimensions(flt: StatsFilter, *, scope=None) -> list[tuple]:
+    """Batches and person-visits per (channel, category, month), from one scan.
 
-
-def by_channel(flt: StatsFilter, *, scope=None) -> list[dict]:
-    return [
-        {
-            "key": key.value if key else key,
-            "label": CaseChannel.title_of(key),
-            "count": n,
-            "persons": int(p or 0),
-        }
-        for key, n, p in _grouped(Case.channel, flt, scope)
-    ]
-
-
-def by_category(flt: StatsFilter, *, scope=None) -> list[dict]:
-    names = dict(db.session.execute(sa.select(Category.id, Category.name)).all())
-    return [
-        {
-            "key": key if key is not None else "none",
-            "label": names.get(key, "未分类"),
-            "count": n,
-            "persons": int(p or 0),
-        }
-        for key, n, p in _grouped(Case.category_id, flt, scope)
-    ]
-
-
-def by_month(flt: StatsFilter, *, scope=None) -> list[dict]:
+    ``by_channel``, ``by_category`` and ``by_month`` add these aggregated rows up, so a page
+    that shows all three reads the cases once.
+    """
     month = month_expression()
-    rows = {
-        key: (n, int(p or 0))
-        for key, n, p in db.session.execute(
-            sa.select(month, sa.func.count(Case.id), sa.func.sum(Case.head_count))
-            .where(base_condition(flt, scope))
-            .group_by(month)
-        ).all()
+    return db.session.execute(
+        sa.select(
+            Case.channel,
+            Case.category_id,
+            month,
+            sa.func.count(Case.id),
+            sa.func.coalesce(sa.func.sum(Case.head_count), 0),
+        )
+        .where(base_condition(flt, scope))
+        .group_by(Case.channel, Case.category_id, month)
+    ).all()
+
+
+def _add_up(rows, position: int) -> dict:
+    totals: dict = {}
+    for row in rows:
+        count, persons = totals.get(row[position], (0, 0))
+        totals[row[position]] = (count + row[3], persons + int(row[4] or 0))
+    return totals
+
+
+def _ordered(totals: dict, label) -> list[dict]:
+    ordered = sorted(totals.items(), key=lambda item: (-item[1][0], str(item[0])))
+    return [
+        {"key": key, "label": label(key), "count": count, "persons": persons}
+        for key, (count, persons) in ordered
+    ]
+
+
+def by_channel(flt: StatsFilter, *, scope=None, rows=None) -> list[dict]:
+    rows = dimensions(flt, scope=scope) if rows is None else rows
+    totals = {
+        (key.value if hasattr(key, "value") else key): value
+        for key, value in _add_up(rows, 0).items()
     }
+    return _ordered(totals, CaseChannel.title_of)
+
+
+def by_category(flt: StatsFilter, *, scope=None, rows=None) -> list[dict]:
+    rows = dimensions(flt, scope=scope) if rows is None else rows
+    names = dict(db.session.execute(sa.select(Category.id, Category.name)).all())
+    totals = {
+        (key if key is not None else "none"): value for key, value in _add_up(rows, 1).items()
+    }
+    return _ordered(totals, lambda key: names.get(key, "未分类"))
+
+
+def by_month(flt: StatsFilter, *, scope=None, rows=None) -> list[dict]:
+    rows = dimensions(flt, scope=scope) if rows is None else rows
+    totals = _add_up(rows, 2)
     result, current = [], _month_start(flt.start)
     while current <= flt.end:
         key = current.strftime("%Y-%m")
-        count, persons = rows.get(key, (0, 0))
+        count, persons = totals.get(key, (0, 0))
         result.append({"key": key, "label": key, "count": count, "persons": persons})
         current = _next_month(current)
     return result

@@ -439,7 +439,7 @@ def upgrade():
 
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.add_column(sa.Column('last_satisfaction', sa.Enum('satisfied', 'basically_satisfied', 'dissatisfied', name='satisfaction', native_enum=False, create_constraint=True, length=32), nullable=True))
-        batch_op.create_index('ix_cases_statistics', ['is_deleted', 'received_at', 'status', 'channel', 'category_id', 'handling_unit_id', 'head_count', 'is_group', 'repeat_count', 'closed_at', 'accepted_at', 'instructed_at', 'last_satisfaction', 'id'], unique=False)
+        batch_op.create_index('ix_cases_statistics', ['handling_unit_id', 'is_deleted', 'received_at', 'status', 'channel', 'category_id', 'head_count', 'is_group', 'repeat_count', 'closed_at', 'accepted_at', 'instructed_at', 'last_satisfaction', 'id'], unique=False)
     # Each case's latest completed callback verdict (what the service layer keeps from now on).
     op.execute(
         """
