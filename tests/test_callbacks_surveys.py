@@ -496,3 +496,17 @@ def test_rectification_notice_prints(people, create_case, client, login_as):
     assert client.post(f"/admin/rectificationorder/issue/{order.id}/").status_code == 302
     db.session.expire_all()
     assert db.session.get(RectificationOrder, order.id).issued_at is not None
+
+
+def test_plan_callbacks_command(people, app):
+    db.session.add(
+        CallbackSchedule(name="滨河小区二期", delivered_on=_today() - timedelta(days=40))
+    )
+    db.session.commit()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["plan-callbacks", "--user", people["office"].username])
+    assert result.exit_code == 0 and "1 个" in result.output
+    again = runner.invoke(args=["plan-callbacks", "--user", people["office"].username])
+    assert "0 个" in again.output
+    refused = runner.invoke(args=["plan-callbacks", "--user", people["registrar"].username])
+    assert refused.exit_code != 0
