@@ -292,7 +292,20 @@ class CaseView(NumberSearchMixin, ProtectedModelView):
     def render(self, template, **kwargs):
         if template == self.details_template and "model" in kwargs:
             kwargs.update(case_details_context(kwargs["model"]))
+        if template == self.list_template:
+            kwargs["stats_drill"] = self._stats_drill()
         return super().render(template, **kwargs)
+
+    def _stats_drill(self) -> str | None:
+        """The dashboard figure this list was opened from, in words (统计口径 filter)."""
+        from .stats import describe_drill
+
+        for index, flt in enumerate(self._filters or []):
+            if isinstance(flt, StatsDrillFilter):
+                for key, value in request.args.items():
+                    if key.startswith("flt") and key.endswith(f"_{index}"):
+                        return describe_drill(value)
+        return None
 
     @expose("/details/")
     def details_view(self):

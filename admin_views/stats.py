@@ -39,6 +39,57 @@ REPORT_TITLES = {
 }
 
 
+#: What each drill-down measure lists, for the line above the filtered case list.
+MEASURE_TITLES = {
+    "all": _l("收到的事项"),
+    "group": _l("集体访"),
+    "open": _l("办理中"),
+    "closed": _l("已办结"),
+    "transferred": _l("转出"),
+    "overdue": _l("超期"),
+    "ontime": _l("按期办结"),
+    "late": _l("逾期办结"),
+    "repeat": _l("重复信访"),
+    "accepted": _l("已受理"),
+    "instructed": _l("已批示"),
+    "unread": _l("已受理未批示"),
+    "evaluated": _l("已评价"),
+    "satisfied": _l("满意和基本满意"),
+    "dissatisfied": _l("不满意"),
+    "callback_tasks": _l("有回访任务"),
+    "callback_pending": _l("回访未完成"),
+    "callback_overdue": _l("回访已逾期"),
+}
+
+
+def describe_drill(value: str) -> str | None:
+    """A readable line for the case list opened from a dashboard figure."""
+    from models.enums import CaseChannel
+
+    try:
+        flt, measure, dims = StatsFilter.decode(value)
+    except (KeyError, ValueError):
+        return None
+    parts = [f"{flt.start.isoformat()} — {flt.end.isoformat()}", str(MEASURE_TITLES[measure])]
+    for unit_id in (flt.unit_id, dims.get("unit")):
+        if unit_id and unit_id != "none":
+            unit = db.session.get(Unit, int(unit_id))
+            parts.append(unit.name if unit else "")
+        elif unit_id == "none":
+            parts.append(_("未交办"))
+    for category_id in (flt.category_id, dims.get("cat")):
+        if category_id and category_id != "none":
+            category = db.session.get(Category, int(category_id))
+            parts.append(category.name if category else "")
+        elif category_id == "none":
+            parts.append(_("未分类"))
+    if "ch" in dims:
+        parts.append(CaseChannel.title_of(dims["ch"]))
+    if "mo" in dims:
+        parts.append(dims["mo"])
+    return "，".join(part for part in parts if part)
+
+
 def _parse_day(text: str | None, fallback: date) -> date:
     try:
         return date.fromisoformat(text) if text else fallback

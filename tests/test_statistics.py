@@ -227,6 +227,7 @@ def test_dashboard_links_open_the_filtered_case_list(dataset, client, login_as):
     listing = client.get(html.unescape(overdue))
     assert listing.status_code == 200
     assert _case_numbers(listing.get_data(as_text=True)) == {dataset["c"].number}
+    assert "统计看板中的事项" in listing.get_data(as_text=True)
     closed = re.search(r'href="([^"]*m%3Dclosed)"', page).group(1)
     numbers = _case_numbers(client.get(html.unescape(closed)).get_data(as_text=True))
     assert numbers == {dataset["a"].number, dataset["b"].number, dataset["e"].number}
