@@ -440,6 +440,8 @@ def upgrade():
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.add_column(sa.Column('last_satisfaction', sa.Enum('satisfied', 'basically_satisfied', 'dissatisfied', name='satisfaction', native_enum=False, create_constraint=True, length=32), nullable=True))
         batch_op.create_index('ix_cases_statistics', ['handling_unit_id', 'is_deleted', 'received_at', 'status', 'channel', 'category_id', 'head_count', 'is_group', 'repeat_count', 'closed_at', 'accepted_at', 'instructed_at', 'last_satisfaction', 'id'], unique=False)
+    with op.batch_alter_table('case_clocks', schema=None) as batch_op:
+        batch_op.create_index('ix_case_clocks_late', ['case_id', 'kind'], unique=False, sqlite_where=sa.text('stopped_at > due_at'), postgresql_where=sa.text('stopped_at > due_at'))
     # Each case's latest completed callback verdict (what the service layer keeps from now on).
     op.execute(
         """
@@ -457,6 +459,8 @@ def upgrade():
 
 def downgrade():
     _change_role_permissions(add=False)
+    with op.batch_alter_table('case_clocks', schema=None) as batch_op:
+        batch_op.drop_index('ix_case_clocks_late')
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_index('ix_cases_statistics')
         batch_op.drop_constraint('satisfaction', type_='check')
