@@ -170,11 +170,10 @@ def transferred_condition():
 
 def late_condition():
     """A working clock that stopped after its deadline."""
-    return sa.exists().where(
-        CaseClock.case_id == Case.id,
-        CaseClock.kind.in_(WORKING_CLOCKS),
-        CaseClock.stopped_at.is_not(None),
-        CaseClock.stopped_at > CaseClock.due_at,
+    return Case.id.in_(
+        sa.select(CaseClock.case_id).where(
+            CaseClock.stopped_at > CaseClock.due_at, CaseClock.kind.in_(WORKING_CLOCKS)
+        )
     )
 
 
@@ -309,34 +308,21 @@ def _rate(part: int, whole: int) -> float | None:
 def _breakdown(flt: StatsFilter, scope, now: datetime) -> list[dict]:
     """Every per-case figure, per handling unit, from one scan of the statistics index.
 
-    Late, overdue and transferred cases come from outer joins to small id lists instead of a
-    correlated sub-query per case; the conditions are the same as ``measure_condition``'s.
+    Late, overdue and transferred cases are ``IN`` lists of ids (each computed once, hashed)
+    rather than a correlated sub-query or a join per case; the conditions are the same as
+    ``measure_condition``'s.
     """
-    late = (
-        sa.select(CaseClock.case_id.label("case_id"))
-        .where(
-            CaseClock.kind.in_(WORKING_CLOCKS),
-            CaseClock.stopped_at.is_not(None),
-            CaseClock.stopped_at > CaseClock.due_at,
-        )
-        .distinct()
-        .subquery("late_cases")
+    # "stopped_at > due_at" alone (NULL never compares greater) matches the partial index.
+    late = sa.select(CaseClock.case_id).where(
+        CaseClock.stopped_at > CaseClock.due_at, CaseClock.kind.in_(WORKING_CLOCKS)
     )
-    running_late = (
-        sa.select(CaseClock.case_id.label("case_id"))
-        .where(
-            CaseClock.stopped_at.is_(None),
-            CaseClock.paused_at.is_(None),
-            CaseClock.due_at < now,
-        )
-        .distinct()
-        .subquery("running_late_cases")
+    running_late = sa.select(CaseClock.case_id).where(
+        CaseClock.stopped_at.is_(None),
+        CaseClock.paused_at.is_(None),
+        CaseClock.due_at < now,
     )
-    moved = (
-        sa.select(CaseEvent.case_id.label("case_id"))
-        .where(CaseEvent.kind.in_([EventKind.transfer, EventKind.return_to_sender]))
-        .distinct()
-        .subquery("moved_cases")
+    moved = sa.select(CaseEvent.case_id).where(
+        CaseEvent.kind.in_([EventKind.transfer, EventKind.return_to_sender])
     )
     closed = Case.closed_at.is_not(None)
     is_open = Case.status.in_(OPEN_STATUSES)
@@ -344,7 +330,7 @@ def _breakdown(flt: StatsFilter, scope, now: datetime) -> list[dict]:
         Case.closed_at.is_(None),
         sa.or_(
             Case.status.in_([CaseStatus.transferred, CaseStatus.returned]),
-            sa.and_(Case.status == CaseStatus.archived, moved.c.case_id.is_not(None)),
+            sa.and_(Case.status == CaseStatus.archived, Case.id.in_(moved)),
         ),
     )
 
@@ -365,8 +351,8 @@ def _breakdown(flt: StatsFilter, scope, now: datetime) -> list[dict]:
             count(is_open),
             count(closed),
             count(transferred),
-            count(sa.and_(is_open, running_late.c.case_id.is_not(None))),
-            count(sa.and_(closed, late.c.case_id.is_(None))),
+            count(sa.and_(is_open, Case.id.in_(running_late))),
+            count(sa.and_(closed, Case.id.not_in(late))),
             count(Case.repeat_count > 0),
             total(Case.repeat_count),
             count(Case.accepted_at.is_not(None)),
@@ -376,10 +362,6 @@ def _breakdown(flt: StatsFilter, scope, now: datetime) -> list[dict]:
             count(Case.last_satisfaction.in_(SATISFIED)),
             count(Case.last_satisfaction == Satisfaction.dissatisfied),
         )
-        .select_from(Case)
-        .outerjoin(late, late.c.case_id == Case.id)
-        .outerjoin(running_late, running_late.c.case_id == Case.id)
-        .outerjoin(moved, moved.c.case_id == Case.id)
         .where(base_condition(flt, scope))
         .group_by(Case.handling_unit_id)
     ).all()
