@@ -187,6 +187,8 @@ class CallbackView(CaseChildView):
     column_formatters_detail = {"case": _subject_link}
     form_ajax_refs = {"case": case_lookup(), "caller": user_lookup("caller")}
     form_args = {
+        # The column allows no case for schedule callbacks; one entered by hand needs its case.
+        "case": {"validators": [DataRequired()]},
         "satisfaction": {"blank_text": _l("（回访完成后填写）")},
         "done_at": {"description": _l("计划中的回访留空；回访完成后填写时间和满意度")},
         "follow_up": {
