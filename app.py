@@ -300,6 +300,27 @@ def _register_cli(app: Flask) -> None:
         db.session.commit()
         click.echo(f"已发出预警：{fired} 条")
 
+    @app.cli.command("plan-callbacks")
+    @click.option("--user", "username", required=True, help="account the tasks are created by")
+    def plan_callbacks_command(username):
+        """Create the callback tasks of routine schedules due within 7 days (run daily)."""
+        import sqlalchemy as sa
+
+        from models import User
+        from models.base import local_zone, utcnow
+        from models.operations import WorkflowError
+        from models.operations.callbacks import plan_scheduled_callbacks
+
+        user = db.session.scalar(sa.select(User).where(User.username == username))
+        if user is None or not user.is_active:
+            raise click.ClickException(f"用户 {username} 不存在或已停用")
+        try:
+            created = plan_scheduled_callbacks(utcnow().astimezone(local_zone()).date(), by=user)
+        except WorkflowError as error:
+            raise click.ClickException(str(error)) from error
+        db.session.commit()
+        click.echo(f"已生成定期回访任务：{len(created)} 个")
+
     @app.cli.command("load-deadline-preset")
     @click.argument("name")
     def load_deadline_preset_command(name):

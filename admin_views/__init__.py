@@ -14,6 +14,8 @@ from models import (
     CalendarOverride,
     Call,
     Callback,
+    CallbackQuota,
+    CallbackSchedule,
     Case,
     CaseEvent,
     Category,
@@ -27,7 +29,11 @@ from models import (
     ReceptionLeader,
     ReceptionQueueEntry,
     ReceptionSchedule,
+    RectificationOrder,
     Role,
+    SurveyCampaign,
+    SurveyResponse,
+    SurveyTemplate,
     SystemSetting,
     Unit,
     User,
@@ -39,7 +45,12 @@ from models import (
 
 from .audit import AuditLogView
 from .auth import ProtectedIndexView
-from .callbacks import CallbackView
+from .callbacks import (
+    CallbackQuotaView,
+    CallbackScheduleView,
+    CallbackView,
+    RectificationOrderView,
+)
 from .cases import AttachmentView, CaseEventView, CaseView
 from .documents import DocumentTemplateView, DocumentView
 from .reception import (
@@ -61,6 +72,7 @@ from .registration import CallView, LetterView, PartyView, VisitView
 from .security import csp_nonce
 from .settings import CategoryView, RoleView, SystemSettingView, UnitView, UserView
 from .stats import StatsView
+from .surveys import SurveyCampaignView, SurveyResponseView, SurveyTemplateView
 from .translations import compiled_admin_translations
 from .workflow import (
     CalendarOverrideView,
@@ -97,7 +109,35 @@ def init_admin(app: Flask) -> Admin:
         DocumentView(name=_l("文书"), endpoint="documents"),
         AttachmentView(Attachment, db, name=_l("附件"), category=handle, endpoint="attachment"),
         CaseEventView(CaseEvent, db, name=_l("办理时间线"), category=handle, endpoint="caseevent"),
-        CallbackView(Callback, db, name=_l("回访记录"), category=callback, endpoint="callback"),
+        CallbackView(
+            Callback, db, name=_l("回访任务与记录"), category=callback, endpoint="callback"
+        ),
+        CallbackScheduleView(
+            CallbackSchedule,
+            db,
+            name=_l("定期回访计划"),
+            category=callback,
+            endpoint="callbackschedule",
+        ),
+        RectificationOrderView(
+            RectificationOrder,
+            db,
+            name=_l("整改通知"),
+            category=callback,
+            endpoint="rectificationorder",
+        ),
+        CallbackQuotaView(
+            CallbackQuota, db, name=_l("回访配额"), category=callback, endpoint="callbackquota"
+        ),
+        SurveyCampaignView(
+            SurveyCampaign, db, name=_l("满意度调查"), category=callback, endpoint="surveycampaign"
+        ),
+        SurveyResponseView(
+            SurveyResponse, db, name=_l("回收问卷"), category=callback, endpoint="surveyresponse"
+        ),
+        SurveyTemplateView(
+            SurveyTemplate, db, name=_l("问卷模板"), category=callback, endpoint="surveytemplate"
+        ),
         ReceptionDeskView(name=_l("接待台"), category=reception, endpoint="reception"),
         AppointmentView(
             Appointment, db, name=_l("预约与来访申请"), category=reception, endpoint="appointment"
@@ -146,7 +186,7 @@ def init_admin(app: Flask) -> Admin:
             category=reception,
             endpoint="opinionboxopening",
         ),
-        StatsView(name=_l("信访概况"), category=stats, endpoint="stats"),
+        StatsView(name=_l("统计看板"), category=stats, endpoint="stats"),
         RegisterView(name=_l("登记台账"), category=stats, endpoint="registers"),
         UnitView(Unit, db, name=_l("单位与部门"), category=settings, endpoint="unit"),
         CategoryView(Category, db, name=_l("事项分类"), category=settings, endpoint="category"),

@@ -53,6 +53,7 @@ from .filters import (
     ChoiceEqualFilter,
     DeadlineFilter,
     MyCasesFilter,
+    StatsDrillFilter,
     date_filters,
 )
 from .labels import labels
@@ -183,6 +184,7 @@ class CaseView(ExportMixin, NumberSearchMixin, ProtectedModelView):
         MyCasesFilter(Case.handler_id, _l("我承办或协办的")),
         DeadlineFilter(Case.id, _l("办理时限")),
         AwaitingMeFilter(Case.id, _l("待我办理")),
+        StatsDrillFilter(Case.id, _l("统计口径")),
     )
     column_formatters = {
         "flags": lambda view, context, model, name: _case_flags(model),
@@ -321,7 +323,20 @@ class CaseView(ExportMixin, NumberSearchMixin, ProtectedModelView):
         if template == self.details_template and "model" in kwargs:
             kwargs.update(case_details_context(kwargs["model"]))
             log_confidential_view(kwargs["model"], "case_details")
+        if template == self.list_template:
+            kwargs["stats_drill"] = self._stats_drill()
         return super().render(template, **kwargs)
+
+    def _stats_drill(self) -> str | None:
+        """The dashboard figure this list was opened from, in words (统计口径 filter)."""
+        from .stats import describe_drill
+
+        for index, flt in enumerate(self._filters or []):
+            if isinstance(flt, StatsDrillFilter):
+                for key, value in request.args.items():
+                    if key.startswith("flt") and key.endswith(f"_{index}"):
+                        return describe_drill(value)
+        return None
 
     @expose("/details/")
     def details_view(self):

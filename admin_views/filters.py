@@ -173,3 +173,32 @@ class AwaitingMeFilter(MyCasesFilter):
         from .workflow import awaiting_condition
 
         return query.filter(awaiting_condition(current_user))
+
+
+class StatsDrillFilter(filters.BaseSQLAFilter):
+    """The cases behind one figure of the statistics dashboard (统计口径).
+
+    The value is ``StatsFilter.encode``'s text; the condition is the one the dashboard counted
+    with, so the list always has as many rows as the figure that linked to it.
+    """
+
+    def __init__(self, column, name):
+        super().__init__(column, name)
+
+    def apply(self, query, value, alias=None):
+        from models.statistics import StatsFilter, case_condition
+
+        flt, measure, dimensions = StatsFilter.decode(value)
+        return query.filter(case_condition(flt, measure, dimensions))
+
+    def validate(self, value) -> bool:
+        from models.statistics import StatsFilter
+
+        try:
+            StatsFilter.decode(value)
+        except (KeyError, ValueError):
+            return False
+        return True
+
+    def operation(self):
+        return _l("为")

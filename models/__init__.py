@@ -10,7 +10,7 @@ from . import confidentiality  # noqa: E402, F401  (adds Case.is_confidential)
 from .attachments import Attachment  # noqa: E402
 from .audit import AuditEntry  # noqa: E402
 from .calendar import CalendarOverride  # noqa: E402
-from .callbacks import Callback  # noqa: E402
+from .callbacks import Callback, CallbackQuota, CallbackSchedule  # noqa: E402
 from .cases import Case, CaseEvent, NumberSequence, case_assistants, case_petitioners  # noqa: E402
 from .categories import Category  # noqa: E402
 from .contacts import Call, Letter, Visit  # noqa: E402
@@ -33,6 +33,14 @@ from .reception_days import (  # noqa: E402
     ReceptionSchedule,
 )
 from .settings import SystemSetting  # noqa: E402
+from .surveys import (  # noqa: E402
+    RectificationOrder,
+    SurveyAnswer,
+    SurveyCampaign,
+    SurveyItem,
+    SurveyResponse,
+    SurveyTemplate,
+)
 from .units import Unit  # noqa: E402
 from .users import Role, User, user_roles  # noqa: E402
 
@@ -43,6 +51,8 @@ __all__ = [
     "CalendarOverride",
     "Call",
     "Callback",
+    "CallbackQuota",
+    "CallbackSchedule",
     "Case",
     "CaseClock",
     "CaseEvent",
@@ -63,8 +73,14 @@ __all__ = [
     "ReceptionQueueEntry",
     "ReceptionRotaMember",
     "ReceptionSchedule",
+    "RectificationOrder",
     "RegisterJob",
     "Role",
+    "SurveyAnswer",
+    "SurveyCampaign",
+    "SurveyItem",
+    "SurveyResponse",
+    "SurveyTemplate",
     "SystemSetting",
     "Unit",
     "User",

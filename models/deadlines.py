@@ -167,6 +167,14 @@ class CaseClock(db.Model):
     __table_args__ = (
         # Serves "overdue" / "due soon": running clocks ordered by deadline.
         sa.Index("ix_case_clocks_running", "stopped_at", "paused_at", "due_at"),
+        # Serves the statistics' on-time rate: only the clocks that ended after their deadline.
+        sa.Index(
+            "ix_case_clocks_late",
+            "case_id",
+            "kind",
+            sqlite_where=sa.text("stopped_at > due_at"),
+            postgresql_where=sa.text("stopped_at > due_at"),
+        ),
         sa.CheckConstraint("extension >= 0", name="extension_not_negative"),
     )
 

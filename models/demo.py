@@ -14,14 +14,16 @@ from faker import Faker
 
 from . import db
 from .base import to_local, utcnow
-from .callbacks import Callback
+from .callbacks import Callback, CallbackQuota, CallbackSchedule
 from .cases import Case
 from .categories import Category
 from .contacts import Call, Letter, Visit
 from .enums import (
+    CallbackFollowUp,
     CallbackMethod,
     CallLine,
     CasePriority,
+    CaseStatus,
     Gender,
     IdType,
     LetterForm,
@@ -30,16 +32,26 @@ from .enums import (
     Satisfaction,
     VisitKind,
 )
-from .operations.callbacks import record_callback
+from .operations.callbacks import (
+    plan_scheduled_callbacks,
+    record_callback,
+    record_callback_edit,
+)
 from .operations.contacts import register_contact
 from .operations.deadlines import run_escalations
 from .operations.parties import register_party
+from .operations.surveys import (
+    ensure_owner_survey_template,
+    order_rectification,
+    record_survey_response,
+)
 from .operations.users import create_user
 from .operations.workflow import perform
 from .parties import Party
 from .presets import load_preset
+from .surveys import SurveyCampaign
 from .units import Unit
-from .users import User
+from .users import Role, User
 from .validation import resident_id_check_char
 
 #: username, full name, role code, unit name
@@ -199,36 +211,162 @@ def seed_demo(
         contact = _contact(kind, fake, later, person, registrar, forwarding_bodies)
         register_contact(contact, by=registrar, case=case, at=later)
 
-    # Closed cases are called back (the callback clock runs from closing); a few open ones too.
+    # Closed cases are called back (closing planned a task from the callback clock); most are
+    # done, the most recent ones still wait, so the callback list has due and overdue tasks.
     closed = [case for case in cases if case.closed_at is not None]
     still_open = [case for case in cases if case.closed_at is None]
+    callers = [office, users["dept_head"], users["handler"]]
     for case in closed + random.sample(still_open, k=min(len(still_open), case_count // 20)):
+        recent = case.closed_at is not None and case.closed_at > now - timedelta(days=75)
+        if recent and random.random() < 0.5:
+            continue  # its planned task is still open
         start = case.closed_at or case.received_at
         done = min(_office_hours(start + timedelta(days=random.randint(1, 6))), now)
         finished = done < now - timedelta(days=1)
         satisfaction = (
             random.choices(list(Satisfaction), weights=[70, 20, 10])[0] if finished else None
         )
-        callback = Callback(
-            case=case,
-            due_on=(case.received_at + timedelta(days=random.randint(7, 30))).date(),
-            method=random.choice(
+        values = {
+            "due_on": (case.received_at + timedelta(days=random.randint(7, 30))).date(),
+            "method": random.choice(
                 [CallbackMethod.phone, CallbackMethod.home_visit, CallbackMethod.phone]
             ),
-            caller=office,
-            person_reached=case.petitioner_names if finished else None,
-            done_at=done if finished else None,
-            satisfaction=satisfaction,
-            opinion=random.choice(["对处理结果满意", "希望加快进度", "问题已解决", "仍有意见"])
+            "caller": random.choices(callers, weights=[35, 15, 50])[0],
+            "person_reached": case.petitioner_names if finished else None,
+            "charges_checked": finished and random.random() < 0.6,
+            "signature_obtained": finished and random.random() < 0.7,
+            "done_at": done if finished else None,
+            "satisfaction": satisfaction,
+            "opinion": random.choice(["对处理结果满意", "希望加快进度", "问题已解决", "仍有意见"])
             if finished
             else None,
-            problem_remains=satisfaction == Satisfaction.dissatisfied,
+            "problem_remains": satisfaction == Satisfaction.dissatisfied,
+        }
+        planned = db.session.scalar(
+            sa.select(Callback).where(
+                Callback.case_id == case.id,
+                Callback.done_at.is_(None),
+                Callback.is_deleted.is_(False),
+            )
         )
-        record_callback(callback, by=office, at=done)
+        if planned is not None and finished:
+            # The task closing planned is the one carried out.
+            del values["due_on"]
+            for key, value in values.items():
+                setattr(planned, key, value)
+            record_callback_edit(planned, by=office, at=done)
+        elif planned is None:
+            record_callback(Callback(case=case, **values), by=office, at=done)
     db.session.flush()
+    _seed_callback_programme(users, closed, now)
+    _seed_owner_survey(fake, users["office"], now)
     # Warn about what is already late, as the scheduled job would have done.
     run_escalations(now)
     return logins
+
+
+def _seed_callback_programme(users: dict, closed: list[Case], now) -> None:
+    """Quotas per role, a delivered project on a routine schedule, one rectification notice."""
+    office = users["office"]
+    roles = {role.code: role for role in db.session.scalars(sa.select(Role))}
+    for code, percent in (("dept_head", 10), ("office", 30), ("handler", 60)):
+        if code in roles:
+            db.session.add(CallbackQuota(role=roles[code], min_percent=percent))
+    today = to_local(now).date()
+    for name, months_ago in (("滨河小区二期（交付项目）", 7), ("锦绣花园三期（交付项目）", 20)):
+        delivered = today - timedelta(days=months_ago * 30)
+        db.session.add(
+            CallbackSchedule(
+                name=name,
+                contact="业主委员会",
+                delivered_on=delivered,
+                caller=users["handler"],
+                method=CallbackMethod.phone,
+                created_by_id=office.id,
+            )
+        )
+    db.session.flush()
+    plan_scheduled_callbacks(today, by=office)
+    # A callback that finds a leak still there: a written notice, not a reopened case.
+    candidates = [
+        case
+        for case in closed
+        if case.status == CaseStatus.closed
+        and not case.needs_callback_before_closing
+        and "渗水" in case.subject
+    ]
+    if candidates:
+        case = candidates[-1]
+        done = now - timedelta(hours=30)
+        record_callback(
+            Callback(
+                case=case,
+                method=CallbackMethod.home_visit,
+                caller=users["handler"],
+                person_reached=case.petitioner_names,
+                done_at=done,
+                satisfaction=Satisfaction.basically_satisfied,
+                opinion="维修后仍有渗水，要求再次维修",
+                problem_remains=True,
+                follow_up=CallbackFollowUp.rectification,
+            ),
+            by=office,
+            at=done,
+        )
+
+
+OWNER_OPINIONS = [
+    "希望加强小区夜间巡逻",
+    "垃圾清运不够及时",
+    "绿化带缺少修剪",
+    "电梯维修响应慢",
+    "停车位紧张，希望合理规划",
+    "物业服务态度较好",
+]
+
+
+def _seed_owner_survey(fake: Faker, office, now) -> None:
+    """The yearly 8-item owner survey with 180 returned forms (S17)."""
+    template = ensure_owner_survey_template()
+    today = to_local(now).date()
+    start = today - timedelta(days=40)
+    campaign = SurveyCampaign(
+        template=template,
+        name=f"{start.year}年度业主意见调查",
+        starts_on=start,
+        ends_on=start + timedelta(days=30),
+        forms_sent=220,
+        created_by_id=office.id,
+    )
+    db.session.add(campaign)
+    db.session.flush()
+    # Repair service and greening do worse than the rest, as the survey is meant to reveal.
+    weights = {"维修服务": [45, 30, 25], "绿化管理": [50, 30, 20]}
+    for index in range(180):
+        ratings = {}
+        for item in template.items:
+            if random.random() < 0.03:
+                continue  # left blank on the paper form
+            ratings[item.id] = random.choices(
+                list(Satisfaction), weights=weights.get(item.title, [70, 22, 8])
+            )[0]
+        record_survey_response(
+            campaign,
+            by=office,
+            ratings=ratings,
+            returned_on=min(start + timedelta(days=index % 30), today),
+            respondent=f"{random.randint(1, 30)}栋{random.randint(1, 18)}0{random.randint(1, 4)}",
+            opinion=random.choice(OWNER_OPINIONS) if random.random() < 0.3 else None,
+        )
+    items = {item.title: item for item in template.items}
+    order_rectification(
+        campaign,
+        by=office,
+        item=items["维修服务"],
+        addressee="工程维修部",
+        content="维修服务满意率低于 80%：报修 24 小时内上门，维修后 1 周内回访。",
+        due_on=today + timedelta(days=30),
+    )
 
 
 def _advance(case: Case, users: dict, unit: Unit, now) -> None:

@@ -521,3 +521,38 @@ class RegisterJobStatus(TitledEnum):
         "done": _l("已完成"),
         "failed": _l("失败"),
     }
+
+
+class CallbackOrigin(TitledEnum):
+    """Why a callback task exists."""
+
+    manual = "manual"
+    on_close = "on_close"
+    schedule = "schedule"
+
+    __titles__ = {
+        "manual": _l("手工登记"),
+        "on_close": _l("办结后自动生成"),
+        "schedule": _l("定期回访计划"),
+    }
+
+
+class CallbackFollowUp(TitledEnum):
+    """What happens when a callback finds the problem still there (回访工作制度 四, 分析制度 五)."""
+
+    none = "none"
+    reopen = "reopen"
+    rectification = "rectification"
+
+    __titles__ = {
+        "none": _l("无需跟进"),
+        "reopen": _l("重新办理"),
+        "rectification": _l("书面通知整改"),
+    }
+
+
+class RectificationSource(TitledEnum):
+    callback = "callback"
+    survey = "survey"
+
+    __titles__ = {"callback": _l("回访发现问题"), "survey": _l("满意度调查")}

@@ -289,4 +289,7 @@ def load_preset(name: str = "government") -> None:
             _category(
                 child_name, kind, parent, index * 10 + child_index, f"{index:02d}{child_index:02d}"
             )
+    from .operations.surveys import ensure_owner_survey_template
+
+    ensure_owner_survey_template()
     db.session.flush()

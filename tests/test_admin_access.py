@@ -11,6 +11,9 @@ ALL = set(ROLES)
 RECEPTION = {"admin", "registrar", "office", "dept_head", "leader"}
 RECEPTION_DESK = {"admin", "registrar", "office"}
 
+CALLBACKS = {"admin", "handler", "dept_head", "office"}
+SURVEYS = {"admin", "dept_head", "office"}
+
 #: endpoint -> (roles that may open the list, roles that may open the create form)
 MATRIX = {
     "letter": (ALL, {"admin", "registrar", "office"}),
@@ -39,6 +42,12 @@ MATRIX = {
     "receptionleader": (RECEPTION, {"admin", "office"}),
     "leaderabsence": (RECEPTION, {"admin", "office"}),
     "auditlog": ({"admin", "supervisor"}, set()),
+    "callbackschedule": (CALLBACKS, CALLBACKS),
+    "callbackquota": (CALLBACKS, CALLBACKS),
+    "rectificationorder": (CALLBACKS, set()),
+    "surveycampaign": (SURVEYS, SURVEYS),
+    "surveyresponse": (SURVEYS, set()),
+    "surveytemplate": (SURVEYS, SURVEYS),
 }
 STATS = {"admin", "dept_head", "office", "leader", "supervisor"}
 

@@ -97,7 +97,13 @@ def test_switching_to_english_translates_menu_list_and_forms(admin_client, creat
     case_list = page(admin_client, "/admin/case/")
     for english in ("Cases", "Registration no.", "Received at", "Handling unit", "Case timeline"):
         assert english in case_list, english
-    for menu_item in ("Letters", "Visits", "Calls", "Callback records", "System settings"):
+    for menu_item in (
+        "Letters",
+        "Visits",
+        "Calls",
+        "Callback tasks and records",
+        "System settings",
+    ):
         assert re.search(rf">\s*{re.escape(menu_item)}</a>", case_list), menu_item
     text = visible_text(case_list)
     for chinese in (*CHINESE_MENU, "信访事项", "登记编号"):

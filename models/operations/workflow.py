@@ -948,7 +948,20 @@ def close(case, *, by, opinion=None, at=None, expected_version=None):
     case.closed_at = at
     stop_all_clocks(case, at=at)
     clock = start_clock(case, Clock.callback, at=at, restart=True)
-    _finish(step, case, by, at, {"opinion": opinion, "signed_by": str(by), **_deadline_data(clock)})
+    from .callbacks import plan_callback_on_close
+
+    task = plan_callback_on_close(case, clock=clock, by=by, at=at)
+    _finish(
+        step,
+        case,
+        by,
+        at,
+        {
+            "opinion": opinion,
+            "signed_by": str(by),
+            **(_deadline_data(clock) if task is not None else {}),
+        },
+    )
 
 
 def _review_window_days() -> int:
