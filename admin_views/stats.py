@@ -13,7 +13,9 @@ from flask_login import current_user
 
 from models import Category, Unit, db
 from models import charts as svg
+from models.audit import AuditAction
 from models.base import local_zone, utcnow
+from models.operations.audit_log import record_audit
 from models.reports import REPORT_KINDS, default_period, report_data, report_pdf, report_xlsx
 from models.statistics import (
     StatsFilter,
@@ -271,6 +273,21 @@ class StatsView(BaseView):
                 flash(str(error), "error")
                 return redirect(url_for(".index", **request.args))
             mimetype = "application/pdf"
+        record_audit(
+            AuditAction.print if fmt == "pdf" else AuditAction.export,
+            by=current_user,
+            target_type="report",
+            summary=f"{REPORT_KINDS[kind]}（{self._filter_text(flt)}，{fmt.upper()}）",
+            data={
+                "report": kind,
+                "format": fmt,
+                "start": flt.start.isoformat(),
+                "end": flt.end.isoformat(),
+                "unit_id": flt.unit_id,
+                "category_id": flt.category_id,
+            },
+        )
+        db.session.commit()
         from urllib.parse import quote
 
         return Response(

@@ -352,3 +352,12 @@ def test_report_pdf_has_the_same_figures(dataset, client, login_as):
     assert "共收到信访事项5批、34人次" in compact
     assert "集体访1批、30人次" in compact
     assert client.get("/admin/stats/report/?kind=nonsense").status_code == 302
+    client.get(f"/admin/stats/report/?kind=monthly&format=xlsx&{query}")
+    # The PDF is a print and the spreadsheet an export; each leaves one audit row.
+    from models.audit import AuditEntry
+
+    audits = db.session.scalars(
+        sa.select(AuditEntry).where(AuditEntry.target_type == "report").order_by(AuditEntry.id)
+    ).all()
+    assert [(a.action, a.data["format"]) for a in audits] == [("print", "pdf"), ("export", "xlsx")]
+    assert all(a.user_id == dataset["office"].id for a in audits)
