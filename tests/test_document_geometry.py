@@ -160,3 +160,27 @@ def test_letter_head(letter):
 
     walk(page)
     assert abs(mm(marks[0].content_box_y()) - 30) <= 1
+
+
+def test_signature_never_stands_alone_on_a_page(app, backend):
+    """However the body ends, the last page carries body text above the signature and date."""
+    if backend != "sqlite":
+        pytest.skip("layout does not depend on the database")
+    doc_type = TYPES[DocumentKind.reply_letter]
+    two_page_letters = 0
+    for paragraphs in range(8, 24):
+        body = "{{ 称呼 }}：\n" + "\n".join(["经调查核实反映的情况基本属实。"] * paragraphs)
+        html = build_html(
+            doc_type,
+            dict.fromkeys(doc_type.variables, "") | {"称呼": "王堃"},
+            authority="示范县人民政府信访局",
+            number="县信复〔2026〕12号",
+            issued_on=date(2026, 3, 1),
+            title_template="王堃信访事项答复意见书",
+            body_template=body,
+        )
+        pages = render_document(html).pages
+        if len(pages) > 1:
+            two_page_letters += 1
+            assert body_lines(pages[-1]._page_box), paragraphs
+    assert two_page_letters > 0
