@@ -48,7 +48,7 @@ from models import (  # noqa: E402
 )
 from models.documents.catalog import TYPES, sample_values  # noqa: E402
 from models.documents.pdf import render_pdf  # noqa: E402
-from models.documents.registers import RegisterParams, register_html  # noqa: E402
+from models.documents.registers import RegisterParams, register_parts  # noqa: E402
 from models.enums import (  # noqa: E402
     CaseChannel,
     CaseStatus,
@@ -132,12 +132,14 @@ def register_once(rows: int) -> dict:
     app = bench_app(f"register_{rows}")
     with app.app_context(), app.test_request_context():
         params = RegisterParams(RegisterKind.letters, date(2026, 3, 1), date(2026, 3, 31))
-        html = register_html(params, synthetic_rows(rows))
+        parts = register_parts(params, synthetic_rows(rows))
         render_pdf("<p>预热</p>")  # the fork starts from a warm, fonts-loaded parent
         base_mb = _rss_mb()
         pages = {"n": 0}
         started = time.perf_counter()
-        pdf = render_pdf(html, timeout=600, on_page=lambda n: pages.__setitem__("n", n))
+        pdf = register_ops.render_register(
+            parts, timeout=600, on_page=lambda n: pages.__setitem__("n", n)
+        )
         elapsed = time.perf_counter() - started
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return {

@@ -14,6 +14,7 @@ from pypdf import PdfReader
 
 from models import Category, Letter, RegisterJob, SystemSetting, db
 from models.base import to_local, utcnow
+from models.documents import registers as register_documents
 from models.enums import LetterForm, LetterOrigin, RegisterJobStatus
 from models.operations import registers as register_ops
 from models.operations.registers import QUEUE_NAME
@@ -75,7 +76,13 @@ def _form(**values):
     return data
 
 
-def test_small_register_renders_in_the_request(client, login_as, staff, letters):
+@pytest.mark.parametrize("parallel_min_rows", [None, 10], ids=["one-part", "two-parts"])
+def test_small_register_renders_in_the_request(
+    client, login_as, staff, letters, monkeypatch, parallel_min_rows
+):
+    if parallel_min_rows:
+        # Long registers render as two parts side by side, joined, footers stamped afterwards.
+        monkeypatch.setattr(register_documents, "PARALLEL_MIN_ROWS", parallel_min_rows)
     login_as(staff["supervisor"])
     page = client.get("/admin/registers/")
     assert page.status_code == 200 and "来信登记台账" in page.get_data(as_text=True)
@@ -92,6 +99,10 @@ def test_small_register_renders_in_the_request(client, login_as, staff, letters)
     assert "王堃" in everything and "<b>电梯</b>停运" in everything
     for case in letters:
         assert case.number in everything
+    # The heading once, rows in order and numbered without a gap across the parts.
+    assert everything.count("共60条") == 1
+    numbers = [int(n) for n in re.findall(r"^\s*(\d+) ", "\n".join(pages), re.MULTILINE)]
+    assert numbers == list(range(1, 61))
     assert db.session.scalar(sa.select(sa.func.count()).select_from(RegisterJob)) == 0
 
 
@@ -127,8 +138,9 @@ def _lower_threshold():
     db.session.commit()
 
 
-def test_large_register_runs_in_a_local_thread(app, client, login_as, staff, letters):
+def test_large_register_runs_in_a_local_thread(app, client, login_as, staff, letters, monkeypatch):
     app.config.pop("REDIS_URL", None)
+    monkeypatch.setattr(register_documents, "PARALLEL_MIN_ROWS", 10)  # as a long register
     _lower_threshold()
     login_as(staff["office"])
     response = client.post("/admin/registers/", data=_form(category_id=str(letters[0].category_id)))

@@ -20,14 +20,15 @@ from .. import db
 from ..audit import AuditAction
 from ..base import utcnow
 from ..confidentiality import hidden_case_ids_clause
-from ..documents.pdf import RenderError, render_pdf
+from ..documents.pdf import RenderError, render_pdf, render_pdf_in_parts
 from ..documents.records import RegisterJob
 from ..documents.registers import (
     MAX_ROWS,
     RegisterParams,
     count_rows,
     describe,
-    register_html,
+    register_footer_html,
+    register_parts,
     register_rows,
 )
 from ..enums import RegisterJobStatus, RegisterKind
@@ -104,6 +105,14 @@ def hidden_reporters(user) -> frozenset[int]:
     return frozenset(db.session.scalars(hidden_case_ids_clause(user)))
 
 
+def render_register(parts: list[str], **limits) -> bytes:
+    """One part renders as is; several render side by side and are joined (see
+    :func:`register_parts`)."""
+    if len(parts) == 1:
+        return render_pdf(parts[0], **limits)
+    return render_pdf_in_parts(parts, register_footer_html, **limits)
+
+
 def _timeout(rows: int) -> int:
     return max(60, int(rows * SECONDS_PER_ROW) + 30)
 
@@ -121,9 +130,9 @@ def print_register(params: RegisterParams, *, by) -> tuple[bytes | None, Registe
             f"该台账有 {rows} 条，超过单册 {MAX_ROWS} 条的上限，请缩小日期范围或按单位分册打印"
         )
     if rows <= background_threshold():
-        html = register_html(params, register_rows(params, scope, hidden_reporters(by)))
+        parts = register_parts(params, register_rows(params, scope, hidden_reporters(by)))
         try:
-            pdf = render_pdf(html, timeout=_timeout(rows))
+            pdf = render_register(parts, timeout=_timeout(rows))
         except RenderError as error:
             raise ValidationFailed(str(error)) from None
         _audit_print(params, rows, by=by)
@@ -239,9 +248,9 @@ def run_job(job_id: int) -> None:
         params = RegisterParams.from_json(job.kind, job.params)
         rows = register_rows(params, user_scope(user), hidden_reporters(user))
         _update(job_id, progress=10, row_count=len(rows))
-        html = register_html(params, rows)
-        # About 21 rows fit on a landscape page; the estimate only drives the bar.
-        expected_pages = max(1, len(rows) // 21 + 1)
+        parts = register_parts(params, rows)
+        # About 28 one-line rows fit on a landscape page; the estimate only drives the bar.
+        expected_pages = max(1, len(rows) // 28 + 1)
         last = {"progress": 10, "pages": 0}
 
         def on_page(pages: int) -> None:
@@ -251,7 +260,7 @@ def run_job(job_id: int) -> None:
                 last["progress"] = progress
                 _update(job_id, progress=progress, page_count=pages)
 
-        pdf = render_pdf(html, timeout=_timeout(len(rows)), on_page=on_page)
+        pdf = render_register(parts, timeout=_timeout(len(rows)), on_page=on_page)
         _update(
             job_id,
             status=RegisterJobStatus.done,
