@@ -46,7 +46,7 @@ def main() -> int:
         return 1
     if unaudited and audited == 0:
         print(
-            "注意：无法连接漏洞数据库（本机网络只允许访问软件包仓库），本次没有做任何检查。",
+            "注意：连不上漏洞数据库（例如网络只放行软件包仓库），本次实际上没有检查任何包。",
             file=sys.stderr,
         )
         return 1 if os.environ.get("AUDIT_REQUIRE_SERVICE") == "1" else 0
