@@ -638,6 +638,13 @@ def _active_schedules():
     )
 
 
+def queue_party(entry: ReceptionQueueEntry) -> str:
+    """Who waits in the queue, except to users outside a 举报 case's circle."""
+    if entry.case is not None and reporter_hidden(entry.case):
+        return masked()
+    return str(entry.party) if entry.party is not None else ""
+
+
 def queue_links(entry: ReceptionQueueEntry) -> Markup:
     """Links from a queue entry to its case and, once they exist, to the workflow steps."""
     links = [
@@ -696,9 +703,7 @@ class ReceptionQueueView(ReceptionModelView):
         "case": lambda view, context, model, name: queue_links(model),
         "actions": _queue_actions,
         # The queue must name who waits, except to users outside a 举报 case's circle.
-        "party": lambda view, context, model, name: (
-            masked() if model.case is not None and reporter_hidden(model.case) else model.party
-        ),
+        "party": lambda view, context, model, name: queue_party(model),
     }
     column_formatters_detail = {"party": column_formatters["party"]}
     column_labels = labels(
@@ -887,6 +892,7 @@ class ReceptionDeskView(BaseView):
             sessions=sessions,
             queues=queues,
             queue_links=queue_links,
+            queue_party=queue_party,
             outstanding=outstanding,
             on_site_at_closing=on_site_at_closing,
             after_closing=after_closing,

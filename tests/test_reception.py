@@ -530,3 +530,49 @@ def test_reception_enums_show_their_chinese_titles(create_user, login_as, govern
     assert "来访申请" in details and "现场/书面" in details
     assert "in_person" not in details
     assert "现场/书面" in text_of(client.get("/admin/appointment/"))
+
+
+def test_queue_hides_a_whistleblower_outside_the_cases_circle(
+    create_user, login_as, create_party, create_case, government
+):
+    from models import Category
+    from models.enums import CategoryKind
+
+    office = create_user("office")
+    client = login_as(office)
+    _set_up_court(client)
+    registrar = create_user("registrar")
+    reporter = create_party("钱举报")
+    category = db.session.scalar(sa.select(Category).where(Category.kind == CategoryKind.report))
+    report = create_case(
+        by=registrar, subject="举报违规发包", category=category, petitioners=[reporter]
+    )
+    upcoming = next(o for o in reception_days(local_today(), local_today() + timedelta(days=40)))
+    response = client.post(
+        "/admin/receptionqueue/new/",
+        data={
+            "day": upcoming.day.isoformat(),
+            "schedule": str(upcoming.schedule.id),
+            "party": str(reporter.id),
+            "purpose": "当面举报",
+            "case": str(report.id),
+        },
+    )
+    assert response.status_code == 302, text_of(response)
+    entry = db.session.scalars(sa.select(ReceptionQueueEntry)).one()
+    pages = {
+        "queue list": "/admin/receptionqueue/",
+        "queue details": f"/admin/receptionqueue/details/?id={entry.id}",
+        "desk": f"/admin/reception/?day={upcoming.day.isoformat()}",
+    }
+
+    # A registrar who did not take the report works the desk but may not see who reported.
+    client = login_as(create_user("registrar"))
+    for surface, url in pages.items():
+        html = text_of(client.get(url))
+        assert "当面举报" in html or surface == "queue details", surface
+        assert "钱举报" not in html, surface
+    # The registrar who took it, and the office (confidential permission), see the name.
+    for user in (registrar, office):
+        client = login_as(user)
+        assert "钱举报" in text_of(client.get(pages["desk"]))
