@@ -290,18 +290,29 @@ class CaseView(ExportMixin, NumberSearchMixin, ProtectedModelView):
         "category": {"query_factory": _active_categories},
         "handling_unit": {"query_factory": _active_units},
         "subject": {"description": _l("一句话概括反映的问题")},
-        "is_beyond_level": {
-            "description": _l("越过应当受理的机关上访，如越级上省、进京上访；勾选即通知领导")
-        },
-        "is_abnormal": {
-            "description": _l("缠访闹访、堵门拦车、到非信访场所上访等；勾选即通知领导")
-        },
+        "is_beyond_level": {"description": _l("如越级上省、进京上访；勾选即通知领导")},
+        "is_abnormal": {"description": _l("缠访闹访、堵门拦车等；勾选即通知领导")},
         "head_count": {
             "description": _l("集体访或联名信的人数"),
             "validators": [NumberRange(min=1, max=100000, message=_l("人数应在1到100000之间"))],
         },
     }
-    form_widget_args = {"content": {"rows": 6}, "demands": {"rows": 3}}
+    form_widget_args = {
+        "content": {"rows": 6},
+        "demands": {"rows": 3},
+        # The case flags side by side in one row, as on the paper register.
+        **{
+            name: {"column_class": "d-inline-block align-top mr-4"}
+            for name in (
+                "is_important",
+                "is_major",
+                "is_difficult",
+                "is_sensitive",
+                "is_beyond_level",
+                "is_abnormal",
+            )
+        },
+    }
 
     def scope(self, query):
         return super().scope(query).filter(case_scope(current_user))

@@ -166,6 +166,19 @@ class ContactView(ExportMixin, CaseChildView):
             **(self.column_formatters_detail or {}),
             **{name: _detailed_identity(name) for name in identity},
         }
+        # The new case's flags side by side in one row, like on the case form.
+        self.form_widget_args = {
+            **(self.form_widget_args or {}),
+            **{
+                name: {"column_class": "d-inline-block align-top mr-4"}
+                for name in (
+                    "new_is_anonymous",
+                    "new_is_important",
+                    "new_is_beyond_level",
+                    "new_is_abnormal",
+                )
+            },
+        }
         form_args = dict(self.form_args or {})
         # The case may be left empty on the form: a new case is then created with the contact.
         form_args["case"] = {"validators": [Optional()]}
