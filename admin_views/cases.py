@@ -117,7 +117,15 @@ CASE_FLAGS = (
     ("is_major", _l("重大")),
     ("is_difficult", _l("疑难复杂")),
     ("is_sensitive", _l("敏感")),
+    ("is_beyond_level", _l("越级访")),
+    ("is_abnormal", _l("异常访")),
 )
+#: Timeline titles of the immediate reports (models.operations.cases.IMMEDIATE_REPORTS).
+IMMEDIATE_REPORT_TITLES = {
+    "major_group": _l("重大集体访"),
+    "beyond_level": _l("越级访"),
+    "abnormal": _l("异常访"),
+}
 
 
 def _case_flags(case: Case) -> Markup | str:
@@ -127,6 +135,23 @@ def _case_flags(case: Case) -> Markup | str:
         if getattr(case, attribute)
     ]
     return Markup("").join(badges) if badges else _("无")
+
+
+#: Flags the case list shows beside the subject: the ones reported to leaders at once.
+LIST_ALERT_FLAGS = (
+    ("is_major", _l("重大")),
+    ("is_beyond_level", _l("越级访")),
+    ("is_abnormal", _l("异常访")),
+)
+
+
+def _subject_with_flags(view, context, model, name):
+    badges = [
+        Markup(' <span class="badge badge-danger">{}</span>').format(label)
+        for attribute, label in LIST_ALERT_FLAGS
+        if getattr(model, attribute)
+    ]
+    return Markup("{}").format(model.subject) + Markup("").join(badges)
 
 
 def _priority_badge(view, context, model, name):
@@ -181,6 +206,9 @@ class CaseView(ExportMixin, NumberSearchMixin, ProtectedModelView):
         filters.BooleanEqualFilter(Case.is_anonymous, _l("匿名")),
         filters.BooleanEqualFilter(Case.is_group, _l("集体访/联名")),
         filters.BooleanEqualFilter(Case.is_important, _l("重要")),
+        filters.BooleanEqualFilter(Case.is_major, _l("重大")),
+        filters.BooleanEqualFilter(Case.is_beyond_level, _l("越级访")),
+        filters.BooleanEqualFilter(Case.is_abnormal, _l("异常访")),
         MyCasesFilter(Case.handler_id, _l("我承办或协办的")),
         DeadlineFilter(Case.id, _l("办理时限")),
         AwaitingMeFilter(Case.id, _l("待我办理")),
@@ -189,6 +217,7 @@ class CaseView(ExportMixin, NumberSearchMixin, ProtectedModelView):
     column_formatters = {
         "flags": lambda view, context, model, name: _case_flags(model),
         "number": _number_link,
+        "subject": _subject_with_flags,
         "status": _status_badge,
         "priority": _priority_badge,
         "petitioner_names": lambda view, context, model, name: list_value(
@@ -242,6 +271,8 @@ class CaseView(ExportMixin, NumberSearchMixin, ProtectedModelView):
         "is_major",
         "is_difficult",
         "is_sensitive",
+        "is_beyond_level",
+        "is_abnormal",
         "handling_unit",
         "handler",
         "assistants",
@@ -259,12 +290,29 @@ class CaseView(ExportMixin, NumberSearchMixin, ProtectedModelView):
         "category": {"query_factory": _active_categories},
         "handling_unit": {"query_factory": _active_units},
         "subject": {"description": _l("一句话概括反映的问题")},
+        "is_beyond_level": {"description": _l("如越级上省、进京上访；勾选即通知领导")},
+        "is_abnormal": {"description": _l("缠访闹访、堵门拦车等；勾选即通知领导")},
         "head_count": {
             "description": _l("集体访或联名信的人数"),
             "validators": [NumberRange(min=1, max=100000, message=_l("人数应在1到100000之间"))],
         },
     }
-    form_widget_args = {"content": {"rows": 6}, "demands": {"rows": 3}}
+    form_widget_args = {
+        "content": {"rows": 6},
+        "demands": {"rows": 3},
+        # The case flags side by side in one row, as on the paper register.
+        **{
+            name: {"column_class": "d-inline-block align-top mr-4"}
+            for name in (
+                "is_important",
+                "is_major",
+                "is_difficult",
+                "is_sensitive",
+                "is_beyond_level",
+                "is_abnormal",
+            )
+        },
+    }
 
     def scope(self, query):
         return super().scope(query).filter(case_scope(current_user))
@@ -473,6 +521,12 @@ def describe_event(event: CaseEvent, labels_by_key: dict, hide_material: bool = 
             "%(kind)s，文号 %(number)s",
             kind=DocumentKind.title_of(data.get("kind")),
             number=data.get("number", ""),
+        )
+    if event.kind == EventKind.reported_up:
+        return _(
+            "%(title)s，已通知：%(recipients)s",
+            title=IMMEDIATE_REPORT_TITLES.get(data.get("flag"), data.get("flag", "")),
+            recipients=data.get("recipients") or _("无（未设置领导和办公室用户）"),
         )
     if event.kind.value in STEPS or event.kind in (EventKind.merged_in, EventKind.escalated):
         return describe_step_event(data)

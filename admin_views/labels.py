@@ -27,6 +27,8 @@ COMMON_LABELS = {
     "is_major": _l("重大"),
     "is_difficult": _l("疑难复杂"),
     "is_sensitive": _l("敏感"),
+    "is_beyond_level": _l("越级访"),
+    "is_abnormal": _l("异常访"),
     "is_anonymous": _l("匿名"),
     "is_group": _l("集体访/联名"),
     "head_count": _l("人数"),

@@ -26,6 +26,7 @@ from models.enums import (
     LetterOrigin,
     VisitKind,
 )
+from models.operations.cases import mark_case_flags
 from models.operations.contacts import delete_contact, record_contact_edit, register_contact
 from models.operations.parties import create_party, record_party_edit, register_party
 
@@ -46,6 +47,8 @@ NEW_CASE_FIELDS = (
     "new_priority",
     "new_is_anonymous",
     "new_is_important",
+    "new_is_beyond_level",
+    "new_is_abnormal",
 )
 NEW_PERSON_FIELDS = (
     "new_person_name",
@@ -79,6 +82,14 @@ def new_case_and_person_fields() -> dict:
         ),
         "new_is_anonymous": BooleanField(_l("匿名（不答复）")),
         "new_is_important": BooleanField(_l("重要事项")),
+        "new_is_beyond_level": BooleanField(
+            _l("越级访"),
+            description=_l("如越级上省、进京上访；选择了已有事项时也标记到该事项，并即时通知领导"),
+        ),
+        "new_is_abnormal": BooleanField(
+            _l("异常访"),
+            description=_l("缠访闹访、堵门拦车等；选择了已有事项时也标记到该事项，并即时通知领导"),
+        ),
         "new_person_name": StringField(_l("姓名"), [Optional(), Length(max=64)]),
         "new_person_gender": SelectField(_l("性别"), choices=_blank_choices(Gender), default=""),
         "new_person_phone": StringField(_l("联系电话"), [Optional(), PhoneNumber()]),
@@ -154,6 +165,19 @@ class ContactView(ExportMixin, CaseChildView):
         self.column_formatters_detail = {
             **(self.column_formatters_detail or {}),
             **{name: _detailed_identity(name) for name in identity},
+        }
+        # The new case's flags side by side in one row, like on the case form.
+        self.form_widget_args = {
+            **(self.form_widget_args or {}),
+            **{
+                name: {"column_class": "d-inline-block align-top mr-4"}
+                for name in (
+                    "new_is_anonymous",
+                    "new_is_important",
+                    "new_is_beyond_level",
+                    "new_is_abnormal",
+                )
+            },
         }
         form_args = dict(self.form_args or {})
         # The case may be left empty on the form: a new case is then created with the contact.
@@ -253,9 +277,19 @@ class ContactView(ExportMixin, CaseChildView):
                 priority=form.new_priority.data,
                 is_anonymous=bool(form.new_is_anonymous.data),
                 is_important=bool(form.new_is_important.data),
+                is_beyond_level=bool(form.new_is_beyond_level.data),
+                is_abnormal=bool(form.new_is_abnormal.data),
                 head_count=1,
             )
         register_contact(model, by=current_user, case=existing_case, new_case=new_case)
+        if existing_case is not None:
+            # A repeat contact may be the one that goes beyond level: mark the case it joins.
+            mark_case_flags(
+                existing_case,
+                by=current_user,
+                is_beyond_level=bool(form.new_is_beyond_level.data),
+                is_abnormal=bool(form.new_is_abnormal.data),
+            )
 
     details_template = "admin/contact/details.html"
     create_template = "admin/contact/create.html"

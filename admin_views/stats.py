@@ -45,6 +45,8 @@ REPORT_TITLES = {
 MEASURE_TITLES = {
     "all": _l("收到的事项"),
     "group": _l("集体访"),
+    "beyond_level": _l("越级访"),
+    "abnormal": _l("异常访"),
     "open": _l("办理中"),
     "closed": _l("已办结"),
     "transferred": _l("转出"),

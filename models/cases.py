@@ -84,6 +84,10 @@ class Case(TimestampMixin, CreatedByMixin, SoftDeleteMixin, db.Model):
     is_major: Mapped[bool] = mapped_column(default=False, nullable=False)
     is_difficult: Mapped[bool] = mapped_column(default=False, nullable=False)
     is_sensitive: Mapped[bool] = mapped_column(default=False, nullable=False)
+    #: 越级访: taken past the proper level (e.g. straight to the province or Beijing).
+    is_beyond_level: Mapped[bool] = mapped_column(default=False, nullable=False)
+    #: 异常访: an abnormal visit (sit-in, blocking, extreme acts) that leaders hear of at once.
+    is_abnormal: Mapped[bool] = mapped_column(default=False, nullable=False)
     is_anonymous: Mapped[bool] = mapped_column(default=False, nullable=False)
     is_group: Mapped[bool] = mapped_column(default=False, nullable=False)
     head_count: Mapped[int] = mapped_column(default=1, nullable=False)
@@ -198,6 +202,8 @@ class Case(TimestampMixin, CreatedByMixin, SoftDeleteMixin, db.Model):
             "category_id",
             "head_count",
             "is_group",
+            "is_beyond_level",
+            "is_abnormal",
             "repeat_count",
             "closed_at",
             "accepted_at",

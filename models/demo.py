@@ -192,6 +192,10 @@ def seed_demo(
             priority=random.choices(list(CasePriority), weights=[80, 15, 5])[0],
             is_anonymous=anonymous,
             is_important=random.random() < 0.1,
+            # A handful of 越级访 and 异常访 so the dashboard and annual summary show them;
+            # picked by position, not drawn, so the rest of the demo stays as it was.
+            is_beyond_level=index % 75 == 11,
+            is_abnormal=index % 90 == 25,
             received_at=received,
         )
         kind = random.choices(["letter", "visit", "call"], weights=[45, 30, 25])[0]

@@ -327,6 +327,7 @@ class EventKind(TitledEnum):
     split = "split"
     escalated = "escalated"
     document_issued = "document_issued"
+    reported_up = "reported_up"
 
     __titles__ = {
         "registered": _l("登记"),
@@ -378,6 +379,7 @@ class EventKind(TitledEnum):
         "split": _l("拆分"),
         "escalated": _l("超期预警"),
         "document_issued": _l("出具文书"),
+        "reported_up": _l("即时报告领导"),
     }
 
 

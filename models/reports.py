@@ -43,6 +43,8 @@ SUMMARY_ROWS = [
     ("persons", "人次", "count"),
     ("group_batches", "集体访（批次）", "count"),
     ("group_persons", "集体访（人次）", "count"),
+    ("beyond_level", "越级访（批次）", "count"),
+    ("abnormal", "异常访（批次）", "count"),
     ("closed", "已办结", "count"),
     ("open", "办理中", "count"),
     ("overdue", "超期未办结", "count"),

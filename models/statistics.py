@@ -19,6 +19,8 @@ Definitions (requirements.md §6, §1.16–1.17, S19; README "统计口径"):
   verdict.
 * 回访完成率 = completed callback tasks / all callback tasks of the cases in the population.
 * 阅办率 = cases with a leader instruction / accepted cases.
+* 越级访 / 异常访 = cases carrying that flag (batches, like 集体访); the flag is set on the
+  registration or case form and may be added on a later contact.
 
 Every figure has a *measure* name; ``case_condition`` turns (filter, measure, dimension) into the
 SQL condition that both the count and the drill-down case list use, so they cannot disagree.
@@ -56,6 +58,8 @@ BREAKDOWN_KEYS = (
     "persons",
     "group_batches",
     "group_persons",
+    "beyond_level",
+    "abnormal",
     "open",
     "closed",
     "transferred",
@@ -74,6 +78,8 @@ BREAKDOWN_KEYS = (
 MEASURES = (
     "all",
     "group",
+    "beyond_level",
+    "abnormal",
     "open",
     "closed",
     "transferred",
@@ -197,6 +203,10 @@ def measure_condition(measure: str, now: datetime, today: date):
         return sa.true()
     if measure == "group":
         return Case.is_group.is_(True)
+    if measure == "beyond_level":
+        return Case.is_beyond_level.is_(True)
+    if measure == "abnormal":
+        return Case.is_abnormal.is_(True)
     if measure == "open":
         return Case.status.in_(OPEN_STATUSES)
     if measure == "closed":
@@ -348,6 +358,8 @@ def _breakdown(flt: StatsFilter, scope, now: datetime) -> list[dict]:
             total(Case.head_count),
             count(Case.is_group.is_(True)),
             total(Case.head_count, Case.is_group.is_(True)),
+            count(Case.is_beyond_level.is_(True)),
+            count(Case.is_abnormal.is_(True)),
             count(is_open),
             count(closed),
             count(transferred),

@@ -193,6 +193,8 @@ def test_every_measure_drills_down_to_as_many_cases_as_it_counts(dataset):
     expected = {
         "all": figures["batches"],
         "group": figures["group_batches"],
+        "beyond_level": figures["beyond_level"],
+        "abnormal": figures["abnormal"],
         "open": figures["open"],
         "closed": figures["closed"],
         "transferred": figures["transferred"],
@@ -314,6 +316,15 @@ def test_report_counts_equal_the_dashboard_on_demo_data(app, client, login_as):
     figures = summary(StatsFilter(start, end))
     assert figures["batches"] == 40 and figures["evaluated"] > 0
     assert f"{figures['batches']} / {figures['persons']}" in page
+    # The demo flags a few cases, so 越级访 and 异常访 are compared on real figures.
+    assert figures["beyond_level"] > 0 and figures["abnormal"] > 0
+    tiles = dict(
+        re.findall(r'small text-muted">(\w+)</div>\s*<div class="h4 mb-0 text-dark">(\d+)<', page)
+    )
+    assert (tiles["越级访"], tiles["异常访"]) == (
+        str(figures["beyond_level"]),
+        str(figures["abnormal"]),
+    )
     for kind in ("monthly", "half_year", "annual_analysis", "annual_summary"):
         response = client.get(f"/admin/stats/report/?kind={kind}&format=xlsx&{query}")
         assert response.status_code == 200
@@ -324,6 +335,8 @@ def test_report_counts_equal_the_dashboard_on_demo_data(app, client, login_as):
         assert overview["已办结"] == figures["closed"]
         assert overview["超期未办结"] == figures["overdue"]
         assert overview["已评价（回访）"] == figures["evaluated"]
+        assert overview["越级访（批次）"] == figures["beyond_level"]
+        assert overview["异常访（批次）"] == figures["abnormal"]
         assert overview["满意率（满意+基本满意）"] == pytest.approx(
             figures["satisfaction_rate"] / 100
         )

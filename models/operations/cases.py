@@ -6,12 +6,16 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime
 
+import sqlalchemy as sa
+
 from .. import db
-from ..cases import Case
+from ..base import utcnow
+from ..cases import Case, CaseEvent
 from ..enums import CaseStatus, Clock, EventKind
 from ..parties import Party
+from ..users import Role, User
 from .audit import changes_of, log_event
-from .deadlines import start_clock
+from .deadlines import notify, start_clock
 from .guards import ensure_not_future, ensure_permission
 from .numbering import assign_case_number
 
@@ -63,6 +67,7 @@ def register_case(
         at=at,
     )
     logger.info("case %s registered as %s by user %s", case.id, case.number, by.id)
+    report_to_leaders(case, by=by, at=at)
     return case
 
 
@@ -79,7 +84,85 @@ def record_case_edit(case: Case, *, by, at: datetime | None = None) -> bool:
     if not changes:
         return False
     log_event(case, EventKind.edited, f"Case {case.number} edited", by=by, data=changes, at=at)
+    report_to_leaders(case, by=by, at=at)
     return True
+
+
+def mark_case_flags(
+    case: Case, *, by, is_beyond_level: bool = False, is_abnormal: bool = False
+) -> bool:
+    """Set the 越级访 / 异常访 flags while registering a repeat contact on ``case``.
+
+    Registration staff may only add these flags (clearing one is a case edit); the change is
+    recorded like an edit and reported to the leaders. Returns whether anything changed.
+    """
+    ensure_permission(by, "case.register")
+    wanted = {"is_beyond_level": is_beyond_level, "is_abnormal": is_abnormal}
+    changed = {name: [False, True] for name, on in wanted.items() if on and not getattr(case, name)}
+    if not changed:
+        return False
+    for name in changed:
+        setattr(case, name, True)
+    log_event(case, EventKind.edited, f"Case {case.number} flagged", by=by, data=changed)
+    report_to_leaders(case, by=by)
+    return True
+
+
+#: Matters the leaders and the office must hear of at once (重大集体访、越级访、异常访 即时报告):
+#: code kept in the timeline, title shown, and the test on the case.
+IMMEDIATE_REPORTS = (
+    ("major_group", "重大集体访", lambda case: case.is_group and case.is_major),
+    ("beyond_level", "越级访", lambda case: case.is_beyond_level),
+    ("abnormal", "异常访", lambda case: case.is_abnormal),
+)
+#: Roles told at once; the notification shows in their work lists with the navbar badge.
+IMMEDIATE_REPORT_ROLES = ("leader", "office")
+IMMEDIATE_REPORT_LEVEL = 3
+
+
+def report_to_leaders(case: Case, *, by, at: datetime | None = None) -> list[str]:
+    """Notify leaders and the office of each immediate-report condition the case now meets.
+
+    Each condition is reported once per case: unticking and ticking a flag again does not
+    repeat the report. Returns the codes reported now.
+    """
+    due = [(code, title) for code, title, applies in IMMEDIATE_REPORTS if applies(case)]
+    if not due or case.id is None:
+        return []
+    reported = {
+        (data or {}).get("flag")
+        for data in db.session.scalars(
+            sa.select(CaseEvent.data).where(
+                CaseEvent.case_id == case.id, CaseEvent.kind == EventKind.reported_up
+            )
+        )
+    }
+    due = [(code, title) for code, title in due if code not in reported]
+    if not due:
+        return []
+    when = at or utcnow()
+    recipients = list(
+        db.session.scalars(
+            sa.select(User)
+            .join(User.roles)
+            .where(Role.code.in_(IMMEDIATE_REPORT_ROLES), User.is_active_user.is_(True))
+            .order_by(User.id)
+        ).unique()
+    )
+    for code, title in due:
+        message = f"{case.number}「{case.subject[:40]}」为{title}，须即时报告领导（标记人：{by}）"
+        notify(recipients, case, message, at=when, level=IMMEDIATE_REPORT_LEVEL)
+        log_event(
+            case,
+            EventKind.reported_up,
+            f"Case {case.number} reported to leaders as {code}",
+            by=by,
+            at=at,
+            # Names as one string: the timeline reads two-item lists as "before → after".
+            data={"flag": code, "title": title, "recipients": "、".join(map(str, recipients))},
+        )
+        logger.info("case %s reported to leaders as %s", case.id, code)
+    return [code for code, _title in due]
 
 
 def delete_case(case: Case, *, by) -> None:
