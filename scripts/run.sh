@@ -16,15 +16,16 @@ echo "==> 迁移数据库"
 .venv/bin/flask db upgrade
 echo "==> 载入演示数据"
 .venv/bin/flask seed-demo
-cat <<'TEXT'
+address="${BIND:-127.0.0.1:5000}"
+cat <<TEXT
 
 ========================================================
- 信访通已启动： http://127.0.0.1:5000
+ 信访通已启动： http://${address}
  管理员登录：  用户名 admin   密码 demo12345
  其他演示账号（密码相同）：dengji 登记员、xinfangban 信访办、
    lingdao 领导、fuzeren 部门负责人、chengban 承办人、jiandu 监督
  按 Ctrl+C 停止。
 ========================================================
 TEXT
-exec .venv/bin/gunicorn --workers "${WEB_WORKERS:-2}" --threads 4 --bind "${BIND:-127.0.0.1:5000}" \
+exec .venv/bin/gunicorn --workers "${WEB_WORKERS:-2}" --threads 4 --bind "$address" \
   --access-logfile - "app:create_app()"
