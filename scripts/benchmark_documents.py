@@ -311,6 +311,9 @@ def main() -> None:
             f"| {result['base_mb']:.0f} MB |"
         )
     print()
+    if args.web_rows <= 0:  # --web-rows 0 skips the web-worker measurement
+        print(f"Load average at the end: {os.getloadavg()[0]:.2f}")
+        return
     web = web_worker_stays_free(args.web_rows)
     print(f"### A {web['rows']:,}-row register requested through the web app\n")
     print("| POST (queues the job) | job page while rendering: p50 / max | job done after |")
