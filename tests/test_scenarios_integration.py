@@ -1,6 +1,7 @@
-"""Acceptance scenario S7 (requirements.md §9) across the workflow, access rules, documents,
-callbacks and reports: a whistleblower report by phone, handled in 5 working days, the reporter
-hidden from the accused's colleagues, and only a count in the monthly report."""
+"""Acceptance scenarios S7 and S19 (requirements.md §9) across the workflow, access rules,
+documents, callbacks and reports: a whistleblower report by phone, handled in 5 working days with
+the reporter hidden from the accused's colleagues; and a major group visit reported to the
+leaders at once, supervised, closed only after its callback, and counted in the annual summary."""
 
 from __future__ import annotations
 
@@ -9,13 +10,22 @@ import re
 import zipfile
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from pypdf import PdfReader
 
 from models import Callback, Category, Party, Unit, db
 from models.audit import AuditAction, AuditEntry
 from models.base import to_local, utcnow
-from models.enums import CaseChannel, CaseStatus, CategoryKind, Clock, TimeUnit
+from models.enums import (
+    CallbackMethod,
+    CaseChannel,
+    CaseStatus,
+    CategoryKind,
+    Clock,
+    Satisfaction,
+    TimeUnit,
+)
 from models.operations.workflow import perform
 from models.presets import load_deadline_preset
 
@@ -111,3 +121,82 @@ def test_s7_whistleblower_report_by_phone(client, login_as, government, create_u
     assert "举报" in text and "共收到信访事项1批" in text
     for content in (sheets, text):
         assert REPORTER not in content and PHONE not in content
+
+
+def test_s19_major_group_visit(client, login_as, government, create_user, create_case):
+    from models import Notification
+    from models.operations import WorkflowError
+    from models.operations.callbacks import record_callback
+    from models.operations.documents import DOCUMENT_NUMBER, issue_document
+
+    units = {unit.name: unit for unit in db.session.scalars(sa.select(Unit))}
+    department = units["县住房和城乡建设局"]
+    registrar = create_user("registrar", unit=units["县信访局"])
+    office = create_user("office", unit=units["县信访局"])
+    leader = create_user("leader", unit=units["县政府领导"])
+    handler = create_user("handler", unit=department)
+    head = create_user("dept_head", unit=department)
+
+    # 1. Thirty residents with five representatives: 1 batch, 30 person-visits, flagged major.
+    case = create_case(
+        by=registrar,
+        channel=CaseChannel.visit,
+        is_group=True,
+        is_major=True,
+        head_count=30,
+        representatives="周一、吴二、郑三、王四、冯五",
+        subject="反对小区旁建设通信基站",
+        content="三十名居民集体来访，反对在小区旁建设通信基站。",
+    )
+    # 2. The leaders and the office hear of it at once, once.
+    told = db.session.scalars(
+        sa.select(Notification.user_id).where(Notification.case_id == case.id)
+    )
+    assert sorted(told) == sorted([office.id, leader.id])
+
+    # 3. The leader instructs; the office prints the supervision card with a document number.
+    perform("accept", case, by=registrar)
+    perform(
+        "instruct",
+        case,
+        by=leader,
+        instruction="请住建局牵头核查整改",
+        handling_unit=department,
+        handler=handler,
+    )
+    card, created = issue_document(case, "supervision_card", by=office)
+    assert created and DOCUMENT_NUMBER.match(card.number)
+    perform("acknowledge", case, by=handler)
+    perform("report_result", case, by=handler, facts="基站选址已调整", decision="暂停建设")
+    perform("approve_result", case, by=head, note="同意")
+    perform("reply", case, by=office, method="on_site", text="已暂停建设并调整选址")
+    db.session.commit()
+
+    # 4. Closing waits for the mandatory callback.
+    with pytest.raises(WorkflowError, match="回访"):
+        perform("close", case, by=leader, opinion="同意办结")
+    db.session.rollback()
+    record_callback(
+        Callback(
+            case=case,
+            method=CallbackMethod.home_visit,
+            done_at=utcnow(),
+            satisfaction=Satisfaction.satisfied,
+            person_reached="周一",
+        ),
+        by=office,
+    )
+    perform("close", case, by=leader, opinion="同意办结")
+    db.session.commit()
+    assert case.status == CaseStatus.closed
+
+    # 5. The annual summary: batches, person-visits, satisfaction and escalations (zero).
+    login_as(office)
+    today = to_local(utcnow()).date()
+    query = f"start={today.replace(month=1, day=1).isoformat()}&end={today.isoformat()}"
+    pdf = client.get(f"/admin/stats/report/?kind=annual_summary&format=pdf&{query}").data
+    text = re.sub(r"\s+", "", "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages))
+    assert "共收到信访事项1批、30人次" in text
+    assert "集体访1批、30人次" in text
+    assert "满意率100.0%" in text
+    assert "越级访0批" in text and "实现越级访为零的目标" in text
