@@ -87,7 +87,9 @@ def test_s7_whistleblower_report_by_phone(client, login_as, government, create_u
     login_as(officer)
     assert REPORTER in client.get(f"/admin/case/details/?id={case.id}").get_data(as_text=True)
     views = db.session.scalars(
-        sa.select(AuditEntry).where(AuditEntry.action == AuditAction.confidential_view)
+        sa.select(AuditEntry)
+        .where(AuditEntry.action == AuditAction.confidential_view)
+        .order_by(AuditEntry.id)
     ).all()
     assert [entry.user_id for entry in views] == [registrar.id, officer.id]
 
