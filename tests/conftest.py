@@ -75,13 +75,11 @@ def app(backend, tmp_path_factory):
 
 def wipe_tables() -> None:
     tables = list(reversed(db.metadata.sorted_tables))
+    # DELETE beats TRUNCATE here: the tables hold a handful of rows, and TRUNCATE of 46 tables
+    # rewrites 46 files per test (about 0.3 s on PostgreSQL).
     with db.engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            names = ", ".join(table.name for table in tables)
-            connection.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                connection.execute(table.delete())
+        for table in tables:
+            connection.execute(table.delete())
 
 
 @pytest.fixture
