@@ -22,9 +22,9 @@ from models.audit import AuditAction
 from models.base import local_zone, utcnow
 from models.enums import CaseStatus
 from models.operations.audit_log import record_audit
+from models.policies import open_clause, visible_cases_clause
 from models.users import password_hasher
 
-from .base import case_scope
 from .filters import MyCasesFilter
 from .security import LAST_SEEN, LOGIN_AT, login_throttle, start_session_clock
 
@@ -134,33 +134,19 @@ def _filter_url(endpoint: str, filter_class, value: str, column: str | None = No
     return url_for(f"{endpoint}.index_view")
 
 
-FINISHED_STATES = frozenset(
-    {
-        CaseStatus.closed,
-        CaseStatus.archived,
-        CaseStatus.destroyed,
-        CaseStatus.not_accepted,
-        CaseStatus.no_longer_accepted,
-        CaseStatus.transferred,
-        CaseStatus.returned,
-    }
-)
-
-
 def dashboard_figures() -> dict:
     """Small counts for the home page: all scoped to what the user may see."""
-    scope = sa.and_(case_scope(current_user), Case.is_deleted.is_(False))
+    scope = sa.and_(visible_cases_clause(current_user), Case.is_deleted.is_(False))
     today = utcnow().astimezone(local_zone()).date()
-    open_states = [state for state in CaseStatus if state not in FINISHED_STATES]
     assisted = sa.select(case_assistants.c.case_id).where(
         case_assistants.c.user_id == current_user.id
     )
     mine = sa.or_(Case.handler_id == current_user.id, Case.id.in_(assisted))
     row = db.session.execute(
         sa.select(
-            sa.func.count().filter(Case.status.in_(open_states)),
+            sa.func.count().filter(open_clause()),
             sa.func.count().filter(Case.status == CaseStatus.registered),
-            sa.func.count().filter(mine, Case.status.in_(open_states)),
+            sa.func.count().filter(mine, open_clause()),
             sa.func.count(),
         ).where(scope)
     ).one()

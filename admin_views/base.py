@@ -16,7 +16,7 @@ from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import HiddenField
 
-from models import Case, case_assistants, db
+from models import Case, db
 from models.audit import AuditAction, AuditEntry
 from models.base import format_local, utcnow
 from models.enums import TitledEnum
@@ -80,24 +80,9 @@ def _all_titled_enums() -> list[type[TitledEnum]]:
     ]
 
 
-def case_scope(user):
-    """A SQL condition: the cases ``user`` may see (see ``Case.can_view``)."""
-    if user.has_permission("case.view_all"):
-        return sa.true()
-    assisted = sa.select(case_assistants.c.case_id).where(case_assistants.c.user_id == user.id)
-    conditions = [
-        Case.handler_id == user.id,
-        Case.created_by_id == user.id,
-        Case.id.in_(assisted),
-    ]
-    if user.unit_id is not None:
-        conditions.append(Case.handling_unit_id == user.unit_id)
-    return sa.or_(*conditions)
-
-
 def conflict_message(model, opened: str, field_labels) -> str:
     """Who changed ``model`` since ``opened`` (ISO time) and which fields, from the audit log."""
-    from models.confidentiality import IDENTITY_FIELDS
+    from models.policies import IDENTITY_FIELDS
 
     from .confidential import reporter_hidden
 

@@ -35,8 +35,9 @@ from models.operations.callbacks import (
     record_callback,
     record_callback_edit,
 )
+from models.policies import visible_cases_clause
 
-from .base import ProtectedModelView, case_scope
+from .base import ProtectedModelView
 from .cases import CaseChildView
 from .confidential import list_value, log_confidential_view, masked, reporter_hidden
 from .exports import ExportMixin
@@ -220,7 +221,9 @@ class CallbackView(ExportMixin, CaseChildView):
         return super().get_query().options(sa.orm.joinedload(Callback.schedule))
 
     def scope(self, query):
-        visible = sa.select(Case.id).where(case_scope(current_user), Case.is_deleted.is_(False))
+        visible = sa.select(Case.id).where(
+            visible_cases_clause(current_user), Case.is_deleted.is_(False)
+        )
         query = query.filter(Callback.is_deleted.is_(False))
         if current_user.has_permission("callback.manage"):
             return query.filter(sa.or_(Callback.case_id.in_(visible), Callback.case_id.is_(None)))

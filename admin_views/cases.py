@@ -29,7 +29,6 @@ from models import (
     Visit,
     db,
 )
-from models.confidentiality import IDENTITY_FIELDS, hidden_case_ids_clause, reporter_visible_clause
 from models.enums import (
     CaseChannel,
     CasePriority,
@@ -43,8 +42,14 @@ from models.operations.attachments import attachment_root, delete_attachment, st
 from models.operations.cases import delete_case, record_case_edit, register_case
 from models.operations.documents import available_documents, issued_documents
 from models.operations.workflow import STEPS, available_steps
+from models.policies import (
+    IDENTITY_FIELDS,
+    hidden_reporter_case_ids,
+    reporter_visible_clause,
+    visible_cases_clause,
+)
 
-from .base import ProtectedModelView, case_scope
+from .base import ProtectedModelView
 from .confidential import list_value, log_confidential_view, masked, reporter_hidden
 from .exports import ExportMixin
 from .filters import (
@@ -315,7 +320,7 @@ class CaseView(ExportMixin, NumberSearchMixin, ProtectedModelView):
     }
 
     def scope(self, query):
-        return super().scope(query).filter(case_scope(current_user))
+        return super().scope(query).filter(visible_cases_clause(current_user))
 
     def _apply_search(self, query, count_query, joins, count_joins, search):
         if as_case_number(search):
@@ -407,7 +412,7 @@ class CaseView(ExportMixin, NumberSearchMixin, ProtectedModelView):
     def _bulk(self, step, ids):
         cases = (
             Case.query.filter(Case.id.in_([int(i) for i in ids]), Case.is_deleted.is_(False))
-            .filter(case_scope(current_user))
+            .filter(visible_cases_clause(current_user))
             .order_by(Case.id)
             .all()
         )
@@ -635,7 +640,9 @@ class CaseChildView(NumberSearchMixin, ProtectedModelView):
     permission_view = "case.view"
 
     def scope(self, query):
-        visible = sa.select(Case.id).where(case_scope(current_user), Case.is_deleted.is_(False))
+        visible = sa.select(Case.id).where(
+            visible_cases_clause(current_user), Case.is_deleted.is_(False)
+        )
         return super().scope(query).filter(self.model.case_id.in_(visible))
 
 
@@ -662,7 +669,7 @@ class CaseEventView(CaseChildView):
     }
 
     def scope(self, query):
-        visible = sa.select(Case.id).where(case_scope(current_user))
+        visible = sa.select(Case.id).where(visible_cases_clause(current_user))
         return query.filter(CaseEvent.case_id.in_(visible))
 
 
@@ -708,7 +715,7 @@ class AttachmentView(CaseChildView):
         return (
             super()
             .scope(query)
-            .filter(Attachment.case_id.notin_(hidden_case_ids_clause(current_user)))
+            .filter(Attachment.case_id.notin_(hidden_reporter_case_ids(current_user)))
         )
 
     def create_form(self, obj=None):
@@ -723,7 +730,7 @@ class AttachmentView(CaseChildView):
         if not case_id:
             return None
         return Case.query.filter(
-            Case.id == case_id, case_scope(current_user), Case.is_deleted.is_(False)
+            Case.id == case_id, visible_cases_clause(current_user), Case.is_deleted.is_(False)
         ).one_or_none()
 
     def validate_form(self, form):

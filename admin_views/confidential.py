@@ -1,31 +1,25 @@
-"""Showing and hiding a whistleblower's identity on admin screens (see models.confidentiality)."""
+"""The signed-in user's view of a whistleblower's identity (the rules are in models.policies)."""
 
 from __future__ import annotations
 
 from flask import g
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from models import db
 from models.audit import AuditAction
-from models.confidentiality import reporter_visible
 from models.operations.audit_log import record_audit
+from models.policies import MASK, list_value, reporter_visible
+
+__all__ = ["list_value", "log_confidential_view", "masked", "reporter_hidden"]
 
 
 def masked() -> str:
-    return _("（保密）")
+    return str(MASK)
 
 
 def reporter_hidden(case) -> bool:
     """True when the signed-in user may not see ``case``'s reporter."""
     return not reporter_visible(case, current_user)
-
-
-def list_value(case, value):
-    """Lists and search results never show a 举报 case's reporter, whoever looks."""
-    if case is not None and case.is_confidential:
-        return masked()
-    return value
 
 
 def log_confidential_view(case, surface: str) -> None:

@@ -12,7 +12,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from models import Case, db
-from models.confidentiality import reporter_visible
 from models.documents.catalog import TYPES
 from models.documents.records import DocumentTemplate, IssuedDocument
 from models.enums import DocumentKind
@@ -26,8 +25,7 @@ from models.operations.documents import (
     save_wording,
     wording_of,
 )
-
-from .base import case_scope
+from models.policies import reporter_visible, visible_cases_clause
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +43,7 @@ def pdf_response(data: bytes, filename: str, *, download: bool = False) -> Respo
 def _visible_case(case_id: int) -> Case | None:
     return db.session.scalar(
         sa.select(Case).where(
-            Case.id == case_id, Case.is_deleted.is_(False), case_scope(current_user)
+            Case.id == case_id, Case.is_deleted.is_(False), visible_cases_clause(current_user)
         )
     )
 
@@ -177,7 +175,9 @@ class DocumentTemplateView(_SignedInView):
         if number:
             case = db.session.scalar(
                 sa.select(Case).where(
-                    Case.number == number, Case.is_deleted.is_(False), case_scope(current_user)
+                    Case.number == number,
+                    Case.is_deleted.is_(False),
+                    visible_cases_clause(current_user),
                 )
             )
             if case is None:

@@ -23,9 +23,9 @@ from flask_login import current_user
 from models import Case, db
 from models.audit import AuditAction
 from models.base import format_local, utcnow
-from models.confidentiality import hidden_case_ids_clause
 from models.enums import TitledEnum
 from models.operations.audit_log import record_audit
+from models.policies import hidden_reporter_case_ids
 
 from .confidential import masked
 
@@ -112,7 +112,7 @@ class ExportMixin:
         when the signed-in user's roles can no longer be loaded.
         """
         query = self._export_query()
-        hidden_ids = hidden_case_ids_clause(current_user)
+        hidden_ids = hidden_reporter_case_ids(current_user)
         reporter_hidden = sa.case(
             (self._case_id_column().in_(hidden_ids), sa.true()), else_=sa.false()
         )

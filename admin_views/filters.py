@@ -170,9 +170,9 @@ class AwaitingMeFilter(MyCasesFilter):
     def apply(self, query, value, alias=None):
         from flask_login import current_user
 
-        from .workflow import awaiting_condition
+        from models.policies import awaiting_me_clause
 
-        return query.filter(awaiting_condition(current_user))
+        return query.filter(awaiting_me_clause(current_user))
 
 
 class StatsDrillFilter(filters.BaseSQLAFilter):

@@ -12,8 +12,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from models import Case, Party, User, db
+from models.policies import visible_cases_clause
 
-from .base import case_scope
 from .search import as_case_number
 
 PAGE_SIZE = 10
@@ -40,9 +40,9 @@ class CaseLookup(IdLookup):
     """Only cases the user may see, newest first; a full registration number is an equality."""
 
     def get_query(self):
-        return Case.query.filter(case_scope(current_user), Case.is_deleted.is_(False)).order_by(
-            Case.id.desc()
-        )
+        return Case.query.filter(
+            visible_cases_clause(current_user), Case.is_deleted.is_(False)
+        ).order_by(Case.id.desc())
 
     def get_list(self, term, offset=0, limit=PAGE_SIZE):
         number = as_case_number(term)

@@ -43,6 +43,7 @@ from models.operations.reception import (
     return_pass_by_number,
     set_queue_status,
 )
+from models.policies import visible_cases_clause
 from models.reception import (
     AppointmentChannel,
     AppointmentKind,
@@ -52,7 +53,7 @@ from models.reception import (
 )
 from models.reception_days import QueueStatus, Recurrence, reception_days
 
-from .base import ProtectedModelView, _all_titled_enums, case_scope, type_formatters
+from .base import ProtectedModelView, _all_titled_enums, type_formatters
 from .confidential import masked, reporter_hidden
 from .fields import LocalDateTimeField
 from .filters import ChoiceEqualFilter, _local_midnight_utc, date_filters
@@ -746,7 +747,9 @@ class ReceptionQueueView(ReceptionModelView):
     form_ajax_refs = {"party": party_lookup("party"), "case": case_lookup()}
 
     def scope(self, query):
-        visible = sa.select(Case.id).where(case_scope(current_user), Case.is_deleted.is_(False))
+        visible = sa.select(Case.id).where(
+            visible_cases_clause(current_user), Case.is_deleted.is_(False)
+        )
         return super().scope(query).filter(ReceptionQueueEntry.case_id.in_(visible))
 
     def create_form(self, obj=None):
@@ -858,7 +861,8 @@ class ReceptionDeskView(BaseView):
         visible = set(
             db.session.scalars(
                 sa.select(Case.id).where(
-                    Case.id.in_([entry.case_id for entry in queue]), case_scope(current_user)
+                    Case.id.in_([entry.case_id for entry in queue]),
+                    visible_cases_clause(current_user),
                 )
             )
         )

@@ -16,7 +16,6 @@ from wtforms.validators import Email, Length, NumberRange, Optional
 
 from models import Attachment, Call, Case, Letter, Party, Visit, db
 from models.base import utcnow
-from models.confidentiality import hidden_case_ids_clause
 from models.enums import (
     CallLine,
     CasePriority,
@@ -29,6 +28,7 @@ from models.enums import (
 from models.operations.cases import mark_case_flags
 from models.operations.contacts import delete_contact, record_contact_edit, register_contact
 from models.operations.parties import create_party, record_party_edit, register_party
+from models.policies import hidden_reporter_case_ids
 
 from .base import ProtectedModelView
 from .cases import CaseChildView, _active_categories, _active_units, _case_link
@@ -220,7 +220,7 @@ class ContactView(ExportMixin, CaseChildView):
         )
         if search and search.strip() and not current_user.has_permission("confidential.view"):
             # A search by name or number must not tie a person to a 举报 case.
-            hidden = self.model.case_id.notin_(hidden_case_ids_clause(current_user))
+            hidden = self.model.case_id.notin_(hidden_reporter_case_ids(current_user))
             query = query.filter(hidden)
             if count_query is not None:
                 count_query = count_query.filter(hidden)
@@ -318,7 +318,7 @@ class ContactView(ExportMixin, CaseChildView):
         delete_contact(model, by=current_user)
 
 
-#: Contact fields that identify the reporter besides the person (see models.confidentiality).
+#: Contact fields that identify the reporter besides the person (see models.policies).
 IDENTITY_CONTACT_FIELDS = ("caller_number", "sender_email")
 
 

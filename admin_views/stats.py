@@ -16,6 +16,7 @@ from models import charts as svg
 from models.audit import AuditAction
 from models.base import local_zone, utcnow
 from models.operations.audit_log import record_audit
+from models.policies import visible_cases_clause
 from models.reports import REPORT_KINDS, default_period, report_data, report_pdf, report_xlsx
 from models.statistics import (
     StatsFilter,
@@ -29,7 +30,6 @@ from models.statistics import (
     summary,
 )
 
-from .base import case_scope
 from .filters import StatsDrillFilter
 
 #: The report names on screen (the documents themselves are printed in Chinese).
@@ -173,7 +173,7 @@ class StatsView(BaseView):
     @expose("/")
     def index(self):
         flt, error = self._filter()
-        scope = case_scope(current_user)
+        scope = visible_cases_clause(current_user)
         rows = breakdown(flt, scope=scope)
         figures = summary(flt, scope=scope, breakdown=rows)
         grouped = dimensions(flt, scope=scope)
@@ -260,7 +260,7 @@ class StatsView(BaseView):
             start, end = default_period(kind, today)
             flt = StatsFilter(start, end, flt.unit_id, flt.category_id)
         data = report_data(
-            kind, flt, scope=case_scope(current_user), filter_text=self._filter_text(flt)
+            kind, flt, scope=visible_cases_clause(current_user), filter_text=self._filter_text(flt)
         )
         name = f"{REPORT_KINDS[kind]}_{flt.start.isoformat()}_{flt.end.isoformat()}"
         if fmt == "xlsx":

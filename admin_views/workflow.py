@@ -13,10 +13,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from models import Case, CaseClock, Notification, Party, Unit, db
 from models.base import utcnow
 from models.calendar import forget_work_calendar, work_calendar
-from models.cases import OPEN_STATUSES
-from models.confidentiality import reporter_visible_clause
 from models.deadlines import time_left
-from models.enums import CaseStatus, Clock, EscalationTrigger, TimeUnit
+from models.enums import Clock, EscalationTrigger, TimeUnit
 from models.operations import Conflict, NotPermitted, ValidationFailed, WorkflowError
 from models.operations.deadlines import (
     due_soon_case_ids,
@@ -25,14 +23,19 @@ from models.operations.deadlines import (
 )
 from models.operations.workflow import (
     STEPS,
-    closing_permission,
     perform,
     step_permissions,
     step_problem,
 )
+from models.policies import (
+    OPEN_STATUSES,
+    awaiting_me_clause,
+    reporter_visible_clause,
+    visible_cases_clause,
+)
 from models.presets import DEADLINE_PRESETS, load_deadline_preset
 
-from .base import ProtectedModelView, case_scope
+from .base import ProtectedModelView
 from .labels import labels
 from .workflow_forms import step_form, step_inputs
 
@@ -42,64 +45,9 @@ CONFLICT_MESSAGE = _l("该事项刚被其他人办理或修改，您的操作未
 def visible_case(case_id: int) -> Case | None:
     return db.session.scalar(
         sa.select(Case).where(
-            Case.id == case_id, Case.is_deleted.is_(False), case_scope(current_user)
+            Case.id == case_id, Case.is_deleted.is_(False), visible_cases_clause(current_user)
         )
     )
-
-
-def awaiting_condition(user):
-    """Cases whose next step is the user's (我的待办)."""
-    mine = sa.and_(
-        Case.handler_id == user.id,
-        Case.status.in_([CaseStatus.assigned, CaseStatus.in_progress]),
-    )
-    conditions = [mine]
-    if user.unit_id is not None and user.has_permission("workflow.handle"):
-        conditions.append(
-            sa.and_(
-                Case.handling_unit_id == user.unit_id,
-                Case.handler_id.is_(None),
-                Case.status == CaseStatus.assigned,
-            )
-        )
-    if user.has_permission("workflow.intake"):
-        conditions.append(Case.status.in_([CaseStatus.registered, CaseStatus.accepted]))
-    if user.has_permission("workflow.instruct"):
-        conditions.append(Case.status == CaseStatus.awaiting_instruction)
-        pending = sa.select(CaseClock.case_id).where(
-            CaseClock.pending_extension.is_not(None), CaseClock.stopped_at.is_(None)
-        )
-        conditions.append(Case.id.in_(pending))
-    if user.has_permission("workflow.approve") and user.unit_id is not None:
-        conditions.append(
-            sa.and_(
-                Case.status == CaseStatus.result_reported,
-                Case.result_approved_at.is_(None),
-                Case.handling_unit_id == user.unit_id,
-            )
-        )
-    if user.has_permission("workflow.reply"):
-        conditions.append(
-            sa.and_(
-                Case.status == CaseStatus.result_reported,
-                Case.result_approved_at.is_not(None),
-                Case.is_anonymous.is_(False),
-            )
-        )
-    if user.has_permission(closing_permission()):
-        conditions.append(
-            sa.or_(
-                Case.status == CaseStatus.replied,
-                sa.and_(
-                    Case.status == CaseStatus.result_reported,
-                    Case.is_anonymous.is_(True),
-                    Case.result_approved_at.is_not(None),
-                ),
-            )
-        )
-    if user.has_permission("workflow.review"):
-        conditions.append(Case.status.in_([CaseStatus.under_review, CaseStatus.under_re_review]))
-    return sa.or_(*conditions)
 
 
 class WorkflowView(BaseView):
@@ -201,7 +149,9 @@ class WorkflowView(BaseView):
             number = inputs.pop("into_number", "")
             target = db.session.scalar(
                 sa.select(Case).where(
-                    Case.number == number, Case.is_deleted.is_(False), case_scope(current_user)
+                    Case.number == number,
+                    Case.is_deleted.is_(False),
+                    visible_cases_clause(current_user),
                 )
             )
             if target is None:
@@ -233,7 +183,9 @@ class WorkflowView(BaseView):
         cases = (
             db.session.scalars(
                 sa.select(Case)
-                .where(Case.id.in_(ids), Case.is_deleted.is_(False), case_scope(current_user))
+                .where(
+                    Case.id.in_(ids), Case.is_deleted.is_(False), visible_cases_clause(current_user)
+                )
                 .order_by(Case.id)
             ).all()
             if ids
@@ -314,7 +266,7 @@ def similar_cases(args) -> list[dict]:
             sa.or_(*party_conditions),
             Case.is_deleted.is_(False),
             Case.status.in_(OPEN_STATUSES),
-            case_scope(current_user),
+            visible_cases_clause(current_user),
             # A match would tie the person to a 举报 case they may be the reporter of.
             reporter_visible_clause(current_user),
         )
@@ -397,7 +349,7 @@ class WorkListView(BaseView):
     @expose("/")
     def index(self):
         now = utcnow()
-        scope = sa.and_(Case.is_deleted.is_(False), case_scope(current_user))
+        scope = sa.and_(Case.is_deleted.is_(False), visible_cases_clause(current_user))
         limit = 100
 
         def cases(condition):
@@ -405,7 +357,7 @@ class WorkListView(BaseView):
                 sa.select(Case).where(scope, condition).order_by(Case.received_at).limit(limit)
             ).all()
 
-        awaiting = cases(awaiting_condition(current_user))
+        awaiting = cases(awaiting_me_clause(current_user))
         overdue_clocks = self._clocks(scope, CaseClock.due_at < now, limit)
         due_soon_clocks = self._clocks(
             scope, sa.and_(CaseClock.due_at >= now, CaseClock.due_at <= due_soon_limit(now)), limit

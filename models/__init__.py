@@ -6,7 +6,6 @@ from .base import Base
 
 db = SQLAlchemy(model_class=Base)
 
-from . import confidentiality  # noqa: E402, F401  (adds Case.is_confidential)
 from .attachments import Attachment  # noqa: E402
 from .audit import AuditEntry  # noqa: E402
 from .calendar import CalendarOverride  # noqa: E402
@@ -93,3 +92,5 @@ __all__ = [
     "opinion_slip_cases",
     "user_roles",
 ]
+
+from . import policies  # noqa: E402, F401  (adds Case.is_confidential)

@@ -39,22 +39,6 @@ case_assistants = sa.Table(
 )
 
 
-#: States in which work on the matter is still going on (clocks may run).
-OPEN_STATUSES = frozenset(
-    {
-        CaseStatus.registered,
-        CaseStatus.accepted,
-        CaseStatus.awaiting_instruction,
-        CaseStatus.assigned,
-        CaseStatus.in_progress,
-        CaseStatus.result_reported,
-        CaseStatus.replied,
-        CaseStatus.under_review,
-        CaseStatus.under_re_review,
-    }
-)
-
-
 class Case(TimestampMixin, CreatedByMixin, SoftDeleteMixin, db.Model):
     __tablename__ = "cases"
 
@@ -236,27 +220,24 @@ class Case(TimestampMixin, CreatedByMixin, SoftDeleteMixin, db.Model):
         self.petitioner_names = names[:400] or None
 
     def can_view(self, user) -> bool:
-        if user is None or not user.is_authenticated:
-            return False
-        if user.has_permission("case.view_all"):
-            return True
-        return (
-            (self.handling_unit_id is not None and self.handling_unit_id == user.unit_id)
-            or self.handler_id == user.id
-            or self.created_by_id == user.id
-            or any(a.id == user.id for a in self.assistants)
-        )
+        from .policies import can_view_case
+
+        return can_view_case(user, self)
 
     @property
     def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES
+        from .policies import is_open
+
+        return is_open(self)
 
     @property
     def needs_callback_before_closing(self) -> bool:
         return self.is_group or self.is_investigation_order
 
     def can_edit(self, user) -> bool:
-        return user.has_permission("case.edit") and self.can_view(user) and not self.is_deleted
+        from .policies import can_edit_case
+
+        return can_edit_case(user, self)
 
 
 class CaseEvent(db.Model):

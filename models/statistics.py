@@ -36,10 +36,11 @@ import sqlalchemy as sa
 from . import db
 from .base import local_zone, utcnow
 from .callbacks import Callback
-from .cases import OPEN_STATUSES, Case, CaseEvent
+from .cases import Case, CaseEvent
 from .categories import Category
 from .deadlines import CaseClock
 from .enums import CaseChannel, CaseStatus, Clock, EventKind, Satisfaction
+from .policies import OPEN_STATUSES
 from .units import Unit
 
 #: Clocks whose lateness makes a closed case "not on time" (callbacks and reviews come after).

@@ -18,10 +18,10 @@ from ..base import format_local, local_zone, to_local, utcnow
 from ..callbacks import Callback
 from ..cases import Case
 from ..categories import Category
-from ..confidentiality import MASK
 from ..contacts import Call, Letter, Visit
 from ..deadlines import CaseClock
 from ..enums import CategoryKind, RegisterKind
+from ..policies import MASK
 from ..settings import SystemSetting
 from ..units import Unit
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from .. import db
 from ..base import to_local, utcnow
 from ..calendar import work_calendar
-from ..cases import OPEN_STATUSES, Case
+from ..cases import Case
 from ..deadlines import (
     CaseClock,
     ClockEscalation,
@@ -27,6 +27,7 @@ from ..deadlines import (
     paused_span,
 )
 from ..enums import Clock, EscalationTrigger, EventKind, TimeUnit
+from ..policies import OPEN_STATUSES
 from ..settings import SystemSetting
 from ..users import Role, User
 from . import ValidationFailed

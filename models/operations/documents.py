@@ -20,7 +20,6 @@ from .. import db
 from ..audit import AuditAction
 from ..base import format_chinese_date, to_local, utcnow
 from ..cases import Case, CaseEvent
-from ..confidentiality import reporter_visible
 from ..documents.catalog import (
     TYPES,
     DocumentType,
@@ -34,6 +33,7 @@ from ..documents.pdf import RenderError, render_pdf
 from ..documents.records import DocumentTemplate, IssuedDocument
 from ..documents.wording import check_template, paragraphs, render_wording
 from ..enums import CategoryKind, DocumentKind, EventKind, UnitKind
+from ..policies import reporter_visible
 from ..settings import SystemSetting
 from ..units import Unit
 from . import NotPermitted, ValidationFailed

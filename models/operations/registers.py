@@ -19,7 +19,6 @@ from flask import current_app
 from .. import db
 from ..audit import AuditAction
 from ..base import utcnow
-from ..confidentiality import hidden_case_ids_clause
 from ..documents.pdf import RenderError, render_pdf, render_pdf_in_parts
 from ..documents.records import RegisterJob
 from ..documents.registers import (
@@ -32,6 +31,7 @@ from ..documents.registers import (
     register_rows,
 )
 from ..enums import RegisterJobStatus, RegisterKind
+from ..policies import hidden_reporter_case_ids, visible_cases_clause
 from ..settings import SystemSetting
 from ..users import User
 from . import NotPermitted, ValidationFailed
@@ -49,9 +49,7 @@ local_threads: dict[int, threading.Thread] = {}
 
 def user_scope(user):
     """The cases ``user`` may see, as a SQL condition (the admin's row scoping)."""
-    from admin_views.base import case_scope
-
-    return case_scope(user)
+    return visible_cases_clause(user)
 
 
 def parse_params(kind: str, start: str, end: str, unit_id: str, category_id: str):
@@ -102,7 +100,7 @@ def _check_permission(user) -> None:
 
 def hidden_reporters(user) -> frozenset[int]:
     """Ids of the 举报 cases whose reporter ``user`` may not see (masked in the register)."""
-    return frozenset(db.session.scalars(hidden_case_ids_clause(user)))
+    return frozenset(db.session.scalars(hidden_reporter_case_ids(user)))
 
 
 def render_register(parts: list[str], **limits) -> bytes:

@@ -22,7 +22,7 @@ from .. import db
 from ..attachments import Attachment
 from ..base import to_local, utcnow
 from ..callbacks import Callback
-from ..cases import OPEN_STATUSES, Case
+from ..cases import Case
 from ..contacts import Call, Letter, Visit
 from ..enums import (
     CasePriority,
@@ -32,6 +32,7 @@ from ..enums import (
     OutOfScopePolicy,
     ReplyMethod,
 )
+from ..policies import OPEN_STATUSES, closing_permission, works_on_case
 from ..settings import SystemSetting
 from ..units import Unit
 from ..users import User
@@ -179,24 +180,6 @@ STEPS: dict[str, Step] = {
 
 
 # --- who may do what -------------------------------------------------------------------------
-
-
-def is_on_case(case: Case, user) -> bool:
-    """The handler, an assistant, a member of the handling unit, or someone who sees all."""
-    if user.has_permission("case.view_all"):
-        return True
-    return (
-        case.handler_id == user.id
-        or (case.handling_unit_id is not None and case.handling_unit_id == user.unit_id)
-        or any(assistant.id == user.id for assistant in case.assistants)
-    )
-
-
-def closing_permission() -> str:
-    """Who may close: a leader's sign-off where configured, otherwise the office."""
-    if SystemSetting.get("close_requires_sign_off") == "1":
-        return "workflow.sign_off"
-    return "workflow.close"
 
 
 def _permissions(step: Step, case: Case) -> tuple[str, ...]:
@@ -360,7 +343,7 @@ def step_problem(step: Step, case: Case, user) -> tuple[type, str] | None:
         )
     if not any(user.has_permission(name) for name in _permissions(step, case)):
         return NotPermitted, f"您没有“{step.title}”的权限"
-    if step.on_case and not is_on_case(case, user):
+    if step.on_case and not works_on_case(user, case):
         return NotPermitted, f"您不是该事项的承办人或承办单位人员，不能{step.title}"
     message = _guard(step, case, user)
     if message:

@@ -1,0 +1,433 @@
+"""Who may see and do what: every access rule of the system, written once.
+
+Each rule is a Python predicate on loaded objects and, right beside it, its SQL twin that
+selects the same rows. Views, templates (through the ``can_*`` helpers the admin passes in),
+exports, PDFs, pickers, the timeline, the audit log and statistics all ask this module; none of
+them restates a rule. When a rule changes, both halves change here together, and
+``tests/test_policies.py`` checks that they agree row for row.
+
+Rules in this file:
+
+- which states are open (work still going on) and which are finished;
+- which cases a user may see, and who works on a case (may take its steps);
+- the reporter's circle of a 举报 / 检举控告 case, who may see the reporter, and the one mask text;
+- who may close a case, and which cases await the user's next step (我的待办);
+- who may open attachments and print a case's documents;
+- which reception records and which people (pickers) a user may see.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import column_property
+
+from .cases import Case, case_assistants
+from .categories import Category
+from .deadlines import CaseClock
+from .enums import CaseStatus, CategoryKind
+from .settings import SystemSetting
+
+S = CaseStatus
+
+
+def _signed_in(user) -> bool:
+    return user is not None and getattr(user, "is_authenticated", False)
+
+
+def _is(column, value):
+    # Every term is TRUE or FALSE, never NULL, so that NOT(...) of it means what it says.
+    return sa.and_(column.is_not(None), column == value)
+
+
+# --- open and finished states -------------------------------------------------------------
+
+#: States in which work on the matter is still going on (clocks may run). 存信 (kept) and
+#: merged cases are not open: nobody works on them, and no figure counts them as open.
+OPEN_STATUSES = frozenset(
+    {
+        S.registered,
+        S.accepted,
+        S.awaiting_instruction,
+        S.assigned,
+        S.in_progress,
+        S.result_reported,
+        S.replied,
+        S.under_review,
+        S.under_re_review,
+    }
+)
+#: Every other state: the matter is settled, set aside or handed elsewhere.
+FINISHED_STATUSES = frozenset(CaseStatus) - OPEN_STATUSES
+
+
+def is_open(case) -> bool:
+    return case.status in OPEN_STATUSES
+
+
+def open_clause():
+    """SQL twin of :func:`is_open`."""
+    return Case.status.in_(OPEN_STATUSES)
+
+
+# --- seeing a case --------------------------------------------------------------------------
+
+
+def can_view_case(user, case) -> bool:
+    """Whoever sees all units; else the handling unit's members, the handler, the registrar
+    and the assisting handlers."""
+    if case is None or not _signed_in(user):
+        return False
+    if user.has_permission("case.view_all"):
+        return True
+    return (
+        (case.handling_unit_id is not None and case.handling_unit_id == user.unit_id)
+        or case.handler_id == user.id
+        or case.created_by_id == user.id
+        or any(assistant.id == user.id for assistant in case.assistants)
+    )
+
+
+def visible_cases_clause(user):
+    """SQL twin of :func:`can_view_case` for ``Case`` rows (deleted rows are the caller's)."""
+    if not _signed_in(user):
+        return sa.false()
+    if user.has_permission("case.view_all"):
+        return sa.true()
+    assisted = sa.select(case_assistants.c.case_id).where(case_assistants.c.user_id == user.id)
+    conditions = [
+        _is(Case.handler_id, user.id),
+        _is(Case.created_by_id, user.id),
+        Case.id.in_(assisted),
+    ]
+    if user.unit_id is not None:
+        conditions.append(_is(Case.handling_unit_id, user.unit_id))
+    return sa.or_(*conditions)
+
+
+def visible_case_ids(user):
+    """A subquery of the ids of the live cases ``user`` may see."""
+    return sa.select(Case.id).where(visible_cases_clause(user), Case.is_deleted.is_(False))
+
+
+def can_see_live_case(user, case) -> bool:
+    """A case that still exists and that ``user`` may see."""
+    return case is not None and not case.is_deleted and can_view_case(user, case)
+
+
+def can_edit_case(user, case) -> bool:
+    return _signed_in(user) and user.has_permission("case.edit") and can_see_live_case(user, case)
+
+
+def works_on_case(user, case) -> bool:
+    """May take a case's steps: the handler, an assistant, a member of the handling unit, or
+    someone who sees all units. (The registrar sees the case but does not work on it.)"""
+    if not _signed_in(user):
+        return False
+    if user.has_permission("case.view_all"):
+        return True
+    return (
+        case.handler_id == user.id
+        or (case.handling_unit_id is not None and case.handling_unit_id == user.unit_id)
+        or any(assistant.id == user.id for assistant in case.assistants)
+    )
+
+
+def works_on_case_clause(user):
+    """SQL twin of :func:`works_on_case`."""
+    if not _signed_in(user):
+        return sa.false()
+    if user.has_permission("case.view_all"):
+        return sa.true()
+    assisted = sa.select(case_assistants.c.case_id).where(case_assistants.c.user_id == user.id)
+    conditions = [_is(Case.handler_id, user.id), Case.id.in_(assisted)]
+    if user.unit_id is not None:
+        conditions.append(_is(Case.handling_unit_id, user.unit_id))
+    return sa.or_(*conditions)
+
+
+# --- the reporter's circle and masking -------------------------------------------------------
+#
+# A case is confidential when its category is of kind 举报 (report) or 检举控告 (accusation).
+# Its reporter's identity (petitioners, agent, representatives, the people on its letters,
+# visits and calls, the caller's number, callback contacts) and its original material
+# (attachments) are shown only to holders of ``confidential.view`` (by default the office,
+# leaders and administrators) and to the case's circle: whoever registered it, its handler and
+# assisting handlers, and the head of its handling unit (a member of that unit who may approve
+# results). Other members of the handling unit are left out on purpose: the person reported on
+# may work there. Lists and search results never show the reporter to anyone.
+
+CONFIDENTIAL_KINDS = (CategoryKind.report, CategoryKind.accusation)
+CONFIDENTIAL_PERMISSION = "confidential.view"
+#: Fields of a case (and of its contacts and callbacks) that identify the reporter.
+IDENTITY_FIELDS = frozenset(
+    {
+        "petitioners",
+        "petitioner_names",
+        "agent",
+        "agent_id",
+        "representatives",
+        "writer",
+        "writer_id",
+        "visitor",
+        "visitor_id",
+        "caller",
+        "caller_id",
+        "caller_number",
+        "person_reached",
+        "contact_phone",
+        "phone",
+        "email",
+        "id_number",
+        "name",
+    }
+)
+#: The one text shown in place of a hidden value, on screens, in exports and in PDFs.
+MASK = _l("（保密）")
+
+Case.is_confidential = column_property(
+    sa.exists()
+    .where(Category.id == Case.category_id, Category.kind.in_(CONFIDENTIAL_KINDS))
+    .correlate_except(Category),
+)
+
+
+def is_confidential_category(category) -> bool:
+    return category is not None and category.kind in CONFIDENTIAL_KINDS
+
+
+def confidential_clause():
+    """SQL: the case is a 举报 / 检举控告 case (twin of ``Case.is_confidential``)."""
+    kinds = sa.select(Category.id).where(Category.kind.in_(CONFIDENTIAL_KINDS))
+    return sa.and_(Case.category_id.is_not(None), Case.category_id.in_(kinds))
+
+
+def is_unit_head_of(user, case) -> bool:
+    return (
+        case.handling_unit_id is not None
+        and case.handling_unit_id == user.unit_id
+        and user.has_permission("workflow.approve")
+    )
+
+
+def in_reporter_circle(user, case) -> bool:
+    """The registrar, the handler, an assistant, or the head of the handling unit."""
+    if case is None or not _signed_in(user):
+        return False
+    if user.id in (case.created_by_id, case.handler_id):
+        return True
+    if is_unit_head_of(user, case):
+        return True
+    return any(assistant.id == user.id for assistant in case.assistants)
+
+
+def reporter_circle_clause(user):
+    """SQL twin of :func:`in_reporter_circle`."""
+    if not _signed_in(user):
+        return sa.false()
+    assisted = sa.select(case_assistants.c.case_id).where(case_assistants.c.user_id == user.id)
+    chain = [_is(Case.created_by_id, user.id), _is(Case.handler_id, user.id), Case.id.in_(assisted)]
+    if user.unit_id is not None and user.has_permission("workflow.approve"):
+        chain.append(_is(Case.handling_unit_id, user.unit_id))
+    return sa.or_(*chain)
+
+
+def reporter_visible(case, user) -> bool:
+    """May ``user`` see who reported ``case`` and its original material?"""
+    if case is None or not case.is_confidential:
+        return True
+    if not _signed_in(user):
+        return False
+    return user.has_permission(CONFIDENTIAL_PERMISSION) or in_reporter_circle(user, case)
+
+
+def reporter_visible_clause(user):
+    """SQL twin of :func:`reporter_visible` for ``Case`` rows."""
+    if _signed_in(user) and user.has_permission(CONFIDENTIAL_PERMISSION):
+        return sa.true()
+    return sa.or_(~confidential_clause(), reporter_circle_clause(user))
+
+
+def hidden_reporter_case_ids(user):
+    """SQL: ids of the cases whose reporter ``user`` may not see."""
+    return sa.select(Case.id).where(confidential_clause(), ~reporter_visible_clause(user))
+
+
+def may_join_circle(user, case, *, named_by=None) -> bool:
+    """May ``user`` become part of a confidential case's circle (as handler or assistant)?
+
+    On an ordinary case anyone who works on it may. On a 举报 case a person joins only when
+    someone already allowed names them (``named_by``), or when they are already allowed
+    themselves; taking an unnamed case from the unit's queue is not enough, because the person
+    reported on may sit in that unit.
+    """
+    if not case.is_confidential:
+        return True
+    if reporter_visible(case, user):
+        return True
+    return named_by is not None and reporter_visible(case, named_by)
+
+
+def masked(value, hidden: bool):
+    """``value``, or the mask text when it is hidden."""
+    return str(MASK) if hidden else value
+
+
+def list_value(case, value):
+    """Lists and search results never show a confidential case's reporter, whoever looks."""
+    if case is not None and case.is_confidential:
+        return str(MASK)
+    return value
+
+
+# --- closing and the user's next steps -------------------------------------------------------
+
+
+def closing_permission() -> str:
+    """Who may close: a leader's sign-off where the office requires it, otherwise the office."""
+    if SystemSetting.get("close_requires_sign_off") == "1":
+        return "workflow.sign_off"
+    return "workflow.close"
+
+
+def may_close(user, case) -> bool:
+    """The permission of closing and a case that the user works on."""
+    return (
+        _signed_in(user) and user.has_permission(closing_permission()) and works_on_case(user, case)
+    )
+
+
+def _ready_to_close(case) -> bool:
+    return case.status == S.replied or (
+        case.status == S.result_reported
+        and case.is_anonymous
+        and case.result_approved_at is not None
+    )
+
+
+def _ready_to_close_clause():
+    return sa.or_(
+        Case.status == S.replied,
+        sa.and_(
+            Case.status == S.result_reported,
+            Case.is_anonymous.is_(True),
+            Case.result_approved_at.is_not(None),
+        ),
+    )
+
+
+def awaiting_me(user, case) -> bool:
+    """Is the case's next step the user's (我的待办)?"""
+    if not _signed_in(user):
+        return False
+    status = case.status
+    if case.handler_id == user.id and status in (S.assigned, S.in_progress):
+        return True
+    if (
+        user.unit_id is not None
+        and user.has_permission("workflow.handle")
+        and case.handling_unit_id == user.unit_id
+        and case.handler_id is None
+        and status == S.assigned
+    ):
+        return True
+    if user.has_permission("workflow.intake") and status in (S.registered, S.accepted):
+        return True
+    if user.has_permission("workflow.instruct"):
+        if status == S.awaiting_instruction:
+            return True
+        if any(c.pending_extension is not None and c.stopped_at is None for c in case.clocks):
+            return True
+    if (
+        user.has_permission("workflow.approve")
+        and user.unit_id is not None
+        and status == S.result_reported
+        and case.result_approved_at is None
+        and case.handling_unit_id == user.unit_id
+    ):
+        return True
+    if (
+        user.has_permission("workflow.reply")
+        and status == S.result_reported
+        and case.result_approved_at is not None
+        and not case.is_anonymous
+    ):
+        return True
+    if user.has_permission(closing_permission()) and _ready_to_close(case):
+        return True
+    return user.has_permission("workflow.review") and status in (S.under_review, S.under_re_review)
+
+
+def awaiting_me_clause(user):
+    """SQL twin of :func:`awaiting_me`."""
+    if not _signed_in(user):
+        return sa.false()
+    conditions = [
+        sa.and_(_is(Case.handler_id, user.id), Case.status.in_([S.assigned, S.in_progress]))
+    ]
+    if user.unit_id is not None and user.has_permission("workflow.handle"):
+        conditions.append(
+            sa.and_(
+                _is(Case.handling_unit_id, user.unit_id),
+                Case.handler_id.is_(None),
+                Case.status == S.assigned,
+            )
+        )
+    if user.has_permission("workflow.intake"):
+        conditions.append(Case.status.in_([S.registered, S.accepted]))
+    if user.has_permission("workflow.instruct"):
+        conditions.append(Case.status == S.awaiting_instruction)
+        pending = sa.select(CaseClock.case_id).where(
+            CaseClock.pending_extension.is_not(None), CaseClock.stopped_at.is_(None)
+        )
+        conditions.append(Case.id.in_(pending))
+    if user.has_permission("workflow.approve") and user.unit_id is not None:
+        conditions.append(
+            sa.and_(
+                Case.status == S.result_reported,
+                Case.result_approved_at.is_(None),
+                _is(Case.handling_unit_id, user.unit_id),
+            )
+        )
+    if user.has_permission("workflow.reply"):
+        conditions.append(
+            sa.and_(
+                Case.status == S.result_reported,
+                Case.result_approved_at.is_not(None),
+                Case.is_anonymous.is_(False),
+            )
+        )
+    if user.has_permission(closing_permission()):
+        conditions.append(_ready_to_close_clause())
+    if user.has_permission("workflow.review"):
+        conditions.append(Case.status.in_([S.under_review, S.under_re_review]))
+    return sa.or_(*conditions)
+
+
+# --- attachments and documents --------------------------------------------------------------
+
+
+def can_view_original(user, case) -> bool:
+    """Attachments (the original letter, recordings) are the reporter's own material."""
+    return can_see_live_case(user, case) and reporter_visible(case, user)
+
+
+def can_view_attachment(user, attachment) -> bool:
+    return attachment is not None and can_view_original(user, attachment.case)
+
+
+def can_print_case_documents(user, case) -> bool:
+    """A case's documents name the petitioner: the case must be visible and, on a 举报 case,
+    the user must see the reporter."""
+    return (
+        _signed_in(user)
+        and user.has_permission("document.print")
+        and can_see_live_case(user, case)
+        and reporter_visible(case, user)
+    )
+
+
+# --- reception records ---------------------------------------------------------------------
+
+
+# --- people ----------------------------------------------------------------------------------
