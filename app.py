@@ -280,7 +280,7 @@ def _register_cli(app: Flask) -> None:
     @click.option("--password", default="demo12345", show_default=True)
     def seed_demo_command(cases, password):
         """Load the government preset and realistic demo cases (idempotent)."""
-        from models.demo import seed_demo
+        from models.maintenance.demo import seed_demo
 
         logins = seed_demo(case_count=cases, password=password)
         db.session.commit()
@@ -326,7 +326,7 @@ def _register_cli(app: Flask) -> None:
     def load_deadline_preset_command(name):
         """Replace the deadline and escalation rules with a preset's (government, enterprise,
         property, hospital)."""
-        from models.presets import load_deadline_preset
+        from models.maintenance.presets import load_deadline_preset
 
         rules, escalations = load_deadline_preset(name)
         db.session.commit()
@@ -336,7 +336,7 @@ def _register_cli(app: Flask) -> None:
     @click.argument("name", default="government")
     def load_preset_command(name):
         """Load a preset's roles, units, categories and settings (idempotent)."""
-        from models.presets import load_preset
+        from models.maintenance.presets import load_preset
 
         load_preset(name)
         db.session.commit()
@@ -351,7 +351,7 @@ def _register_cli(app: Flask) -> None:
     )
     def backup_command(output_dir):
         """Write a consistent backup of the database and stored files to one archive."""
-        from models.backup import BackupError, create_backup
+        from models.maintenance.backup import BackupError, create_backup
 
         try:
             result = create_backup(output_dir)
@@ -366,7 +366,7 @@ def _register_cli(app: Flask) -> None:
     @click.option("--yes", is_flag=True, help="不再询问，直接恢复")
     def restore_command(archive, yes):
         """Replace the database and stored files with those in a backup archive."""
-        from models.backup import BackupError, restore_backup
+        from models.maintenance.backup import BackupError, restore_backup
 
         if not yes:
             click.confirm(

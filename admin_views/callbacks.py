@@ -526,7 +526,7 @@ class RectificationOrderView(ProtectedModelView):
     def print_view(self, order_id):
         from flask import Response, render_template
 
-        from models.documents.pdf import RenderError, render_pdf
+        from models.rendering.pdf import RenderError, render_pdf
 
         order = self.get_one(order_id)
         if order is None:

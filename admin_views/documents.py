@@ -12,8 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from models import Case, db
-from models.documents.catalog import TYPES
-from models.documents.records import DocumentTemplate, IssuedDocument
+from models.documents import DocumentTemplate, IssuedDocument
 from models.enums import DocumentKind
 from models.operations import NotPermitted, ValidationFailed, WorkflowError
 from models.operations.documents import (
@@ -26,6 +25,7 @@ from models.operations.documents import (
     wording_of,
 )
 from models.policies import reporter_visible, visible_cases_clause
+from models.rendering.catalog import TYPES
 
 logger = logging.getLogger(__name__)
 

@@ -186,13 +186,13 @@ class StatsDrillFilter(filters.BaseSQLAFilter):
         super().__init__(column, name)
 
     def apply(self, query, value, alias=None):
-        from models.statistics import StatsFilter, case_condition
+        from models.queries.statistics import StatsFilter, case_condition
 
         flt, measure, dimensions = StatsFilter.decode(value)
         return query.filter(case_condition(flt, measure, dimensions))
 
     def validate(self, value) -> bool:
-        from models.statistics import StatsFilter
+        from models.queries.statistics import StatsFilter
 
         try:
             StatsFilter.decode(value)

@@ -11,7 +11,7 @@ from flask_login import current_user
 
 from models import Category, Unit, db
 from models.base import to_local, utcnow
-from models.documents.records import RegisterJob
+from models.documents import RegisterJob
 from models.enums import RegisterJobStatus, RegisterKind
 from models.operations import NotPermitted, ValidationFailed
 from models.operations.registers import (

@@ -1,4 +1,4 @@
-"""统计 → 统计看板 and 定期报表: figures, charts and reports from ``models.statistics``."""
+"""统计 → 统计看板 and 定期报表: figures, charts and reports from ``models.queries.statistics``."""
 
 from __future__ import annotations
 
@@ -12,13 +12,11 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from models import Category, Unit, db
-from models import charts as svg
 from models.audit import AuditAction
 from models.base import local_zone, utcnow
 from models.operations.audit_log import record_audit
 from models.policies import visible_cases_clause
-from models.reports import REPORT_KINDS, default_period, report_data, report_pdf, report_xlsx
-from models.statistics import (
+from models.queries.statistics import (
     StatsFilter,
     breakdown,
     by_category,
@@ -28,6 +26,14 @@ from models.statistics import (
     callback_quotas,
     dimensions,
     summary,
+)
+from models.rendering import charts as svg
+from models.rendering.reports import (
+    REPORT_KINDS,
+    default_period,
+    report_data,
+    report_pdf,
+    report_xlsx,
 )
 
 from .filters import StatsDrillFilter
@@ -267,7 +273,7 @@ class StatsView(BaseView):
             body = report_xlsx(data)
             mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         else:
-            from models.documents.pdf import RenderError
+            from models.rendering.pdf import RenderError
 
             try:
                 body = report_pdf(data)

@@ -15,7 +15,6 @@ from wtforms import DateField, RadioField, SelectField, StringField, TextAreaFie
 from wtforms.validators import Optional
 
 from models import SurveyCampaign, SurveyItem, SurveyResponse, Unit, db
-from models import charts as svg
 from models.base import local_zone, utcnow
 from models.enums import Satisfaction
 from models.operations import WorkflowError
@@ -26,6 +25,7 @@ from models.operations.surveys import (
     order_rectification,
     record_survey_response,
 )
+from models.rendering import charts as svg
 from models.surveys import RectificationOrder
 
 from .base import ProtectedModelView

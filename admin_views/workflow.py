@@ -15,6 +15,7 @@ from models.base import utcnow
 from models.calendar import forget_work_calendar, work_calendar
 from models.deadlines import time_left
 from models.enums import Clock, EscalationTrigger, TimeUnit
+from models.maintenance.presets import DEADLINE_PRESETS, load_deadline_preset
 from models.operations import Conflict, NotPermitted, ValidationFailed, WorkflowError
 from models.operations.deadlines import (
     due_soon_case_ids,
@@ -33,7 +34,6 @@ from models.policies import (
     reporter_visible_clause,
     visible_cases_clause,
 )
-from models.presets import DEADLINE_PRESETS, load_deadline_preset
 
 from .base import ProtectedModelView
 from .labels import labels

@@ -20,7 +20,7 @@ from .deadlines import (  # noqa: E402
     EscalationRule,
     Notification,
 )
-from .documents.records import DocumentTemplate, IssuedDocument, RegisterJob  # noqa: E402
+from .documents import DocumentTemplate, IssuedDocument, RegisterJob  # noqa: E402
 from .opinion_boxes import OpinionBox, OpinionBoxOpening, opinion_slip_cases  # noqa: E402
 from .parties import Party  # noqa: E402
 from .reception import Appointment, VisitIncident, VisitorPass  # noqa: E402

@@ -44,10 +44,10 @@ from flask_admin.contrib.sqla import filters  # noqa: E402
 from app import create_app  # noqa: E402
 from models import Case, Category, NumberSequence, Party, Unit, case_petitioners, db  # noqa: E402
 from models.base import local_zone  # noqa: E402
-from models.demo import SUBJECTS  # noqa: E402
 from models.enums import CaseChannel, CasePriority, CaseStatus, Gender  # noqa: E402
+from models.maintenance.demo import SUBJECTS  # noqa: E402
+from models.maintenance.presets import load_preset  # noqa: E402
 from models.operations.users import create_user  # noqa: E402
-from models.presets import load_preset  # noqa: E402
 
 SQLITE_PATH = Path(tempfile.gettempdir()) / "xinfang_bench.db"
 PG_HOST, PG_PORT, PG_USER, PG_DATABASE = "127.0.0.1", 5432, "postgres", "xinfang_bench"

@@ -46,9 +46,6 @@ from models import (  # noqa: E402
     SystemSetting,
     db,
 )
-from models.documents.catalog import TYPES, sample_values  # noqa: E402
-from models.documents.pdf import render_pdf  # noqa: E402
-from models.documents.registers import RegisterParams, register_parts  # noqa: E402
 from models.enums import (  # noqa: E402
     CaseChannel,
     CaseStatus,
@@ -58,10 +55,13 @@ from models.enums import (  # noqa: E402
     RegisterJobStatus,
     RegisterKind,
 )
+from models.maintenance.presets import load_preset  # noqa: E402
 from models.operations import registers as register_ops  # noqa: E402
 from models.operations.documents import build_html  # noqa: E402
 from models.operations.users import create_user  # noqa: E402
-from models.presets import load_preset  # noqa: E402
+from models.rendering.catalog import TYPES, sample_values  # noqa: E402
+from models.rendering.pdf import render_pdf  # noqa: E402
+from models.rendering.registers import RegisterParams, register_parts  # noqa: E402
 
 BENCH_PASSWORD = "bench12345"  # noqa: S105 - a throw-away account in a temp database
 CONFIG = {"TESTING": True, "SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False, "REDIS_URL": None}

@@ -14,7 +14,7 @@ from admin_views.security import MemoryCounter
 from app import create_app, database_url_from_env
 from models import Case, Party, db
 from models.base import utcnow
-from models.presets import ensure_roles, ensure_settings, load_preset
+from models.maintenance.presets import ensure_roles, ensure_settings, load_preset
 from models.users import User
 
 TEST_CONFIG = {

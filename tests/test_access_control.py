@@ -70,7 +70,7 @@ def test_every_non_get_rule_refuses_a_request_without_csrf_token(
     app = build_app("sqlite", tmp_path_factory, WTF_CSRF_ENABLED=True)
     with app.app_context():
         db.create_all()
-        from models.presets import ensure_roles
+        from models.maintenance.presets import ensure_roles
 
         ensure_roles()
         from models.operations.users import create_user as create_account
@@ -666,9 +666,9 @@ def test_csv_export_streams_after_the_request_context_is_gone(tmp_path_factory, 
     """As in production: the rows are written after the view returned and its session ended."""
     if backend != "sqlite":
         pytest.skip("one backend is enough for the streaming mechanics")
+    from models.maintenance.presets import ensure_roles, ensure_settings
     from models.operations.cases import register_case
     from models.operations.users import create_user as create_account
-    from models.presets import ensure_roles, ensure_settings
 
     app = build_app("sqlite", tmp_path_factory)
     with app.app_context():

@@ -352,7 +352,7 @@ def test_each_contact_registers_is_found_and_edited(
 
 
 def test_each_demo_account_logs_in_to_a_chinese_menu(app):
-    from models.demo import DEMO_USERS, seed_demo
+    from models.maintenance.demo import DEMO_USERS, seed_demo
 
     seed_demo(case_count=10, password="demo12345")
     db.session.commit()

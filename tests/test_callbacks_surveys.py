@@ -46,7 +46,7 @@ from models.operations.surveys import (
     record_survey_response,
 )
 from models.operations.workflow import perform
-from models.statistics import StatsFilter, callback_quotas
+from models.queries.statistics import StatsFilter, callback_quotas
 
 
 def _today() -> date:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from models import Case, CaseEvent, Notification, db
 from models.base import local_zone, utcnow
 from models.enums import CaseChannel, EventKind
-from models.statistics import StatsFilter, case_condition, summary
+from models.queries.statistics import StatsFilter, case_condition, summary
 
 PAST = (utcnow() - timedelta(hours=3)).astimezone(local_zone()).strftime("%Y-%m-%d %H:%M:%S")
 

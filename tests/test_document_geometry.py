@@ -11,10 +11,10 @@ from datetime import date
 import pytest
 from weasyprint.formatting_structure import boxes
 
-from models.documents.catalog import TYPES
-from models.documents.pdf import render_document
 from models.enums import DocumentKind
 from models.operations.documents import build_html
+from models.rendering.catalog import TYPES
+from models.rendering.pdf import render_document
 
 PX_PER_MM = 96 / 25.4
 PX_PER_PT = 96 / 72

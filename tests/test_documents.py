@@ -13,9 +13,7 @@ from pypdf import PdfReader
 
 from models import CaseEvent, Category, DocumentTemplate, IssuedDocument, NumberSequence, Unit, db
 from models.base import format_chinese_date
-from models.documents import pdf as pdf_module
-from models.documents.catalog import TYPES, sample_values
-from models.documents.pdf import RenderError
+from models.rendering import pdf as pdf_module
 from models.enums import CaseStatus, DocumentKind, EventKind
 from models.operations import NotPermitted, ValidationFailed
 from models.operations.documents import (
@@ -26,6 +24,8 @@ from models.operations.documents import (
     save_wording,
 )
 from models.operations.workflow import perform
+from models.rendering.catalog import TYPES, sample_values
+from models.rendering.pdf import RenderError
 from tests.conftest import row_counts
 
 RARE_NAME = "王堃喆玥赟龑䶮"

@@ -20,8 +20,8 @@ from werkzeug.serving import make_server
 
 from models import Case, Letter, db
 from models.base import local_zone
+from models.maintenance.presets import load_preset
 from models.operations.users import create_user
-from models.presets import load_preset
 from tests.conftest import build_app
 
 CHROMIUM = Path("/usr/bin/chromium")

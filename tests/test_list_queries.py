@@ -4,7 +4,7 @@ import pytest
 from flask import g
 
 from models import db
-from models.demo import seed_demo
+from models.maintenance.demo import seed_demo
 
 LIST_ENDPOINTS = [
     "letter",

@@ -8,8 +8,8 @@ import time
 import pytest
 from pypdf import PdfReader
 
-from models.documents import pdf
-from models.documents.pdf import RenderError, RestrictedFetcher, render_pdf
+from models.rendering import pdf
+from models.rendering.pdf import RenderError, RestrictedFetcher, render_pdf
 
 PAGE = (
     '<!DOCTYPE html><html><head><link rel="stylesheet" href="documents.css"></head>'

@@ -14,7 +14,7 @@ from pypdf import PdfReader
 
 from models import Category, Letter, RegisterJob, SystemSetting, db
 from models.base import to_local, utcnow
-from models.documents import registers as register_documents
+from models.rendering import registers as register_documents
 from models.enums import LetterForm, LetterOrigin, RegisterJobStatus
 from models.operations import registers as register_ops
 from models.operations.registers import QUEUE_NAME

@@ -26,8 +26,8 @@ from models.enums import (
     Satisfaction,
     TimeUnit,
 )
+from models.maintenance.presets import load_deadline_preset
 from models.operations.workflow import perform
-from models.presets import load_deadline_preset
 
 REPORTER = "孙揭发"
 PHONE = "13811112222"

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from models import Callback, Case, CaseClock, CaseEvent, Category, Unit, db
 from models.base import local_zone, utcnow
 from models.enums import CaseChannel, CaseStatus, Clock, EventKind, Satisfaction, TimeUnit
-from models.statistics import (
+from models.queries.statistics import (
     MEASURES,
     StatsFilter,
     by_channel,
@@ -303,7 +303,7 @@ def read_xlsx(data: bytes) -> dict[str, list[list]]:
 
 
 def test_report_counts_equal_the_dashboard_on_demo_data(app, client, login_as):
-    from models.demo import seed_demo
+    from models.maintenance.demo import seed_demo
     from models.users import User
 
     seed_demo(case_count=40)

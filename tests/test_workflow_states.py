@@ -11,10 +11,10 @@ import sqlalchemy as sa
 from models import Case, CaseEvent, Unit, db
 from models.base import utcnow
 from models.enums import CaseStatus, Clock, EventKind, ReplyMethod, UnitKind
+from models.maintenance.presets import load_deadline_preset
 from models.operations import WorkflowError
 from models.operations.deadlines import start_clock
 from models.operations.workflow import STEPS, perform
-from models.presets import load_deadline_preset
 from tests.conftest import row_counts
 
 SAMPLE_INPUTS = {

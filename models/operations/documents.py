@@ -20,7 +20,10 @@ from .. import db
 from ..audit import AuditAction
 from ..base import format_chinese_date, to_local, utcnow
 from ..cases import Case, CaseEvent
-from ..documents.catalog import (
+from ..documents import DocumentTemplate, IssuedDocument
+from ..enums import CategoryKind, DocumentKind, EventKind, UnitKind
+from ..policies import reporter_visible
+from ..rendering.catalog import (
     TYPES,
     DocumentType,
     common_values,
@@ -29,11 +32,8 @@ from ..documents.catalog import (
     sample_values,
     specific_values,
 )
-from ..documents.pdf import RenderError, render_pdf
-from ..documents.records import DocumentTemplate, IssuedDocument
-from ..documents.wording import check_template, paragraphs, render_wording
-from ..enums import CategoryKind, DocumentKind, EventKind, UnitKind
-from ..policies import reporter_visible
+from ..rendering.pdf import RenderError, render_pdf
+from ..rendering.wording import check_template, paragraphs, render_wording
 from ..settings import SystemSetting
 from ..units import Unit
 from . import NotPermitted, ValidationFailed

@@ -19,9 +19,11 @@ from flask import current_app
 from .. import db
 from ..audit import AuditAction
 from ..base import utcnow
-from ..documents.pdf import RenderError, render_pdf, render_pdf_in_parts
-from ..documents.records import RegisterJob
-from ..documents.registers import (
+from ..documents import RegisterJob
+from ..enums import RegisterJobStatus, RegisterKind
+from ..policies import hidden_reporter_case_ids, visible_cases_clause
+from ..rendering.pdf import RenderError, render_pdf, render_pdf_in_parts
+from ..rendering.registers import (
     MAX_ROWS,
     RegisterParams,
     count_rows,
@@ -30,8 +32,6 @@ from ..documents.registers import (
     register_parts,
     register_rows,
 )
-from ..enums import RegisterJobStatus, RegisterKind
-from ..policies import hidden_reporter_case_ids, visible_cases_clause
 from ..settings import SystemSetting
 from ..users import User
 from . import NotPermitted, ValidationFailed

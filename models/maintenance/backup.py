@@ -29,8 +29,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import current_app
 
-from . import db
-from .base import utcnow
+from .. import db
+from ..base import utcnow
 
 BACKUP_FORMAT = 1
 #: Config keys naming folders of stored files that belong in every backup. Issued documents and

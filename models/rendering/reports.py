@@ -1,6 +1,6 @@
 """Periodic reports (月报、半年与年度投诉分析、年度总结) as data, XLSX and PDF.
 
-One function gathers a report's figures from ``models.statistics`` (the same queries as the
+One function gathers a report's figures from ``models.queries.statistics`` (the same queries as the
 dashboard, so a report and the dashboard agree for the same filter); the XLSX writer and the
 PDF template only lay them out.
 """
@@ -12,10 +12,9 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from . import charts, db
-from .base import local_zone, utcnow
-from .reception_days import QueueStatus, ReceptionQueueEntry
-from .statistics import (
+from .. import db
+from ..base import local_zone, utcnow
+from ..queries.statistics import (
     StatsFilter,
     breakdown,
     by_category,
@@ -28,7 +27,9 @@ from .statistics import (
     recurring_problems,
     summary,
 )
-from .units import Unit
+from ..reception_days import QueueStatus, ReceptionQueueEntry
+from ..units import Unit
+from . import charts
 
 REPORT_KINDS = {
     "monthly": "月度信访投诉情况报告",
@@ -72,7 +73,7 @@ def format_value(value, kind: str) -> str:
 
 def reception_day_items(flt: StatsFilter, *, scope=None) -> list[dict]:
     """Matters received at leader reception days in the period, per handling unit (T51)."""
-    from .cases import Case
+    from ..cases import Case
 
     zone = local_zone()
     now = utcnow()
@@ -114,8 +115,8 @@ def reception_day_items(flt: StatsFilter, *, scope=None) -> list[dict]:
 
 
 def survey_results_in(flt: StatsFilter) -> list[dict]:
-    from .operations.surveys import campaign_results
-    from .surveys import SurveyCampaign
+    from ..operations.surveys import campaign_results
+    from ..surveys import SurveyCampaign
 
     campaigns = db.session.scalars(
         sa.select(SurveyCampaign)
@@ -328,14 +329,14 @@ def report_html(data: dict) -> str:
 
 
 def report_pdf(data: dict) -> bytes:
-    from .documents.pdf import render_pdf
+    from .pdf import render_pdf
 
     return render_pdf(report_html(data))
 
 
 def default_period(kind: str, today) -> tuple:
     """The period a report covers when none is chosen: the last complete one."""
-    from .statistics import period_of
+    from ..queries.statistics import period_of
 
     if kind == "monthly":
         last = today.replace(day=1) - timedelta(days=1)

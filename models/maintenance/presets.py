@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from . import db
-from .categories import Category
-from .deadlines import DeadlineRule, EscalationRule
-from .enums import CasePriority, CategoryKind, Clock, EscalationTrigger, TimeUnit, UnitKind
-from .permissions import DEFAULT_ROLES
-from .settings import DEFAULT_SETTINGS, SystemSetting
-from .units import Unit
-from .users import Role
+from .. import db
+from ..categories import Category
+from ..deadlines import DeadlineRule, EscalationRule
+from ..enums import CasePriority, CategoryKind, Clock, EscalationTrigger, TimeUnit, UnitKind
+from ..permissions import DEFAULT_ROLES
+from ..settings import DEFAULT_SETTINGS, SystemSetting
+from ..units import Unit
+from ..users import Role
 
 K = CategoryKind
 
@@ -289,7 +289,7 @@ def load_preset(name: str = "government") -> None:
             _category(
                 child_name, kind, parent, index * 10 + child_index, f"{index:02d}{child_index:02d}"
             )
-    from .operations.surveys import ensure_owner_survey_template
+    from ..operations.surveys import ensure_owner_survey_template
 
     ensure_owner_survey_template()
     db.session.flush()

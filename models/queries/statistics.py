@@ -33,15 +33,15 @@ from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 
-from . import db
-from .base import local_zone, utcnow
-from .callbacks import Callback
-from .cases import Case, CaseEvent
-from .categories import Category
-from .deadlines import CaseClock
-from .enums import CaseChannel, CaseStatus, Clock, EventKind, Satisfaction
-from .policies import OPEN_STATUSES
-from .units import Unit
+from .. import db
+from ..base import local_zone, utcnow
+from ..callbacks import Callback
+from ..cases import Case, CaseEvent
+from ..categories import Category
+from ..deadlines import CaseClock
+from ..enums import CaseChannel, CaseStatus, Clock, EventKind, Satisfaction
+from ..policies import OPEN_STATUSES
+from ..units import Unit
 
 #: Clocks whose lateness makes a closed case "not on time" (callbacks and reviews come after).
 WORKING_CLOCKS = (
@@ -537,8 +537,8 @@ def recurring_problems(flt: StatsFilter, *, scope=None, limit: int = 10) -> list
 
 def callback_quotas(flt: StatsFilter) -> list[dict]:
     """Completed callbacks per role against the role's minimum share (回访工作制度 一)."""
-    from .callbacks import CallbackQuota
-    from .users import Role, user_roles
+    from ..callbacks import CallbackQuota
+    from ..users import Role, user_roles
 
     period = sa.and_(
         Callback.is_deleted.is_(False),

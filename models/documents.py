@@ -7,9 +7,9 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .. import db
-from ..base import UTCDateTime, utcnow
-from ..enums import DocumentKind, RegisterJobStatus, RegisterKind, enum_column
+from . import db
+from .base import UTCDateTime, utcnow
+from .enums import DocumentKind, RegisterJobStatus, RegisterKind, enum_column
 
 
 class IssuedDocument(db.Model):

@@ -435,7 +435,7 @@ def register_html(
 
 def register_parts(params: RegisterParams, rows: list[tuple[str, ...]]) -> list[str]:
     """The register's HTML split into consecutive parts of equal row counts, for
-    :func:`~models.documents.pdf.render_pdf_in_parts`; a single part below
+    :func:`~models.rendering.pdf.render_pdf_in_parts`; a single part below
     :data:`PARALLEL_MIN_ROWS`. Each part after the first starts on a new page with the header
     row; only the page where one part ends may be shorter than a full page."""
     if len(rows) < PARALLEL_MIN_ROWS:

@@ -12,13 +12,13 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from faker import Faker
 
-from . import db
-from .base import to_local, utcnow
-from .callbacks import Callback, CallbackQuota, CallbackSchedule
-from .cases import Case
-from .categories import Category
-from .contacts import Call, Letter, Visit
-from .enums import (
+from .. import db
+from ..base import to_local, utcnow
+from ..callbacks import Callback, CallbackQuota, CallbackSchedule
+from ..cases import Case
+from ..categories import Category
+from ..contacts import Call, Letter, Visit
+from ..enums import (
     CallbackFollowUp,
     CallbackMethod,
     CallLine,
@@ -32,27 +32,27 @@ from .enums import (
     Satisfaction,
     VisitKind,
 )
-from .operations.callbacks import (
+from ..operations.callbacks import (
     plan_scheduled_callbacks,
     record_callback,
     record_callback_edit,
 )
-from .operations.contacts import register_contact
-from .operations.deadlines import run_escalations
-from .operations.parties import register_party
-from .operations.surveys import (
+from ..operations.contacts import register_contact
+from ..operations.deadlines import run_escalations
+from ..operations.parties import register_party
+from ..operations.surveys import (
     ensure_owner_survey_template,
     order_rectification,
     record_survey_response,
 )
-from .operations.users import create_user
-from .operations.workflow import perform
-from .parties import Party
+from ..operations.users import create_user
+from ..operations.workflow import perform
+from ..parties import Party
+from ..surveys import SurveyCampaign
+from ..units import Unit
+from ..users import Role, User
+from ..validation import resident_id_check_char
 from .presets import load_preset
-from .surveys import SurveyCampaign
-from .units import Unit
-from .users import Role, User
-from .validation import resident_id_check_char
 
 #: username, full name, role code, unit name
 DEMO_USERS = [

@@ -2,7 +2,7 @@
 
 Every render goes through :func:`render_pdf` (or :func:`render_document` for geometry checks),
 which always uses :class:`RestrictedFetcher`: WeasyPrint may read the app's own style sheets and
-fonts under ``models/documents/assets`` and nothing else — no ``file:`` path elsewhere, no
+fonts under ``models/rendering/assets`` and nothing else — no ``file:`` path elsewhere, no
 ``http:``/``https:``/``ftp:``, no ``data:`` URL. User text must reach the HTML through an
 autoescaping template; the fetcher is the second wall behind that.
 

@@ -1,1 +1,0 @@
-"""Official documents and registers printed as PDF (WeasyPrint)."""

@@ -1,0 +1,1 @@
+"""Keeping an installation: backups and restores, configuration presets, demonstration data."""
