@@ -17,12 +17,12 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
-from models import Callback, Case, User, case_assistants, db
+from models import User, db
 from models.audit import AuditAction
 from models.base import local_zone, utcnow
 from models.enums import CaseStatus
 from models.operations.audit_log import record_audit
-from models.policies import open_clause, visible_cases_clause
+from models.queries.worklists import home_figures
 from models.users import password_hasher
 
 from .filters import MyCasesFilter
@@ -135,33 +135,10 @@ def _filter_url(endpoint: str, filter_class, value: str, column: str | None = No
 
 
 def dashboard_figures() -> dict:
-    """Small counts for the home page: all scoped to what the user may see."""
-    scope = sa.and_(visible_cases_clause(current_user), Case.is_deleted.is_(False))
-    today = utcnow().astimezone(local_zone()).date()
-    assisted = sa.select(case_assistants.c.case_id).where(
-        case_assistants.c.user_id == current_user.id
-    )
-    mine = sa.or_(Case.handler_id == current_user.id, Case.id.in_(assisted))
-    row = db.session.execute(
-        sa.select(
-            sa.func.count().filter(open_clause()),
-            sa.func.count().filter(Case.status == CaseStatus.registered),
-            sa.func.count().filter(mine, open_clause()),
-            sa.func.count(),
-        ).where(scope)
-    ).one()
-    pending_callbacks = db.session.scalar(
-        sa.select(sa.func.count(Callback.id))
-        .join(Case, Case.id == Callback.case_id)
-        .where(scope, Callback.done_at.is_(None), Callback.is_deleted.is_(False))
-    )
+    """The home page's counts (all within what the user may see) and where they lead."""
     return {
+        **home_figures(current_user),
         "mine_url": _filter_url("case", MyCasesFilter, "1"),
         "registered_url": _filter_url("case", None, CaseStatus.registered.value, column="status"),
-        "open_count": row[0],
-        "registered_count": row[1],
-        "mine_count": row[2],
-        "total_count": row[3],
-        "pending_callbacks": pending_callbacks,
-        "today": today,
+        "today": utcnow().astimezone(local_zone()).date(),
     }

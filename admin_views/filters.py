@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-import sqlalchemy as sa
 from flask import has_app_context
 from flask_admin.contrib.sqla import filters
 from flask_babel import lazy_gettext as _l
@@ -114,12 +113,9 @@ class MyCasesFilter(filters.BaseSQLAFilter):
     def apply(self, query, value, alias=None):
         from flask_login import current_user
 
-        from models import Case, case_assistants
+        from models.policies import handles_case_clause
 
-        assisted = sa.select(case_assistants.c.case_id).where(
-            case_assistants.c.user_id == current_user.id
-        )
-        return query.filter(sa.or_(Case.handler_id == current_user.id, Case.id.in_(assisted)))
+        return query.filter(handles_case_clause(current_user))
 
     def validate(self, value) -> bool:
         return value == "1"

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
-from models import Case, CaseClock, Notification, Party, Unit, db
+from models import Case, CaseClock, Notification, db
 from models.base import utcnow
 from models.calendar import forget_work_calendar, work_calendar
 from models.deadlines import time_left
@@ -18,9 +18,7 @@ from models.enums import Clock, EscalationTrigger, TimeUnit
 from models.maintenance.presets import DEADLINE_PRESETS, load_deadline_preset
 from models.operations import Conflict, NotPermitted, ValidationFailed, WorkflowError
 from models.operations.deadlines import (
-    due_soon_case_ids,
     due_soon_limit,
-    overdue_case_ids,
 )
 from models.operations.workflow import (
     STEPS,
@@ -29,10 +27,14 @@ from models.operations.workflow import (
     step_problem,
 )
 from models.policies import (
-    OPEN_STATUSES,
-    awaiting_me_clause,
-    reporter_visible_clause,
     visible_cases_clause,
+)
+from models.queries.worklists import (
+    awaiting_cases,
+    notifications_of,
+    running_clocks,
+    similar_open_cases,
+    unit_summary,
 )
 
 from .base import ProtectedModelView
@@ -234,79 +236,27 @@ def report_bulk(title, done, refused) -> None:
         flash(_("没有选中任何事项"), "error")
 
 
+MATCHED_ON = {"id_number": _l("证件号码"), "phone": _l("电话"), "name": _l("姓名和事由")}
+
+
 def similar_cases(args) -> list[dict]:
-    """Open, visible cases of a party matched by ID number, phone, or name plus subject."""
-    id_number = (args.get("id_number") or "").strip().upper()
-    phone = (args.get("phone") or "").strip()
-    name = (args.get("name") or "").strip()
-    subject = (args.get("subject") or "").strip()
-    party_conditions = []
-    if len(id_number) >= 6:
-        party_conditions.append(Party.id_number == id_number)
-    if len(phone) >= 7:
-        party_conditions.append(Party.phone == phone)
-    if name:
-        party_conditions.append(Party.name == name)
-    if not party_conditions:
-        return []
-    from models import case_petitioners
-
-    matched = (
-        sa.select(
-            Case.id,
-            Case.number,
-            Case.subject,
-            Case.status,
-            Party.id_number,
-            Party.phone,
-        )
-        .join(case_petitioners, case_petitioners.c.case_id == Case.id)
-        .join(Party, Party.id == case_petitioners.c.party_id)
-        .where(
-            sa.or_(*party_conditions),
-            Case.is_deleted.is_(False),
-            Case.status.in_(OPEN_STATUSES),
-            visible_cases_clause(current_user),
-            # A match would tie the person to a 举报 case they may be the reporter of.
-            reporter_visible_clause(current_user),
-        )
-        .order_by(Case.id.desc())
-        .limit(20)
+    """The registration form's hint: open cases of the same person, as JSON rows."""
+    rows = similar_open_cases(
+        current_user,
+        id_number=args.get("id_number") or "",
+        phone=args.get("phone") or "",
+        name=args.get("name") or "",
+        subject=args.get("subject") or "",
     )
-    results = []
-    seen = set()
-    for row in db.session.execute(matched):
-        case_id, number, case_subject, status, party_id, party_phone = row
-        if case_id in seen:
-            continue
-        seen.add(case_id)
-        strong = (id_number and party_id == id_number) or (phone and party_phone == phone)
-        # A name alone is common; it counts only with a similar subject.
-        if not strong and not _similar(subject, case_subject):
-            continue
-        results.append(
-            {
-                "id": case_id,
-                "number": number,
-                "subject": case_subject,
-                "status": status.title,
-                "matched_on": _("证件号码")
-                if id_number and party_id == id_number
-                else _("电话")
-                if phone and party_phone == phone
-                else _("姓名和事由"),
-                "url": url_for("case.details_view", id=case_id),
-            }
-        )
-    return results[:10]
-
-
-def _similar(a: str, b: str) -> bool:
-    """Two subjects share at least two two-character fragments (works for Chinese text)."""
-    if not a or not b:
-        return False
-    pairs = {a[i : i + 2] for i in range(len(a) - 1)}
-    return sum(1 for i in range(len(b) - 1) if b[i : i + 2] in pairs) >= 2
+    return [
+        {
+            **row,
+            "status": row["status"].title,
+            "matched_on": str(MATCHED_ON[row["matched_on"]]),
+            "url": url_for("case.details_view", id=row["id"]),
+        }
+        for row in rows
+    ]
 
 
 def clock_rows(case: Case) -> list[dict]:
@@ -349,71 +299,24 @@ class WorkListView(BaseView):
     @expose("/")
     def index(self):
         now = utcnow()
-        scope = sa.and_(Case.is_deleted.is_(False), visible_cases_clause(current_user))
-        limit = 100
-
-        def cases(condition):
-            return db.session.scalars(
-                sa.select(Case).where(scope, condition).order_by(Case.received_at).limit(limit)
-            ).all()
-
-        awaiting = cases(awaiting_me_clause(current_user))
-        overdue_clocks = self._clocks(scope, CaseClock.due_at < now, limit)
-        due_soon_clocks = self._clocks(
-            scope, sa.and_(CaseClock.due_at >= now, CaseClock.due_at <= due_soon_limit(now)), limit
-        )
-        notifications = db.session.scalars(
-            sa.select(Notification)
-            .where(Notification.user_id == current_user.id)
-            .order_by(Notification.read_at.is_not(None), Notification.id.desc())
-            .limit(50)
-        ).all()
-        units = self._unit_summary(now) if current_user.has_permission("case.view_all") else []
         calendar = work_calendar()
+        due_soon = sa.and_(CaseClock.due_at >= now, CaseClock.due_at <= due_soon_limit(now))
+        units = unit_summary(now) if current_user.has_permission("case.view_all") else []
         return self.render(
             "admin/workflow/worklist.html",
-            awaiting=awaiting,
-            overdue=[(c, time_left(c, calendar, now)) for c in overdue_clocks],
-            due_soon=[(c, time_left(c, calendar, now)) for c in due_soon_clocks],
-            notifications=notifications,
+            awaiting=awaiting_cases(current_user),
+            overdue=[
+                (clock, time_left(clock, calendar, now))
+                for clock in running_clocks(current_user, CaseClock.due_at < now)
+            ],
+            due_soon=[
+                (clock, time_left(clock, calendar, now))
+                for clock in running_clocks(current_user, due_soon)
+            ],
+            notifications=notifications_of(current_user),
             units=units,
             tab=request.args.get("tab", "awaiting"),
         )
-
-    def _clocks(self, scope, condition, limit):
-        return db.session.scalars(
-            sa.select(CaseClock)
-            .join(Case, Case.id == CaseClock.case_id)
-            .options(sa.orm.contains_eager(CaseClock.case))
-            .where(
-                scope,
-                Case.status.in_(OPEN_STATUSES),
-                CaseClock.stopped_at.is_(None),
-                CaseClock.paused_at.is_(None),
-                condition,
-            )
-            .order_by(CaseClock.due_at)
-            .limit(limit)
-        ).all()
-
-    def _unit_summary(self, now):
-        open_cases = sa.and_(Case.is_deleted.is_(False), Case.status.in_(OPEN_STATUSES))
-        overdue = Case.id.in_(overdue_case_ids(now))
-        due_soon = Case.id.in_(due_soon_case_ids(now))
-        rows = db.session.execute(
-            sa.select(
-                Unit.name,
-                Unit.id,
-                sa.func.count(Case.id),
-                sa.func.count(Case.id).filter(due_soon),
-                sa.func.count(Case.id).filter(overdue),
-            )
-            .join(Case, Case.handling_unit_id == Unit.id)
-            .where(open_cases)
-            .group_by(Unit.id, Unit.name)
-            .order_by(sa.func.count(Case.id).filter(overdue).desc(), Unit.name)
-        ).all()
-        return rows
 
 
 class DeadlineRuleView(ProtectedModelView):

@@ -119,6 +119,21 @@ def can_edit_case(user, case) -> bool:
     return _signed_in(user) and user.has_permission("case.edit") and can_see_live_case(user, case)
 
 
+def handles_case(user, case) -> bool:
+    """The user's own cases: they are its handler or one of its assisting handlers."""
+    return _signed_in(user) and (
+        case.handler_id == user.id or any(a.id == user.id for a in case.assistants)
+    )
+
+
+def handles_case_clause(user):
+    """SQL twin of :func:`handles_case`."""
+    if not _signed_in(user):
+        return sa.false()
+    assisted = sa.select(case_assistants.c.case_id).where(case_assistants.c.user_id == user.id)
+    return sa.or_(_is(Case.handler_id, user.id), Case.id.in_(assisted))
+
+
 def works_on_case(user, case) -> bool:
     """May take a case's steps: the handler, an assistant, a member of the handling unit, or
     someone who sees all units. (The registrar sees the case but does not work on it.)"""

@@ -13,7 +13,6 @@ from pypdf import PdfReader
 
 from models import CaseEvent, Category, DocumentTemplate, IssuedDocument, NumberSequence, Unit, db
 from models.base import format_chinese_date
-from models.rendering import pdf as pdf_module
 from models.enums import CaseStatus, DocumentKind, EventKind
 from models.operations import NotPermitted, ValidationFailed
 from models.operations.documents import (
@@ -24,6 +23,7 @@ from models.operations.documents import (
     save_wording,
 )
 from models.operations.workflow import perform
+from models.rendering import pdf as pdf_module
 from models.rendering.catalog import TYPES, sample_values
 from models.rendering.pdf import RenderError
 from tests.conftest import row_counts

@@ -14,10 +14,10 @@ from pypdf import PdfReader
 
 from models import Category, Letter, RegisterJob, SystemSetting, db
 from models.base import to_local, utcnow
-from models.rendering import registers as register_documents
 from models.enums import LetterForm, LetterOrigin, RegisterJobStatus
 from models.operations import registers as register_ops
 from models.operations.registers import QUEUE_NAME
+from models.rendering import registers as register_documents
 from tests.conftest import row_counts
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
@@ -194,7 +194,9 @@ def _redis_or_skip():
 
 def test_large_register_goes_to_rq(app, client, login_as, staff, letters):
     connection = _redis_or_skip()
-    from rq import Queue, SimpleWorker
+    from rq import Queue
+
+    from scripts.worker import AppContextWorker
 
     queue = Queue(QUEUE_NAME, connection=connection)
     queue.empty()
@@ -207,10 +209,11 @@ def test_large_register_goes_to_rq(app, client, login_as, staff, letters):
         job = db.session.scalars(sa.select(RegisterJob)).one()
         assert job.runner == "rq" and job.status == RegisterJobStatus.queued
         assert queue.count == 1
-        # The worker runs the job here, inside the test's app context and database.
-        SimpleWorker([queue], connection=connection).work(burst=True)
-        db.session.expire_all()
-        job = db.session.get(RegisterJob, job.id)
+        job_id = job.id
+        # The job worker's own class runs the job here, inside the test's app context; it
+        # ends the session afterwards, as it does after every job.
+        AppContextWorker([queue], connection=connection).work(burst=True)
+        job = db.session.get(RegisterJob, job_id)
         assert job.status == RegisterJobStatus.done, job.message
         assert job.pdf.startswith(b"%PDF-")
     finally:

@@ -213,19 +213,11 @@ def _run_in_thread(app, job_id: int) -> None:
 
 
 def run_job_in_worker(job_id: int) -> None:
-    """RQ entry point: the worker process has no app yet, so it builds one."""
-    from flask import has_app_context
-
-    if has_app_context():
+    """RQ entry point; ``scripts/worker.py`` runs it inside the app's context."""
+    try:
         run_job(job_id)
-        return
-    from app import create_app
-
-    with create_app().app_context():
-        try:
-            run_job(job_id)
-        finally:
-            db.session.remove()
+    finally:
+        db.session.remove()
 
 
 def _update(job_id: int, **values) -> None:

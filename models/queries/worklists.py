@@ -1,0 +1,186 @@
+"""What waits for the signed-in user: the home page's figures, the work lists, similar cases.
+
+Only reads. Which cases count is decided by ``models.policies``; this module only counts and
+lists them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from .. import db
+from ..callbacks import Callback
+from ..cases import Case, case_petitioners
+from ..deadlines import CaseClock, Notification
+from ..enums import CaseStatus
+from ..operations.deadlines import due_soon_case_ids, overdue_case_ids
+from ..parties import Party
+from ..policies import (
+    OPEN_STATUSES,
+    awaiting_me_clause,
+    handles_case_clause,
+    open_clause,
+    reporter_visible_clause,
+    visible_cases_clause,
+)
+from ..units import Unit
+
+#: Rows per work list; a list longer than this is narrowed on the case list instead.
+WORKLIST_LIMIT = 100
+
+
+def _live_visible(user):
+    return sa.and_(visible_cases_clause(user), Case.is_deleted.is_(False))
+
+
+def home_figures(user) -> dict:
+    """Small counts for the home page, all within what ``user`` may see."""
+    scope = _live_visible(user)
+    row = db.session.execute(
+        sa.select(
+            sa.func.count().filter(open_clause()),
+            sa.func.count().filter(Case.status == CaseStatus.registered),
+            sa.func.count().filter(handles_case_clause(user), open_clause()),
+            sa.func.count(),
+        ).where(scope)
+    ).one()
+    pending_callbacks = db.session.scalar(
+        sa.select(sa.func.count(Callback.id))
+        .join(Case, Case.id == Callback.case_id)
+        .where(scope, Callback.done_at.is_(None), Callback.is_deleted.is_(False))
+    )
+    return {
+        "open_count": row[0],
+        "registered_count": row[1],
+        "mine_count": row[2],
+        "total_count": row[3],
+        "pending_callbacks": pending_callbacks,
+    }
+
+
+def awaiting_cases(user, limit: int = WORKLIST_LIMIT) -> list[Case]:
+    """我的待办: visible cases whose next step is the user's, oldest first."""
+    return db.session.scalars(
+        sa.select(Case)
+        .where(_live_visible(user), awaiting_me_clause(user))
+        .order_by(Case.received_at)
+        .limit(limit)
+    ).all()
+
+
+def running_clocks(user, condition, limit: int = WORKLIST_LIMIT) -> list[CaseClock]:
+    """Running clocks of the user's visible open cases that meet ``condition``, soonest first."""
+    return db.session.scalars(
+        sa.select(CaseClock)
+        .join(Case, Case.id == CaseClock.case_id)
+        .options(sa.orm.contains_eager(CaseClock.case))
+        .where(
+            _live_visible(user),
+            open_clause(),
+            CaseClock.stopped_at.is_(None),
+            CaseClock.paused_at.is_(None),
+            condition,
+        )
+        .order_by(CaseClock.due_at)
+        .limit(limit)
+    ).all()
+
+
+def notifications_of(user, limit: int = 50) -> list[Notification]:
+    return db.session.scalars(
+        sa.select(Notification)
+        .where(Notification.user_id == user.id)
+        .order_by(Notification.read_at.is_not(None), Notification.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def unit_summary(now: datetime):
+    """Open, due-soon and overdue cases per handling unit, most overdue first."""
+    open_cases = sa.and_(Case.is_deleted.is_(False), Case.status.in_(OPEN_STATUSES))
+    overdue = Case.id.in_(overdue_case_ids(now))
+    due_soon = Case.id.in_(due_soon_case_ids(now))
+    return db.session.execute(
+        sa.select(
+            Unit.name,
+            Unit.id,
+            sa.func.count(Case.id),
+            sa.func.count(Case.id).filter(due_soon),
+            sa.func.count(Case.id).filter(overdue),
+        )
+        .join(Case, Case.handling_unit_id == Unit.id)
+        .where(open_cases)
+        .group_by(Unit.id, Unit.name)
+        .order_by(sa.func.count(Case.id).filter(overdue).desc(), Unit.name)
+    ).all()
+
+
+def similar_open_cases(user, *, id_number="", phone="", name="", subject="") -> list[dict]:
+    """Open, visible cases of a person matched by ID number, phone, or name plus subject.
+
+    Each result says what matched (``"id_number"``, ``"phone"`` or ``"name"``).
+    """
+    id_number = id_number.strip().upper()
+    phone = phone.strip()
+    name = name.strip()
+    subject = subject.strip()
+    party_conditions = []
+    if len(id_number) >= 6:
+        party_conditions.append(Party.id_number == id_number)
+    if len(phone) >= 7:
+        party_conditions.append(Party.phone == phone)
+    if name:
+        party_conditions.append(Party.name == name)
+    if not party_conditions:
+        return []
+    matched = (
+        sa.select(Case.id, Case.number, Case.subject, Case.status, Party.id_number, Party.phone)
+        .join(case_petitioners, case_petitioners.c.case_id == Case.id)
+        .join(Party, Party.id == case_petitioners.c.party_id)
+        .where(
+            sa.or_(*party_conditions),
+            _live_visible(user),
+            open_clause(),
+            # A match would tie the person to a 举报 case they may be the reporter of.
+            reporter_visible_clause(user),
+        )
+        .order_by(Case.id.desc())
+        .limit(20)
+    )
+    results = []
+    seen = set()
+    for case_id, number, case_subject, status, party_id_number, party_phone in db.session.execute(
+        matched
+    ):
+        if case_id in seen:
+            continue
+        seen.add(case_id)
+        if id_number and party_id_number == id_number:
+            matched_on = "id_number"
+        elif phone and party_phone == phone:
+            matched_on = "phone"
+        elif similar_subjects(subject, case_subject):
+            matched_on = "name"
+        else:
+            # A name alone is common; it counts only with a similar subject.
+            continue
+        results.append(
+            {
+                "id": case_id,
+                "number": number,
+                "subject": case_subject,
+                "status": status,
+                "matched_on": matched_on,
+            }
+        )
+    return results[:10]
+
+
+def similar_subjects(a: str, b: str) -> bool:
+    """Two subjects share at least two two-character fragments (works for Chinese text)."""
+    if not a or not b:
+        return False
+    pairs = {a[i : i + 2] for i in range(len(a) - 1)}
+    return sum(1 for i in range(len(b) - 1) if b[i : i + 2] in pairs) >= 2
