@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from flask_babel import gettext as _
+
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK_CHARS = "10X98765432"
 _ID_PATTERN = re.compile(r"^\d{17}[\dX]$")
@@ -28,15 +30,15 @@ def resident_id_problem(value: str, today: date | None = None) -> str | None:
     """Return why a mainland resident ID number is invalid, or ``None`` when it is valid."""
     number = normalize_id_number(value)
     if not _ID_PATTERN.match(number):
-        return "居民身份证号码应为18位，前17位为数字，最后一位为数字或X"
+        return _("居民身份证号码应为18位，前17位为数字，最后一位为数字或X")
     try:
         born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
-        return "居民身份证号码中的出生日期无效"
+        return _("居民身份证号码中的出生日期无效")
     if born > (today or date.today()) or born.year < 1900:
-        return "居民身份证号码中的出生日期无效"
+        return _("居民身份证号码中的出生日期无效")
     if resident_id_check_char(number[:17]) != number[17]:
-        return "居民身份证号码校验位不正确，请核对"
+        return _("居民身份证号码校验位不正确，请核对")
     return None
 
 

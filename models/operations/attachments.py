@@ -9,6 +9,7 @@ import secrets
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import gettext as _
 
 from .. import db
 from ..attachments import Attachment
@@ -58,15 +59,20 @@ def check_upload(filename: str, data: bytes) -> tuple[str, str]:
     extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     if extension not in ALLOWED_TYPES:
         allowed = "、".join(sorted(ALLOWED_TYPES))
-        raise ValidationFailed(f"不允许上传此类型的文件，允许的类型：{allowed}", field="file")
+        raise ValidationFailed(
+            _("不允许上传此类型的文件，允许的类型：%(types)s", types=allowed), field="file"
+        )
     if not data:
-        raise ValidationFailed("文件为空", field="file")
+        raise ValidationFailed(_("文件为空"), field="file")
     limit = max_attachment_bytes()
     if len(data) > limit:
-        raise ValidationFailed(f"文件超过 {limit // (1024 * 1024)} MB 的大小上限", field="file")
+        raise ValidationFailed(
+            _("文件超过 %(megabytes)s MB 的大小上限", megabytes=limit // (1024 * 1024)),
+            field="file",
+        )
     content_type, magics = ALLOWED_TYPES[extension]
     if magics and not any(data.startswith(magic) for magic in magics):
-        raise ValidationFailed("文件内容与扩展名不符，请确认文件没有损坏或被改名", field="file")
+        raise ValidationFailed(_("文件内容与扩展名不符，请确认文件没有损坏或被改名"), field="file")
     if not magics:
         try:
             data.decode("utf-8")
@@ -74,7 +80,9 @@ def check_upload(filename: str, data: bytes) -> tuple[str, str]:
             try:
                 data.decode("gb18030")
             except UnicodeDecodeError as exc:
-                raise ValidationFailed("文本文件须为 UTF-8 或 GB18030 编码", field="file") from exc
+                raise ValidationFailed(
+                    _("文本文件须为 UTF-8 或 GB18030 编码"), field="file"
+                ) from exc
     return extension, content_type
 
 
@@ -87,9 +95,9 @@ def store_attachment(attachment: Attachment, *, filename: str, data: bytes, by) 
     ensure_permission(by, "attachment.manage")
     ensure_case_visible(attachment.case, by)
     if attachment.letter is not None and attachment.letter.case_id != attachment.case.id:
-        raise ValidationFailed("所选来信不属于该事项", field="letter")
+        raise ValidationFailed(_("所选来信不属于该事项"), field="letter")
     if attachment.visit is not None and attachment.visit.case_id != attachment.case.id:
-        raise ValidationFailed("所选来访不属于该事项", field="visit")
+        raise ValidationFailed(_("所选来访不属于该事项"), field="visit")
     extension, content_type = check_upload(filename, data)
     now = to_local(utcnow())
     stored_name = f"{now:%Y/%m}/{secrets.token_hex(16)}.{extension}"

@@ -7,6 +7,8 @@ import logging
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from .. import db
 from ..base import to_local, utcnow
@@ -32,15 +34,15 @@ RECTIFICATION_NOTICE_HOURS = 24
 
 
 def _check(callback: Callback) -> None:
-    ensure_not_future(callback.done_at, "done_at", "回访完成时间")
+    ensure_not_future(callback.done_at, "done_at", _l("回访完成时间"))
     if callback.satisfaction is not None and callback.done_at is None:
-        raise ValidationFailed("填写满意度前，请先填写回访完成时间", field="done_at")
+        raise ValidationFailed(_("填写满意度前，请先填写回访完成时间"), field="done_at")
     if callback.done_at is not None and callback.satisfaction is None:
-        raise ValidationFailed("已完成的回访须填写满意度", field="satisfaction")
+        raise ValidationFailed(_("已完成的回访须填写满意度"), field="satisfaction")
     if callback.follow_up == CallbackFollowUp.rectification and not callback.problem_remains:
-        raise ValidationFailed("只有问题仍存在时才下达整改通知", field="follow_up")
+        raise ValidationFailed(_("只有问题仍存在时才下达整改通知"), field="follow_up")
     if callback.caller is not None and not callback.caller.is_active:
-        raise ValidationFailed("所选回访人账号已停用", field="caller")
+        raise ValidationFailed(_("所选回访人账号已停用"), field="caller")
 
 
 def _log(callback: Callback, kind: EventKind, summary: str, *, by, data: dict, at=None) -> None:
@@ -193,7 +195,7 @@ def record_callback_edit(callback: Callback, *, by, at=None) -> bool:
     ensure_permission(by, "callback.manage")
     _check(callback)
     if "case" in changes or "case_id" in changes:
-        raise ValidationFailed("回访登记后不能改挂到其他事项", field="case")
+        raise ValidationFailed(_("回访登记后不能改挂到其他事项"), field="case")
     if not changes:
         return False
     if {"done_at", "satisfaction", "problem_remains", "follow_up"} & set(changes):
@@ -227,7 +229,7 @@ def assign_callbacks(callbacks, *, caller, by) -> int:
     """Give open callback tasks to ``caller`` (分派回访); done ones are left alone."""
     ensure_permission(by, "callback.manage")
     if caller is None or not caller.is_active:
-        raise ValidationFailed("请选择在职的回访人", field="caller")
+        raise ValidationFailed(_("请选择在职的回访人"), field="caller")
     changed = 0
     for callback in callbacks:
         if callback.is_done or callback.is_deleted or callback.caller_id == caller.id:
@@ -364,7 +366,7 @@ def issue_rectification(order: RectificationOrder, *, by, at=None) -> None:
     at = at or utcnow()
     _ensure_rectification_permission(order, by)
     if order.issued_at is not None:
-        raise ValidationFailed("该整改通知已下达")
+        raise ValidationFailed(_("该整改通知已下达"))
     order.issued_at = at
     _log_rectification(order, "issued", by=by, at=at)
 
@@ -374,9 +376,9 @@ def complete_rectification(order: RectificationOrder, *, by, result=None, at=Non
     _ensure_rectification_permission(order, by)
     result = (result or "").strip()
     if not result:
-        raise ValidationFailed("请填写整改结果", field="result")
+        raise ValidationFailed(_("请填写整改结果"), field="result")
     if order.completed_at is not None:
-        raise ValidationFailed("该整改已完成")
+        raise ValidationFailed(_("该整改已完成"))
     if order.issued_at is None:
         order.issued_at = at
     order.completed_at = at

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
 from .. import db
 from ..base import utcnow
@@ -36,7 +37,7 @@ def register_case(
     :param at: registration time; numbers are drawn from this time's year (default now).
     """
     ensure_permission(by, "case.register")
-    ensure_not_future(case.received_at, "received_at", "收到时间")
+    ensure_not_future(case.received_at, "received_at", _l("收到时间"))
     for party in petitioners:
         if party is not None and party not in case.petitioners:
             case.petitioners.append(party)
@@ -76,7 +77,7 @@ def record_case_edit(case: Case, *, by, at: datetime | None = None) -> bool:
     # Read the diff first: a permission check may lazy-load and autoflush, resetting history.
     changes = changes_of(case)
     ensure_permission(by, "case.edit")
-    ensure_not_future(case.received_at, "received_at", "收到时间")
+    ensure_not_future(case.received_at, "received_at", _l("收到时间"))
     if case.is_anonymous and case.petitioners:
         case.petitioners = []
         changes = changes_of(case)

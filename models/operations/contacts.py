@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 from .. import db
 from ..base import to_local
 from ..cases import Case
@@ -41,23 +44,23 @@ def _time_of(contact):
 
 def _check_times(contact) -> None:
     if isinstance(contact, Letter):
-        ensure_not_future(contact.received_at, "received_at", "收信时间")
-        ensure_not_future(contact.opened_at, "opened_at", "拆封时间")
+        ensure_not_future(contact.received_at, "received_at", _l("收信时间"))
+        ensure_not_future(contact.opened_at, "opened_at", _l("拆封时间"))
         if contact.opened_at and contact.received_at and contact.opened_at < contact.received_at:
-            raise ValidationFailed("拆封时间不能早于收信时间", field="opened_at")
+            raise ValidationFailed(_("拆封时间不能早于收信时间"), field="opened_at")
         received_on = to_local(contact.received_at).date() if contact.received_at else None
         if contact.letter_date and received_on and contact.letter_date > received_on:
-            raise ValidationFailed("来信日期不能晚于收信日期", field="letter_date")
+            raise ValidationFailed(_("来信日期不能晚于收信日期"), field="letter_date")
         if contact.origin not in (None, LetterOrigin.direct) and contact.forwarding_unit is None:
             raise ValidationFailed(
-                "上级批转或领导批办的来信须填写原批转单位", field="forwarding_unit"
+                _("上级批转或领导批办的来信须填写原批转单位"), field="forwarding_unit"
             )
     elif isinstance(contact, Visit):
-        ensure_not_future(contact.visited_at, "visited_at", "来访时间")
+        ensure_not_future(contact.visited_at, "visited_at", _l("来访时间"))
         if contact.answered_on_spot and not (contact.answer or "").strip():
-            raise ValidationFailed("已当场答复的，请填写答复内容", field="answer")
+            raise ValidationFailed(_("已当场答复的，请填写答复内容"), field="answer")
     else:
-        ensure_not_future(contact.called_at, "called_at", "来电时间")
+        ensure_not_future(contact.called_at, "called_at", _l("来电时间"))
 
 
 def channel_for(contact) -> CaseChannel:
@@ -85,7 +88,7 @@ def register_contact(
     """
     ensure_permission(by, "case.register")
     if (case is None) == (new_case is None):
-        raise ValidationFailed("请选择一个已有事项，或填写新事项的内容", field="case")
+        raise ValidationFailed(_("请选择一个已有事项，或填写新事项的内容"), field="case")
     _check_times(contact)
     person = _person_of(contact)
     if case is not None:
@@ -129,7 +132,7 @@ def record_contact_edit(contact, *, by) -> bool:
     ensure_permission(by, "case.edit")
     _check_times(contact)
     if "case" in changes or "case_id" in changes:
-        raise ValidationFailed("来信、来访、来电登记后不能改挂到其他事项", field="case")
+        raise ValidationFailed(_("来信、来访、来电登记后不能改挂到其他事项"), field="case")
     if not changes:
         return False
     _kind, subject = _EVENT_KIND[type(contact)]

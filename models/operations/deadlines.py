@@ -11,6 +11,7 @@ import logging
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from .. import db
 from ..base import to_local, utcnow
@@ -137,18 +138,28 @@ def resume(clock: CaseClock, *, at: datetime) -> None:
 def check_extension(clock: CaseClock, amount: int) -> None:
     """Refuse an extension the rule does not allow (cap on total and on how many)."""
     if amount <= 0:
-        raise ValidationFailed("延期时长须为正整数", field="amount")
+        raise ValidationFailed(_("延期时长须为正整数"), field="amount")
     if not clock.max_extension:
-        raise ValidationFailed(f"{clock.kind.title}按规定不能延期", field="amount")
+        raise ValidationFailed(_("%(clock)s按规定不能延期", clock=clock.kind.title), field="amount")
     if clock.max_extension_count is not None and clock.extension_count >= clock.max_extension_count:
         raise ValidationFailed(
-            f"{clock.kind.title}已延期{clock.extension_count}次，按规定不得再次延期", field="amount"
+            _(
+                "%(clock)s已延期%(count)s次，按规定不得再次延期",
+                clock=clock.kind.title,
+                count=clock.extension_count,
+            ),
+            field="amount",
         )
     if clock.extension + amount > clock.max_extension:
         left = clock.max_extension - clock.extension
         raise ValidationFailed(
-            f"延期不得超过{clock.max_extension}{clock.unit_label}"
-            f"（已延期{clock.extension}{clock.unit_label}，最多还可延期{left}{clock.unit_label}）",
+            _(
+                "延期不得超过%(limit)s%(unit)s（已延期%(used)s%(unit)s，最多还可延期%(left)s%(unit)s）",
+                limit=clock.max_extension,
+                used=clock.extension,
+                left=left,
+                unit=clock.unit_label,
+            ),
             field="amount",
         )
 

@@ -15,6 +15,8 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask import render_template
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from .. import db
 from ..audit import AuditAction
@@ -42,7 +44,9 @@ from .audit_log import record_audit
 from .numbering import next_sequence
 
 #: Documents name the petitioner, so a 举报 case's documents follow its reporter protection.
-CONFIDENTIAL_DOCUMENT = "举报类事项的文书载有举报人身份，仅限办理人员和有保密权限的人员出具或打印"
+CONFIDENTIAL_DOCUMENT = _l(
+    "举报类事项的文书载有举报人身份，仅限办理人员和有保密权限的人员出具或打印"
+)
 #: ``机关代字〔2026〕12号``: year in 六角括号, serial number without leading zeros or 第.
 DOCUMENT_NUMBER = re.compile(r"^\S+〔\d{4}〕[1-9]\d*号$")
 
@@ -78,29 +82,33 @@ def _callback_done(event: CaseEvent) -> bool:
 def document_problem(doc_type: DocumentType, case: Case, user) -> str | None:
     """Why ``user`` may not issue ``doc_type`` for ``case`` now (Chinese), or ``None``."""
     if user is None or not user.is_authenticated:
-        return "请先登录"
+        return _("请先登录")
     if case.is_deleted or not case.can_view(user):
-        return "该事项不存在或您无权查看"
+        return _("该事项不存在或您无权查看")
     if not reporter_visible(case, user):
-        return CONFIDENTIAL_DOCUMENT
+        return str(CONFIDENTIAL_DOCUMENT)
     if not user.has_permission("document.print") or not any(
         user.has_permission(name) for name in doc_type.permissions
     ):
-        return f"您没有出具“{doc_type.title}”的权限"
+        return _("您没有出具“%(document)s”的权限", document=doc_type.title)
     if doc_type.to_petitioner and case.is_anonymous:
-        return f"匿名事项不向信访人出具“{doc_type.title}”"
+        return _("匿名事项不向信访人出具“%(document)s”", document=doc_type.title)
     if doc_type.statuses and case.status not in doc_type.statuses:
-        return f"事项当前状态为“{case.status.title}”，不能出具“{doc_type.title}”"
+        return _(
+            "事项当前状态为“%(status)s”，不能出具“%(document)s”",
+            status=case.status.title,
+            document=doc_type.title,
+        )
     if doc_type.kind == DocumentKind.reply_letter and (
         case.status.value == "result_reported" and case.result_approved_at is None
     ):
-        return "办理结果尚未审核，不能出具答复意见书"
+        return _("办理结果尚未审核，不能出具答复意见书")
     if doc_type.kind == DocumentKind.complaint_notice and (
         case.category is None or case.category.kind != CategoryKind.complaint
     ):
-        return "只有投诉类事项才出具投诉处理通知单"
+        return _("只有投诉类事项才出具投诉处理通知单")
     if source_event(doc_type, case) is None:
-        return f"事项尚无可写入“{doc_type.title}”的办理记录"
+        return _("事项尚无可写入“%(document)s”的办理记录", document=doc_type.title)
     return None
 
 
@@ -108,11 +116,11 @@ def document_for_print(document: IssuedDocument, *, by) -> bytes:
     """The stored PDF of an issued document, for reprinting; each hand-out is audited."""
     case = document.case
     if by is None or not by.is_authenticated or not by.has_permission("document.print"):
-        raise NotPermitted("您没有打印文书的权限")
+        raise NotPermitted(_("您没有打印文书的权限"))
     if case is None or case.is_deleted or not case.can_view(by):
-        raise NotPermitted("该事项不存在或您无权查看")
+        raise NotPermitted(_("该事项不存在或您无权查看"))
     if not reporter_visible(case, by):
-        raise NotPermitted(CONFIDENTIAL_DOCUMENT)
+        raise NotPermitted(str(CONFIDENTIAL_DOCUMENT))
     record_audit(
         AuditAction.print,
         document,
@@ -184,7 +192,7 @@ def issuing_unit(user) -> Unit:
     )
     if office is None:
         raise ValidationFailed(
-            "没有可用的机关代字：请管理员在 设置 → 单位与部门 中为本单位或信访办填写机关代字"
+            _("没有可用的机关代字：请管理员在 设置 → 单位与部门 中为本单位或信访办填写机关代字")
         )
     return office
 
@@ -221,8 +229,8 @@ def build_html(
         stored_title, stored_body = wording_of(doc_type.kind)
         title_template = stored_title if title_template is None else title_template
         body_template = stored_body if body_template is None else body_template
-    title = render_wording(title_template, values, "标题").strip().replace("\n", "")
-    body = render_wording(body_template, values, "正文")
+    title = render_wording(title_template, values, _l("标题")).strip().replace("\n", "")
+    body = render_wording(body_template, values, _l("正文"))
     context = {
         "title": title or doc_type.title,
         "authority": authority,
@@ -251,7 +259,7 @@ def issue_document(
     """Issue (or, for the same event, return again) a document. Returns (document, created)."""
     doc_type = TYPES.get(DocumentKind(kind)) if kind in DocumentKind.__members__ else None
     if doc_type is None:
-        raise ValidationFailed("没有这种文书")
+        raise ValidationFailed(_("没有这种文书"))
     problem = document_problem(doc_type, case, by)
     if problem is not None:
         raise NotPermitted(problem)
@@ -326,7 +334,7 @@ def issue_document(
 
 def _title_text(doc_type: DocumentType, values: dict[str, str]) -> str:
     title_template, _body = wording_of(doc_type.kind)
-    title = render_wording(title_template, values, "标题").strip().replace("\n", "")
+    title = render_wording(title_template, values, _l("标题")).strip().replace("\n", "")
     return (title or doc_type.title)[:200]
 
 
@@ -336,16 +344,16 @@ def _title_text(doc_type: DocumentType, values: dict[str, str]) -> str:
 def check_wording(kind: DocumentKind, title: str, body: str) -> None:
     names = set(TYPES[kind].variables)
     if not (title or "").strip():
-        raise ValidationFailed("请填写标题", field="title")
+        raise ValidationFailed(_("请填写标题"), field="title")
     if len(title) > 200:
-        raise ValidationFailed("标题不能超过200个字符", field="title")
+        raise ValidationFailed(_("标题不能超过200个字符"), field="title")
     try:
-        check_template(title, names, "标题")
+        check_template(title, names, _l("标题"))
     except ValidationFailed as error:
         raise ValidationFailed(str(error), field="title") from None
     if not (body or "").strip():
-        raise ValidationFailed("请填写正文", field="body")
-    check_template(body, names, "正文")
+        raise ValidationFailed(_("请填写正文"), field="body")
+    check_template(body, names, _l("正文"))
 
 
 def preview_wording(
@@ -386,7 +394,7 @@ def preview_wording(
 
 def save_wording(kind: DocumentKind, title: str, body: str, *, by) -> DocumentTemplate:
     if not by.has_permission("settings.manage"):
-        raise NotPermitted("您没有修改文书模板的权限")
+        raise NotPermitted(_("您没有修改文书模板的权限"))
     check_wording(kind, title, body)
     row = db.session.get(DocumentTemplate, kind)
     if row is None:
@@ -402,7 +410,7 @@ def save_wording(kind: DocumentKind, title: str, body: str, *, by) -> DocumentTe
 
 def reset_wording(kind: DocumentKind, *, by) -> None:
     if not by.has_permission("settings.manage"):
-        raise NotPermitted("您没有修改文书模板的权限")
+        raise NotPermitted(_("您没有修改文书模板的权限"))
     row = db.session.get(DocumentTemplate, kind)
     if row is not None:
         db.session.delete(row)

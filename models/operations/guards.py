@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _
+
 from ..base import utcnow
 from . import NotPermitted, ValidationFailed
 
@@ -13,14 +15,14 @@ _FUTURE_TOLERANCE = timedelta(minutes=5)
 
 def ensure_permission(user, permission: str) -> None:
     if user is None or not user.has_permission(permission):
-        raise NotPermitted("您没有执行此操作的权限")
+        raise NotPermitted(_("您没有执行此操作的权限"))
 
 
 def ensure_case_visible(case, user) -> None:
     if case is None or case.is_deleted or not case.can_view(user):
-        raise ValidationFailed("所选信访事项不存在或您无权查看", field="case")
+        raise ValidationFailed(_("所选信访事项不存在或您无权查看"), field="case")
 
 
 def ensure_not_future(value: datetime | None, field: str, label: str) -> None:
     if value is not None and value > utcnow() + _FUTURE_TOLERANCE:
-        raise ValidationFailed(f"{label}不能晚于当前时间", field=field)
+        raise ValidationFailed(_("%(label)s不能晚于当前时间", label=label), field=field)

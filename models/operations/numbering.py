@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -21,21 +22,23 @@ def format_case_number(pattern: str, *, year: int, seq: int) -> str:
     try:
         return pattern.format(year=year, seq=seq)
     except (KeyError, IndexError, ValueError) as exc:
-        raise ValidationFailed(f"登记编号格式“{pattern}”无效：{exc}") from exc
+        raise ValidationFailed(
+            _("登记编号格式“%(pattern)s”无效：%(error)s", pattern=pattern, error=exc)
+        ) from exc
 
 
 def validate_number_pattern(pattern: str) -> str | None:
     """Return a message when ``pattern`` cannot produce distinct numbers, else ``None``."""
     if "{seq" not in pattern:
-        return "登记编号格式必须包含 {seq}（序号），例如 XF{year}-{seq:06d}"
+        return _("登记编号格式必须包含 {seq}（序号），例如 XF{year}-{seq:06d}")
     if "{year" not in pattern:
-        return "登记编号格式必须包含 {year}（年份），因为序号每年重新开始"
+        return _("登记编号格式必须包含 {year}（年份），因为序号每年重新开始")
     try:
         first, second = (pattern.format(year=2026, seq=n) for n in (1, 2))
     except (KeyError, IndexError, ValueError):
-        return "登记编号格式无法解析，只能使用 {year} 和 {seq} 两个占位符"
+        return _("登记编号格式无法解析，只能使用 {year} 和 {seq} 两个占位符")
     if first == second or len(first) > 40:
-        return "登记编号格式无效（序号不同的编号必须不同，且不超过40个字符）"
+        return _("登记编号格式无效（序号不同的编号必须不同，且不超过40个字符）")
     return None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from .. import db
 from ..base import local_zone, to_local, utcnow
@@ -34,9 +35,9 @@ def save_box(box: OpinionBox, *, by) -> None:
     """Create or edit a box; the next due date follows the last opening and the interval."""
     ensure_permission(by, "reception.manage")
     if not (box.name or "").strip():
-        raise ValidationFailed("请填写意见箱名称", field="name")
+        raise ValidationFailed(_("请填写意见箱名称"), field="name")
     if not box.interval_days or not 1 <= box.interval_days <= 366:
-        raise ValidationFailed("开启间隔应为1到366天", field="interval_days")
+        raise ValidationFailed(_("开启间隔应为1到366天"), field="interval_days")
     last = _last_opening_day(box)
     if last is not None:
         box.next_due_on = last + timedelta(days=box.interval_days)
@@ -73,18 +74,21 @@ def record_opening(opening: OpinionBoxOpening, *, by, slips: list[str] = ()) -> 
     ensure_permission(by, "reception.manage")
     box = opening.box
     if box is None:
-        raise ValidationFailed("请选择意见箱", field="box")
+        raise ValidationFailed(_("请选择意见箱"), field="box")
     if opening.opened_on is None:
-        raise ValidationFailed("请填写开启日期", field="opened_on")
+        raise ValidationFailed(_("请填写开启日期"), field="opened_on")
     if opening.opened_on > to_local(utcnow()).date():
-        raise ValidationFailed("开启日期不能晚于今天", field="opened_on")
+        raise ValidationFailed(_("开启日期不能晚于今天"), field="opened_on")
     if opening.slip_count is None or opening.slip_count < 0:
-        raise ValidationFailed("意见条数量不能为负数", field="slip_count")
+        raise ValidationFailed(_("意见条数量不能为负数"), field="slip_count")
     slips = [slip for slip in slips if slip.strip()]
     if slips and len(slips) != opening.slip_count:
         raise ValidationFailed(
-            f"意见条数量填写为 {opening.slip_count}，"
-            f"但录入了 {len(slips)} 条内容（每条之间空一行）",
+            _(
+                "意见条数量填写为 %(count)s，但录入了 %(entered)s 条内容（每条之间空一行）",
+                count=opening.slip_count,
+                entered=len(slips),
+            ),
             field="slips",
         )
     opening.opener = opening.opener or box.opener or by

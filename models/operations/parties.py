@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
 from .. import db
 from ..enums import IdType
 from ..parties import Party
@@ -11,12 +13,12 @@ from . import NotPermitted, ValidationFailed
 
 def _ensure_may_register_people(user) -> None:
     if not (user.has_permission("party.manage") or user.has_permission("case.register")):
-        raise NotPermitted("您没有登记信访人的权限")
+        raise NotPermitted(_("您没有登记信访人的权限"))
 
 
 def _check(party: Party) -> None:
     if not (party.name or "").strip():
-        raise ValidationFailed("请填写姓名", field="name")
+        raise ValidationFailed(_("请填写姓名"), field="name")
     if party.id_number:
         party.id_number = normalize_id_number(party.id_number)
         if party.id_type in (None, IdType.resident_id, IdType.resident_id.value):
@@ -25,7 +27,7 @@ def _check(party: Party) -> None:
                 raise ValidationFailed(problem, field="id_number")
             party.id_type = IdType.resident_id
     if party.phone and not is_valid_phone(party.phone):
-        raise ValidationFailed("电话号码格式不正确", field="phone")
+        raise ValidationFailed(_("电话号码格式不正确"), field="phone")
 
 
 def register_party(party: Party, *, by) -> Party:
@@ -45,5 +47,5 @@ def create_party(data: dict, *, by) -> Party:
 
 def record_party_edit(party: Party, *, by) -> None:
     if not by.has_permission("party.manage"):
-        raise NotPermitted("您没有修改信访人资料的权限")
+        raise NotPermitted(_("您没有修改信访人资料的权限"))
     _check(party)

@@ -6,6 +6,8 @@ import logging
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from .. import db
 from ..base import format_local, to_local, utcnow
@@ -54,9 +56,12 @@ def banned_party(*, party: Party | None = None, id_number: str | None = None) ->
 
 def ban_warning(person: Party) -> str:
     reason = f"（{person.note.strip()[-80:]}）" if person.note and person.note.strip() else ""
-    return (
-        f"警告：{person.name}（证件号码 {person.id_number or '未登记'}）已被列入禁止来访名单"
-        f"{reason}。本次未保存任何内容；如经领导同意仍须登记，请勾选“已知悉禁访警告”后再保存。"
+    return _(
+        "警告：%(name)s（证件号码 %(id_number)s）已被列入禁止来访名单%(reason)s。"
+        "本次未保存任何内容；如经领导同意仍须登记，请勾选“已知悉禁访警告”后再保存。",
+        name=person.name,
+        id_number=person.id_number or _("未登记"),
+        reason=reason,
     )
 
 
@@ -89,14 +94,14 @@ def _party_by_id_number(id_number: str | None) -> Party | None:
 
 def _check_appointment(appointment: Appointment) -> None:
     if not (appointment.visitor_name or "").strip():
-        raise ValidationFailed("请填写来访人姓名", field="visitor_name")
+        raise ValidationFailed(_("请填写来访人姓名"), field="visitor_name")
     if not (appointment.purpose or "").strip():
-        raise ValidationFailed("请填写来访事由", field="purpose")
+        raise ValidationFailed(_("请填写来访事由"), field="purpose")
     if appointment.expected_at is None:
-        raise ValidationFailed("请填写预计来访时间", field="expected_at")
+        raise ValidationFailed(_("请填写预计来访时间"), field="expected_at")
     _check_identity(appointment)
     if appointment.kind == AppointmentKind.application and not appointment.id_number:
-        raise ValidationFailed("来访申请须填写证件号码", field="id_number")
+        raise ValidationFailed(_("来访申请须填写证件号码"), field="id_number")
 
 
 def record_appointment(appointment: Appointment, *, by, ban_acknowledged: bool = False):
@@ -135,7 +140,9 @@ def record_appointment_edit(appointment: Appointment, *, by) -> bool:
     ensure_permission(by, "reception.manage")
     _check_appointment(appointment)
     if "kind" in changes:
-        raise ValidationFailed("登记后不能在预约与来访申请之间切换，请作废后重新登记", field="kind")
+        raise ValidationFailed(
+            _("登记后不能在预约与来访申请之间切换，请作废后重新登记"), field="kind"
+        )
     if (
         appointment.kind == AppointmentKind.application
         and appointment.status == AppointmentStatus.approved
@@ -149,20 +156,22 @@ def record_appointment_edit(appointment: Appointment, *, by) -> bool:
 
 def _ensure_may_decide(appointment: Appointment, by) -> None:
     if by is None or not by.has_permission("reception.approve"):
-        raise NotPermitted("您没有审批来访申请的权限（须由部门负责人或领导审批）")
+        raise NotPermitted(_("您没有审批来访申请的权限（须由部门负责人或领导审批）"))
     if appointment.kind != AppointmentKind.application:
-        raise InvalidTransition("预约无须审批")
+        raise InvalidTransition(_("预约无须审批"))
     if appointment.status != AppointmentStatus.pending:
-        raise InvalidTransition(f"该申请当前为“{appointment.status.title}”，不能再审批")
+        raise InvalidTransition(
+            _("该申请当前为“%(status)s”，不能再审批", status=appointment.status.title)
+        )
     own_unit_only = not by.has_permission("case.view_all")
     if own_unit_only and appointment.unit_id is not None and appointment.unit_id != by.unit_id:
-        raise NotPermitted("只能审批来访本部门的申请")
+        raise NotPermitted(_("只能审批来访本部门的申请"))
 
 
 def approve_application(appointment: Appointment, *, by, note: str | None = None) -> None:
     _ensure_may_decide(appointment, by)
     if not appointment.signature_confirmed:
-        raise ValidationFailed("来访人尚未签字确认，不能审批", field="signature_confirmed")
+        raise ValidationFailed(_("来访人尚未签字确认，不能审批"), field="signature_confirmed")
     appointment.status = AppointmentStatus.approved
     appointment.decided_by_id = by.id
     appointment.decided_at = utcnow()
@@ -173,7 +182,7 @@ def approve_application(appointment: Appointment, *, by, note: str | None = None
 def reject_application(appointment: Appointment, *, by, note: str | None = None) -> None:
     _ensure_may_decide(appointment, by)
     if not (note or "").strip():
-        raise ValidationFailed("不予批准时请写明理由", field="decision_note")
+        raise ValidationFailed(_("不予批准时请写明理由"), field="decision_note")
     appointment.status = AppointmentStatus.rejected
     appointment.decided_by_id = by.id
     appointment.decided_at = utcnow()
@@ -184,7 +193,7 @@ def reject_application(appointment: Appointment, *, by, note: str | None = None)
 def cancel_appointment(appointment: Appointment, *, by) -> None:
     ensure_permission(by, "reception.manage")
     if appointment.status in (AppointmentStatus.cancelled, AppointmentStatus.rejected):
-        raise InvalidTransition(f"该记录已是“{appointment.status.title}”")
+        raise InvalidTransition(_("该记录已是“%(status)s”", status=appointment.status.title))
     appointment.status = AppointmentStatus.cancelled
     db.session.flush()
 
@@ -209,13 +218,16 @@ def issue_pass(visitor_pass: VisitorPass, *, by, ban_acknowledged: bool = False)
     ensure_permission(by, "reception.manage")
     visitor_pass.pass_number = normalize_pass_number(visitor_pass.pass_number)
     if not visitor_pass.pass_number:
-        raise ValidationFailed("请填写通行证编号", field="pass_number")
+        raise ValidationFailed(_("请填写通行证编号"), field="pass_number")
     appointment = visitor_pass.appointment
     if appointment is not None:
         if not appointment.is_valid:
             raise ValidationFailed(
-                f"所选{appointment.kind.title}当前为“{appointment.status.title}”，"
-                "未经批准不能凭此发证；请先审批，或按临时来访登记",
+                _(
+                    "所选%(kind)s当前为“%(status)s”，未经批准不能凭此发证；请先审批，或按临时来访登记",
+                    kind=appointment.kind.title,
+                    status=appointment.status.title,
+                ),
                 field="appointment",
             )
         visitor_pass.visitor_name = visitor_pass.visitor_name or appointment.visitor_name
@@ -229,24 +241,28 @@ def issue_pass(visitor_pass: VisitorPass, *, by, ban_acknowledged: bool = False)
         visitor_pass.visitor_name = visitor_pass.visitor_name or visitor_pass.party.name
         visitor_pass.id_number = visitor_pass.id_number or visitor_pass.party.id_number
     if not (visitor_pass.visitor_name or "").strip():
-        raise ValidationFailed("请填写来访人姓名", field="visitor_name")
+        raise ValidationFailed(_("请填写来访人姓名"), field="visitor_name")
     if not visitor_pass.id_number:
         raise ValidationFailed(
-            "请填写来访人证件号码（无有效证件不得发放通行证）", field="id_number"
+            _("请填写来访人证件号码（无有效证件不得发放通行证）"), field="id_number"
         )
     if not visitor_pass.id_checked:
-        raise ValidationFailed("请先核验来访人身份证件，并勾选“已核验证件”", field="id_checked")
+        raise ValidationFailed(_("请先核验来访人身份证件，并勾选“已核验证件”"), field="id_checked")
     _check_identity(visitor_pass)
     if visitor_pass.host is None and not (visitor_pass.host_name or "").strip():
-        raise ValidationFailed("请填写被访人", field="host")
+        raise ValidationFailed(_("请填写被访人"), field="host")
     ensure_not_banned(
         party=visitor_pass.party, id_number=visitor_pass.id_number, acknowledged=ban_acknowledged
     )
     current = outstanding_pass(visitor_pass.pass_number)
     if current is not None and current is not visitor_pass:
         raise ValidationFailed(
-            f"{visitor_pass.pass_number} 号通行证尚未归还（持证人 {current.visitor_name}，"
-            f"{format_local(current.issued_at)} 发出），不能重复发放",
+            _(
+                "%(number)s 号通行证尚未归还（持证人 %(holder)s，%(issued)s 发出），不能重复发放",
+                number=visitor_pass.pass_number,
+                holder=current.visitor_name,
+                issued=format_local(current.issued_at),
+            ),
             field="pass_number",
         )
     if visitor_pass.case is not None:
@@ -255,7 +271,7 @@ def issue_pass(visitor_pass: VisitorPass, *, by, ban_acknowledged: bool = False)
         visitor_pass.party = _party_by_id_number(visitor_pass.id_number)
     visitor_pass.visitor_name = visitor_pass.visitor_name.strip()
     visitor_pass.issued_at = visitor_pass.issued_at or utcnow()
-    ensure_not_future(visitor_pass.issued_at, "issued_at", "发证时间")
+    ensure_not_future(visitor_pass.issued_at, "issued_at", _l("发证时间"))
     visitor_pass.returned_at = None
     visitor_pass.created_by_id = by.id
     db.session.add(visitor_pass)
@@ -277,15 +293,19 @@ def return_pass(
     """Check a visitor out: the pass comes back, with the time and an optional feedback."""
     ensure_permission(by, "reception.manage")
     if visitor_pass is None or visitor_pass.id is None:
-        raise ValidationFailed("没有该通行证的发放记录，无法登记归还", field="pass_number")
+        raise ValidationFailed(_("没有该通行证的发放记录，无法登记归还"), field="pass_number")
     if visitor_pass.returned_at is not None:
         raise InvalidTransition(
-            f"{visitor_pass.pass_number} 号通行证已于 {format_local(visitor_pass.returned_at)} 归还"
+            _(
+                "%(number)s 号通行证已于 %(returned)s 归还",
+                number=visitor_pass.pass_number,
+                returned=format_local(visitor_pass.returned_at),
+            )
         )
     returned_at = returned_at or utcnow()
-    ensure_not_future(returned_at, "returned_at", "归还时间")
+    ensure_not_future(returned_at, "returned_at", _l("归还时间"))
     if returned_at < visitor_pass.issued_at:
-        raise ValidationFailed("归还时间不能早于发证时间", field="returned_at")
+        raise ValidationFailed(_("归还时间不能早于发证时间"), field="returned_at")
     visitor_pass.returned_at = returned_at
     visitor_pass.returned_to_id = by.id
     visitor_pass.escorted_out = bool(escorted_out)
@@ -303,7 +323,10 @@ def return_pass_by_number(number: str, *, by, **details) -> VisitorPass:
     visitor_pass = outstanding_pass(number) if number else None
     if visitor_pass is None:
         raise ValidationFailed(
-            f"没有发出未还的 {number or '（空）'} 号通行证，无法登记归还；请核对编号",
+            _(
+                "没有发出未还的 %(number)s 号通行证，无法登记归还；请核对编号",
+                number=number or _("（空）"),
+            ),
             field="pass_number",
         )
     return return_pass(visitor_pass, by=by, **details)
@@ -324,11 +347,11 @@ def record_incident(incident: VisitIncident, *, by) -> VisitIncident:
         incident.visitor_name = incident.visitor_name or incident.party.name
         incident.id_number = incident.id_number or incident.party.id_number
     if not (incident.visitor_name or "").strip():
-        raise ValidationFailed("请填写当事人姓名，或选择通行证", field="visitor_name")
+        raise ValidationFailed(_("请填写当事人姓名，或选择通行证"), field="visitor_name")
     if not (incident.description or "").strip():
-        raise ValidationFailed("请写明经过", field="description")
+        raise ValidationFailed(_("请写明经过"), field="description")
     incident.occurred_at = incident.occurred_at or utcnow()
-    ensure_not_future(incident.occurred_at, "occurred_at", "发生时间")
+    ensure_not_future(incident.occurred_at, "occurred_at", _l("发生时间"))
     if incident.id_number:
         incident.id_number = normalize_id_number(incident.id_number)
     if incident.party is None:
@@ -337,7 +360,7 @@ def record_incident(incident: VisitIncident, *, by) -> VisitIncident:
         if incident.party is None:
             if not incident.id_number:
                 raise ValidationFailed(
-                    "禁止再次来访须登记证件号码，下次登记时才能识别", field="id_number"
+                    _("禁止再次来访须登记证件号码，下次登记时才能识别"), field="id_number"
                 )
             incident.party = register_party(
                 Party(name=incident.visitor_name.strip(), id_number=incident.id_number), by=by
@@ -366,23 +389,33 @@ def enqueue_visitor(
     """Register a visitor for a leader's reception day: the visit goes on its case."""
     ensure_permission(by, "reception.manage")
     if entry.schedule is None:
-        raise ValidationFailed("请选择接待日安排", field="schedule")
+        raise ValidationFailed(_("请选择接待日安排"), field="schedule")
     if entry.day is None:
-        raise ValidationFailed("请选择接待日期", field="day")
+        raise ValidationFailed(_("请选择接待日期"), field="day")
     if entry.day < local_today():
-        raise ValidationFailed("不能为已经过去的日期排队", field="day")
+        raise ValidationFailed(_("不能为已经过去的日期排队"), field="day")
     occurrence = reception_day_of(entry.schedule, entry.day)
     if occurrence is None:
         raise ValidationFailed(
-            f"{entry.day.isoformat()} 不是“{entry.schedule}”的接待日（{entry.schedule.rule_text}）",
+            _(
+                "%(day)s 不是“%(schedule)s”的接待日（%(rule)s）",
+                day=entry.day.isoformat(),
+                schedule=entry.schedule,
+                rule=entry.schedule.rule_text,
+            ),
             field="day",
         )
     if occurrence.skipped:
         raise ValidationFailed(
-            f"{entry.day.isoformat()} {occurrence.skipped}，请选择其他接待日", field="day"
+            _(
+                "%(day)s %(reason)s，请选择其他接待日",
+                day=entry.day.isoformat(),
+                reason=occurrence.skipped,
+            ),
+            field="day",
         )
     if not (entry.purpose or "").strip():
-        raise ValidationFailed("请填写来访事由", field="purpose")
+        raise ValidationFailed(_("请填写来访事由"), field="purpose")
     ensure_not_banned(party=entry.party, acknowledged=ban_acknowledged)
     visit = Visit(
         visitor=entry.party,
@@ -412,9 +445,9 @@ def enqueue_visitor(
 
 def set_queue_status(entry: ReceptionQueueEntry, status: QueueStatus, *, by) -> None:
     if not (by.has_permission("reception.manage") or by.has_permission("reception.approve")):
-        raise NotPermitted("您没有维护接待排队的权限")
+        raise NotPermitted(_("您没有维护接待排队的权限"))
     if entry.status != QueueStatus.waiting:
-        raise InvalidTransition(f"该来访人已是“{entry.status.title}”")
+        raise InvalidTransition(_("该来访人已是“%(status)s”", status=entry.status.title))
     entry.status = status
     entry.received_at = utcnow() if status == QueueStatus.received else None
     db.session.flush()

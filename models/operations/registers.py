@@ -15,6 +15,8 @@ from datetime import date
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from .. import db
 from ..audit import AuditAction
@@ -55,34 +57,34 @@ def user_scope(user):
 def parse_params(kind: str, start: str, end: str, unit_id: str, category_id: str):
     """Check the register form; Chinese messages name the field."""
     if kind not in RegisterKind.__members__:
-        raise ValidationFailed("请选择台账种类", field="kind")
+        raise ValidationFailed(_("请选择台账种类"), field="kind")
     try:
         first = date.fromisoformat((start or "").strip())
     except ValueError:
-        raise ValidationFailed("请填写有效的开始日期（如 2026-03-01）", field="start") from None
+        raise ValidationFailed(_("请填写有效的开始日期（如 2026-03-01）"), field="start") from None
     try:
         last = date.fromisoformat((end or "").strip())
     except ValueError:
-        raise ValidationFailed("请填写有效的结束日期（如 2026-03-31）", field="end") from None
+        raise ValidationFailed(_("请填写有效的结束日期（如 2026-03-31）"), field="end") from None
     if last < first:
-        raise ValidationFailed("结束日期不能早于开始日期", field="end")
+        raise ValidationFailed(_("结束日期不能早于开始日期"), field="end")
     if (last - first).days > 3 * 366:
-        raise ValidationFailed("日期范围不能超过三年，请分期打印", field="end")
+        raise ValidationFailed(_("日期范围不能超过三年，请分期打印"), field="end")
 
     def optional_id(value: str, field: str, label: str) -> int | None:
         value = (value or "").strip()
         if not value:
             return None
         if not value.isdigit():
-            raise ValidationFailed(f"请选择有效的{label}", field=field)
+            raise ValidationFailed(_("请选择有效的%(label)s", label=label), field=field)
         return int(value)
 
     return RegisterParams(
         kind=RegisterKind(kind),
         start=first,
         end=last,
-        unit_id=optional_id(unit_id, "unit_id", "承办单位"),
-        category_id=optional_id(category_id, "category_id", "分类"),
+        unit_id=optional_id(unit_id, "unit_id", _l("承办单位")),
+        category_id=optional_id(category_id, "category_id", _l("分类")),
     )
 
 
@@ -95,7 +97,7 @@ def background_threshold() -> int:
 
 def _check_permission(user) -> None:
     if user is None or not user.is_authenticated or not user.has_permission("register.print"):
-        raise NotPermitted("您没有打印台账的权限")
+        raise NotPermitted(_("您没有打印台账的权限"))
 
 
 def hidden_reporters(user) -> frozenset[int]:
@@ -125,7 +127,11 @@ def print_register(params: RegisterParams, *, by) -> tuple[bytes | None, Registe
     rows = count_rows(params, scope)
     if rows > MAX_ROWS:
         raise ValidationFailed(
-            f"该台账有 {rows} 条，超过单册 {MAX_ROWS} 条的上限，请缩小日期范围或按单位分册打印"
+            _(
+                "该台账有 %(rows)s 条，超过单册 %(limit)s 条的上限，请缩小日期范围或按单位分册打印",
+                rows=rows,
+                limit=MAX_ROWS,
+            )
         )
     if rows <= background_threshold():
         parts = register_parts(params, register_rows(params, scope, hidden_reporters(by)))
@@ -163,7 +169,7 @@ def register_job_pdf(job: RegisterJob, *, by) -> bytes:
     """The finished PDF of ``by``'s own job; handing it out is a print, so it is audited."""
     _check_permission(by)
     if job.created_by_id != by.id or job.status != RegisterJobStatus.done or not job.pdf:
-        raise NotPermitted("找不到这份台账，或它尚未生成完毕")
+        raise NotPermitted(_("找不到这份台账，或它尚未生成完毕"))
     params = RegisterParams.from_json(job.kind, job.params)
     _audit_print(params, job.row_count or 0, by=by, job=job)
     return job.pdf
@@ -234,7 +240,7 @@ def run_job(job_id: int) -> None:
     _update(job_id, status=RegisterJobStatus.running, progress=2)
     try:
         if user is None or not user.is_active_user or not user.has_permission("register.print"):
-            raise NotPermitted("申请打印的用户已停用或已无打印台账的权限")
+            raise NotPermitted(_("申请打印的用户已停用或已无打印台账的权限"))
         params = RegisterParams.from_json(job.kind, job.params)
         rows = register_rows(params, user_scope(user), hidden_reporters(user))
         _update(job_id, progress=10, row_count=len(rows))

@@ -6,6 +6,7 @@ import logging
 from datetime import date
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from .. import db
 from ..base import to_local, utcnow
@@ -48,11 +49,11 @@ def ensure_owner_survey_template() -> SurveyTemplate:
 def check_campaign(campaign: SurveyCampaign, *, by) -> None:
     ensure_permission(by, "survey.manage")
     if campaign.template is None:
-        raise ValidationFailed("请选择问卷模板", field="template")
+        raise ValidationFailed(_("请选择问卷模板"), field="template")
     if not campaign.template.items:
-        raise ValidationFailed("所选问卷模板还没有评价项目", field="template")
+        raise ValidationFailed(_("所选问卷模板还没有评价项目"), field="template")
     if campaign.ends_on is not None and campaign.ends_on < campaign.starts_on:
-        raise ValidationFailed("结束日期不能早于开始日期", field="ends_on")
+        raise ValidationFailed(_("结束日期不能早于开始日期"), field="ends_on")
 
 
 def record_survey_response(
@@ -69,16 +70,16 @@ def record_survey_response(
     today = to_local(utcnow()).date()
     returned_on = returned_on or today
     if returned_on > today:
-        raise ValidationFailed("回收日期不能晚于今天", field="returned_on")
+        raise ValidationFailed(_("回收日期不能晚于今天"), field="returned_on")
     if returned_on < campaign.starts_on:
-        raise ValidationFailed("回收日期不能早于调查开始日期", field="returned_on")
+        raise ValidationFailed(_("回收日期不能早于调查开始日期"), field="returned_on")
     items = {item.id for item in campaign.template.items}
     unknown = set(ratings) - items
     if unknown:
-        raise ValidationFailed("评价项目不属于本次调查的问卷")
+        raise ValidationFailed(_("评价项目不属于本次调查的问卷"))
     answered = {item_id: rating for item_id, rating in ratings.items() if rating is not None}
     if not answered and not (opinion or "").strip():
-        raise ValidationFailed("这份问卷既没有评价也没有意见，请检查后再录入")
+        raise ValidationFailed(_("这份问卷既没有评价也没有意见，请检查后再录入"))
     response = SurveyResponse(
         campaign=campaign,
         respondent=(respondent or "").strip() or None,
@@ -178,18 +179,18 @@ def order_rectification(
     """A rectification order with a deadline for a weak survey item (S17 step 3)."""
     ensure_permission(by, "survey.manage")
     if item is None or item.template_id != campaign.template_id:
-        raise ValidationFailed("请选择本次调查的评价项目", field="item")
+        raise ValidationFailed(_("请选择本次调查的评价项目"), field="item")
     addressee = (addressee or "").strip()
     if not addressee:
-        raise ValidationFailed("请填写整改责任部门或人员", field="addressee")
+        raise ValidationFailed(_("请填写整改责任部门或人员"), field="addressee")
     content = (content or "").strip()
     if not content:
-        raise ValidationFailed("请填写整改要求", field="content")
+        raise ValidationFailed(_("请填写整改要求"), field="content")
     today = to_local(utcnow()).date()
     if due_on is None:
-        raise ValidationFailed("请填写整改期限", field="due_on")
+        raise ValidationFailed(_("请填写整改期限"), field="due_on")
     if due_on < today:
-        raise ValidationFailed("整改期限不能早于今天", field="due_on")
+        raise ValidationFailed(_("整改期限不能早于今天"), field="due_on")
     order = RectificationOrder(
         source=RectificationSource.survey,
         campaign=campaign,

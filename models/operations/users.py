@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from .. import db
 from ..units import Unit
@@ -14,9 +15,9 @@ MIN_PASSWORD_LENGTH = 8
 
 def password_problem(password: str) -> str | None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        return f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符"
+        return _("密码至少需要 %(count)s 个字符", count=MIN_PASSWORD_LENGTH)
     if password.isdigit() or password.isalpha():
-        return "密码须同时包含字母和数字"
+        return _("密码须同时包含字母和数字")
     return None
 
 
@@ -31,9 +32,9 @@ def create_user(
     """Create an active account with the given roles; the caller commits."""
     username = username.strip()
     if not username:
-        raise ValidationFailed("用户名不能为空", field="username")
+        raise ValidationFailed(_("用户名不能为空"), field="username")
     if db.session.scalar(sa.select(User.id).where(User.username == username)):
-        raise ValidationFailed(f"用户名 {username} 已存在", field="username")
+        raise ValidationFailed(_("用户名 %(username)s 已存在", username=username), field="username")
     problem = password_problem(password)
     if problem:
         raise ValidationFailed(problem, field="password")
@@ -41,13 +42,16 @@ def create_user(
     missing = set(role_codes) - {role.code for role in roles}
     if missing:
         raise ValidationFailed(
-            f"角色不存在：{', '.join(sorted(missing))}（请先运行 flask load-preset）"
+            _(
+                "角色不存在：%(roles)s（请先运行 flask load-preset）",
+                roles=", ".join(sorted(missing)),
+            )
         )
     unit = None
     if unit_name:
         unit = db.session.scalar(sa.select(Unit).where(Unit.name == unit_name))
         if unit is None:
-            raise ValidationFailed(f"单位不存在：{unit_name}", field="unit")
+            raise ValidationFailed(_("单位不存在：%(unit)s", unit=unit_name), field="unit")
     user = User(username=username, full_name=full_name.strip() or username, unit=unit)
     user.set_password(password)
     user.roles = list(roles)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from .. import db
 from ..attachments import Attachment
@@ -249,71 +251,73 @@ def _guard(step: Step, case: Case, user) -> str | None:
     policy = out_of_scope_policy(user) if code in ("transfer", "return_to_sender") else None
     if code == "transfer":
         if policy == OutOfScopePolicy.return_only:
-            return "按本单位规定，不属于职责范围的事项应说明理由退回，不得自行转送其他单位"
+            return _("按本单位规定，不属于职责范围的事项应说明理由退回，不得自行转送其他单位")
         if policy == OutOfScopePolicy.via_office and not user.has_permission("case.view_all"):
-            return "按本单位规定，不属于职责范围的事项须送办公室转交"
+            return _("按本单位规定，不属于职责范围的事项须送办公室转交")
     if code == "return_to_sender" and policy == OutOfScopePolicy.transfer:
-        return "按本单位规定，不属于职责范围的事项应转送有权处理的机关并告知信访人"
+        return _("按本单位规定，不属于职责范围的事项应转送有权处理的机关并告知信访人")
     if code == "assign" and case.status in INTAKE and needs_leader_instruction(case):
         if SystemSetting.get("leader_reading") == "important":
-            return "重要、紧急事项须经领导批示后方可交办，请先送阅"
-        return "按本单位规定，所有事项须经领导批示后方可交办，请先送阅"
+            return _("重要、紧急事项须经领导批示后方可交办，请先送阅")
+        return _("按本单位规定，所有事项须经领导批示后方可交办，请先送阅")
     if code == "acknowledge" and case.acknowledged_at is not None:
-        return "该事项已签收"
+        return _("该事项已签收")
     if code == "approve_result":
         if case.result_approved_at is not None:
-            return "报结已审核通过"
+            return _("报结已审核通过")
         if not user.has_permission("case.view_all") and user.unit_id != case.handling_unit_id:
-            return "只有承办单位的负责人可以审核报结"
+            return _("只有承办单位的负责人可以审核报结")
     if code == "reply":
         if case.is_anonymous:
-            return "匿名事项不予答复"
+            return _("匿名事项不予答复")
         if case.result_approved_at is None:
-            return "报结尚未经部门负责人审核，不能答复"
+            return _("报结尚未经部门负责人审核，不能答复")
     if code == "close":
         if case.result_approved_at is None:
-            return "报结尚未经部门负责人审核，不能办结"
+            return _("报结尚未经部门负责人审核，不能办结")
         if case.status == S.result_reported and not case.is_anonymous:
-            return "请先答复信访人再办结"
+            return _("请先答复信访人再办结")
         if case.needs_callback_before_closing and not _has_done_callback(case):
-            return "集体访和上级交办查处件须先完成回访（复查）才能办结"
+            return _("集体访和上级交办查处件须先完成回访（复查）才能办结")
         children = _open_children(case)
         if children:
             numbers = "、".join(child.number for child in children[:5])
-            return f"拆分出的子事项尚未办结：{numbers}"
+            return _("拆分出的子事项尚未办结：%(numbers)s", numbers=numbers)
     if code == "request_review":
         if case.review_level >= 2:
-            return "该事项已复核终结，不再受理"
+            return _("该事项已复核终结，不再受理")
         if case.review_level >= 1:
-            return "该事项已复查，如不服复查意见请登记复核申请"
+            return _("该事项已复查，如不服复查意见请登记复核申请")
         if case.replied_at is None:
-            return "尚未书面答复，不能申请复查"
+            return _("尚未书面答复，不能申请复查")
     if code == "request_re_review":
         if case.review_level >= 2:
-            return "该事项已复核终结，不再受理"
+            return _("该事项已复核终结，不再受理")
         if case.review_level < 1:
-            return "须先经复查才能申请复核"
+            return _("须先经复查才能申请复核")
     if code == "resume_clock" and not any(
         c.stopped_at is None and c.paused_at is not None for c in case.clocks
     ):
-        return "没有暂停中的时限"
+        return _("没有暂停中的时限")
     if code == "pause_clock" and not any(c.is_running for c in case.clocks):
-        return "没有正在计时的时限"
+        return _("没有正在计时的时限")
     if code == "decide_extension" and not any(
         c.pending_extension and c.stopped_at is None for c in case.clocks
     ):
-        return "没有待审批的延期申请"
+        return _("没有待审批的延期申请")
     if code == "request_extension":
         if any(c.pending_extension and c.stopped_at is None for c in case.clocks):
-            return "已有延期申请待审批"
+            return _("已有延期申请待审批")
         if not any(c.max_extension and c.stopped_at is None for c in case.clocks):
-            return "没有可以延期的时限"
+            return _("没有可以延期的时限")
     if code == "destroy" and _recent_callbacks(case):
-        return f"该事项有{CALLBACK_RETENTION_YEARS}年保存期内的回访记录，不能提前销毁"
+        return _(
+            "该事项有%(years)s年保存期内的回访记录，不能提前销毁", years=CALLBACK_RETENTION_YEARS
+        )
     if code == "merge" and _open_children(case):
-        return "已拆分出子事项的事项不能合并"
+        return _("已拆分出子事项的事项不能合并")
     if code == "split" and case.parent_id is not None:
-        return "子事项不能再拆分"
+        return _("子事项不能再拆分")
     return None
 
 
@@ -333,18 +337,22 @@ def _recent_callbacks(case: Case) -> bool:
 def step_problem(step: Step, case: Case, user) -> tuple[type, str] | None:
     """Why ``user`` may not take ``step`` on ``case`` now: (error class, message), or None."""
     if user is None or not user.is_authenticated:
-        return NotPermitted, "请先登录"
+        return NotPermitted, _("请先登录")
     if case.is_deleted or not case.can_view(user):
-        return NotPermitted, "该事项不存在或您无权查看"
+        return NotPermitted, _("该事项不存在或您无权查看")
     if case.status not in step.sources:
         return (
             InvalidTransition,
-            f"事项当前状态为“{case.status.title}”，不能{step.title}",
+            _(
+                "事项当前状态为“%(status)s”，不能%(step)s",
+                status=case.status.title,
+                step=step.title,
+            ),
         )
     if not any(user.has_permission(name) for name in _permissions(step, case)):
-        return NotPermitted, f"您没有“{step.title}”的权限"
+        return NotPermitted, _("您没有“%(step)s”的权限", step=step.title)
     if step.on_case and not works_on_case(user, case):
-        return NotPermitted, f"您不是该事项的承办人或承办单位人员，不能{step.title}"
+        return NotPermitted, _("您不是该事项的承办人或承办单位人员，不能%(step)s", step=step.title)
     message = _guard(step, case, user)
     if message:
         return InvalidTransition, message
@@ -358,7 +366,7 @@ def available_steps(case: Case, user) -> list[Step]:
 def _begin(code: str, case: Case, by, expected_version: int | None = None) -> Step:
     step = STEPS[code]
     if expected_version is not None and int(expected_version) != case.version:
-        raise Conflict("该事项刚被其他人办理或修改，您的操作未执行。请查看最新情况后再试。")
+        raise Conflict(_("该事项刚被其他人办理或修改，您的操作未执行。请查看最新情况后再试。"))
     problem = step_problem(step, case, by)
     if problem is not None:
         error, message = problem
@@ -391,21 +399,21 @@ def _finish(
 def _required(value, field: str, label: str) -> str:
     text = (value or "").strip() if isinstance(value, str | type(None)) else value
     if not text:
-        raise ValidationFailed(f"请填写{label}", field=field)
+        raise ValidationFailed(_("请填写%(label)s", label=label), field=field)
     return text
 
 
 def _future_date(value: date | None, field: str, at: datetime) -> date | None:
     if value is not None and value < to_local(at).date():
-        raise ValidationFailed("期限不能早于今天", field=field)
+        raise ValidationFailed(_("期限不能早于今天"), field=field)
     return value
 
 
 def _active_unit(unit: Unit | None, field: str = "handling_unit") -> Unit:
     if unit is None:
-        raise ValidationFailed("请选择承办单位", field=field)
+        raise ValidationFailed(_("请选择承办单位"), field=field)
     if not unit.is_active:
-        raise ValidationFailed("所选单位已停用", field=field)
+        raise ValidationFailed(_("所选单位已停用"), field=field)
     return unit
 
 
@@ -413,9 +421,9 @@ def _handler_in_unit(handler: User | None, unit: Unit) -> User | None:
     if handler is None:
         return None
     if not handler.is_active:
-        raise ValidationFailed("所选承办人账号已停用", field="handler")
+        raise ValidationFailed(_("所选承办人账号已停用"), field="handler")
     if handler.unit_id != unit.id:
-        raise ValidationFailed(f"承办人须是“{unit.name}”的人员", field="handler")
+        raise ValidationFailed(_("承办人须是“%(unit)s”的人员", unit=unit.name), field="handler")
     return handler
 
 
@@ -461,8 +469,8 @@ def accept(case, *, by, at=None, note=None, expected_version=None):
 def not_accept(case, *, by, reason=None, legal_route=None, at=None, expected_version=None):
     at = at or utcnow()
     step = _begin("not_accept", case, by, expected_version)
-    reason = _required(reason, "reason", "不予受理的理由")
-    legal_route = _required(legal_route, "legal_route", "应当通过的法定途径或有权处理的机关")
+    reason = _required(reason, "reason", _l("不予受理的理由"))
+    legal_route = _required(legal_route, "legal_route", _l("应当通过的法定途径或有权处理的机关"))
     stop_all_clocks(case, at=at)
     case.closed_at = at
     _finish(step, case, by, at, {"reason": reason, "legal_route": legal_route})
@@ -471,7 +479,7 @@ def not_accept(case, *, by, reason=None, legal_route=None, at=None, expected_ver
 def no_longer_accept(case, *, by, reason=None, at=None, expected_version=None):
     at = at or utcnow()
     step = _begin("no_longer_accept", case, by, expected_version)
-    reason = _required(reason, "reason", "不再受理的理由")
+    reason = _required(reason, "reason", _l("不再受理的理由"))
     stop_all_clocks(case, at=at)
     case.closed_at = at
     _finish(step, case, by, at, {"reason": reason})
@@ -490,17 +498,17 @@ def keep(
 ):
     at = at or utcnow()
     step = _begin("keep", case, by, expected_version)
-    region = _required(region, "region", "存信地区")
+    region = _required(region, "region", _l("存信地区"))
     this_year = to_local(at).year
     if year is None or not (2000 <= int(year) <= this_year):
-        raise ValidationFailed(f"存信年份应在2000到{this_year}之间", field="year")
+        raise ValidationFailed(_("存信年份应在2000到%(year)s之间", year=this_year), field="year")
     related = None
     if related_number:
         related = db.session.scalar(
             sa.select(Case).where(Case.number == related_number.strip(), Case.id != case.id)
         )
         if related is None or not related.can_view(by):
-            raise ValidationFailed("找不到所关联的事项编号", field="related_number")
+            raise ValidationFailed(_("找不到所关联的事项编号"), field="related_number")
     case.kept_region = region
     case.kept_year = int(year)
     stop_all_clocks(case, at=at)
@@ -521,7 +529,7 @@ def keep(
 def answer_on_spot(case, *, by, answer=None, at=None, expected_version=None):
     at = at or utcnow()
     step = _begin("answer_on_spot", case, by, expected_version)
-    answer = _required(answer, "answer", "答复内容")
+    answer = _required(answer, "answer", _l("答复内容"))
     stop_all_clocks(case, at=at)
     case.accepted_at = case.accepted_at or at
     case.closed_at = at
@@ -537,7 +545,7 @@ def answer_on_spot(case, *, by, answer=None, at=None, expected_version=None):
 def propose(case, *, by, proposal=None, at=None, expected_version=None):
     at = at or utcnow()
     step = _begin("propose", case, by, expected_version)
-    proposal = _required(proposal, "proposal", "拟办意见")
+    proposal = _required(proposal, "proposal", _l("拟办意见"))
     _finish(step, case, by, at, {"proposal": proposal})
 
 
@@ -545,7 +553,7 @@ def send_for_reading(case, *, by, leader=None, note=None, at=None, expected_vers
     at = at or utcnow()
     step = _begin("send_for_reading", case, by, expected_version)
     if leader is not None and not leader.has_permission("workflow.instruct"):
-        raise ValidationFailed("所选人员没有批示权限", field="leader")
+        raise ValidationFailed(_("所选人员没有批示权限"), field="leader")
     # T11: the leader signs by the 3rd working day after *receipt*, not after sending.
     clock = start_clock(case, Clock.instruction, at=case.received_at)
     if leader is not None:
@@ -574,7 +582,7 @@ def instruct(
     """Leader instruction (批示), also the 督办卡 of a reception day: it assigns at once."""
     at = at or utcnow()
     step = _begin("instruct", case, by, expected_version)
-    instruction = _required(instruction, "instruction", "批示内容")
+    instruction = _required(instruction, "instruction", _l("批示内容"))
     unit = _active_unit(handling_unit)
     handler = _handler_in_unit(handler, unit)
     _future_date(due_on, "due_on", at)
@@ -656,11 +664,11 @@ def add_assistant(case, *, by, assistant=None, note=None, at=None, expected_vers
     at = at or utcnow()
     step = _begin("add_assistant", case, by, expected_version)
     if assistant is None:
-        raise ValidationFailed("请选择协办人", field="assistant")
+        raise ValidationFailed(_("请选择协办人"), field="assistant")
     if not assistant.is_active:
-        raise ValidationFailed("所选协办人账号已停用", field="assistant")
+        raise ValidationFailed(_("所选协办人账号已停用"), field="assistant")
     if assistant.id == case.handler_id or assistant in case.assistants:
-        raise ValidationFailed("该人员已在承办此事项", field="assistant")
+        raise ValidationFailed(_("该人员已在承办此事项"), field="assistant")
     case.assistants.append(assistant)
     notify([assistant], case, f"{case.number} 请您协助办理", at=at)
     _finish(
@@ -686,10 +694,10 @@ def transfer(
     at = at or utcnow()
     step = _begin("transfer", case, by, expected_version)
     if target_unit is None:
-        raise ValidationFailed("请选择转送的机关或单位", field="target_unit")
-    reason = _required(reason, "reason", "转办理由")
+        raise ValidationFailed(_("请选择转送的机关或单位"), field="target_unit")
+    reason = _required(reason, "reason", _l("转办理由"))
     if petitioner_informed and not (informed_how or "").strip():
-        raise ValidationFailed("已告知信访人的，请填写告知方式", field="informed_how")
+        raise ValidationFailed(_("已告知信访人的，请填写告知方式"), field="informed_how")
     stop_all_clocks(case, at=at)
     case.closed_at = at
     _finish(
@@ -709,8 +717,8 @@ def transfer(
 def return_to_sender(case, *, by, returned_to=None, reason=None, at=None, expected_version=None):
     at = at or utcnow()
     step = _begin("return_to_sender", case, by, expected_version)
-    returned_to = _required(returned_to, "returned_to", "退回对象（来信人或原批转单位）")
-    reason = _required(reason, "reason", "退回理由")
+    returned_to = _required(returned_to, "returned_to", _l("退回对象（来信人或原批转单位）"))
+    reason = _required(reason, "reason", _l("退回理由"))
     handover = open_clock(case, Clock.handover)
     within_limit = handover is None or at <= handover.due_at
     stop_all_clocks(case, at=at)
@@ -739,7 +747,7 @@ def investigate(
 ):
     at = at or utcnow()
     step = _begin("investigate", case, by, expected_version)
-    findings = _required(findings, "findings", "调查核实情况")
+    findings = _required(findings, "findings", _l("调查核实情况"))
     clock = None
     if needs_rectification:
         clock = start_clock(case, Clock.rectification, at=at)
@@ -768,7 +776,7 @@ def urge(case, *, by, note=None, at=None, expected_version=None):
 def interim_report(case, *, by, reason=None, difficulties=None, at=None, expected_version=None):
     at = at or utcnow()
     step = _begin("interim_report", case, by, expected_version)
-    reason = _required(reason, "reason", "不能按期办结的原因")
+    reason = _required(reason, "reason", _l("不能按期办结的原因"))
     _finish(step, case, by, at, {"reason": reason, "difficulties": difficulties or ""})
 
 
@@ -777,7 +785,7 @@ def _clock_to_extend(case: Case, kind) -> object:
     if kind:
         candidates = [c for c in candidates if c.kind.value == str(kind)]
     if not candidates:
-        raise ValidationFailed("所选时限不能延期或已结束", field="clock")
+        raise ValidationFailed(_("所选时限不能延期或已结束"), field="clock")
     return candidates[0]
 
 
@@ -787,7 +795,7 @@ def request_extension(
     at = at or utcnow()
     step = _begin("request_extension", case, by, expected_version)
     target = _clock_to_extend(case, clock)
-    reason = _required(reason, "reason", "延期理由")
+    reason = _required(reason, "reason", _l("延期理由"))
     amount = int(amount or 0)
     check_extension(target, amount)
     target.pending_extension = amount
@@ -837,7 +845,7 @@ def decide_extension(
 def pause_clock(case, *, by, reason=None, at=None, expected_version=None):
     at = at or utcnow()
     step = _begin("pause_clock", case, by, expected_version)
-    reason = _required(reason, "reason", "暂停计时的原因（如听证、等待信访人补充材料）")
+    reason = _required(reason, "reason", _l("暂停计时的原因（如听证、等待信访人补充材料）"))
     paused = [c for c in case.clocks if c.is_running]
     for clock in paused:
         pause(clock, at=at)
@@ -866,8 +874,8 @@ def resume_clock(case, *, by, note=None, at=None, expected_version=None):
 def report_result(case, *, by, facts=None, decision=None, at=None, expected_version=None):
     at = at or utcnow()
     step = _begin("report_result", case, by, expected_version)
-    facts = _required(facts, "facts", "查明的事实")
-    decision = _required(decision, "decision", "对每项诉求的处理意见")
+    facts = _required(facts, "facts", _l("查明的事实"))
+    decision = _required(decision, "decision", _l("对每项诉求的处理意见"))
     case.result_reported_at = at
     case.result_approved_at = None
     case.result_approved_by_id = None
@@ -886,7 +894,7 @@ def approve_result(case, *, by, note=None, at=None, expected_version=None):
 def send_back(case, *, by, reason=None, at=None, expected_version=None):
     at = at or utcnow()
     step = _begin("send_back", case, by, expected_version)
-    reason = _required(reason, "reason", "退回重办的理由")
+    reason = _required(reason, "reason", _l("退回重办的理由"))
     case.result_approved_at = None
     case.result_approved_by_id = None
     case.acknowledged_at = case.acknowledged_at or at
@@ -907,11 +915,11 @@ def reply(case, *, by, method=None, replied_at=None, text=None, at=None, expecte
     at = at or utcnow()
     step = _begin("reply", case, by, expected_version)
     if method is None:
-        raise ValidationFailed("请选择答复方式", field="method")
-    text = _required(text, "text", "答复内容")
+        raise ValidationFailed(_("请选择答复方式"), field="method")
+    text = _required(text, "text", _l("答复内容"))
     replied_at = replied_at or at
     if replied_at > utcnow() + timedelta(minutes=5):
-        raise ValidationFailed("答复时间不能晚于当前时间", field="replied_at")
+        raise ValidationFailed(_("答复时间不能晚于当前时间"), field="replied_at")
     case.replied_at = replied_at
     case.reply_method = ReplyMethod(method)
     stop_clocks(case, {Clock.reply}, at=replied_at)
@@ -927,7 +935,7 @@ def reply(case, *, by, method=None, replied_at=None, text=None, at=None, expecte
 def close(case, *, by, opinion=None, at=None, expected_version=None):
     at = at or utcnow()
     step = _begin("close", case, by, expected_version)
-    opinion = _required(opinion, "opinion", "办结意见")
+    opinion = _required(opinion, "opinion", _l("办结意见"))
     case.closed_at = at
     stop_all_clocks(case, at=at)
     clock = start_clock(case, Clock.callback, at=at, restart=True)
@@ -967,16 +975,16 @@ def request_re_review(case, *, by, requested_on=None, reason=None, at=None, expe
 
 
 def _request_review(step, case, by, at, requested_on, reason, clock_kind):
-    reason = _required(reason, "reason", "申请理由")
+    reason = _required(reason, "reason", _l("申请理由"))
     today = to_local(at).date()
     requested_on = requested_on or today
     if requested_on > today:
-        raise ValidationFailed("申请日期不能晚于今天", field="requested_on")
+        raise ValidationFailed(_("申请日期不能晚于今天"), field="requested_on")
     window = _review_window_days()
     since = case.replied_at if clock_kind == Clock.review else _last_review_answer(case)
     if since is not None and (requested_on - to_local(since).date()).days > window:
         raise ValidationFailed(
-            f"申请已超过期限（收到书面意见之日起{window}日内），应登记为不再受理",
+            _("申请已超过期限（收到书面意见之日起%(days)s日内），应登记为不再受理", days=window),
             field="requested_on",
         )
     clock = start_clock(case, clock_kind, at=at, restart=True)
@@ -1002,7 +1010,7 @@ def _last_review_answer(case: Case) -> datetime | None:
 def answer_review(case, *, by, opinion=None, upheld=True, at=None, expected_version=None):
     at = at or utcnow()
     step = _begin("answer_review", case, by, expected_version)
-    opinion = _required(opinion, "opinion", "复查意见")
+    opinion = _required(opinion, "opinion", _l("复查意见"))
     case.review_level = max(case.review_level or 0, 1)
     stop_clocks(case, {Clock.review}, at=at)
     _finish(step, case, by, at, {"opinion": opinion, "upheld": bool(upheld)})
@@ -1011,7 +1019,7 @@ def answer_review(case, *, by, opinion=None, upheld=True, at=None, expected_vers
 def answer_re_review(case, *, by, opinion=None, upheld=True, at=None, expected_version=None):
     at = at or utcnow()
     step = _begin("answer_re_review", case, by, expected_version)
-    opinion = _required(opinion, "opinion", "复核意见")
+    opinion = _required(opinion, "opinion", _l("复核意见"))
     case.review_level = 2
     stop_clocks(case, {Clock.re_review}, at=at)
     _finish(step, case, by, at, {"opinion": opinion, "upheld": bool(upheld), "final": True})
@@ -1028,7 +1036,7 @@ def archive(case, *, by, volume=None, at=None, expected_version=None):
 def reopen(case, *, by, reason=None, at=None, expected_version=None):
     at = at or utcnow()
     step = _begin("reopen", case, by, expected_version)
-    reason = _required(reason, "reason", "重新办理的理由")
+    reason = _required(reason, "reason", _l("重新办理的理由"))
     _reopen(case, at)
     # With nobody to work on it yet, it goes back to intake so it can be assigned.
     target = S.in_progress if case.handling_unit_id is not None else S.accepted
@@ -1078,14 +1086,15 @@ def merge(case, *, by, into=None, reason=None, at=None, expected_version=None):
     at = at or utcnow()
     step = _begin("merge", case, by, expected_version)
     if into is None or into.is_deleted or not into.can_view(by):
-        raise ValidationFailed("找不到要并入的事项", field="into")
+        raise ValidationFailed(_("找不到要并入的事项"), field="into")
     if into.id == case.id:
-        raise ValidationFailed("不能并入事项本身", field="into")
+        raise ValidationFailed(_("不能并入事项本身"), field="into")
     if into.status not in OPEN_STATUSES:
         raise ValidationFailed(
-            f"目标事项状态为“{into.status.title}”，只能并入办理中的事项", field="into"
+            _("目标事项状态为“%(status)s”，只能并入办理中的事项", status=into.status.title),
+            field="into",
         )
-    reason = _required(reason, "reason", "合并理由")
+    reason = _required(reason, "reason", _l("合并理由"))
     moved = {}
     for model in (Letter, Visit, Call, Attachment, Callback):
         rows = db.session.scalars(sa.select(model).where(model.case_id == case.id)).all()
@@ -1122,13 +1131,13 @@ def split(case, *, by, units=(), note=None, at=None, expected_version=None):
     step = _begin("split", case, by, expected_version)
     units = [unit for unit in units if unit is not None]
     if not units:
-        raise ValidationFailed("请至少选择一个承办单位", field="units")
+        raise ValidationFailed(_("请至少选择一个承办单位"), field="units")
     if len({unit.id for unit in units}) != len(units):
-        raise ValidationFailed("承办单位不能重复", field="units")
+        raise ValidationFailed(_("承办单位不能重复"), field="units")
     for unit in units:
         _active_unit(unit, field="units")
     if not by.has_permission("case.register"):
-        raise NotPermitted("拆分会新登记子事项，您没有登记权限")
+        raise NotPermitted(_("拆分会新登记子事项，您没有登记权限"))
     children = []
     for unit in units:
         child = Case(
@@ -1210,5 +1219,5 @@ assert set(STEP_FUNCTIONS) == set(STEPS), "every step has exactly one function"
 def perform(code: str, case: Case, *, by, **inputs):
     """Run step ``code`` on ``case`` (the admin's single entry point)."""
     if code not in STEP_FUNCTIONS:
-        raise InvalidTransition("没有这个办理步骤")
+        raise InvalidTransition(_("没有这个办理步骤"))
     return STEP_FUNCTIONS[code](case, by=by, **inputs)

@@ -28,6 +28,7 @@ from functools import partial
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from flask_babel import gettext as _
 from weasyprint import HTML
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
@@ -115,7 +116,9 @@ def render_document(html: str):
 
 
 def _refused(refused: FetchRefused) -> RenderError:
-    return RenderError(f"文书中引用了不允许的外部资源（{refused.url[:80]}），已停止生成。")
+    return RenderError(
+        _("文书中引用了不允许的外部资源（%(url)s），已停止生成。", url=refused.url[:80])
+    )
 
 
 def _write_pdf(html: str) -> bytes:
@@ -293,7 +296,12 @@ def _run_children(
             waiting = [r for index, r in enumerate(receivers) if index not in results]
             ready = multiprocessing.connection.wait(waiting, max(0.0, deadline - time.monotonic()))
             if not ready:
-                raise RenderError(f"文书生成超过 {timeout} 秒仍未完成，已停止。请缩小范围后重试。")
+                raise RenderError(
+                    _(
+                        "文书生成超过 %(seconds)s 秒仍未完成，已停止。请缩小范围后重试。",
+                        seconds=timeout,
+                    )
+                )
             for receiver in ready:
                 index = receivers.index(receiver)
                 try:
@@ -321,19 +329,25 @@ def _run_children(
     status, payload = failure
     if status == "memory":
         raise RenderError(
-            f"文书生成所需内存超过 {memory_limit_mb} MB 上限，已停止。请缩小范围后重试。"
+            _(
+                "文书生成所需内存超过 %(megabytes)s MB 上限，已停止。请缩小范围后重试。",
+                megabytes=memory_limit_mb,
+            )
         )
     if status == "crashed":
         # Native code (Pango, cairo) that hits the address-space limit aborts instead of
         # raising MemoryError, so a dead child is most likely out of memory.
         raise RenderError(
-            f"文书生成进程意外退出（可能超过 {memory_limit_mb} MB 内存上限），"
-            "请缩小范围后重试或联系管理员。"
+            _(
+                "文书生成进程意外退出（可能超过 %(megabytes)s MB 内存上限），"
+                "请缩小范围后重试或联系管理员。",
+                megabytes=memory_limit_mb,
+            )
         )
     if status == "render_error":
         raise RenderError(payload)
     logger.error("document render failed: %s", payload)
-    raise RenderError("文书生成失败，请稍后重试或联系管理员。")
+    raise RenderError(_("文书生成失败，请稍后重试或联系管理员。"))
 
 
 def _limits(timeout: int | None, memory_limit_mb: int | None) -> tuple[int, int]:

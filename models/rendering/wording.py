@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from jinja2 import TemplateSyntaxError, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -45,35 +47,53 @@ _LEVEL_ONE = re.compile(r"^[一二三四五六七八九十]+、")
 _LEVEL_TWO = re.compile(r"^（[一二三四五六七八九十]+）")
 
 
-def check_template(text: str, allowed_names: set[str], label: str = "模板") -> None:
+def check_template(text: str, allowed_names: set[str], label: str = _l("模板")) -> None:
     """Raise ``ValidationFailed`` with a Chinese message when ``text`` may not be used."""
     if len(text) > MAX_TEMPLATE_CHARS:
-        raise ValidationFailed(f"{label}不能超过 {MAX_TEMPLATE_CHARS} 个字符", field="body")
+        raise ValidationFailed(
+            _("%(label)s不能超过 %(limit)s 个字符", label=label, limit=MAX_TEMPLATE_CHARS),
+            field="body",
+        )
     try:
         tree = _environment.parse(text)
     except TemplateSyntaxError as error:
         raise ValidationFailed(
-            f"{label}第 {error.lineno} 行有语法错误：{error.message}", field="body"
+            _(
+                "%(label)s第 %(line)s 行有语法错误：%(error)s",
+                label=label,
+                line=error.lineno,
+                error=error.message,
+            ),
+            field="body",
         ) from None
     for node in tree.find_all(nodes.Node):
         if not isinstance(node, _ALLOWED_NODES):
             raise ValidationFailed(
-                f"{label}只能使用 {{{{ 占位符 }}}} 和 {{% if 占位符 %}}……{{% endif %}}，"
-                f"不支持“{type(node).__name__}”",
+                _(
+                    "%(label)s只能使用 {{ 占位符 }} 和 {%% if 占位符 %%}……{%% endif %%}，"
+                    "不支持“%(node)s”",
+                    label=label,
+                    node=type(node).__name__,
+                ),
                 field="body",
             )
         if isinstance(node, nodes.Name) and node.name not in allowed_names:
             raise ValidationFailed(
-                f"{label}中的占位符“{node.name}”不存在，可用的占位符见右侧列表", field="body"
+                _(
+                    "%(label)s中的占位符“%(name)s”不存在，可用的占位符见右侧列表",
+                    label=label,
+                    name=node.name,
+                ),
+                field="body",
             )
 
 
-def render_wording(text: str, values: dict[str, str], label: str = "模板") -> str:
+def render_wording(text: str, values: dict[str, str], label: str = _l("模板")) -> str:
     """Fill ``text`` with ``values`` (all strings) after :func:`check_template`."""
     check_template(text, set(values), label)
     output = _environment.from_string(text).render(values)
     if len(output) > MAX_OUTPUT_CHARS:
-        raise ValidationFailed(f"{label}生成的文字过长", field="body")
+        raise ValidationFailed(_("%(label)s生成的文字过长", label=label), field="body")
     return output
 
 
