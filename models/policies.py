@@ -568,8 +568,11 @@ def may_change_confidentiality(user) -> bool:
 PERSON_TABLES = frozenset(
     {"parties", "appointments", "visitor_passes", "visit_incidents", "attachments"}
 )
-#: Besides identity and reporter texts, the audit log hides an original's file name.
-_AUDIT_HIDDEN_EXTRA = frozenset({"original_name", "stored_name"})
+#: Besides identity and reporter texts, the audit log hides an original's file name and the
+#: text and addressee of issued documents (a 答复意见书 names the petitioner).
+_AUDIT_HIDDEN_EXTRA = frozenset(
+    {"original_name", "stored_name", "body", "addressee", "respondent", "contact"}
+)
 
 
 def audit_identity_hidden(user) -> bool:
