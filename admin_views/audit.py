@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 
+import sqlalchemy as sa
 from flask_admin.contrib.sqla import filters
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from markupsafe import Markup
 
 from models import AuditEntry
 from models.audit import AuditAction
+from models.policies import PERSON_TABLES, audit_identity_hidden, masked_audit_data
 
 from .base import ProtectedModelView
 from .filters import ChoiceEqualFilter, date_filters
@@ -71,9 +74,24 @@ def _action(view, context, model, name):
     return ACTION_TITLES.get(model.action, model.action)
 
 
+def _reader_data(model) -> dict:
+    """The row's data as the signed-in reader may see it (identities masked, see
+    :func:`models.policies.audit_identity_hidden`)."""
+    data = model.data or {}
+    if audit_identity_hidden(current_user):
+        return masked_audit_data(data, model.target_type)
+    return data
+
+
+def _summary(view, context, model, name):
+    if model.target_type in PERSON_TABLES and audit_identity_hidden(current_user):
+        return _("%(table)s #%(id)s", table=_table(view, context, model, name), id=model.target_id)
+    return model.summary or ""
+
+
 def _changes(view, context, model, name):
     """Before → after per field, one line each; other details as compact JSON."""
-    data = model.data or {}
+    data = _reader_data(model)
     before, after = data.get("before"), data.get("after")
     if isinstance(before, dict) or isinstance(after, dict):
         before, after = before or {}, after or {}
@@ -130,6 +148,7 @@ class AuditLogView(ProtectedModelView):
         "action": _action,
         "changes": _changes,
         "target_type": _table,
+        "summary": _summary,
         # Rows without a user come from the command line and scheduled jobs.
         "username": lambda view, context, model, name: model.username or _("系统"),
     }
@@ -146,3 +165,15 @@ class AuditLogView(ProtectedModelView):
         ip_address=_l("来源地址"),
     )
     action_disallowed_list = ("delete",)
+
+    def _apply_search(self, query, count_query, joins, count_joins, search):
+        if audit_identity_hidden(current_user):
+            # A summary names the person on person rows: searching it by name would tell
+            # whether someone is in the register even though the row shows the mask.
+            hidden = sa.or_(
+                AuditEntry.target_type.is_(None), AuditEntry.target_type.notin_(PERSON_TABLES)
+            )
+            query = query.filter(hidden)
+            if count_query is not None:
+                count_query = count_query.filter(hidden)
+        return super()._apply_search(query, count_query, joins, count_joins, search)

@@ -82,7 +82,7 @@ def _all_titled_enums() -> list[type[TitledEnum]]:
 
 def conflict_message(model, opened: str, field_labels) -> str:
     """Who changed ``model`` since ``opened`` (ISO time) and which fields, from the audit log."""
-    from models.policies import IDENTITY_FIELDS
+    from models.policies import timeline_value_hidden
 
     from .confidential import reporter_hidden
 
@@ -110,7 +110,8 @@ def conflict_message(model, opened: str, field_labels) -> str:
         fields = []
         for key in sorted(set(before) | set(after)):
             label = str(field_labels.get(key, key))
-            if hide_identity and (key in IDENTITY_FIELDS or key.endswith("_id")):
+            # Identities and the texts that quote the reporter (反映内容 …): the field only.
+            if hide_identity and (timeline_value_hidden(key, True) or key.endswith("_id")):
                 fields.append(label)
                 continue
             fields.append(

@@ -43,9 +43,9 @@ from models.operations.cases import delete_case, record_case_edit, register_case
 from models.operations.documents import available_documents, issued_documents
 from models.operations.workflow import STEPS, available_steps
 from models.policies import (
-    IDENTITY_FIELDS,
     hidden_reporter_case_ids,
     reporter_visible_clause,
+    timeline_value_hidden,
     visible_cases_clause,
 )
 
@@ -62,7 +62,7 @@ from .filters import (
     date_filters,
 )
 from .labels import labels
-from .lookups import case_lookup, party_lookup, user_lookup
+from .lookups import case_lookup, party_lookup
 from .search import NumberSearchMixin, as_case_number
 from .workflow import clock_rows, report_bulk, run_bulk
 
@@ -278,22 +278,19 @@ class CaseView(ExportMixin, NumberSearchMixin, ProtectedModelView):
         "is_sensitive",
         "is_beyond_level",
         "is_abnormal",
-        "handling_unit",
-        "handler",
-        "assistants",
         "expected_version",
     )
+    # Handling unit, handler, assistants, status, clocks and the result's approval belong to
+    # the workflow steps (交办, 签收, 增加协办人 …), which check who may do them; a generic form
+    # offering them would let a handler join a 举报 case's circle or skip 交办.
     #: The version the editor saw; a save against a newer version is refused, not merged.
     form_extra_fields = {"expected_version": HiddenField()}
     form_ajax_refs = {
         "petitioners": party_lookup("petitioners"),
         "agent": party_lookup("agent"),
-        "handler": user_lookup("handler"),
-        "assistants": user_lookup("assistants"),
     }
     form_args = {
         "category": {"query_factory": _active_categories},
-        "handling_unit": {"query_factory": _active_units},
         "subject": {"description": _l("一句话概括反映的问题")},
         "is_beyond_level": {"description": _l("如越级上省、进京上访；勾选即通知领导")},
         "is_abnormal": {"description": _l("缠访闹访、堵门拦车等；勾选即通知领导")},
@@ -472,7 +469,6 @@ def case_details_context(case: Case) -> dict:
         "documents": available_documents(case, current_user) if not case.is_deleted else [],
         "issued_documents": issued_documents(case),
         "reporter_hidden": hidden,
-        "identity_fields": IDENTITY_FIELDS,
         "masked": masked(),
         "steps": [step for step in steps if not step.secondary],
         "more_steps": [step for step in steps if step.secondary],
@@ -490,7 +486,7 @@ def case_details_context(case: Case) -> dict:
         if hidden
         else [p for p in case.petitioners if p.is_repeat_petitioner or p.is_banned],
         "status_badge": status_badge,
-        "describe_event": describe_event,
+        "timeline_entry": timeline_entry,
         "field_labels": labels(),
     }
 
@@ -501,14 +497,51 @@ def like_pattern(term: str) -> str:
     return f"%{escaped}%"
 
 
-def describe_event(event: CaseEvent, labels_by_key: dict, hide_material: bool = False) -> str:
+def _shown(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return _("是") if value else _("否")
+    if isinstance(value, list):
+        return _("、").join(str(item) for item in value)
+    return str(value)
+
+
+def timeline_entry(event: CaseEvent, labels_by_key: dict, reporter_hidden: bool = False):
+    """One timeline row: its line of text and its ``(label, before → after)`` changes.
+
+    ``reporter_hidden``: the reader may not see this 举报 case's reporter, so identity values
+    (a letter's writer, a caller's number, the person reached on a callback …) and the texts
+    that quote or answer the reporter (反映内容 before and after, the reply) show as the mask:
+    the reader learns that they changed, not what they said.
+    """
+    text = describe_event(event, labels_by_key, reporter_hidden)
+    changes = []
+    for key, change in (event.data or {}).items():
+        if not (isinstance(change, list) and len(change) == 2):
+            continue
+        label = str(labels_by_key.get(key, key))
+        if timeline_value_hidden(key, reporter_hidden):
+            changes.append((label, masked()))
+        else:
+            changes.append((label, f"{_shown(change[0])} → {_shown(change[1])}"))
+    if changes and text == _changed_fields_text(event.data, labels_by_key):
+        # The per-field lines below say the same, in more detail.
+        text = ""
+    return text, changes
+
+
+def describe_event(event: CaseEvent, labels_by_key: dict, reporter_hidden: bool = False) -> str:
     """One Chinese line for a timeline event (the stored summary stays English for logs).
 
-    ``hide_material``: the reader may not see a 举报 case's original material, so file names
-    are left out.
+    ``reporter_hidden``: the reader may not see a 举报 case's reporter or original material,
+    so file names and the texts addressed to the reporter are left out.
     """
     data = event.data or {}
-    if hide_material and event.kind in (EventKind.attachment_added, EventKind.attachment_removed):
+    if reporter_hidden and event.kind in (
+        EventKind.attachment_added,
+        EventKind.attachment_removed,
+    ):
         return masked()
     if event.kind == EventKind.registered:
         return _("登记为 %(number)s", number=data.get("number", ""))
@@ -534,14 +567,23 @@ def describe_event(event: CaseEvent, labels_by_key: dict, hide_material: bool = 
             recipients=data.get("recipients") or _("无（未设置领导和办公室用户）"),
         )
     if event.kind.value in STEPS or event.kind in (EventKind.merged_in, EventKind.escalated):
-        return describe_step_event(data)
+        return describe_step_event(data, reporter_hidden)
     if data.get("deleted"):
         return _("已删除")
+    if event.kind == EventKind.edited and isinstance(data.get("confidential"), bool):
+        # models.operations.cases.change_category: a line of its own.
+        if data["confidential"]:
+            return _("分类改为举报类，举报人身份自此保密")
+        return _("分类改为非举报类，举报人身份不再保密")
+    return _changed_fields_text(data, labels_by_key)
+
+
+def _changed_fields_text(data: dict, labels_by_key: dict) -> str:
     changed = [k for k, v in data.items() if isinstance(v, list) and len(v) == 2]
-    if changed:
-        names = _("、").join(str(labels_by_key.get(key, key)) for key in changed)
-        return _("修改了：%(fields)s", fields=names)
-    return ""
+    if not changed:
+        return ""
+    names = _("、").join(str(labels_by_key.get(key, key)) for key in changed)
+    return _("修改了：%(fields)s", fields=names)
 
 
 STEP_DATA_LABELS = {
@@ -591,8 +633,9 @@ STEP_DATA_LABELS = {
 }
 
 
-def describe_step_event(data: dict) -> str:
-    """Status change and the step's inputs, as one Chinese line."""
+def describe_step_event(data: dict, reporter_hidden: bool = False) -> str:
+    """Status change and the step's inputs, as one Chinese line (texts addressed to or about a
+    hidden reporter, such as the reply "告知举报人…", masked)."""
     parts = []
     before, after = data.get("from"), data.get("to")
     if before and after and before != after:
@@ -603,7 +646,9 @@ def describe_step_event(data: dict) -> str:
             continue
         if value is None:
             continue
-        if isinstance(value, bool):
+        if timeline_value_hidden(key, reporter_hidden):
+            value = masked()
+        elif isinstance(value, bool):
             value = _("是") if value else _("否")
         elif key == "due_at":
             value = local_time_text(value)
@@ -646,6 +691,13 @@ class CaseChildView(NumberSearchMixin, ProtectedModelView):
         return super().scope(query).filter(self.model.case_id.in_(visible))
 
 
+def _event_description(event: CaseEvent) -> Markup:
+    text, changes = timeline_entry(event, labels(), event.case.is_confidential)
+    lines = [text] if text else []
+    lines += [Markup("<b>{}</b>：{}").format(label, change) for label, change in changes]
+    return Markup("<br>").join(lines)
+
+
 class CaseEventView(CaseChildView):
     permission_view = "audit.view"
     allow_create = allow_edit = allow_delete = False
@@ -662,10 +714,9 @@ class CaseEventView(CaseChildView):
     )
     column_formatters = {
         "case": _case_link,
-        # The list is a search surface: file names of 举报 cases stay out for everybody.
-        "description": lambda view, context, model, name: describe_event(
-            model, labels(), hide_material=model.case.is_confidential
-        ),
+        # The list is a search surface: file names, identities and texts of 举报 cases stay
+        # out for everybody (the case's own page shows them to its circle).
+        "description": lambda view, context, model, name: _event_description(model),
     }
 
     def scope(self, query):

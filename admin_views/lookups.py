@@ -1,8 +1,8 @@
 """AJAX pickers for tables that grow (cases, petitioners, users).
 
 Flask-Admin's loader looks rows up with ``session.get(model, submitted_value)``: a value that
-is not a number then fails inside PostgreSQL. These loaders check the key first, and the case
-picker offers only the cases the signed-in user may see.
+is not a number then fails inside PostgreSQL. These loaders check the key first; the case
+picker offers only the cases the signed-in user may see, the people picker only the people.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from models import Case, Party, User, db
-from models.policies import visible_cases_clause
+from models.policies import party_visible_clause, visible_cases_clause
 
 from .search import as_case_number
 
@@ -51,6 +51,15 @@ class CaseLookup(IdLookup):
         return self.get_query().filter(Case.number == number).limit(1).all()
 
 
+class PartyLookup(IdLookup):
+    """Only people the user may already see (``models.policies.party_visible_clause``): the
+    register is searched by name, phone and ID number, so it must not answer for a 举报
+    case's reporter or for people of other units' cases."""
+
+    def get_query(self):
+        return Party.query.filter(party_visible_clause(current_user)).order_by(Party.id)
+
+
 class ActiveUserLookup(IdLookup):
     def get_query(self):
         return User.query.filter(User.is_active_user.is_(True)).order_by(User.id)
@@ -67,8 +76,8 @@ def case_lookup(name: str = "case") -> CaseLookup:
     )
 
 
-def party_lookup(name: str) -> IdLookup:
-    return IdLookup(
+def party_lookup(name: str) -> PartyLookup:
+    return PartyLookup(
         name,
         db,
         Party,

@@ -28,7 +28,7 @@ from models.enums import (
 from models.operations.cases import mark_case_flags
 from models.operations.contacts import delete_contact, record_contact_edit, register_contact
 from models.operations.parties import create_party, record_party_edit, register_party
-from models.policies import hidden_reporter_case_ids
+from models.policies import hidden_reporter_case_ids, party_visible_clause
 
 from .base import ProtectedModelView
 from .cases import CaseChildView, _active_categories, _active_units, _case_link
@@ -590,6 +590,9 @@ class PartyView(ProtectedModelView):
         "email": {"validators": [Optional(), Email(message=_l("邮箱地址格式不正确"))]},
     }
     form_overrides = {"age": IntegerField}
+
+    def scope(self, query):
+        return super().scope(query).filter(party_visible_clause(current_user))
 
     def on_create(self, form, model):
         register_party(model, by=current_user)

@@ -195,6 +195,10 @@ IDENTITY_FIELDS = frozenset(
         "email",
         "id_number",
         "name",
+        "sender_email",
+        "address",
+        "work_unit",
+        "visitor_name",
     }
 )
 #: The one text shown in place of a hidden value, on screens, in exports and in PDFs.
@@ -446,3 +450,171 @@ def can_print_case_documents(user, case) -> bool:
 
 
 # --- people ----------------------------------------------------------------------------------
+
+#
+# Who a person in the register is visible to (the pickers, the 信访人 list and its search),
+# and which values the timeline and the audit log hide from whom.
+
+
+def _party_case_links():
+    """SQL: every (party, case) pair: petitioner, agent, writer, visitor, caller, and the
+    visitor of an appointment, a pass, an incident or a reception-day queue about the case."""
+    from .cases import case_petitioners
+    from .contacts import Call, Letter, Visit
+    from .reception import Appointment, VisitIncident, VisitorPass
+    from .reception_days import ReceptionQueueEntry
+
+    def pairs(party_column, case_column, *joins):
+        query = sa.select(party_column.label("party_id"), case_column.label("case_id"))
+        for target, on in joins:
+            query = query.join(target, on)
+        return query.where(party_column.is_not(None), case_column.is_not(None))
+
+    return sa.union_all(
+        pairs(case_petitioners.c.party_id, case_petitioners.c.case_id),
+        pairs(Case.agent_id, Case.id),
+        pairs(Letter.writer_id, Letter.case_id),
+        pairs(Visit.visitor_id, Visit.case_id),
+        pairs(Call.caller_id, Call.case_id),
+        pairs(Appointment.party_id, Appointment.case_id),
+        pairs(VisitorPass.party_id, VisitorPass.case_id),
+        pairs(ReceptionQueueEntry.party_id, ReceptionQueueEntry.case_id),
+        pairs(
+            VisitIncident.party_id,
+            VisitorPass.case_id,
+            (VisitorPass, VisitorPass.id == VisitIncident.pass_id),
+        ),
+    ).subquery("party_case_links")
+
+
+def _party_cases(party) -> list:
+    """Python twin of :func:`_party_case_links` for one loaded person: the cases linked."""
+    from . import db
+
+    links = _party_case_links()
+    case_ids = db.session.scalars(
+        sa.select(links.c.case_id).where(links.c.party_id == party.id).distinct()
+    ).all()
+    if not case_ids:
+        return []
+    return db.session.scalars(sa.select(Case).where(Case.id.in_(case_ids))).all()
+
+
+def can_view_party(user, party) -> bool:
+    """May ``user`` find and open this person in the register?
+
+    Someone linked to a live case the user sees, with the reporter visible to the user; and,
+    for holders of ``party.manage`` (registrars must find repeat petitioners whatever unit
+    handles their earlier matters), anyone else too — except the reporter of a 举报 /
+    检举控告 case whose reporter is hidden from the user: finding them by name, phone or ID
+    number would tell who reported.
+    """
+    if party is None or not _signed_in(user):
+        return False
+    cases = _party_cases(party)
+    if any(can_see_live_case(user, case) and reporter_visible(case, user) for case in cases):
+        return True
+    if not user.has_permission("party.manage"):
+        return False
+    return not any(not reporter_visible(case, user) for case in cases)
+
+
+def party_visible_clause(user):
+    """SQL twin of :func:`can_view_party` for ``Party`` rows."""
+    from .parties import Party
+
+    if not _signed_in(user):
+        return sa.false()
+    links = _party_case_links()
+    seen_cases = sa.select(Case.id).where(
+        visible_cases_clause(user), Case.is_deleted.is_(False), reporter_visible_clause(user)
+    )
+    linked_to_seen = Party.id.in_(
+        sa.select(links.c.party_id).where(links.c.case_id.in_(seen_cases))
+    )
+    if not user.has_permission("party.manage"):
+        return linked_to_seen
+    reporters_hidden = sa.select(links.c.party_id).where(
+        links.c.case_id.in_(hidden_reporter_case_ids(user))
+    )
+    return sa.or_(linked_to_seen, Party.id.notin_(reporters_hidden))
+
+
+#: Free texts that quote or answer the reporter: 反映内容 and 诉求, a letter's summary, a
+#: visit's interview record and answer, a call's record, a callback's opinion and notes, and
+#: the texts of the steps (investigation, result, reply, review answers). On a confidential
+#: case the timeline says that they changed, never what they said, to whoever may not see the
+#: reporter: a reporter's name edited out of 反映内容 must not survive in the old value.
+REPORTER_TEXT_FIELDS = frozenset(
+    {
+        "content",
+        "demands",
+        "summary",
+        "purpose",
+        "interview_record",
+        "answer",
+        "record",
+        "opinion",
+        "note",
+        "follow_up",
+        "text",
+        "facts",
+        "decision",
+        "findings",
+        "informed_how",
+        "description",
+    }
+)
+
+
+def timeline_value_hidden(key: str, reporter_hidden: bool) -> bool:
+    """Is the value under ``key`` of a timeline entry hidden from a reader who may not see the
+    case's reporter (``reporter_hidden``)?"""
+    return reporter_hidden and (key in IDENTITY_FIELDS or key in REPORTER_TEXT_FIELDS)
+
+
+def may_change_confidentiality(user) -> bool:
+    """Moving a case into or out of a 举报 / 检举控告 category hides or reveals its reporter
+    for everybody: only holders of ``confidential.view`` may do it."""
+    return _signed_in(user) and user.has_permission(CONFIDENTIAL_PERMISSION)
+
+
+#: Audit-log tables whose rows are named after a person (``str()`` of the row is the name).
+PERSON_TABLES = frozenset(
+    {"parties", "appointments", "visitor_passes", "visit_incidents", "attachments"}
+)
+#: Besides identity and reporter texts, the audit log hides an original's file name and the
+#: text and addressee of issued documents (a 答复意见书 names the petitioner).
+_AUDIT_HIDDEN_EXTRA = frozenset(
+    {"original_name", "stored_name", "body", "addressee", "respondent", "contact"}
+)
+
+
+def audit_identity_hidden(user) -> bool:
+    """The audit log covers every record; reading its rows case by case would be fragile, so
+    whoever lacks ``confidential.view`` sees no person's identity and no reporter's text in
+    it at all (before and after values, nested timeline data and person-named summaries)."""
+    return not (_signed_in(user) and user.has_permission(CONFIDENTIAL_PERMISSION))
+
+
+def audit_value_hidden(key: str, table: str | None = None) -> bool:
+    """For readers of the audit log without ``confidential.view``: is ``key``'s value hidden?
+    (``name`` names a person only on person tables; a unit's or category's name stays.)"""
+    if key == "name":
+        return table in PERSON_TABLES
+    return key in IDENTITY_FIELDS or key in REPORTER_TEXT_FIELDS or key in _AUDIT_HIDDEN_EXTRA
+
+
+def masked_audit_data(data, table: str | None = None):
+    """``data`` (an audit row's JSON) with every hidden key's value replaced by the mask, at
+    any depth (a timeline row's own ``data`` is nested in its snapshot)."""
+    if isinstance(data, dict):
+        return {
+            key: str(MASK)
+            if audit_value_hidden(key, table) and value not in (None, "", [])
+            else masked_audit_data(value, table)
+            for key, value in data.items()
+        }
+    if isinstance(data, list):
+        return [masked_audit_data(item, table) for item in data]
+    return data

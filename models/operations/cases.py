@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from .. import db
@@ -14,7 +15,9 @@ from ..base import utcnow
 from ..cases import Case, CaseEvent
 from ..enums import CaseStatus, Clock, EventKind
 from ..parties import Party
+from ..policies import is_confidential_category, may_change_confidentiality
 from ..users import Role, User
+from . import NotPermitted
 from .audit import changes_of, log_event
 from .deadlines import notify, start_clock
 from .guards import ensure_not_future, ensure_permission
@@ -72,11 +75,33 @@ def register_case(
     return case
 
 
+def _category_change(case: Case):
+    """``(old, new)`` categories when the edit moves ``case`` into or out of a confidential
+    kind, else ``None``."""
+    history = sa.inspect(case).attrs.category.history
+    if not history.has_changes():
+        return None
+    old = (list(history.deleted) + list(history.unchanged) or [None])[0]
+    new = (list(history.unchanged) + list(history.added) or [None])[0]
+    if is_confidential_category(old) == is_confidential_category(new):
+        return None
+    return old, new
+
+
 def record_case_edit(case: Case, *, by, at: datetime | None = None) -> bool:
-    """Record an edit made through the generic form; return whether anything changed."""
+    """Record an edit made through the generic form; return whether anything changed.
+
+    Moving the case into or out of a 举报 / 检举控告 category is :func:`change_category`'s
+    own line on the timeline, and needs ``confidential.view``.
+    """
     # Read the diff first: a permission check may lazy-load and autoflush, resetting history.
     changes = changes_of(case)
+    category_change = _category_change(case)
     ensure_permission(by, "case.edit")
+    if category_change is not None:
+        changes.pop("category", None)
+        changes.pop("category_id", None)
+        change_category(case, *category_change, by=by, at=at)
     ensure_not_future(case.received_at, "received_at", _l("收到时间"))
     if case.is_anonymous and case.petitioners:
         case.petitioners = []
@@ -87,6 +112,35 @@ def record_case_edit(case: Case, *, by, at: datetime | None = None) -> bool:
     log_event(case, EventKind.edited, f"Case {case.number} edited", by=by, data=changes, at=at)
     report_to_leaders(case, by=by, at=at)
     return True
+
+
+def change_category(case: Case, old, new, *, by, at: datetime | None = None) -> None:
+    """Record ``case``'s category moving from ``old`` to ``new`` (already set on the case).
+
+    Into or out of a confidential kind, the reporter becomes hidden, or visible, to everybody
+    outside the circle: only holders of ``confidential.view`` may do that, and it is a
+    timeline line of its own.
+    """
+    case.category = new
+    flips = is_confidential_category(old) != is_confidential_category(new)
+    if flips and not may_change_confidentiality(by):
+        raise NotPermitted(
+            _(
+                "把事项改为或改出举报、检举控告类会改变举报人身份的保密范围，"
+                "须由有“查看保密信息”权限的人员修改分类"
+            )
+        )
+    log_event(
+        case,
+        EventKind.edited,
+        f"Case {case.number} category changed",
+        by=by,
+        at=at,
+        data={
+            "category": [None if old is None else str(old), None if new is None else str(new)],
+            "confidential": is_confidential_category(new),
+        },
+    )
 
 
 def mark_case_flags(

@@ -34,7 +34,7 @@ from ..enums import (
     OutOfScopePolicy,
     ReplyMethod,
 )
-from ..policies import OPEN_STATUSES, closing_permission, works_on_case
+from ..policies import OPEN_STATUSES, closing_permission, may_join_circle, works_on_case
 from ..settings import SystemSetting
 from ..units import Unit
 from ..users import User
@@ -262,6 +262,17 @@ def _guard(step: Step, case: Case, user) -> str | None:
         return _("按本单位规定，所有事项须经领导批示后方可交办，请先送阅")
     if code == "acknowledge" and case.acknowledged_at is not None:
         return _("该事项已签收")
+    if (
+        code == "acknowledge"
+        and case.handler_id is None
+        and user.unit_id == case.handling_unit_id
+        and not may_join_circle(user, case)
+    ):
+        # Signing an unnamed case makes the signer its handler, inside the reporter's circle.
+        return _(
+            "这是举报类事项，举报人身份保密：须由部门负责人指定承办人后，"
+            "由被指定的承办人签收，不能从本单位待办中自行签收"
+        )
     if code == "approve_result":
         if case.result_approved_at is not None:
             return _("报结已审核通过")
@@ -415,6 +426,20 @@ def _active_unit(unit: Unit | None, field: str = "handling_unit") -> Unit:
     if not unit.is_active:
         raise ValidationFailed(_("所选单位已停用"), field=field)
     return unit
+
+
+def _ensure_may_join(case: Case, person: User, by, field: str) -> None:
+    """On a 举报 case, naming a handler or an assistant brings them into the reporter's
+    circle: the one who names them must be allowed to see the reporter already."""
+    if not may_join_circle(person, case, named_by=by):
+        raise ValidationFailed(
+            _(
+                "这是举报类事项，举报人身份保密：只有能查看举报人信息的人员"
+                "（如部门负责人、办公室）才能指定%(person)s承办或协办",
+                person=str(person),
+            ),
+            field=field,
+        )
 
 
 def _handler_in_unit(handler: User | None, unit: Unit) -> User | None:
@@ -585,6 +610,8 @@ def instruct(
     instruction = _required(instruction, "instruction", _l("批示内容"))
     unit = _active_unit(handling_unit)
     handler = _handler_in_unit(handler, unit)
+    if handler is not None:
+        _ensure_may_join(case, handler, by, "handler")
     _future_date(due_on, "due_on", at)
     case.instruction = instruction
     case.instructed_at = at
@@ -627,6 +654,8 @@ def assign(
     step = _begin("assign", case, by, expected_version)
     unit = _active_unit(handling_unit)
     handler = _handler_in_unit(handler, unit)
+    if handler is not None:
+        _ensure_may_join(case, handler, by, "handler")
     _future_date(due_on, "due_on", at)
     reassigned = case.handling_unit_id is not None and case.handling_unit_id != unit.id
     clock = _hand_over(case, unit, handler, supervised, due_on, at, restart=case.status in INTAKE)
@@ -669,6 +698,7 @@ def add_assistant(case, *, by, assistant=None, note=None, at=None, expected_vers
         raise ValidationFailed(_("所选协办人账号已停用"), field="assistant")
     if assistant.id == case.handler_id or assistant in case.assistants:
         raise ValidationFailed(_("该人员已在承办此事项"), field="assistant")
+    _ensure_may_join(case, assistant, by, "assistant")
     case.assistants.append(assistant)
     notify([assistant], case, f"{case.number} 请您协助办理", at=at)
     _finish(
