@@ -134,7 +134,7 @@ class DatabaseCounter:
 
     @staticmethod
     def _split(key: str) -> tuple[str, str]:
-        scope, _, name = key.partition(":")
+        scope, _colon, name = key.partition(":")
         return scope, name[:160]
 
     def failures(self, key: str, window: int) -> tuple[int, int]:
