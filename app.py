@@ -71,11 +71,13 @@ def create_app(overrides: Mapping | None = None) -> Flask:
         #: Log out after 30 minutes without a request, and 12 hours after logging in regardless.
         SESSION_IDLE_TIMEOUT=30 * 60,
         SESSION_ABSOLUTE_TIMEOUT=12 * 3600,
-        #: Failed logins allowed per account and per client address within the window.
+        #: Failed logins allowed per account and client address pair within the window, and
+        #: from one address whatever the accounts.
         LOGIN_MAX_FAILURES=10,
         LOGIN_FAILURE_WINDOW=15 * 60,
+        LOGIN_MAX_FAILURES_PER_ADDRESS=50,
         #: Shared failed-login counters and the queue for large registers (RQ). Unset: counters
-        #: in each worker's memory, registers rendered in a local thread.
+        #: in the login_failures table, registers rendered in a local thread.
         REDIS_URL=os.environ.get("REDIS_URL") or None,
         #: Reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
         TRUSTED_PROXIES=0,

@@ -22,6 +22,7 @@ from models.audit import AuditAction
 from models.base import local_zone, utcnow
 from models.enums import CaseStatus
 from models.operations.audit_log import record_audit
+from models.operations.sessions import log_out
 from models.queries.worklists import home_figures
 from models.users import password_hasher
 
@@ -74,9 +75,9 @@ class ProtectedIndexView(AdminIndexView):
             username = form.username.data.strip()
             address = request.remote_addr
             throttle = login_throttle()
-            blocked = throttle.is_blocked(username, address)
+            block = throttle.block(username, address)
             user = db.session.scalar(sa.select(User).where(User.username == username))
-            if user is None or blocked:
+            if user is None or block is not None:
                 # The same work and the same answer whether or not the account exists.
                 _spend_verify_time(form.password.data)
                 ok = False
@@ -86,17 +87,18 @@ class ProtectedIndexView(AdminIndexView):
                 user.last_login_at = utcnow()
                 record_audit(AuditAction.login, user, by=user, summary=username)
                 db.session.commit()
-                throttle.record_success(username)
+                throttle.record_success(username, address)
                 # A permanent session expires after PERMANENT_SESSION_LIFETIME (12 hours).
                 session.permanent = True
                 login_user(user)
                 start_session_clock()
                 logger.info("user %s logged in", user.id)
                 return redirect(safe_next_url(request.args.get("next")) or url_for(".index"))
-            if not blocked:
+            if block is None:
+                # Attempts refused by a block do not count, so a block ends when its window does.
                 throttle.record_failure(username, address)
             record_audit(
-                AuditAction.login_blocked if blocked else AuditAction.login_failed,
+                AuditAction.login_blocked if block is not None else AuditAction.login_failed,
                 by=user if user is not None else None,
                 target_type="users",
                 target_id=user.id if user is not None else None,
@@ -105,8 +107,8 @@ class ProtectedIndexView(AdminIndexView):
             )
             db.session.commit()
             logger.warning("failed login for %r from %s", username, address)
-            if blocked:
-                flash(_("登录失败次数过多，请 15 分钟后再试。"), "error")
+            if block is not None:
+                flash(block.message, "error")
             else:
                 flash(_("用户名或密码错误，或账号已停用。"), "error")
         return self.render("admin/login.html", form=form)
@@ -114,12 +116,13 @@ class ProtectedIndexView(AdminIndexView):
     @expose("/logout/", methods=("POST",))
     def logout_view(self):
         if current_user.is_authenticated:
-            record_audit(AuditAction.logout, current_user, by=current_user)
+            # Server side: the cookie of this session, and any copy of it, stops working.
+            log_out(current_user._get_current_object())
             db.session.commit()
         logout_user()
         session.pop(LOGIN_AT, None)
         session.pop(LAST_SEEN, None)
-        flash(_("您已安全退出。"), "info")
+        flash(_("您已安全退出，本账号在其他电脑和浏览器上的登录也已结束。"), "info")
         return redirect(url_for(".login_view"))
 
 

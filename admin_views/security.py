@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import logging
+import math
 import secrets
-import threading
 import time
-from collections import defaultdict, deque
+from dataclasses import dataclass
+from datetime import timedelta
 
+import sqlalchemy as sa
 from flask import Flask, current_app, flash, g, has_request_context, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
 from flask_login import logout_user
+
+from models import LoginFailure, db
+from models.base import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -111,36 +116,81 @@ def install_security(app: Flask) -> None:
     app.config.setdefault("SESSION_ABSOLUTE_TIMEOUT", 12 * 3600)
     app.config.setdefault("LOGIN_MAX_FAILURES", 10)
     app.config.setdefault("LOGIN_FAILURE_WINDOW", 15 * 60)
+    app.config.setdefault("LOGIN_MAX_FAILURES_PER_ADDRESS", 50)
     app.before_request(_enforce_session_timeouts)
     app.after_request(_security_headers)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     app.extensions["login_throttle"] = LoginThrottle.from_config(app)
 
 
-class MemoryCounter:
-    """Failures per key in this process (development and single-worker installs)."""
+class DatabaseCounter:
+    """Failures per key in the ``login_failures`` table, shared by every worker without Redis.
 
-    def __init__(self) -> None:
-        self._events: dict[str, deque] = defaultdict(deque)
-        self._lock = threading.Lock()
+    A count opens a window of ``window`` seconds at its first failure and starts again from zero
+    once the window is over. Each call uses its own short transaction on a pooled connection: a
+    failure counts even when the request later rolls back, and adding one is a single atomic
+    upsert, so concurrent workers never lose or double an increment.
+    """
 
-    def count(self, key: str, window: int) -> int:
-        with self._lock:
-            events = self._events.get(key)
-            if not events:
-                return 0
-            cutoff = time.monotonic() - window
-            while events and events[0] < cutoff:
-                events.popleft()
-            return len(events)
+    @staticmethod
+    def _split(key: str) -> tuple[str, str]:
+        scope, _colon, name = key.partition(":")
+        return scope, name[:160]
+
+    def failures(self, key: str, window: int) -> tuple[int, int]:
+        """How many failures count now, and in how many seconds the count drops back to zero."""
+        scope, name = self._split(key)
+        table = LoginFailure.__table__
+        now = utcnow()
+        with db.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(table.c.failures, table.c.window_ends_at).where(
+                    table.c.scope == scope, table.c.key == name, table.c.window_ends_at > now
+                )
+            ).first()
+        if row is None:
+            return 0, 0
+        return row.failures, math.ceil((row.window_ends_at - now).total_seconds())
 
     def add(self, key: str, window: int) -> None:
-        with self._lock:
-            self._events[key].append(time.monotonic())
+        scope, name = self._split(key)
+        table = LoginFailure.__table__
+        now = utcnow()
+        dialect = db.engine.dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        elif dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:  # pragma: no cover - the app supports only these two
+            raise NotImplementedError(f"no upsert for {dialect}")
+        statement = insert(table).values(
+            scope=scope, key=name, failures=1, window_ends_at=now + timedelta(seconds=window)
+        )
+        window_over = table.c.window_ends_at <= now
+        statement = statement.on_conflict_do_update(
+            index_elements=[table.c.scope, table.c.key],
+            set_={
+                "failures": sa.case((window_over, 1), else_=table.c.failures + 1),
+                "window_ends_at": sa.case(
+                    (window_over, statement.excluded.window_ends_at), else_=table.c.window_ends_at
+                ),
+            },
+        )
+        with db.engine.begin() as connection:
+            connection.execute(statement)
+        # Forget finished windows, so addresses that failed once do not pile up. Separate from
+        # the upsert: a clash between two workers pruning at once must not lose the failure.
+        try:
+            with db.engine.begin() as connection:
+                connection.execute(sa.delete(table).where(table.c.window_ends_at <= now))
+        except sa.exc.DBAPIError:
+            logger.info("pruning old login failures failed; the next failure will retry")
 
     def reset(self, key: str) -> None:
-        with self._lock:
-            self._events.pop(key, None)
+        scope, name = self._split(key)
+        table = LoginFailure.__table__
+        with db.engine.begin() as connection:
+            connection.execute(sa.delete(table).where(table.c.scope == scope, table.c.key == name))
 
 
 class RedisCounter:
@@ -151,13 +201,17 @@ class RedisCounter:
     def __init__(self, client) -> None:
         self.client = client
 
-    def count(self, key: str, window: int) -> int:
+    def failures(self, key: str, window: int) -> tuple[int, int]:
+        """How many failures count now, and in how many seconds the oldest of them expires."""
         name = self.prefix + key
         now = time.time()
         pipe = self.client.pipeline()
         pipe.zremrangebyscore(name, 0, now - window)
         pipe.zcard(name)
-        return int(pipe.execute()[1])
+        pipe.zrange(name, 0, 0, withscores=True)
+        _removed, count, oldest = pipe.execute()
+        seconds = math.ceil(oldest[0][1] + window - now) if oldest else 0
+        return int(count), max(seconds, 0)
 
     def add(self, key: str, window: int) -> None:
         name = self.prefix + key
@@ -171,41 +225,80 @@ class RedisCounter:
         self.client.delete(self.prefix + key)
 
 
-class LoginThrottle:
-    """At most N failed logins per window, counted per account and per client address.
+@dataclass(frozen=True)
+class LoginBlock:
+    """Why a login attempt is refused before its password is checked, and for how long."""
 
-    Unknown usernames are counted like real ones, so the answer and its timing do not reveal
-    which accounts exist.
+    per_address: bool
+    seconds: int
+
+    @property
+    def message(self) -> str:
+        minutes = max(1, math.ceil(self.seconds / 60))
+        if self.per_address:
+            return _("此网络地址登录失败次数过多，请 %(minutes)s 分钟后再试。", minutes=minutes)
+        return _("登录失败次数过多，请 %(minutes)s 分钟后再试。", minutes=minutes)
+
+
+class LoginThrottle:
+    """Failed logins counted per account and address pair, with a higher ceiling per address.
+
+    The pair limit stops guessing one account's password without letting anybody lock a
+    colleague out from another computer; the address ceiling stops one computer from trying a
+    few passwords on many accounts. Unknown usernames are counted like real ones, so neither the
+    answer nor its timing reveals which accounts exist.
     """
 
-    def __init__(self, counter, max_failures: int, window: int) -> None:
+    def __init__(
+        self, counter, max_failures: int, window: int, max_failures_per_address: int
+    ) -> None:
         self.counter = counter
         self.max_failures = max_failures
         self.window = window
+        self.max_failures_per_address = max_failures_per_address
 
     @classmethod
     def from_config(cls, app: Flask) -> LoginThrottle:
-        counter = MemoryCounter()
         url = app.config.get("REDIS_URL")
         if url:
             import redis
 
             counter = RedisCounter(redis.Redis.from_url(url, socket_timeout=2))
-        return cls(counter, app.config["LOGIN_MAX_FAILURES"], app.config["LOGIN_FAILURE_WINDOW"])
+        else:
+            counter = DatabaseCounter()
+        return cls(
+            counter,
+            max_failures=app.config["LOGIN_MAX_FAILURES"],
+            window=app.config["LOGIN_FAILURE_WINDOW"],
+            max_failures_per_address=app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
+        )
 
     @staticmethod
     def keys(username: str, address: str | None) -> tuple[str, str]:
-        return "user:" + username.strip().lower()[:64], "addr:" + (address or "unknown")
+        """The counter keys of the account and address pair, and of the address alone."""
+        account = username.strip().lower()[:64]
+        address = (address or "unknown")[:45]
+        return f"pair:{address}|{account}", f"address:{address}"
 
-    def is_blocked(self, username: str, address: str | None) -> bool:
+    def block(self, username: str, address: str | None) -> LoginBlock | None:
+        """The block that applies to this attempt, or ``None`` when it may go ahead."""
+        pair_key, address_key = self.keys(username, address)
         try:
-            return any(
-                self.counter.count(key, self.window) >= self.max_failures
-                for key in self.keys(username, address)
-            )
+            blocks = []
+            count, seconds = self.counter.failures(pair_key, self.window)
+            if count >= self.max_failures:
+                blocks.append(LoginBlock(per_address=False, seconds=seconds))
+            count, seconds = self.counter.failures(address_key, self.window)
+            if count >= self.max_failures_per_address:
+                blocks.append(LoginBlock(per_address=True, seconds=seconds))
         except Exception:
             logger.exception("login throttle unavailable; allowing the attempt")
-            return False
+            return None
+        # Both may apply: name the one that lasts longer, so the wait given is long enough.
+        return max(blocks, key=lambda block: block.seconds, default=None)
+
+    def is_blocked(self, username: str, address: str | None) -> bool:
+        return self.block(username, address) is not None
 
     def record_failure(self, username: str, address: str | None) -> None:
         try:
@@ -214,9 +307,11 @@ class LoginThrottle:
         except Exception:
             logger.exception("login throttle unavailable; failure not counted")
 
-    def record_success(self, username: str) -> None:
+    def record_success(self, username: str, address: str | None) -> None:
+        """Forget the pair's failures; the address keeps its count, or one account known to an
+        attacker would clear the way for spraying the others."""
         try:
-            self.counter.reset(self.keys(username, None)[0])
+            self.counter.reset(self.keys(username, address)[0])
         except Exception:
             logger.exception("login throttle unavailable")
 

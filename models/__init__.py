@@ -21,6 +21,7 @@ from .deadlines import (  # noqa: E402
     Notification,
 )
 from .documents import DocumentTemplate, IssuedDocument, RegisterJob  # noqa: E402
+from .login_failures import LoginFailure  # noqa: E402
 from .opinion_boxes import OpinionBox, OpinionBoxOpening, opinion_slip_cases  # noqa: E402
 from .parties import Party  # noqa: E402
 from .reception import Appointment, VisitIncident, VisitorPass  # noqa: E402
@@ -63,6 +64,7 @@ __all__ = [
     "IssuedDocument",
     "LeaderAbsence",
     "Letter",
+    "LoginFailure",
     "Notification",
     "NumberSequence",
     "OpinionBox",

@@ -24,6 +24,11 @@ user_roles = sa.Table(
 )
 
 
+def new_session_token() -> str:
+    """A fresh value for ``User.session_token``: cookies naming the old one stop loading anyone."""
+    return secrets.token_hex(16)
+
+
 def password_hasher() -> PasswordHasher:
     """Argon2id with the configured cost (64 MiB, t=3 in production; cheaper in tests)."""
     params = {}
@@ -59,9 +64,10 @@ class User(UserMixin, TimestampMixin, db.Model):
     unit_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("units.id", ondelete="SET NULL"), index=True
     )
-    #: Rotated on password change or deactivation, so existing sessions stop working.
+    #: Flask-Login's user id in the signed session cookie. Rotated on logout, password change and
+    #: deactivation, so every cookie issued before stops working (see operations/sessions.py).
     session_token: Mapped[str] = mapped_column(
-        sa.String(64), unique=True, default=lambda: secrets.token_hex(16)
+        sa.String(64), unique=True, default=new_session_token
     )
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -85,7 +91,7 @@ class User(UserMixin, TimestampMixin, db.Model):
 
     def set_password(self, password: str) -> None:
         self.password_hash = password_hasher().hash(password)
-        self.session_token = secrets.token_hex(16)
+        self.session_token = new_session_token()
 
     def check_password(self, password: str) -> bool:
         try:

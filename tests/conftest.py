@@ -10,7 +10,6 @@ import pytest
 import sqlalchemy as sa
 from flask import g
 
-from admin_views.security import MemoryCounter
 from app import create_app, database_url_from_env
 from models import Case, Party, db
 from models.base import utcnow
@@ -62,8 +61,8 @@ def app(backend, tmp_path_factory):
             db.create_all()
         _apps[backend] = new_app
     app = _apps[backend]
-    # Failed logins of earlier tests must not throttle this one.
-    app.extensions["login_throttle"].counter = MemoryCounter()
+    # Failed logins are counted in the login_failures table, which wipe_tables empties after each
+    # test, so earlier tests never throttle this one.
     with app.app_context():
         ensure_roles()
         ensure_settings()
