@@ -475,11 +475,6 @@ def rectification_visible_clause(user):
     return sa.or_(*conditions)
 
 
-def rectification_reporter_hidden(user, order) -> bool:
-    """An order about a 举报 case names its people only to those who see the reporter."""
-    return order is not None and order.case is not None and not reporter_visible(order.case, user)
-
-
 #: The reception records this section rules over.
 RECEPTION_RECORDS = (Appointment, VisitorPass, VisitIncident, ReceptionQueueEntry)
 #: Fields of a reception record that identify the visitor.
