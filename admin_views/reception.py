@@ -15,6 +15,7 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from jinja2 import pass_context
 from markupsafe import Markup
+from sqlalchemy.orm import selectinload
 from wtforms import BooleanField, DateField, StringField, TextAreaField, widgets
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
@@ -156,6 +157,14 @@ class VisitorRecordView(ReceptionModelView):
     def scope(self, query):
         return super().scope(query).filter(reception_visible_clause(current_user, self.model))
 
+    #: Relationships that lead from a row to its case, loaded for a whole page at once so
+    #: that masking a page of rows does not query once per row.
+    case_paths: tuple = ()
+
+    def get_query(self):
+        query = super().get_query()
+        return query.options(*self.case_paths) if self.case_paths else query
+
     def hides_visitor(self, model) -> bool:
         return visitor_hidden(current_user, model)
 
@@ -261,6 +270,7 @@ def _appointment_actions(view, context, model, name):
 
 
 class AppointmentView(VisitorRecordView):
+    case_paths = (selectinload(Appointment.case),)
     details_template = "admin/reception/appointment_details.html"
     column_list = (
         "kind",
@@ -455,6 +465,10 @@ def _pass_state(view, context, model, name):
 
 
 class VisitorPassView(VisitorRecordView):
+    case_paths = (
+        selectinload(VisitorPass.case),
+        selectinload(VisitorPass.appointment).selectinload(Appointment.case),
+    )
     visitor_columns = frozenset({"appointment"})
 
     allow_edit = False
@@ -655,6 +669,12 @@ def _pass_label(visitor_pass: VisitorPass) -> str:
 
 
 class VisitIncidentView(VisitorRecordView):
+    case_paths = (
+        selectinload(VisitIncident.visitor_pass).selectinload(VisitorPass.case),
+        selectinload(VisitIncident.visitor_pass)
+        .selectinload(VisitorPass.appointment)
+        .selectinload(Appointment.case),
+    )
     visitor_columns = frozenset({"visitor_pass"})
 
     allow_edit = False

@@ -597,6 +597,8 @@ def reception_case_of(record):
 
 def visitor_hidden(user, record) -> bool:
     """Is the visitor on ``record`` a 举报 case's reporter whom ``user`` may not see?"""
+    if _signed_in(user) and user.has_permission(CONFIDENTIAL_PERMISSION):
+        return False  # without loading the record's case
     case = reception_case_of(record)
     return case is not None and not reporter_visible(case, user)
 
