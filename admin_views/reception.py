@@ -47,6 +47,7 @@ from models.operations.reception import (
 )
 from models.policies import (
     VISITOR_IDENTITY_FIELDS,
+    reception_case_of,
     reception_visible_clause,
     visitor_hidden,
     visitor_hidden_clause,
@@ -62,7 +63,7 @@ from models.reception import (
 from models.reception_days import QueueStatus, Recurrence, reception_days
 
 from .base import ProtectedModelView, _all_titled_enums, type_formatters
-from .confidential import masked
+from .confidential import log_confidential_view, masked
 from .fields import LocalDateTimeField
 from .filters import ChoiceEqualFilter, _local_midnight_utc, date_filters
 from .labels import labels
@@ -164,6 +165,13 @@ class VisitorRecordView(ReceptionModelView):
     def get_query(self):
         query = super().get_query()
         return query.options(*self.case_paths) if self.case_paths else query
+
+    def render(self, template, **kwargs):
+        if template == self.details_template and "model" in kwargs:
+            # Seeing a 举报 reporter's identity is noted in the audit log, as on the case.
+            case = reception_case_of(kwargs["model"])
+            log_confidential_view(case, f"{self.endpoint}_details")
+        return super().render(template, **kwargs)
 
     def hides_visitor(self, model) -> bool:
         return visitor_hidden(current_user, model)

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from models import (
     Appointment,
+    AuditEntry,
     Call,
     Category,
     Letter,
@@ -24,6 +25,7 @@ from models import (
     VisitorPass,
     db,
 )
+from models.audit import AuditAction
 from models.base import local_zone, utcnow
 from models.enums import CategoryKind, RectificationSource
 from models.operations import NotPermitted
@@ -436,6 +438,20 @@ def test_a_whistleblowing_visitor_is_masked_outside_the_circle(
         assert REPORTER in text_of(client.get(_surfaces(w)["desk"]))
         found = text_of(client.get(f"/admin/appointment/?search={REPORTER_ID}"))
         assert "约谈举报事宜" in found
+        # Seeing the reporter on a reception record is noted in the audit log.
+        surfaces = db.session.scalars(
+            sa.select(AuditEntry.data).where(
+                AuditEntry.action == AuditAction.confidential_view, AuditEntry.user_id == user.id
+            )
+        ).all()
+        assert {"appointment_details", "visitorpass_details"} <= {d["surface"] for d in surfaces}
+    # Nobody outside the circle is noted as having seen the reporter.
+    assert not db.session.scalar(
+        sa.select(AuditEntry.id).where(
+            AuditEntry.action == AuditAction.confidential_view,
+            AuditEntry.user_id.in_([outsider_desk.id, w["host"].id]),
+        )
+    )
 
     # The masking rule and its SQL twin agree.
     for user in (outsider_desk, w["host"], w["taker"]):
