@@ -35,7 +35,7 @@ from models.operations.callbacks import (
     record_callback,
     record_callback_edit,
 )
-from models.policies import visible_cases_clause
+from models.policies import rectification_visible_clause, visible_cases_clause
 
 from .base import ProtectedModelView
 from .cases import CaseChildView
@@ -476,7 +476,9 @@ class RectificationOrderView(ProtectedModelView):
             allowed.append(RectificationOrder.source == RectificationSource.callback)
         if current_user.has_permission("survey.manage"):
             allowed.append(RectificationOrder.source == RectificationSource.survey)
-        return query.filter(sa.or_(sa.false(), *allowed))
+        return query.filter(
+            sa.or_(sa.false(), *allowed), rectification_visible_clause(current_user)
+        )
 
     @property
     def can_edit(self) -> bool:

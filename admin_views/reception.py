@@ -13,7 +13,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
+from jinja2 import pass_context
 from markupsafe import Markup
+from sqlalchemy.orm import selectinload
 from wtforms import BooleanField, DateField, StringField, TextAreaField, widgets
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
@@ -43,7 +45,14 @@ from models.operations.reception import (
     return_pass_by_number,
     set_queue_status,
 )
-from models.policies import visible_cases_clause
+from models.policies import (
+    VISITOR_IDENTITY_FIELDS,
+    reception_case_of,
+    reception_visible_clause,
+    visitor_hidden,
+    visitor_hidden_clause,
+    visitor_value,
+)
 from models.reception import (
     AppointmentChannel,
     AppointmentKind,
@@ -54,7 +63,7 @@ from models.reception import (
 from models.reception_days import QueueStatus, Recurrence, reception_days
 
 from .base import ProtectedModelView, _all_titled_enums, type_formatters
-from .confidential import masked, reporter_hidden
+from .confidential import log_confidential_view, masked
 from .fields import LocalDateTimeField
 from .filters import ChoiceEqualFilter, _local_midnight_utc, date_filters
 from .labels import labels
@@ -131,6 +140,83 @@ class ReceptionModelView(ProtectedModelView):
         return redirect(back)
 
 
+class VisitorRecordView(ReceptionModelView):
+    """Appointments, passes, incidents and the queue: records about one visitor each.
+
+    Rows are those ``models.policies.can_view_reception_record`` allows; the visitor's
+    identity is masked wherever the record is tied to a 举报 case whose reporter the user may
+    not see, and a search by name or number does not find such a record for them.
+    """
+
+    #: Columns that name the visitor besides ``VISITOR_IDENTITY_FIELDS`` (labels of linked
+    #: records that carry the visitor's name).
+    visitor_columns: frozenset[str] = frozenset()
+
+    def _identity_column(self, name: str) -> bool:
+        return name in VISITOR_IDENTITY_FIELDS or name in self.visitor_columns
+
+    def scope(self, query):
+        return super().scope(query).filter(reception_visible_clause(current_user, self.model))
+
+    #: Relationships that lead from a row to its case, loaded for a whole page at once so
+    #: that masking a page of rows does not query once per row.
+    case_paths: tuple = ()
+
+    def get_query(self):
+        query = super().get_query()
+        return query.options(*self.case_paths) if self.case_paths else query
+
+    def render(self, template, **kwargs):
+        if template == self.details_template and "model" in kwargs:
+            # Seeing a 举报 reporter's identity is noted in the audit log, as on the case.
+            case = reception_case_of(kwargs["model"])
+            log_confidential_view(case, f"{self.endpoint}_details")
+        return super().render(template, **kwargs)
+
+    def hides_visitor(self, model) -> bool:
+        return visitor_hidden(current_user, model)
+
+    def visitor(self, model, name: str = "visitor_name") -> str:
+        """For templates: a field naming the visitor, or the mask text."""
+        if self.hides_visitor(model):
+            return masked()
+        value = getattr(model, name, None)
+        return "" if value is None else str(value)
+
+    @pass_context
+    def get_list_value(self, context, model, name):
+        if self._identity_column(name) and self.hides_visitor(model):
+            return masked()
+        return super().get_list_value(context, model, name)
+
+    @pass_context
+    def get_detail_value(self, context, model, name):
+        if self._identity_column(name) and self.hides_visitor(model):
+            return masked()
+        return super().get_detail_value(context, model, name)
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        if obj is not None and self.hides_visitor(obj):
+            # Not shown, so not posted, so kept as they are.
+            for name in (*VISITOR_IDENTITY_FIELDS, *self.visitor_columns):
+                if name in form:
+                    del form[name]
+        return form
+
+    def _apply_search(self, query, count_query, joins, count_joins, search):
+        query, count_query, joins, count_joins = super()._apply_search(
+            query, count_query, joins, count_joins, search
+        )
+        if search and search.strip():
+            # Finding a record by a name or number must not tie a person to a 举报 case.
+            shown = ~visitor_hidden_clause(current_user, self.model)
+            query = query.filter(shown)
+            if count_query is not None:
+                count_query = count_query.filter(shown)
+        return query, count_query, joins, count_joins
+
+
 def _csrf_input() -> Markup:
     return Markup('<input type="hidden" name="csrf_token" value="{}">').format(generate_csrf())
 
@@ -191,7 +277,8 @@ def _appointment_actions(view, context, model, name):
     return buttons
 
 
-class AppointmentView(ReceptionModelView):
+class AppointmentView(VisitorRecordView):
+    case_paths = (selectinload(Appointment.case),)
     details_template = "admin/reception/appointment_details.html"
     column_list = (
         "kind",
@@ -304,9 +391,6 @@ class AppointmentView(ReceptionModelView):
         "case": case_lookup(),
     }
 
-    def scope(self, query):
-        return super().scope(query)
-
     def on_create(self, form, model):
         record_appointment(model, by=current_user, ban_acknowledged=self._ban_acknowledged(form))
 
@@ -357,6 +441,7 @@ def _recent_appointments():
     today = local_today()
     return (
         Appointment.query.filter(
+            reception_visible_clause(current_user, Appointment),
             Appointment.is_deleted.is_(False),
             Appointment.expected_at >= _local_midnight_utc(today - timedelta(days=7)),
             Appointment.expected_at < _local_midnight_utc(today + timedelta(days=8)),
@@ -368,9 +453,8 @@ def _recent_appointments():
 
 def _appointment_label(appointment: Appointment) -> str:
     when = to_local(appointment.expected_at).strftime("%m-%d %H:%M")
-    return (
-        f"{when} {appointment.visitor_name} · {appointment.kind.title} · {appointment.status.title}"
-    )
+    name = masked() if visitor_hidden(current_user, appointment) else appointment.visitor_name
+    return f"{when} {name} · {appointment.kind.title} · {appointment.status.title}"
 
 
 def _pass_actions(view, context, model, name):
@@ -388,7 +472,13 @@ def _pass_state(view, context, model, name):
     return Markup('<span class="badge badge-success">{}</span>').format(_("已归还"))
 
 
-class VisitorPassView(ReceptionModelView):
+class VisitorPassView(VisitorRecordView):
+    case_paths = (
+        selectinload(VisitorPass.case),
+        selectinload(VisitorPass.appointment).selectinload(Appointment.case),
+    )
+    visitor_columns = frozenset({"appointment"})
+
     allow_edit = False
     column_list = (
         "pass_number",
@@ -505,8 +595,10 @@ class VisitorPassView(ReceptionModelView):
             appointment = db.session.get(Appointment, appointment_id)
             if appointment is not None and not appointment.is_deleted:
                 form.appointment.data = appointment
-                form.visitor_name.data = appointment.visitor_name
-                form.id_number.data = appointment.id_number
+                if not visitor_hidden(current_user, appointment):
+                    # Otherwise the pass takes them from the appointment when it is saved.
+                    form.visitor_name.data = appointment.visitor_name
+                    form.id_number.data = appointment.id_number
                 form.purpose.data = appointment.purpose
                 form.host.data = appointment.host
         return form
@@ -558,6 +650,7 @@ class VisitorPassView(ReceptionModelView):
         return self.render(
             "admin/reception/pass_return.html",
             values=values,
+            holder=self.visitor(current) if current is not None else "",
             error=error,
             current=current,
             ratings=Satisfaction.choices(),
@@ -570,13 +663,28 @@ class VisitorPassView(ReceptionModelView):
 def _recent_passes():
     since = utcnow() - timedelta(days=30)
     return (
-        VisitorPass.query.filter(VisitorPass.issued_at >= since)
+        VisitorPass.query.filter(
+            VisitorPass.issued_at >= since, reception_visible_clause(current_user, VisitorPass)
+        )
         .order_by(VisitorPass.issued_at.desc())
         .limit(200)
     )
 
 
-class VisitIncidentView(ReceptionModelView):
+def _pass_label(visitor_pass: VisitorPass) -> str:
+    name = masked() if visitor_hidden(current_user, visitor_pass) else visitor_pass.visitor_name
+    return f"{visitor_pass.pass_number} {name}"
+
+
+class VisitIncidentView(VisitorRecordView):
+    case_paths = (
+        selectinload(VisitIncident.visitor_pass).selectinload(VisitorPass.case),
+        selectinload(VisitIncident.visitor_pass)
+        .selectinload(VisitorPass.appointment)
+        .selectinload(Appointment.case),
+    )
+    visitor_columns = frozenset({"visitor_pass"})
+
     allow_edit = False
     column_list = ("occurred_at", "visitor_name", "kind", "measure", "description", "created_by")
     column_default_sort = [("occurred_at", True), ("id", True)]
@@ -611,6 +719,7 @@ class VisitIncidentView(ReceptionModelView):
     form_args = {
         "visitor_pass": {
             "query_factory": _recent_passes,
+            "get_label": _pass_label,
             "allow_blank": True,
             "blank_text": _l("（不涉及通行证）"),
         },
@@ -641,7 +750,7 @@ def _active_schedules():
 
 def queue_party(entry: ReceptionQueueEntry) -> str:
     """Who waits in the queue, except to users outside a 举报 case's circle."""
-    if entry.case is not None and reporter_hidden(entry.case):
+    if visitor_hidden(current_user, entry):
         return masked()
     return str(entry.party) if entry.party is not None else ""
 
@@ -682,7 +791,7 @@ def _queue_actions(view, context, model, name):
     )
 
 
-class ReceptionQueueView(ReceptionModelView):
+class ReceptionQueueView(VisitorRecordView):
     allow_edit = False
     column_list = (
         "day",
@@ -703,10 +812,7 @@ class ReceptionQueueView(ReceptionModelView):
     column_formatters = {
         "case": lambda view, context, model, name: queue_links(model),
         "actions": _queue_actions,
-        # The queue must name who waits, except to users outside a 举报 case's circle.
-        "party": lambda view, context, model, name: queue_party(model),
     }
-    column_formatters_detail = {"party": column_formatters["party"]}
     column_labels = labels(
         day=_l("接待日期"),
         schedule=_l("接待日安排"),
@@ -745,12 +851,6 @@ class ReceptionQueueView(ReceptionModelView):
         "party": {"validators": [InputRequired(_l("请选择来访人（可先在“信访人”中登记）"))]},
     }
     form_ajax_refs = {"party": party_lookup("party"), "case": case_lookup()}
-
-    def scope(self, query):
-        visible = sa.select(Case.id).where(
-            visible_cases_clause(current_user), Case.is_deleted.is_(False)
-        )
-        return super().scope(query).filter(ReceptionQueueEntry.case_id.in_(visible))
 
     def create_form(self, obj=None):
         form = super().create_form(obj)
@@ -845,6 +945,7 @@ class ReceptionDeskView(BaseView):
         appointments = db.session.scalars(
             sa.select(Appointment)
             .where(
+                reception_visible_clause(current_user, Appointment),
                 Appointment.is_deleted.is_(False),
                 Appointment.expected_at >= start,
                 Appointment.expected_at < end,
@@ -855,26 +956,22 @@ class ReceptionDeskView(BaseView):
         sessions = reception_days(day, day)
         queue = db.session.scalars(
             sa.select(ReceptionQueueEntry)
-            .where(ReceptionQueueEntry.day == day)
+            .where(
+                ReceptionQueueEntry.day == day,
+                reception_visible_clause(current_user, ReceptionQueueEntry),
+            )
             .order_by(ReceptionQueueEntry.schedule_id, ReceptionQueueEntry.queue_number)
         ).all()
-        visible = set(
-            db.session.scalars(
-                sa.select(Case.id).where(
-                    Case.id.in_([entry.case_id for entry in queue]),
-                    visible_cases_clause(current_user),
-                )
-            )
-        )
         queues = {
-            session.schedule.id: [
-                e for e in queue if e.schedule_id == session.schedule.id and e.case_id in visible
-            ]
+            session.schedule.id: [e for e in queue if e.schedule_id == session.schedule.id]
             for session in sessions
         }
         outstanding = db.session.scalars(
             sa.select(VisitorPass)
-            .where(VisitorPass.returned_at.is_(None))
+            .where(
+                VisitorPass.returned_at.is_(None),
+                reception_visible_clause(current_user, VisitorPass),
+            )
             .order_by(VisitorPass.issued_at)
         ).all()
         closing = datetime.combine(day, closing_time(), tzinfo=local_zone()).astimezone(UTC)
@@ -897,6 +994,7 @@ class ReceptionDeskView(BaseView):
             queues=queues,
             queue_links=queue_links,
             queue_party=queue_party,
+            visitor=lambda record: visitor_value(current_user, record, record.visitor_name),
             outstanding=outstanding,
             on_site_at_closing=on_site_at_closing,
             after_closing=after_closing,

@@ -27,7 +27,11 @@ from models.enums import (
 )
 from models.operations.cases import mark_case_flags
 from models.operations.contacts import delete_contact, record_contact_edit, register_contact
-from models.operations.parties import create_party, record_party_edit, register_party
+from models.operations.parties import (
+    find_or_create_party,
+    record_party_edit,
+    register_party,
+)
 from models.policies import hidden_reporter_case_ids, party_visible_clause
 
 from .base import ProtectedModelView
@@ -38,6 +42,7 @@ from .fields import IdentityNumber, PhoneNumber
 from .filters import ChoiceEqualFilter, date_filters
 from .labels import labels
 from .lookups import case_lookup, party_lookup, user_lookup
+from .reception import BAN_ACK_FIELD
 
 NEW_CASE_FIELDS = (
     "new_subject",
@@ -115,15 +120,21 @@ class ContactView(ExportMixin, CaseChildView):
     person_field = ""
     person_label = _l("信访人")
     contact_fields: tuple[str, ...] = ()
+    #: Visits consult the ban list, like appointments and passes at the desk.
+    checks_ban = False
 
     def __init__(self, model, session, **kwargs):
         self.form_extra_fields = new_case_and_person_fields()
+        ban_fields = ("ban_acknowledged",) if self.checks_ban else ()
+        if self.checks_ban:
+            self.form_extra_fields["ban_acknowledged"] = BAN_ACK_FIELD
         self.form_columns = (
             "case",
             self.person_field,
             *NEW_PERSON_FIELDS,
             *NEW_CASE_FIELDS,
             *self.contact_fields,
+            *ban_fields,
         )
         self.form_create_rules = (
             rules.Header(_l("一、归属事项")),
@@ -139,6 +150,7 @@ class ContactView(ExportMixin, CaseChildView):
             *NEW_PERSON_FIELDS,
             rules.Header(_l("四、新事项（未选择已有事项时填写）")),
             *NEW_CASE_FIELDS,
+            *ban_fields,
         )
         self.form_ajax_refs = {
             "case": case_lookup(),
@@ -209,7 +221,7 @@ class ContactView(ExportMixin, CaseChildView):
         form = super().edit_form(obj)
         hidden = obj is not None and reporter_hidden(obj.case)
         identity = (self.person_field, *IDENTITY_CONTACT_FIELDS) if hidden else ()
-        for name in ("case", *NEW_CASE_FIELDS, *NEW_PERSON_FIELDS, *identity):
+        for name in ("case", *NEW_CASE_FIELDS, *NEW_PERSON_FIELDS, "ban_acknowledged", *identity):
             if name in form:
                 del form[name]
         return form
@@ -253,7 +265,7 @@ class ContactView(ExportMixin, CaseChildView):
     def on_create(self, form, model):
         person = getattr(model, self.person_field)
         if person is None and form.new_person_name.data:
-            person = create_party(
+            person = find_or_create_party(
                 {
                     "name": form.new_person_name.data,
                     "gender": form.new_person_gender.data or None,
@@ -281,7 +293,13 @@ class ContactView(ExportMixin, CaseChildView):
                 is_abnormal=bool(form.new_is_abnormal.data),
                 head_count=1,
             )
-        register_contact(model, by=current_user, case=existing_case, new_case=new_case)
+        register_contact(
+            model,
+            by=current_user,
+            case=existing_case,
+            new_case=new_case,
+            ban_acknowledged=bool("ban_acknowledged" in form and form.ban_acknowledged.data),
+        )
         if existing_case is not None:
             # A repeat contact may be the one that goes beyond level: mark the case it joins.
             mark_case_flags(
@@ -411,6 +429,7 @@ class LetterView(ContactView):
 class VisitView(ContactView):
     person_field = "visitor"
     person_label = _l("来访人")
+    checks_ban = True
     attachment_key = "visit_id"
     time_field = "visited_at"
     staff_field = "receptionist"

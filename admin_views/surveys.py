@@ -25,6 +25,7 @@ from models.operations.surveys import (
     order_rectification,
     record_survey_response,
 )
+from models.policies import rectification_visible_clause
 from models.rendering import charts as svg
 from models.surveys import RectificationOrder
 
@@ -186,6 +187,7 @@ class SurveyCampaignView(ProtectedModelView):
         orders = (
             db.session.query(RectificationOrder)
             .filter_by(campaign_id=campaign.id)
+            .filter(rectification_visible_clause(current_user))
             .order_by(RectificationOrder.id)
             .all()
         )

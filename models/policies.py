@@ -447,6 +447,212 @@ def can_print_case_documents(user, case) -> bool:
 
 
 # --- reception records ---------------------------------------------------------------------
+#
+# Rectification orders (整改通知) and the reception desk's records: appointments and visit
+# applications, temporary passes, incidents and the leader-reception queue. The office (whoever
+# sees all units) sees every one; a department user sees those that concern their own unit or a
+# case they may see. On a record tied to a 举报 case the visitor's identity follows the
+# reporter's circle (:func:`reporter_visible`).
+#
+# Imported here rather than at the top: the models are all loaded by then, and the top of the
+# module stays the shared rules' own.
+from .reception import Appointment, VisitIncident, VisitorPass  # noqa: E402
+from .reception_days import ReceptionQueueEntry  # noqa: E402
+from .surveys import RectificationOrder  # noqa: E402
+from .users import User  # noqa: E402
+
+
+def can_view_rectification(user, order) -> bool:
+    """Whoever sees all units; else the responsible unit's members, whoever ordered it, and
+    whoever may see the case it is about."""
+    if order is None or not _signed_in(user):
+        return False
+    if user.has_permission("case.view_all"):
+        return True
+    return (
+        (order.unit_id is not None and order.unit_id == user.unit_id)
+        or order.created_by_id == user.id
+        or can_see_live_case(user, order.case)
+    )
+
+
+def rectification_visible_clause(user):
+    """SQL twin of :func:`can_view_rectification` for ``RectificationOrder`` rows."""
+    if not _signed_in(user):
+        return sa.false()
+    if user.has_permission("case.view_all"):
+        return sa.true()
+    conditions = [
+        _is(RectificationOrder.created_by_id, user.id),
+        sa.and_(
+            RectificationOrder.case_id.is_not(None),
+            RectificationOrder.case_id.in_(visible_case_ids(user)),
+        ),
+    ]
+    if user.unit_id is not None:
+        conditions.append(_is(RectificationOrder.unit_id, user.unit_id))
+    return sa.or_(*conditions)
+
+
+#: The reception records this section rules over.
+RECEPTION_RECORDS = (Appointment, VisitorPass, VisitIncident, ReceptionQueueEntry)
+#: Fields of a reception record that identify the visitor.
+VISITOR_IDENTITY_FIELDS = frozenset(
+    {"party", "visitor_name", "gender", "id_type", "id_number", "phone", "work_unit"}
+)
+
+
+def sees_all_reception(user) -> bool:
+    """The office's reception staff and whoever sees all units."""
+    return _signed_in(user) and (
+        user.has_permission("reception.manage") or user.has_permission("case.view_all")
+    )
+
+
+def _own_appointment(user, appointment) -> bool:
+    return appointment is not None and (
+        (appointment.unit_id is not None and appointment.unit_id == user.unit_id)
+        or (appointment.host_id is not None and appointment.host_id == user.id)
+        or can_see_live_case(user, appointment.case)
+    )
+
+
+def _own_pass(user, visitor_pass) -> bool:
+    if visitor_pass is None:
+        return False
+    host = visitor_pass.host
+    return (
+        (
+            host is not None
+            and (host.id == user.id or (host.unit_id is not None and host.unit_id == user.unit_id))
+        )
+        or _own_appointment(user, visitor_pass.appointment)
+        or can_see_live_case(user, visitor_pass.case)
+    )
+
+
+def can_view_reception_record(user, record) -> bool:
+    """May ``user`` see this appointment, pass, incident or queue entry?
+
+    A department user sees the visits to their own unit: an appointment for the unit or for
+    themselves, a pass whose host is in the unit, an incident during such a visit, and any
+    record about a case they may see.
+    """
+    if record is None or not _signed_in(user):
+        return False
+    if sees_all_reception(user):
+        return True
+    if isinstance(record, Appointment):
+        return _own_appointment(user, record)
+    if isinstance(record, VisitorPass):
+        return _own_pass(user, record)
+    if isinstance(record, VisitIncident):
+        return _own_pass(user, record.visitor_pass)
+    if isinstance(record, ReceptionQueueEntry):
+        return can_see_live_case(user, record.case)
+    return False
+
+
+def _own_appointments(user):
+    conditions = [
+        _is(Appointment.host_id, user.id),
+        sa.and_(Appointment.case_id.is_not(None), Appointment.case_id.in_(visible_case_ids(user))),
+    ]
+    if user.unit_id is not None:
+        conditions.append(_is(Appointment.unit_id, user.unit_id))
+    return sa.or_(*conditions)
+
+
+def _own_passes(user):
+    hosts = [User.id == user.id]
+    if user.unit_id is not None:
+        hosts.append(_is(User.unit_id, user.unit_id))
+    return sa.or_(
+        sa.and_(
+            VisitorPass.host_id.is_not(None),
+            VisitorPass.host_id.in_(sa.select(User.id).where(sa.or_(*hosts))),
+        ),
+        sa.and_(
+            VisitorPass.appointment_id.is_not(None),
+            VisitorPass.appointment_id.in_(
+                sa.select(Appointment.id).where(_own_appointments(user))
+            ),
+        ),
+        sa.and_(VisitorPass.case_id.is_not(None), VisitorPass.case_id.in_(visible_case_ids(user))),
+    )
+
+
+def reception_visible_clause(user, model):
+    """SQL twin of :func:`can_view_reception_record` for rows of ``model``."""
+    if not _signed_in(user):
+        return sa.false()
+    if sees_all_reception(user):
+        return sa.true()
+    if model is Appointment:
+        return _own_appointments(user)
+    if model is VisitorPass:
+        return _own_passes(user)
+    if model is VisitIncident:
+        return sa.and_(
+            VisitIncident.pass_id.is_not(None),
+            VisitIncident.pass_id.in_(sa.select(VisitorPass.id).where(_own_passes(user))),
+        )
+    if model is ReceptionQueueEntry:
+        return ReceptionQueueEntry.case_id.in_(visible_case_ids(user))
+    raise TypeError(f"not a reception record: {model!r}")
+
+
+def reception_case_of(record):
+    """The case a reception record is about, reached through its pass or appointment."""
+    if record is None:
+        return None
+    if isinstance(record, VisitIncident):
+        return reception_case_of(record.visitor_pass)
+    case = getattr(record, "case", None)
+    if case is None and isinstance(record, VisitorPass):
+        return reception_case_of(record.appointment)
+    return case
+
+
+def visitor_hidden(user, record) -> bool:
+    """Is the visitor on ``record`` a 举报 case's reporter whom ``user`` may not see?"""
+    if _signed_in(user) and user.has_permission(CONFIDENTIAL_PERMISSION):
+        return False  # without loading the record's case
+    case = reception_case_of(record)
+    return case is not None and not reporter_visible(case, user)
+
+
+def visitor_hidden_clause(user, model):
+    """SQL twin of :func:`visitor_hidden` for rows of ``model``."""
+    if _signed_in(user) and user.has_permission(CONFIDENTIAL_PERMISSION):
+        return sa.false()
+    hidden = hidden_reporter_case_ids(user)
+    if model is Appointment:
+        return sa.and_(Appointment.case_id.is_not(None), Appointment.case_id.in_(hidden))
+    if model is ReceptionQueueEntry:
+        return ReceptionQueueEntry.case_id.in_(hidden)
+    hidden_appointments = sa.select(Appointment.id).where(Appointment.case_id.in_(hidden))
+    hidden_passes = sa.or_(
+        sa.and_(VisitorPass.case_id.is_not(None), VisitorPass.case_id.in_(hidden)),
+        sa.and_(
+            VisitorPass.case_id.is_(None),
+            VisitorPass.appointment_id.is_not(None),
+            VisitorPass.appointment_id.in_(hidden_appointments),
+        ),
+    )
+    if model is VisitorPass:
+        return hidden_passes
+    if model is VisitIncident:
+        return sa.and_(
+            VisitIncident.pass_id.is_not(None),
+            VisitIncident.pass_id.in_(sa.select(VisitorPass.id).where(hidden_passes)),
+        )
+    raise TypeError(f"not a reception record: {model!r}")
+
+
+def visitor_value(user, record, value):
+    """``value`` (a visitor's name, number, phone …), or the mask text when it is hidden."""
+    return masked(value, visitor_hidden(user, record))
 
 
 # --- people ----------------------------------------------------------------------------------

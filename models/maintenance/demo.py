@@ -39,7 +39,7 @@ from ..operations.callbacks import (
 )
 from ..operations.contacts import register_contact
 from ..operations.deadlines import run_escalations
-from ..operations.parties import register_party
+from ..operations.parties import party_by_id_number, register_party
 from ..operations.surveys import (
     ensure_owner_survey_template,
     order_rectification,
@@ -132,6 +132,8 @@ def _person(fake: Faker, by) -> Party:
     if random.random() < 0.7:
         party.id_type = IdType.resident_id
         party.id_number = _id_number(fake, born, gender)
+        if party_by_id_number(party.id_number) is not None:
+            party.id_number = None  # one person per ID number; a rare random repeat goes without
     return register_party(party, by=by)
 
 

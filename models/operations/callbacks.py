@@ -21,9 +21,10 @@ from ..enums import (
     RectificationSource,
     Satisfaction,
 )
+from ..policies import can_view_rectification
 from ..settings import SystemSetting
 from ..surveys import RectificationOrder
-from . import ValidationFailed
+from . import NotPermitted, ValidationFailed
 from .audit import changes_of, log_event
 from .guards import ensure_case_visible, ensure_not_future, ensure_permission
 
@@ -389,6 +390,8 @@ def complete_rectification(order: RectificationOrder, *, by, result=None, at=Non
 def _ensure_rectification_permission(order: RectificationOrder, by) -> None:
     needed = "callback.manage" if order.source == RectificationSource.callback else "survey.manage"
     ensure_permission(by, needed)
+    if not can_view_rectification(by, order):
+        raise NotPermitted(_("您无权处理其他单位的整改通知"))
 
 
 def _log_rectification(order: RectificationOrder, what: str, *, by, at) -> None:

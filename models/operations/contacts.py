@@ -16,6 +16,7 @@ from . import ValidationFailed
 from .audit import changes_of, log_event
 from .cases import register_case
 from .guards import ensure_case_visible, ensure_not_future, ensure_permission
+from .parties import ensure_not_banned
 
 logger = logging.getLogger(__name__)
 
@@ -79,18 +80,22 @@ def register_contact(
     case: Case | None = None,
     new_case: Case | None = None,
     at=None,
+    ban_acknowledged: bool = False,
 ):
     """Register a letter, visit or call.
 
     Exactly one of ``case`` (a repeat contact on an existing case) or ``new_case`` (an unsaved
     case filled in on the same form) is given. The contact's person joins the case's
-    petitioners unless the case is anonymous.
+    petitioners unless the case is anonymous. A visit by someone banned from visiting is
+    refused with the ban warning unless ``ban_acknowledged`` (as at the reception desk).
     """
     ensure_permission(by, "case.register")
     if (case is None) == (new_case is None):
         raise ValidationFailed(_("请选择一个已有事项，或填写新事项的内容"), field="case")
     _check_times(contact)
     person = _person_of(contact)
+    if isinstance(contact, Visit):
+        ensure_not_banned(party=person, acknowledged=ban_acknowledged)
     if case is not None:
         ensure_case_visible(case, by)
         contact.is_first_contact = False

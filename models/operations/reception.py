@@ -13,8 +13,8 @@ from .. import db
 from ..base import format_local, to_local, utcnow
 from ..cases import Case
 from ..contacts import Visit
-from ..enums import IdType, VisitKind
-from ..parties import Party
+from ..enums import VisitKind
+from ..policies import visitor_value
 from ..reception import (
     Appointment,
     AppointmentKind,
@@ -24,12 +24,17 @@ from ..reception import (
     VisitorPass,
 )
 from ..reception_days import QueueStatus, ReceptionQueueEntry, reception_day_of
-from ..validation import normalize_id_number, resident_id_problem
+from ..validation import normalize_id_number
 from . import InvalidTransition, NotPermitted, ValidationFailed
 from .audit import changes_of
 from .contacts import register_contact
 from .guards import ensure_case_visible, ensure_not_future, ensure_permission
-from .parties import register_party
+from .parties import (
+    check_identity_number,
+    ensure_not_banned,
+    find_or_create_party,
+    party_by_id_number,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -38,55 +43,8 @@ def local_today() -> date:
     return to_local(utcnow()).date()
 
 
-# -- the ban list ------------------------------------------------------------------------
-
-
-def banned_party(*, party: Party | None = None, id_number: str | None = None) -> Party | None:
-    """The banned person meant by ``party`` or by the identity number, if any."""
-    if party is not None and party.is_banned:
-        return party
-    if id_number:
-        return db.session.scalar(
-            sa.select(Party)
-            .where(Party.id_number == normalize_id_number(id_number), Party.is_banned.is_(True))
-            .limit(1)
-        )
-    return None
-
-
-def ban_warning(person: Party) -> str:
-    reason = f"（{person.note.strip()[-80:]}）" if person.note and person.note.strip() else ""
-    return _(
-        "警告：%(name)s（证件号码 %(id_number)s）已被列入禁止来访名单%(reason)s。"
-        "本次未保存任何内容；如经领导同意仍须登记，请勾选“已知悉禁访警告”后再保存。",
-        name=person.name,
-        id_number=person.id_number or _("未登记"),
-        reason=reason,
-    )
-
-
-def ensure_not_banned(*, party=None, id_number=None, acknowledged: bool = False) -> None:
-    person = banned_party(party=party, id_number=id_number)
-    if person is not None and not acknowledged:
-        raise ValidationFailed(ban_warning(person), field="id_number")
-
-
-def _check_identity(obj) -> None:
-    if obj.id_number:
-        obj.id_number = normalize_id_number(obj.id_number)
-        if obj.id_type in (None, IdType.resident_id):
-            problem = resident_id_problem(obj.id_number)
-            if problem:
-                raise ValidationFailed(problem, field="id_number")
-            obj.id_type = IdType.resident_id
-
-
-def _party_by_id_number(id_number: str | None) -> Party | None:
-    if not id_number:
-        return None
-    return db.session.scalar(
-        sa.select(Party).where(Party.id_number == id_number).order_by(Party.id).limit(1)
-    )
+# The ban list and finding a person by identity number live with the register of people
+# (operations.parties), so that letters, visits and calls use the same rule as the desk.
 
 
 # -- appointments and applications -------------------------------------------------------
@@ -99,7 +57,7 @@ def _check_appointment(appointment: Appointment) -> None:
         raise ValidationFailed(_("请填写来访事由"), field="purpose")
     if appointment.expected_at is None:
         raise ValidationFailed(_("请填写预计来访时间"), field="expected_at")
-    _check_identity(appointment)
+    check_identity_number(appointment)
     if appointment.kind == AppointmentKind.application and not appointment.id_number:
         raise ValidationFailed(_("来访申请须填写证件号码"), field="id_number")
 
@@ -114,7 +72,7 @@ def record_appointment(appointment: Appointment, *, by, ban_acknowledged: bool =
         party=appointment.party, id_number=appointment.id_number, acknowledged=ban_acknowledged
     )
     if appointment.party is None:
-        appointment.party = _party_by_id_number(appointment.id_number)
+        appointment.party = party_by_id_number(appointment.id_number)
     if appointment.case is not None:
         ensure_case_visible(appointment.case, by)
     appointment.visitor_name = appointment.visitor_name.strip()
@@ -248,7 +206,7 @@ def issue_pass(visitor_pass: VisitorPass, *, by, ban_acknowledged: bool = False)
         )
     if not visitor_pass.id_checked:
         raise ValidationFailed(_("请先核验来访人身份证件，并勾选“已核验证件”"), field="id_checked")
-    _check_identity(visitor_pass)
+    check_identity_number(visitor_pass)
     if visitor_pass.host is None and not (visitor_pass.host_name or "").strip():
         raise ValidationFailed(_("请填写被访人"), field="host")
     ensure_not_banned(
@@ -256,11 +214,12 @@ def issue_pass(visitor_pass: VisitorPass, *, by, ban_acknowledged: bool = False)
     )
     current = outstanding_pass(visitor_pass.pass_number)
     if current is not None and current is not visitor_pass:
+        holder = visitor_value(by, current, current.visitor_name)
         raise ValidationFailed(
             _(
                 "%(number)s 号通行证尚未归还（持证人 %(holder)s，%(issued)s 发出），不能重复发放",
                 number=visitor_pass.pass_number,
-                holder=current.visitor_name,
+                holder=holder,
                 issued=format_local(current.issued_at),
             ),
             field="pass_number",
@@ -268,7 +227,7 @@ def issue_pass(visitor_pass: VisitorPass, *, by, ban_acknowledged: bool = False)
     if visitor_pass.case is not None:
         ensure_case_visible(visitor_pass.case, by)
     if visitor_pass.party is None:
-        visitor_pass.party = _party_by_id_number(visitor_pass.id_number)
+        visitor_pass.party = party_by_id_number(visitor_pass.id_number)
     visitor_pass.visitor_name = visitor_pass.visitor_name.strip()
     visitor_pass.issued_at = visitor_pass.issued_at or utcnow()
     ensure_not_future(visitor_pass.issued_at, "issued_at", _l("发证时间"))
@@ -355,15 +314,15 @@ def record_incident(incident: VisitIncident, *, by) -> VisitIncident:
     if incident.id_number:
         incident.id_number = normalize_id_number(incident.id_number)
     if incident.party is None:
-        incident.party = _party_by_id_number(incident.id_number)
+        incident.party = party_by_id_number(incident.id_number)
     if incident.measure == IncidentMeasure.banned:
         if incident.party is None:
             if not incident.id_number:
                 raise ValidationFailed(
                     _("禁止再次来访须登记证件号码，下次登记时才能识别"), field="id_number"
                 )
-            incident.party = register_party(
-                Party(name=incident.visitor_name.strip(), id_number=incident.id_number), by=by
+            incident.party = find_or_create_party(
+                {"name": incident.visitor_name.strip(), "id_number": incident.id_number}, by=by
             )
         person = incident.party
         person.is_banned = True
@@ -416,7 +375,6 @@ def enqueue_visitor(
         )
     if not (entry.purpose or "").strip():
         raise ValidationFailed(_("请填写来访事由"), field="purpose")
-    ensure_not_banned(party=entry.party, acknowledged=ban_acknowledged)
     visit = Visit(
         visitor=entry.party,
         visited_at=utcnow(),
@@ -425,7 +383,9 @@ def enqueue_visitor(
         purpose=entry.purpose.strip()[:200],
         receptionist_id=by.id,
     )
-    register_contact(visit, by=by, case=entry.case, new_case=new_case)
+    register_contact(
+        visit, by=by, case=entry.case, new_case=new_case, ban_acknowledged=ban_acknowledged
+    )
     entry.case = visit.case
     entry.visit = visit
     entry.leader = occurrence.leader
