@@ -52,6 +52,7 @@ from models.reception import (
 )
 from models.reception_days import QueueStatus, Recurrence, reception_days
 
+from .auth import safe_next_url
 from .base import ProtectedModelView, _all_titled_enums, case_scope, type_formatters
 from .confidential import masked, reporter_hidden
 from .fields import LocalDateTimeField
@@ -116,9 +117,7 @@ class ReceptionModelView(ProtectedModelView):
 
     def _post_action(self, action, success: str):
         """Run one state change from a button, commit once, and go back."""
-        back = request.form.get("next") or url_for(".index_view")
-        if not back.startswith("/"):
-            back = url_for(".index_view")
+        back = safe_next_url(request.form.get("next")) or url_for(".index_view")
         try:
             action()
             db.session.commit()

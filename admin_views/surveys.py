@@ -9,7 +9,6 @@ from flask_admin import expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from markupsafe import Markup
 from wtforms import DateField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import Optional
@@ -29,6 +28,7 @@ from models.operations.surveys import (
 from models.surveys import RectificationOrder
 
 from .base import ProtectedModelView
+from .input import CheckedForm
 from .labels import labels
 
 
@@ -242,7 +242,7 @@ def entry_form(campaign: SurveyCampaign, formdata=None):
             item.title, choices=RATING_CHOICES, default="", validators=[Optional()]
         )
     fields["opinion"] = TextAreaField(_l("意见和建议"), validators=[Optional()])
-    form_class = type("SurveyEntryForm", (FlaskForm,), fields)
+    form_class = type("SurveyEntryForm", (CheckedForm,), fields)
     return form_class(formdata=formdata)
 
 
@@ -261,7 +261,7 @@ def rectification_form(campaign: SurveyCampaign, formdata=None):
             _l("整改期限"), default=lambda: _today() + timedelta(days=30), validators=[Optional()]
         ),
     }
-    form_class = type("SurveyRectificationForm", (FlaskForm,), fields)
+    form_class = type("SurveyRectificationForm", (CheckedForm,), fields)
     return form_class(formdata=formdata)
 
 
