@@ -37,6 +37,9 @@ LATEST_YEAR = 2100
 #: The largest id any table can hold (PostgreSQL BIGINT); a larger id cannot exist.
 MAX_ID = 2**63 - 1
 
+#: Longer searches are pasted documents, not searches.
+MAX_SEARCH_LENGTH = 200
+
 #: Value ranges of the SQL integer types.
 _INTEGER_RANGES = (
     (sa.SmallInteger, -(2**15), 2**15 - 1),
@@ -334,6 +337,18 @@ def _filter_problem(view, key: str, value: str) -> str | None:
     return None
 
 
+def _impossible_record_id(view, value: str) -> bool:
+    """No record of ``view`` can have this id (a number out of range, text for a number)."""
+    if has_control_characters(value) or _out_of_id_range(value):
+        return True
+    model = getattr(view, "model", None)
+    if model is None:
+        return False
+    keys = sa.inspect(model).primary_key
+    numeric = len(keys) == 1 and isinstance(keys[0].type, sa.Integer)
+    return numeric and not _INTEGER_TEXT.match(value)
+
+
 def _is_id_key(key: str) -> bool:
     return key in ("id", "rowid") or key.endswith("_id")
 
@@ -345,15 +360,15 @@ def check_request_input():
             abort(404)
         if isinstance(value, str) and has_control_characters(value):
             abort(404)
+    view = _admin_model_view(request.blueprint)
     if request.method == "POST":
         for key in ("id", "rowid"):
             for value in request.form.getlist(key):
-                if _out_of_id_range(value) or has_control_characters(value):
+                if _impossible_record_id(view, value):
                     abort(404)
         _strip_form_controls()
     if not request.args:
         return
-    view = _admin_model_view(request.blueprint)
     kept = []
     notices = []
     changed = False
@@ -363,13 +378,21 @@ def check_request_input():
         if clean_key == "id" and (_out_of_id_range(clean_value) or clean_value != value):
             abort(404)
         problem = None
-        if _is_id_key(clean_key) and _out_of_id_range(clean_value):
+        if clean_key == "search":
+            if len(clean_value) > MAX_SEARCH_LENGTH:
+                # Nobody types more; SQLite refuses longer LIKE patterns outright.
+                clean_value = clean_value[:MAX_SEARCH_LENGTH]
+                notices.append(
+                    _("搜索内容过长，只按前 %(count)s 个字搜索。", count=MAX_SEARCH_LENGTH)
+                )
+        elif _is_id_key(clean_key) and _out_of_id_range(clean_value):
             problem = _("链接中的编号无效，已忽略。")
-        problem = (
-            problem
-            or _date_text_problem(clean_value)
-            or _filter_problem(view, clean_key, clean_value)
-        )
+        elif _INTEGER_TEXT.match(clean_value) and abs(int(clean_value)) > MAX_ID:
+            problem = _("链接中的数字超出范围，已忽略。")
+        else:
+            problem = _date_text_problem(clean_value) or _filter_problem(
+                view, clean_key, clean_value
+            )
         if problem:
             notices.append(problem)
             changed = True
