@@ -107,13 +107,17 @@ def _text_problem(field) -> str | None:
 
 
 # -- numbers and dates -----------------------------------------------------------------------
-def integer_range(column) -> tuple[int | None, int | None]:
-    """The values ``column`` can store: its SQL type's range narrowed by its check constraints."""
-    low, high = -(2**63), 2**63 - 1
+def integer_type_range(column) -> tuple[int, int]:
+    """The values the SQL type of ``column`` can hold."""
     for sql_type, type_low, type_high in _INTEGER_RANGES:
         if isinstance(column.type, sql_type):
-            low, high = type_low, type_high
-            break
+            return type_low, type_high
+    return -(2**63), 2**63 - 1
+
+
+def integer_range(column) -> tuple[int, int]:
+    """The values ``column`` can store: its SQL type's range narrowed by its check constraints."""
+    low, high = integer_type_range(column)
     for constraint in getattr(column.table, "constraints", ()):
         if not isinstance(constraint, sa.CheckConstraint):
             continue
@@ -180,9 +184,25 @@ def field_problem(field, model=None) -> str | None:
         return _year_problem(data)
     if isinstance(data, int) and not isinstance(data, bool):
         column = _column_for(model, field.name)
-        low, high = integer_range(column) if column is not None else (-(2**31), 2**31 - 1)
+        low, high = integer_type_range(column) if column is not None else (-(2**31), 2**31 - 1)
         return _number_problem(data, low, high)
     return None
+
+
+class _WithinConstraints:
+    """Last in a number field's validators: the column's check constraints (``amount > 0``),
+    so the form says so instead of the database refusing the whole save. Silent when a
+    validator of the view has already explained the value."""
+
+    def __init__(self, column) -> None:
+        self.column = column
+
+    def __call__(self, form, field):
+        if field.errors or not isinstance(field.data, int) or isinstance(field.data, bool):
+            return
+        problem = _number_problem(field.data, *integer_range(self.column))
+        if problem:
+            raise StopValidation(problem)
 
 
 def _leaf_fields(form, model):
@@ -241,6 +261,9 @@ class InputChecks:
             if problem is None and edited is not None and _chooses_itself(field, edited):
                 problem = _("不能选择记录本身。")
             if problem is None:
+                column = _column_for(model, field.name)
+                if isinstance(field.data, int) and column is not None:
+                    field.validators = [*field.validators, _WithinConstraints(column)]
                 continue
             if _is_reference(field):
                 field._formdata = None
@@ -345,8 +368,16 @@ def _impossible_record_id(view, value: str) -> bool:
     if model is None:
         return False
     keys = sa.inspect(model).primary_key
-    numeric = len(keys) == 1 and isinstance(keys[0].type, sa.Integer)
-    return numeric and not _INTEGER_TEXT.match(value)
+    if len(keys) != 1:
+        return False
+    if isinstance(keys[0].type, sa.Integer):
+        return not _INTEGER_TEXT.match(value)
+    if isinstance(keys[0].type, sa.Date):  # calendar overrides are keyed by their day
+        try:
+            return _year_problem(date.fromisoformat(value)) is not None
+        except ValueError:
+            return True
+    return False
 
 
 def _is_id_key(key: str) -> bool:
