@@ -53,6 +53,7 @@ from .callbacks import (
 )
 from .cases import AttachmentView, CaseEventView, CaseView
 from .documents import DocumentTemplateView, DocumentView
+from .input import install_input_checks
 from .reception import (
     AppointmentView,
     ReceptionDeskView,
@@ -211,4 +212,5 @@ def init_admin(app: Flask) -> Admin:
         DocumentTemplateView(name=_l("文书模板"), category=settings, endpoint="documenttemplate"),
         AuditLogView(AuditEntry, db, name=_l("审计日志"), category=settings, endpoint="auditlog"),
     )
+    install_input_checks(app)
     return admin

@@ -13,7 +13,6 @@ from flask_admin import AdminIndexView, expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
@@ -27,6 +26,7 @@ from models.queries.worklists import home_figures
 from models.users import password_hasher
 
 from .filters import MyCasesFilter
+from .input import CheckedForm
 from .security import LAST_SEEN, LOGIN_AT, login_throttle, start_session_clock
 
 logger = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ def _spend_verify_time(password: str) -> None:
         password_hasher().verify(_DUMMY_HASH[0], password)
 
 
-class LoginForm(FlaskForm):
+class LoginForm(CheckedForm):
     username = StringField(_l("用户名"), [InputRequired(_l("请输入用户名")), Length(max=64)])
     password = PasswordField(_l("密码"), [InputRequired(_l("请输入密码")), Length(max=256)])
 

@@ -24,6 +24,7 @@ from models.operations import WorkflowError
 
 from .fields import LocalDateTimeField, NotInFuture
 from .filters import CachedOptions
+from .input import checked_form_base
 
 logger = logging.getLogger(__name__)
 
@@ -177,6 +178,8 @@ class ProtectedModelView(ModelView):
     )
 
     def __init__(self, model, session, **kwargs):
+        # Every model form reads its input through the one input layer (admin_views/input.py).
+        self.form_base_class = checked_form_base(self.form_base_class, model)
         self.form_choices = dict(self.form_choices or {})
         for column in sa.inspect(model).columns:
             enum_cls = getattr(column.type, "enum_class", None)

@@ -12,7 +12,6 @@ from flask_admin.contrib.sqla import filters
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from markupsafe import Markup
 from wtforms import SelectField, TextAreaField
 from wtforms.validators import DataRequired
@@ -42,6 +41,7 @@ from .cases import CaseChildView
 from .confidential import list_value, log_confidential_view, masked, reporter_hidden
 from .exports import ExportMixin
 from .filters import ChoiceEqualFilter, date_filters
+from .input import CheckedForm
 from .labels import labels
 from .lookups import case_lookup, user_lookup
 
@@ -299,7 +299,7 @@ class CallbackView(ExportMixin, CaseChildView):
         return self.render("admin/callbacks/assign.html", form=form, callbacks=callbacks, ids=ids)
 
 
-class AssignForm(FlaskForm):
+class AssignForm(CheckedForm):
     caller = SelectField(_l("回访人"), validators=[DataRequired()])
 
 
@@ -549,5 +549,5 @@ class RectificationOrderView(ProtectedModelView):
         return Response(body, mimetype="application/pdf")
 
 
-class CompleteForm(FlaskForm):
+class CompleteForm(CheckedForm):
     result = TextAreaField(_l("整改结果"), validators=[DataRequired()])

@@ -64,7 +64,12 @@ class LocalDateTimeField(DateTimeField):
                 parsed = datetime.strptime(text, fmt)
             except ValueError:
                 continue
-            self.data = parsed.replace(tzinfo=local_zone()).astimezone(UTC)
+            try:
+                self.data = parsed.replace(tzinfo=local_zone()).astimezone(UTC)
+            except OverflowError:
+                # 0001-01-01 00:00 local lies before the first representable UTC instant.
+                self.data = None
+                raise ValueError(str(_l("时间超出合理范围，请检查年份"))) from None
             return
         self.data = None
         raise ValueError(str(_l("时间格式不正确，应为 2026-03-01 14:30")))

@@ -62,6 +62,7 @@ from models.reception import (
 )
 from models.reception_days import QueueStatus, Recurrence, reception_days
 
+from .auth import safe_next_url
 from .base import ProtectedModelView, _all_titled_enums, type_formatters
 from .confidential import log_confidential_view, masked
 from .fields import LocalDateTimeField
@@ -126,9 +127,7 @@ class ReceptionModelView(ProtectedModelView):
 
     def _post_action(self, action, success: str):
         """Run one state change from a button, commit once, and go back."""
-        back = request.form.get("next") or url_for(".index_view")
-        if not back.startswith("/"):
-            back = url_for(".index_view")
+        back = safe_next_url(request.form.get("next")) or url_for(".index_view")
         try:
             action()
             db.session.commit()

@@ -9,7 +9,6 @@ from flask_admin import expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from markupsafe import Markup
 from wtforms import DateField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import Optional
@@ -30,6 +29,7 @@ from models.rendering import charts as svg
 from models.surveys import RectificationOrder
 
 from .base import ProtectedModelView
+from .input import CheckedForm
 from .labels import labels
 
 
@@ -244,7 +244,7 @@ def entry_form(campaign: SurveyCampaign, formdata=None):
             item.title, choices=RATING_CHOICES, default="", validators=[Optional()]
         )
     fields["opinion"] = TextAreaField(_l("意见和建议"), validators=[Optional()])
-    form_class = type("SurveyEntryForm", (FlaskForm,), fields)
+    form_class = type("SurveyEntryForm", (CheckedForm,), fields)
     return form_class(formdata=formdata)
 
 
@@ -263,7 +263,7 @@ def rectification_form(campaign: SurveyCampaign, formdata=None):
             _l("整改期限"), default=lambda: _today() + timedelta(days=30), validators=[Optional()]
         ),
     }
-    form_class = type("SurveyRectificationForm", (FlaskForm,), fields)
+    form_class = type("SurveyRectificationForm", (CheckedForm,), fields)
     return form_class(formdata=formdata)
 
 

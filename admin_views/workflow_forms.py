@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask_admin.contrib.sqla.fields import QuerySelectField, QuerySelectMultipleField
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -22,6 +21,7 @@ from models import Unit, User, db
 from models.enums import ReplyMethod, UnitKind
 
 from .fields import LocalDateTimeField, NotInFuture
+from .input import CheckedForm
 
 REQUIRED = _l("此项必填")
 
@@ -226,7 +226,7 @@ def step_form(code: str, formdata=None):
     """A bound form for step ``code`` with the case version the user saw."""
     fields = STEP_FIELDS[code]()
     fields["expected_version"] = HiddenField()
-    form_class = type(f"{code.title().replace('_', '')}Form", (FlaskForm,), fields)
+    form_class = type(f"{code.title().replace('_', '')}Form", (CheckedForm,), fields)
     return form_class(formdata=formdata)
 
 
