@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_admin.contrib.sqla import filters
-from flask_admin.contrib.sqla.fields import QuerySelectField
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -53,6 +52,7 @@ from models.reception import (
 from models.reception_days import QueueStatus, Recurrence, reception_days
 
 from .base import ProtectedModelView, _all_titled_enums, case_scope, type_formatters
+from .choices import ModelSelectField as QuerySelectField
 from .confidential import masked, reporter_hidden
 from .fields import LocalDateTimeField
 from .filters import ChoiceEqualFilter, _local_midnight_utc, date_filters
