@@ -364,12 +364,28 @@ class ProtectedModelView(ModelView):
 
     def _populate(self, form, model) -> None:
         """Fill ``model`` from the form; select fields give strings, the model wants enums."""
+        self._keep_unedited_times(form)
         form.populate_obj(model)
         for column in sa.inspect(type(model)).columns:
             enum_cls = getattr(column.type, "enum_class", None)
             value = getattr(model, column.key, None)
             if enum_cls and isinstance(value, str) and not isinstance(value, enum_cls):
                 setattr(model, column.key, enum_cls(value) if value else None)
+
+    @staticmethod
+    def _keep_unedited_times(form) -> None:
+        """A date-time input shows minutes only: an unchanged minute keeps the stored seconds,
+        so saving a form does not rewrite times nobody edited."""
+        for field in form:
+            stored = getattr(field, "object_data", None)
+            if not isinstance(field, LocalDateTimeField) or field.data is None or stored is None:
+                continue
+            try:
+                unchanged = field.data == stored.replace(second=0, microsecond=0)
+            except TypeError:  # naive against aware: not the same moment anyway
+                unchanged = False
+            if unchanged:
+                field.data = stored
 
     def create_model(self, form):
         model = self.build_new_instance()
