@@ -21,7 +21,15 @@ from models.audit import AuditAction, AuditEntry
 from models.base import format_local, utcnow
 from models.enums import TitledEnum
 from models.operations import WorkflowError
+from models.operations.records import create_record, delete_record, update_record
 
+from .choices import (
+    KeptAjaxSelectField,
+    KeptAjaxSelectMultipleField,
+    ModelSelectField,
+    ModelSelectMultipleField,
+    active_query,
+)
 from .fields import LocalDateTimeField, NotInFuture
 from .filters import CachedOptions
 from .input import checked_form_base
@@ -31,10 +39,17 @@ logger = logging.getLogger(__name__)
 
 class LocalModelConverter(AdminModelConverter):
     def _model_select_field(self, prop, multiple, remote_model, **kwargs):
-        is_ajax = prop.key in getattr(self.view, "_form_ajax_refs", {})
-        if not multiple and not is_ajax and kwargs.get("allow_blank"):
+        # Every reference field of every form is built here, so refusing unknown ids and
+        # keeping deactivated current values (see ``choices``) holds for all of them.
+        loader = getattr(self.view, "_form_ajax_refs", {}).get(prop.key)
+        if loader is not None:
+            field_class = KeptAjaxSelectMultipleField if multiple else KeptAjaxSelectField
+            return field_class(loader, **kwargs)
+        if not multiple and kwargs.get("allow_blank"):
             kwargs.setdefault("blank_text", _l("（未选择）"))
-        return super()._model_select_field(prop, multiple, remote_model, **kwargs)
+        kwargs.setdefault("query_factory", active_query(remote_model))
+        field_class = ModelSelectMultipleField if multiple else ModelSelectField
+        return field_class(**kwargs)
 
     @converts("UTCDateTime")
     def convert_utc_datetime(self, field_args, **extra):
@@ -142,6 +157,10 @@ def _brief(value) -> str:
         return "—"
     text = str(value)
     return text if len(text) <= 30 else text[:29] + "…"
+
+
+class RecordNotSaved(Exception):
+    """A save hook returned without its operation saving the record: a programming error."""
 
 
 class ProtectedModelView(ModelView):
@@ -266,15 +285,21 @@ class ProtectedModelView(ModelView):
         return valid
 
     # -- saving through the service layer ----------------------------------------------
+    # A view customises a save by overriding these hooks; each must end in an operation
+    # (``models/operations``) that adds, changes or deletes the object. ``create_model`` and
+    # friends check afterwards that it did, so a hook that forgets is refused, never reported
+    # as saved.
     def on_create(self, form, model) -> None:
-        """Hand a populated new object to its operation (which adds and flushes it)."""
-        db.session.add(model)
+        """Save a populated new object (override to call the record's own operation)."""
+        create_record(model, by=current_user)
 
     def on_update(self, form, model) -> None:
-        """Record an edit through the service layer."""
+        """Save an edit (override to call the record's own operation)."""
+        update_record(model, by=current_user)
 
     def on_delete(self, model) -> None:
-        db.session.delete(model)
+        """Delete, or hide, a record (override to call the record's own operation)."""
+        delete_record(model, by=current_user)
 
     def _report_error(self, form, error: Exception) -> None:
         field_name = getattr(error, "field", None)
@@ -283,11 +308,19 @@ class ProtectedModelView(ModelView):
             field.errors = [*field.errors, str(error)]
         flash(str(error), "error")
 
-    def _save(self, form, model, action) -> bool:
+    def _save(self, form, model, action, outcome: str) -> bool:
+        """Run ``action``, check that it left ``model`` saved as ``outcome`` says, commit once."""
         try:
             with db.session().no_autoflush:
                 action()
+            db.session.flush()
+            self._check_saved(model, outcome)
             db.session.commit()
+        except RecordNotSaved as error:
+            db.session.rollback()
+            logger.error("%s: %s", self.endpoint, error)
+            flash(_("保存失败：程序未能保存这条记录，未做任何修改。请联系系统管理员。"), "error")
+            return False
         except WorkflowError as error:
             db.session.rollback()
             self._report_error(form, error)
@@ -305,8 +338,22 @@ class ProtectedModelView(ModelView):
             return False
         return True
 
+    def _check_saved(self, model, outcome: str) -> None:
+        """Raise ``RecordNotSaved`` unless ``model`` is in the database as ``outcome`` says."""
+        state = sa.inspect(model)
+        if outcome == "deleted":
+            done = state.deleted or state.was_deleted or getattr(model, "is_deleted", False)
+        else:
+            done = state.persistent and not state.deleted
+        if not done:
+            raise RecordNotSaved(
+                f"the {outcome} hook left {type(model).__name__} unsaved "
+                f"(transient={state.transient}, detached={state.detached})"
+            )
+
     def _populate(self, form, model) -> None:
         """Fill ``model`` from the form; select fields give strings, the model wants enums."""
+        self._keep_unedited_times(form)
         form.populate_obj(model)
         for column in sa.inspect(type(model)).columns:
             enum_cls = getattr(column.type, "enum_class", None)
@@ -314,11 +361,26 @@ class ProtectedModelView(ModelView):
             if enum_cls and isinstance(value, str) and not isinstance(value, enum_cls):
                 setattr(model, column.key, enum_cls(value) if value else None)
 
+    @staticmethod
+    def _keep_unedited_times(form) -> None:
+        """A date-time input shows minutes only: an unchanged minute keeps the stored seconds,
+        so saving a form does not rewrite times nobody edited."""
+        for field in form:
+            stored = getattr(field, "object_data", None)
+            if not isinstance(field, LocalDateTimeField) or field.data is None or stored is None:
+                continue
+            try:
+                unchanged = field.data == stored.replace(second=0, microsecond=0)
+            except TypeError:  # naive against aware: not the same moment anyway
+                unchanged = False
+            if unchanged:
+                field.data = stored
+
     def create_model(self, form):
         model = self.build_new_instance()
         with db.session().no_autoflush:
             self._populate(form, model)
-        if not self._save(form, model, lambda: self.on_create(form, model)):
+        if not self._save(form, model, lambda: self.on_create(form, model), "created"):
             return False
         self.after_model_change(form, model, True)
         return model
@@ -383,13 +445,13 @@ class ProtectedModelView(ModelView):
             self._populate(form, model)
             self.on_update(form, model)
 
-        if not self._save(form, model, action):
+        if not self._save(form, model, action, "updated"):
             return False
         self.after_model_change(form, model, False)
         return True
 
     def delete_model(self, model):
-        return self._save(None, model, lambda: self.on_delete(model))
+        return self._save(None, model, lambda: self.on_delete(model), "deleted")
 
     def handle_view_exception(self, exc):
         if isinstance(exc, WorkflowError):

@@ -34,6 +34,7 @@ from models.operations.callbacks import (
     record_callback,
     record_callback_edit,
 )
+from models.operations.records import create_record, update_record
 from models.policies import rectification_visible_clause, visible_cases_clause
 
 from .base import ProtectedModelView
@@ -347,8 +348,7 @@ class CallbackScheduleView(ProtectedModelView):
     form_ajax_refs = {"caller": user_lookup("caller")}
 
     def on_create(self, form, model):
-        model.created_by_id = current_user.id
-        db.session.add(model)
+        create_record(model, by=current_user)
 
     @expose("/plan/", methods=("POST",))
     def plan_view(self):
@@ -366,12 +366,16 @@ class CallbackScheduleView(ProtectedModelView):
 
 
 class CallbackQuotaView(ProtectedModelView):
-    """Minimum share of callbacks per role; the dashboard compares them with the actuals."""
+    """Minimum share of callbacks per role; the dashboard compares them with the actuals.
 
-    permission_view = "callback.manage"
-    permission_create = "callback.manage"
-    permission_edit = "callback.manage"
-    permission_delete = "callback.manage"
+    The quotas are a setting of the office: callback staff may read them, only settings.manage
+    may change them (otherwise the people measured could lower their own targets).
+    """
+
+    permission_any = ("callback.manage", "settings.manage")
+    permission_create = "settings.manage"
+    permission_edit = "settings.manage"
+    permission_delete = "settings.manage"
     can_view_details = False
     column_list = ("role", "min_percent")
     column_labels = labels(role=_l("角色"), min_percent=_l("最低比例（%）"))
@@ -384,10 +388,11 @@ class CallbackQuotaView(ProtectedModelView):
 
     def on_create(self, form, model):
         self._check(model)
-        db.session.add(model)
+        create_record(model, by=current_user)
 
     def on_update(self, form, model):
         self._check(model)
+        update_record(model, by=current_user)
 
 
 def _order_state(view, context, model, name):
@@ -489,6 +494,7 @@ class RectificationOrderView(ProtectedModelView):
             raise ValidationFailed("整改已完成，不能再修改")
         if model.callback is not None and not current_user.has_permission("callback.manage"):
             raise NotPermitted("您没有执行此操作的权限")
+        update_record(model, by=current_user)
 
     @expose("/issue/<int:order_id>/", methods=("POST",))
     def issue_view(self, order_id):

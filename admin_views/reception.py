@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_admin.contrib.sqla import filters
-from flask_admin.contrib.sqla.fields import QuerySelectField
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -64,6 +63,7 @@ from models.reception_days import QueueStatus, Recurrence, reception_days
 
 from .auth import safe_next_url
 from .base import ProtectedModelView, _all_titled_enums, type_formatters
+from .choices import ModelSelectField as QuerySelectField
 from .confidential import log_confidential_view, masked
 from .fields import LocalDateTimeField
 from .filters import ChoiceEqualFilter, _local_midnight_utc, date_filters

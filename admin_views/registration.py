@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import request
 from flask_admin.contrib.sqla import filters
-from flask_admin.contrib.sqla.fields import QuerySelectField
 from flask_admin.form import rules
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -36,6 +35,7 @@ from models.policies import hidden_reporter_case_ids, party_visible_clause
 
 from .base import ProtectedModelView
 from .cases import CaseChildView, _active_categories, _active_units, _case_link
+from .choices import ModelSelectField as QuerySelectField
 from .confidential import list_value, log_confidential_view, masked, reporter_hidden
 from .exports import ExportMixin
 from .fields import IdentityNumber, PhoneNumber

@@ -12,10 +12,11 @@ from markupsafe import Markup
 from wtforms import PasswordField
 from wtforms.validators import Optional
 
-from models import Category, SystemSetting, Unit, User, db
+from models import Category, SystemSetting, Unit, User
 from models.enums import CategoryKind, UnitKind
 from models.operations import ValidationFailed
 from models.operations.numbering import validate_number_pattern
+from models.operations.records import create_record, update_record
 from models.operations.users import password_problem
 from models.permissions import PERMISSIONS
 from models.settings import DEFAULT_SETTINGS, SETTING_CHOICES
@@ -145,7 +146,7 @@ class UserView(ProtectedModelView):
 
     def on_create(self, form, model):
         model.set_password(form.new_password.data)
-        db.session.add(model)
+        create_record(model, by=current_user)
 
     def on_update(self, form, model):
         if form.new_password.data:
@@ -158,6 +159,7 @@ class UserView(ProtectedModelView):
             raise ValidationFailed(
                 _("不能去掉自己的用户管理权限，以免无人能管理账号"), field="roles"
             )
+        update_record(model, by=current_user)
 
 
 #: Headings of the permission groups on the role form (by the part before the dot).
@@ -280,3 +282,4 @@ class SystemSettingView(ProtectedModelView):
         if problem:
             raise ValidationFailed(problem, field="value")
         model.value = value
+        update_record(model, by=current_user)

@@ -17,6 +17,7 @@ from models import SurveyCampaign, SurveyItem, SurveyResponse, Unit, db
 from models.base import local_zone, utcnow
 from models.enums import Satisfaction
 from models.operations import WorkflowError
+from models.operations.records import create_record, delete_record, update_record
 from models.operations.surveys import (
     campaign_results,
     check_campaign,
@@ -59,15 +60,14 @@ class SurveyTemplateView(ProtectedModelView):
     ]
 
     def on_create(self, form, model):
-        model.created_by_id = current_user.id
-        db.session.add(model)
+        create_record(model, by=current_user)
 
     def on_delete(self, model):
         if db.session.query(SurveyCampaign.id).filter_by(template_id=model.id).first():
             from models.operations import ValidationFailed
 
             raise ValidationFailed("已有调查使用这个问卷，不能删除；可以停用")
-        db.session.delete(model)
+        delete_record(model, by=current_user)
 
 
 def _campaign_links(view, context, model, name):
@@ -114,18 +114,18 @@ class SurveyCampaignView(ProtectedModelView):
 
     def on_create(self, form, model):
         check_campaign(model, by=current_user)
-        model.created_by_id = current_user.id
-        db.session.add(model)
+        create_record(model, by=current_user)
 
     def on_update(self, form, model):
         check_campaign(model, by=current_user)
+        update_record(model, by=current_user)
 
     def on_delete(self, model):
         if db.session.query(SurveyResponse.id).filter_by(campaign_id=model.id).first():
             from models.operations import ValidationFailed
 
             raise ValidationFailed("这次调查已录入问卷，不能删除")
-        db.session.delete(model)
+        delete_record(model, by=current_user)
 
     def _campaign(self, campaign_id):
         campaign = db.session.get(SurveyCampaign, campaign_id)

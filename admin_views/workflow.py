@@ -371,9 +371,11 @@ class DeadlineRuleView(ProtectedModelView):
 
     def on_create(self, form, model):
         self._check(model)
+        super().on_create(form, model)
 
     def on_update(self, form, model):
         self._check(model)
+        super().on_update(form, model)
 
     def _check(self, model):
         if model.amount is None or model.amount <= 0:
@@ -443,9 +445,11 @@ class EscalationRuleView(ProtectedModelView):
 
     def on_create(self, form, model):
         self._check(model)
+        super().on_create(form, model)
 
     def on_update(self, form, model):
         self._check(model)
+        super().on_update(form, model)
 
     def _check(self, model):
         from models import Role
@@ -488,24 +492,23 @@ class CalendarOverrideView(ProtectedModelView):
             raise ValidationFailed(_("请填写日期"), field="day")
         if db.session.get(self.model, model.day) not in (None, model):
             raise ValidationFailed(_("该日期已有设置"), field="day")
+        super().on_create(form, model)
         forget_work_calendar()
 
     def on_update(self, form, model):
+        super().on_update(form, model)
         forget_work_calendar()
 
     def on_delete(self, model):
+        super().on_delete(model)
         forget_work_calendar()
 
     def render(self, template, **kwargs):
         from datetime import date
 
-        from models.calendar import package_covers
-
         this_year = date.today().year
         kwargs["uncovered_years"] = [
-            year
-            for year in (this_year, this_year + 1)
-            if not work_calendar().covers(year) and not package_covers(year)
+            year for year in (this_year, this_year + 1) if not work_calendar().covers(year)
         ]
         return super().render(template, **kwargs)
 

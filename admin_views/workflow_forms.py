@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask_admin.contrib.sqla.fields import QuerySelectField, QuerySelectMultipleField
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
@@ -20,6 +19,8 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from models import Unit, User, db
 from models.enums import ReplyMethod, UnitKind
 
+from .choices import ModelSelectField as QuerySelectField
+from .choices import ModelSelectMultipleField as QuerySelectMultipleField
 from .fields import LocalDateTimeField, NotInFuture
 from .input import CheckedForm
 

@@ -38,17 +38,49 @@ def package_covers(year: int) -> bool:
     return True
 
 
+def _is_spring_festival_rest(day: date) -> bool:
+    # The lunar new year falls between 21 January and 20 February; its holiday starts at the
+    # earliest on the eve and ends by the end of February. 1 January is 元旦, not 春节.
+    return (day.month == 1 and day.day >= 20) or day.month == 2
+
+
+def _is_national_day_rest(day: date) -> bool:
+    return day.month == 10 and 1 <= day.day <= 8
+
+
+def entered_holiday_years(overrides: dict[date, bool]) -> set[int]:
+    """Years whose 春节 and 国庆 holidays the office has entered as overrides.
+
+    A year counts when the override table holds, for that year, at least one weekday marked as
+    a rest day from 20 January to the end of February (春节) and one from 1 to 8 October
+    (国庆). One stray
+    override (a local exception, or the first day typed in) does not make a year covered:
+    without both holidays its deadlines would still be counted wrongly.
+    """
+    spring, national = set(), set()
+    for day, is_working in overrides.items():
+        if is_working or day.weekday() >= 5:
+            continue
+        if _is_spring_festival_rest(day):
+            spring.add(day.year)
+        elif _is_national_day_rest(day):
+            national.add(day.year)
+    return spring & national
+
+
 class WorkCalendar:
     """Answers "is this a working day?" from overrides, then the package, then Mon–Fri."""
 
     def __init__(self, overrides: dict[date, bool]) -> None:
         self.overrides = overrides
-        self._override_years = {day.year for day in overrides}
+        self._entered_years = entered_holiday_years(overrides)
         #: Years for which an answer fell back to Monday–Friday; shown as a warning.
         self.fallback_years: set[int] = set()
 
     def covers(self, year: int) -> bool:
-        return year in self._override_years or package_covers(year)
+        """Whether ``year``'s holidays are known: from the package, or entered by the office
+        (both 春节 and 国庆, see ``entered_holiday_years``)."""
+        return year in self._entered_years or package_covers(year)
 
     def is_working_day(self, day: date) -> bool:
         if day in self.overrides:
@@ -56,7 +88,7 @@ class WorkCalendar:
         try:
             return chinese_calendar.is_workday(day)
         except NotImplementedError:
-            if day.year not in self._override_years:
+            if day.year not in self._entered_years:
                 self.fallback_years.add(day.year)
             return day.weekday() < 5
 

@@ -43,7 +43,7 @@ MATRIX = {
     "leaderabsence": (RECEPTION, {"admin", "office"}),
     "auditlog": ({"admin", "supervisor"}, set()),
     "callbackschedule": (CALLBACKS, CALLBACKS),
-    "callbackquota": (CALLBACKS, CALLBACKS),
+    "callbackquota": (CALLBACKS, {"admin"}),
     "rectificationorder": (CALLBACKS, set()),
     "surveycampaign": (SURVEYS, SURVEYS),
     "surveyresponse": (SURVEYS, set()),

@@ -144,11 +144,39 @@ def test_year_without_holiday_data_is_flagged(app):
 
 
 def test_override_table_fills_the_missing_year(app):
-    overrides = {date(2027, 1, 1): False, date(2027, 1, 2): False, date(2027, 1, 3): False}
+    new_year = {date(2027, 1, 1): False, date(2027, 1, 2): False, date(2027, 1, 3): False}
     row = clock(local(2026, 12, 28), 5, W)
-    due, _calendar = due_day(app, row, overrides)
+    due, _calendar = due_day(app, row, new_year)
+    assert due.date() == date(2027, 1, 5)
+    # 元旦 alone does not make 2027 known: 春节 and 国庆 are still missing, so the clock
+    # keeps its "counted Monday to Friday" warning.
+    assert row.calendar_fallback is True
+
+    holidays = {**new_year, date(2027, 2, 8): False, date(2027, 10, 1): False}
+    row = clock(local(2026, 12, 28), 5, W)
+    due, _calendar = due_day(app, row, holidays)
     assert due.date() == date(2027, 1, 5)
     assert row.calendar_fallback is False
+
+
+@pytest.mark.parametrize(
+    ("overrides", "covered"),
+    [
+        ({}, False),
+        ({date(2027, 3, 9): False}, False),  # one local exception
+        ({date(2027, 2, 8): False}, False),  # 春节 without 国庆
+        ({date(2027, 10, 1): False}, False),  # 国庆 without 春节
+        ({date(2027, 1, 1): False, date(2027, 10, 4): False}, False),  # 元旦 is not 春节
+        ({date(2027, 2, 6): False, date(2027, 10, 2): False}, False),  # weekends only
+        ({date(2027, 2, 8): True, date(2027, 10, 1): True}, False),  # working, not rest
+        ({date(2027, 2, 8): False, date(2027, 10, 1): False}, True),
+        ({date(2027, 1, 29): False, date(2027, 10, 8): False}, True),
+    ],
+)
+def test_an_entered_year_counts_as_covered_only_with_both_long_holidays(overrides, covered):
+    calendar = WorkCalendar(overrides)
+    assert calendar.covers(2027) is covered
+    assert calendar.covers(2025) is True  # the package knows it, overrides or not
 
 
 def test_override_can_make_a_weekend_a_working_day(app):
