@@ -71,17 +71,20 @@ from .reception_setup import (
 from .registers import RegisterView
 from .registration import CallView, LetterView, PartyView, VisitView
 from .security import csp_nonce
-from .settings import CategoryView, RoleView, SystemSettingView, UnitView, UserView
+from .settings import (
+    CalendarOverrideView,
+    CategoryView,
+    DeadlineRuleView,
+    EscalationRuleView,
+    RoleView,
+    SystemSettingView,
+    UnitView,
+    UserView,
+)
 from .stats import StatsView
 from .surveys import SurveyCampaignView, SurveyResponseView, SurveyTemplateView
 from .translations import compiled_admin_translations
-from .workflow import (
-    CalendarOverrideView,
-    DeadlineRuleView,
-    EscalationRuleView,
-    WorkflowView,
-    WorkListView,
-)
+from .workflow import WorkflowView, WorkListView
 
 
 def init_admin(app: Flask) -> Admin:

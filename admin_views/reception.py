@@ -29,7 +29,7 @@ from models import (
     db,
 )
 from models.base import local_zone, to_local, utcnow
-from models.enums import CasePriority, Satisfaction
+from models.enums import CasePriority, QueueStatus, Recurrence, Satisfaction
 from models.operations import WorkflowError
 from models.operations.reception import (
     approve_application,
@@ -59,7 +59,7 @@ from models.reception import (
     IncidentKind,
     IncidentMeasure,
 )
-from models.reception_days import QueueStatus, Recurrence, reception_days
+from models.reception_days import reception_days
 
 from .auth import safe_next_url
 from .base import ProtectedModelView, _all_titled_enums, type_formatters

@@ -13,10 +13,11 @@ from wtforms import DateField, SelectField, TextAreaField, TimeField, widgets
 from wtforms.validators import InputRequired, NumberRange, Optional
 
 from models import OpinionBox, OpinionBoxOpening, ReceptionRotaMember
+from models.enums import Recurrence
 from models.operations.opinion_boxes import record_opening, save_box, split_slips
 from models.operations.reception import local_today
 from models.operations.reception_days import record_absence, save_leader, save_schedule
-from models.reception_days import WEEKDAY_NAMES, Recurrence
+from models.reception_days import WEEKDAY_NAMES
 
 from .labels import labels
 from .lookups import user_lookup

@@ -1,9 +1,13 @@
-"""Units, categories, users, roles and system settings."""
+"""The settings screens: units, categories, users, roles, system settings, deadline and
+escalation rules, and the working-day calendar."""
 
 from __future__ import annotations
 
 import secrets
 
+import sqlalchemy as sa
+from flask import abort, flash, redirect, request, url_for
+from flask_admin import expose
 from flask_admin.contrib.sqla import filters
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -12,8 +16,10 @@ from markupsafe import Markup
 from wtforms import PasswordField
 from wtforms.validators import Optional
 
-from models import Category, SystemSetting, Unit, User
-from models.enums import CategoryKind, UnitKind
+from models import Category, SystemSetting, Unit, User, db
+from models.calendar import forget_work_calendar, work_calendar
+from models.enums import CategoryKind, Clock, EscalationTrigger, TimeUnit, UnitKind
+from models.maintenance.presets import DEADLINE_PRESETS, load_deadline_preset
 from models.operations import ValidationFailed
 from models.operations.numbering import validate_number_pattern
 from models.operations.records import create_record, update_record
@@ -283,3 +289,203 @@ class SystemSettingView(ProtectedModelView):
             raise ValidationFailed(problem, field="value")
         model.value = value
         update_record(model, by=current_user)
+
+
+# --- deadlines, escalation and the working-day calendar ------------------------------------
+
+
+class DeadlineRuleView(ProtectedModelView):
+    permission_view = "settings.manage"
+    permission_create = "settings.manage"
+    permission_edit = "settings.manage"
+    permission_delete = "settings.manage"
+    list_template = "admin/workflow/rule_list.html"
+    column_list = (
+        "name",
+        "clock",
+        "category",
+        "category_kind",
+        "priority",
+        "channel",
+        "amount",
+        "unit",
+        "max_extension",
+        "max_extension_count",
+        "is_active",
+    )
+    column_default_sort = [("clock", False), ("id", False)]
+    form_columns = (
+        "name",
+        "clock",
+        "category",
+        "category_kind",
+        "priority",
+        "channel",
+        "amount",
+        "unit",
+        "max_extension",
+        "max_extension_count",
+        "is_active",
+        "note",
+    )
+    column_labels = labels(
+        name=_l("名称"),
+        clock=_l("时限"),
+        category_kind=_l("事项性质"),
+        amount=_l("时长"),
+        unit=_l("单位"),
+        max_extension=_l("最多延期"),
+        max_extension_count=_l("最多延期次数"),
+        is_active=_l("启用"),
+        note=_l("备注"),
+    )
+    column_descriptions = {
+        "category": _l("空表示任何分类；选父分类则对其子分类也适用"),
+        "max_extension": _l("与时长同一单位；空表示不能延期"),
+    }
+
+    def on_create(self, form, model):
+        self._check(model)
+        super().on_create(form, model)
+
+    def on_update(self, form, model):
+        self._check(model)
+        super().on_update(form, model)
+
+    def _check(self, model):
+        if model.amount is None or model.amount <= 0:
+            raise ValidationFailed(_("时长须为正整数"), field="amount")
+        if model.max_extension is not None and model.max_extension < 0:
+            raise ValidationFailed(_("最多延期不能为负数"), field="max_extension")
+        if model.unit == TimeUnit.hours and model.amount > 24 * 365:
+            raise ValidationFailed(_("以小时计的时限不能超过一年"), field="amount")
+
+    def render(self, template, **kwargs):
+        kwargs.setdefault("deadline_presets", DEADLINE_PRESETS)
+        return super().render(template, **kwargs)
+
+    @expose("/load-preset/", methods=("POST",))
+    def load_preset_view(self):
+        if not self.can_edit:
+            abort(403)
+        name = request.form.get("preset", "")
+        if name not in DEADLINE_PRESETS:
+            flash(_("请选择要载入的预设"), "error")
+            return redirect(url_for(".index_view"))
+        rules, escalations = load_deadline_preset(name)
+        db.session.commit()
+        flash(
+            _(
+                "已载入“%(name)s”：%(rules)s 条时限规则，%(escalations)s 条预警规则。"
+                "正在计时的事项保持原期限。",
+                name=DEADLINE_PRESETS[name][0],
+                rules=rules,
+                escalations=escalations,
+            ),
+            "success",
+        )
+        return redirect(url_for(".index_view"))
+
+
+class EscalationRuleView(ProtectedModelView):
+    permission_view = "settings.manage"
+    permission_create = "settings.manage"
+    permission_edit = "settings.manage"
+    permission_delete = "settings.manage"
+    column_list = (
+        "name",
+        "level",
+        "clock",
+        "trigger",
+        "threshold",
+        "recipient_role",
+        "same_unit_only",
+        "is_active",
+    )
+    form_columns = column_list
+    column_labels = labels(
+        name=_l("名称"),
+        level=_l("级别"),
+        clock=_l("时限（空为全部）"),
+        trigger=_l("触发条件"),
+        threshold=_l("阈值"),
+        recipient_role=_l("提醒角色代码"),
+        same_unit_only=_l("仅承办单位内"),
+        is_active=_l("启用"),
+    )
+    column_descriptions = {
+        "threshold": _l("按百分比：已用时限的百分数；按超期：超过期限的工作日数（0 为到期时）"),
+        "recipient_role": _l("如 dept_head（部门负责人）、office（办公室）、leader（领导）"),
+    }
+
+    def on_create(self, form, model):
+        self._check(model)
+        super().on_create(form, model)
+
+    def on_update(self, form, model):
+        self._check(model)
+        super().on_update(form, model)
+
+    def _check(self, model):
+        from models import Role
+
+        if model.trigger == EscalationTrigger.percent_elapsed and not (
+            1 <= (model.threshold or 0) <= 100
+        ):
+            raise ValidationFailed(_("百分比应在1到100之间"), field="threshold")
+        if (model.threshold or 0) < 0:
+            raise ValidationFailed(_("阈值不能为负数"), field="threshold")
+        if not db.session.scalar(sa.select(Role.id).where(Role.code == model.recipient_role)):
+            raise ValidationFailed(_("没有这个角色代码"), field="recipient_role")
+
+
+class CalendarOverrideView(ProtectedModelView):
+    permission_view = "settings.manage"
+    permission_create = "settings.manage"
+    permission_edit = "settings.manage"
+    permission_delete = "settings.manage"
+    column_list = ("day", "is_working", "note")
+    column_default_sort = ("day", True)
+    form_columns = ("day", "is_working", "note")
+    column_labels = labels(day=_l("日期"), is_working=_l("上班（工作日）"), note=_l("说明"))
+    column_descriptions = {
+        "day": _l("节假日安排包未覆盖的年份（如2027年）须在此录入放假和调休上班日"),
+    }
+    list_template = "admin/workflow/calendar_list.html"
+
+    def get_one(self, id):
+        from datetime import date
+
+        try:
+            day = date.fromisoformat(str(id))
+        except ValueError:
+            return None
+        return self.get_query().filter(self.model.day == day).one_or_none()
+
+    def on_create(self, form, model):
+        if model.day is None:
+            raise ValidationFailed(_("请填写日期"), field="day")
+        if db.session.get(self.model, model.day) not in (None, model):
+            raise ValidationFailed(_("该日期已有设置"), field="day")
+        super().on_create(form, model)
+        forget_work_calendar()
+
+    def on_update(self, form, model):
+        super().on_update(form, model)
+        forget_work_calendar()
+
+    def on_delete(self, model):
+        super().on_delete(model)
+        forget_work_calendar()
+
+    def render(self, template, **kwargs):
+        from datetime import date
+
+        this_year = date.today().year
+        kwargs["uncovered_years"] = [
+            year for year in (this_year, this_year + 1) if not work_calendar().covers(year)
+        ]
+        return super().render(template, **kwargs)
+
+
+__all__ = ["Clock"]

@@ -558,3 +558,88 @@ class RectificationSource(TitledEnum):
     survey = "survey"
 
     __titles__ = {"callback": _l("回访发现问题"), "survey": _l("满意度调查")}
+
+
+class AppointmentKind(TitledEnum):
+    appointment = "appointment"
+    application = "application"
+
+    __titles__ = {"appointment": _l("预约"), "application": _l("来访申请")}
+
+
+class AppointmentChannel(TitledEnum):
+    phone = "phone"
+    email = "email"
+    platform = "platform"
+    in_person = "in_person"
+
+    __titles__ = {
+        "phone": _l("电话"),
+        "email": _l("电子邮件"),
+        "platform": _l("指定平台"),
+        "in_person": _l("现场/书面"),
+    }
+
+
+class AppointmentStatus(TitledEnum):
+    pending = "pending"
+    approved = "approved"
+    rejected = "rejected"
+    cancelled = "cancelled"
+
+    __titles__ = {
+        "pending": _l("待审批"),
+        "approved": _l("有效"),
+        "rejected": _l("不予批准"),
+        "cancelled": _l("已取消"),
+    }
+
+
+class IncidentKind(TitledEnum):
+    refused_inspection = "refused_inspection"
+    restricted_area = "restricted_area"
+    disruptive = "disruptive"
+    no_identity = "no_identity"
+    other = "other"
+
+    __titles__ = {
+        "refused_inspection": _l("拒绝检查"),
+        "restricted_area": _l("进入禁止区域"),
+        "disruptive": _l("扰乱秩序"),
+        "no_identity": _l("拒不出示证件"),
+        "other": _l("其他"),
+    }
+
+
+class IncidentMeasure(TitledEnum):
+    warning = "warning"
+    escorted_out = "escorted_out"
+    banned = "banned"
+    police_called = "police_called"
+
+    __titles__ = {
+        "warning": _l("警告"),
+        "escorted_out": _l("劝离/带离"),
+        "banned": _l("禁止再次来访"),
+        "police_called": _l("报警"),
+    }
+
+
+class Recurrence(TitledEnum):
+    weekly = "weekly"
+    monthly_weekday = "monthly_weekday"
+    monthly_day = "monthly_day"
+
+    __titles__ = {
+        "weekly": _l("每周"),
+        "monthly_weekday": _l("每月第几个星期几"),
+        "monthly_day": _l("每月固定日期"),
+    }
+
+
+class QueueStatus(TitledEnum):
+    waiting = "waiting"
+    received = "received"
+    absent = "absent"
+
+    __titles__ = {"waiting": _l("等候接待"), "received": _l("已接待"), "absent": _l("未到/离开")}

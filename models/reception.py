@@ -5,78 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from . import db
 from .base import UTCDateTime
-from .enums import Gender, IdType, Satisfaction, TitledEnum, enum_column
+from .enums import (
+    AppointmentChannel,
+    AppointmentKind,
+    AppointmentStatus,
+    Gender,
+    IdType,
+    IncidentKind,
+    IncidentMeasure,
+    Satisfaction,
+    enum_column,
+)
 from .mixins import CreatedByMixin, SoftDeleteMixin, TimestampMixin
-
-
-class AppointmentKind(TitledEnum):
-    appointment = "appointment"
-    application = "application"
-
-    __titles__ = {"appointment": _l("预约"), "application": _l("来访申请")}
-
-
-class AppointmentChannel(TitledEnum):
-    phone = "phone"
-    email = "email"
-    platform = "platform"
-    in_person = "in_person"
-
-    __titles__ = {
-        "phone": _l("电话"),
-        "email": _l("电子邮件"),
-        "platform": _l("指定平台"),
-        "in_person": _l("现场/书面"),
-    }
-
-
-class AppointmentStatus(TitledEnum):
-    pending = "pending"
-    approved = "approved"
-    rejected = "rejected"
-    cancelled = "cancelled"
-
-    __titles__ = {
-        "pending": _l("待审批"),
-        "approved": _l("有效"),
-        "rejected": _l("不予批准"),
-        "cancelled": _l("已取消"),
-    }
-
-
-class IncidentKind(TitledEnum):
-    refused_inspection = "refused_inspection"
-    restricted_area = "restricted_area"
-    disruptive = "disruptive"
-    no_identity = "no_identity"
-    other = "other"
-
-    __titles__ = {
-        "refused_inspection": _l("拒绝检查"),
-        "restricted_area": _l("进入禁止区域"),
-        "disruptive": _l("扰乱秩序"),
-        "no_identity": _l("拒不出示证件"),
-        "other": _l("其他"),
-    }
-
-
-class IncidentMeasure(TitledEnum):
-    warning = "warning"
-    escorted_out = "escorted_out"
-    banned = "banned"
-    police_called = "police_called"
-
-    __titles__ = {
-        "warning": _l("警告"),
-        "escorted_out": _l("劝离/带离"),
-        "banned": _l("禁止再次来访"),
-        "police_called": _l("报警"),
-    }
 
 
 class Appointment(TimestampMixin, CreatedByMixin, SoftDeleteMixin, db.Model):

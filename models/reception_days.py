@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from . import db
 from .base import UTCDateTime
-from .enums import TitledEnum, enum_column
+from .enums import QueueStatus, Recurrence, enum_column
 from .mixins import CreatedByMixin, TimestampMixin
 
 WEEKDAY_NAMES = (
@@ -31,26 +31,6 @@ WEEKDAY_NAMES = (
     _l("星期六"),
     _l("星期日"),
 )
-
-
-class Recurrence(TitledEnum):
-    weekly = "weekly"
-    monthly_weekday = "monthly_weekday"
-    monthly_day = "monthly_day"
-
-    __titles__ = {
-        "weekly": _l("每周"),
-        "monthly_weekday": _l("每月第几个星期几"),
-        "monthly_day": _l("每月固定日期"),
-    }
-
-
-class QueueStatus(TitledEnum):
-    waiting = "waiting"
-    received = "received"
-    absent = "absent"
-
-    __titles__ = {"waiting": _l("等候接待"), "received": _l("已接待"), "absent": _l("未到/离开")}
 
 
 class ReceptionLeader(TimestampMixin, db.Model):

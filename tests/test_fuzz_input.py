@@ -214,7 +214,7 @@ def fuzz_admin(app, government, create_user, client):
 @pytest.fixture
 def demo_data(app, government):
     """A few realistic cases with letters, visits, callbacks, orders and a survey to edit."""
-    from models.demo import seed_demo
+    from models.maintenance.demo import seed_demo
 
     seed_demo(case_count=3, password="demo12345")
     db.session.commit()
@@ -402,7 +402,7 @@ def test_dates_and_ids_in_query_strings_never_fail(path, app, client, fuzz_admin
     "target", ["//evil.example/x", "/\\evil.example", "https://evil.example/", "javascript:x"]
 )
 def test_reception_actions_never_redirect_off_site(target, app, client, fuzz_admin):
-    from models.reception import AppointmentChannel, AppointmentKind
+    from models.enums import AppointmentChannel, AppointmentKind
 
     appointment = Appointment(
         kind=AppointmentKind.application,
@@ -421,7 +421,7 @@ def test_reception_actions_never_redirect_off_site(target, app, client, fuzz_adm
 
 
 def test_reception_actions_follow_a_local_next(app, client, fuzz_admin):
-    from models.reception import AppointmentChannel, AppointmentKind
+    from models.enums import AppointmentChannel, AppointmentKind
 
     appointment = Appointment(
         kind=AppointmentKind.application,

@@ -14,7 +14,8 @@ import sqlalchemy as sa
 
 from models import db
 from models.base import local_zone, utcnow
-from models.reception import Appointment, AppointmentStatus
+from models.enums import AppointmentStatus
+from models.reception import Appointment
 from models.units import Unit
 from tests.conftest import row_counts
 from tests.test_i18n import locale_per_request  # noqa: F401 (autouse: locale per request)

@@ -25,9 +25,8 @@ from models import (
 )
 from models.base import local_zone, utcnow
 from models.calendar import forget_work_calendar
-from models.enums import CaseChannel, EventKind
+from models.enums import AppointmentStatus, CaseChannel, EventKind
 from models.operations.reception import local_today
-from models.reception import AppointmentStatus
 from models.reception_days import reception_days
 from models.validation import resident_id_check_char
 from tests.conftest import row_counts

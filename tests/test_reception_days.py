@@ -15,7 +15,8 @@ from models import (
     db,
 )
 from models.calendar import WorkCalendar, forget_work_calendar
-from models.reception_days import Recurrence, reception_days
+from models.enums import Recurrence
+from models.reception_days import reception_days
 
 YEAR_START, YEAR_END = date(2026, 1, 1), date(2026, 12, 31)
 

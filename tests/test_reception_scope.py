@@ -27,7 +27,7 @@ from models import (
 )
 from models.audit import AuditAction
 from models.base import local_zone, utcnow
-from models.enums import CategoryKind, RectificationSource
+from models.enums import CategoryKind, QueueStatus, RectificationSource
 from models.operations import NotPermitted
 from models.operations.callbacks import issue_rectification
 from models.policies import (
@@ -45,7 +45,6 @@ from models.reception import (
     IncidentKind,
     IncidentMeasure,
 )
-from models.reception_days import QueueStatus
 from models.validation import resident_id_check_char
 from tests.conftest import row_counts
 

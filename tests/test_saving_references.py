@@ -379,7 +379,7 @@ def test_calendar_warning_stays_until_both_long_holidays_are_entered(office):
 
 
 def test_a_create_hook_that_saves_nothing_is_refused_loudly(office, monkeypatch, caplog):
-    from admin_views.workflow import DeadlineRuleView
+    from admin_views.settings import DeadlineRuleView
 
     monkeypatch.setattr(DeadlineRuleView, "on_create", lambda self, form, model: None)
     client = office["client"]
@@ -401,7 +401,7 @@ def test_a_create_hook_that_saves_nothing_is_refused_loudly(office, monkeypatch,
 
 
 def test_a_delete_hook_that_deletes_nothing_is_refused_loudly(office, monkeypatch):
-    from admin_views.workflow import CalendarOverrideView
+    from admin_views.settings import CalendarOverrideView
 
     day = date(2031, 5, 5)
     db.session.add(CalendarOverride(day=day, is_working=False))

@@ -13,7 +13,7 @@ from .. import db
 from ..base import format_local, to_local, utcnow
 from ..cases import Case
 from ..contacts import Visit
-from ..enums import VisitKind
+from ..enums import QueueStatus, VisitKind
 from ..policies import visitor_value
 from ..reception import (
     Appointment,
@@ -23,7 +23,7 @@ from ..reception import (
     VisitIncident,
     VisitorPass,
 )
-from ..reception_days import QueueStatus, ReceptionQueueEntry, reception_day_of
+from ..reception_days import ReceptionQueueEntry, reception_day_of
 from ..validation import normalize_id_number
 from . import InvalidTransition, NotPermitted, ValidationFailed
 from .audit import changes_of

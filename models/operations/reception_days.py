@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask_babel import gettext as _
 
 from .. import db
-from ..reception_days import LeaderAbsence, ReceptionLeader, ReceptionSchedule, Recurrence
+from ..enums import Recurrence
+from ..reception_days import LeaderAbsence, ReceptionLeader, ReceptionSchedule
 from . import ValidationFailed
 from .guards import ensure_permission
 

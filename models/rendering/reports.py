@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from .. import db
 from ..base import local_zone, utcnow
+from ..enums import QueueStatus
 from ..queries.statistics import (
     StatsFilter,
     breakdown,
@@ -27,7 +28,7 @@ from ..queries.statistics import (
     recurring_problems,
     summary,
 )
-from ..reception_days import QueueStatus, ReceptionQueueEntry
+from ..reception_days import ReceptionQueueEntry
 from ..units import Unit
 from . import charts
 

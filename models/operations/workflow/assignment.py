@@ -1,0 +1,145 @@
+"""Assignment: 交办, 签收, assistants, 转办 and 退回."""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from ...base import utcnow
+from ...enums import Clock
+from .. import ValidationFailed
+from ..deadlines import notify, open_clock, stop_all_clocks
+from .common import (
+    active_unit,
+    deadline_data,
+    ensure_may_join,
+    future_date,
+    hand_over,
+    handler_in_unit,
+    required,
+)
+from .steps import INTAKE, begin_step, finish_step
+
+
+def assign(
+    case,
+    *,
+    by,
+    handling_unit=None,
+    handler=None,
+    supervised=False,
+    due_on=None,
+    note=None,
+    at=None,
+    expected_version=None,
+):
+    at = at or utcnow()
+    step = begin_step("assign", case, by, expected_version)
+    unit = active_unit(handling_unit)
+    handler = handler_in_unit(handler, unit)
+    if handler is not None:
+        ensure_may_join(case, handler, by, "handler")
+    future_date(due_on, "due_on", at)
+    reassigned = case.handling_unit_id is not None and case.handling_unit_id != unit.id
+    clock = hand_over(case, unit, handler, supervised, due_on, at, restart=case.status in INTAKE)
+    if handler is not None:
+        notify([handler], case, f"{case.number}「{case.subject[:40]}」已交您办理", at=at)
+    finish_step(
+        step,
+        case,
+        by,
+        at,
+        {
+            "handling_unit": unit.name,
+            "handler": str(handler) if handler else None,
+            "supervised": bool(supervised),
+            "reassigned": reassigned,
+            "note": note or "",
+            **deadline_data(clock),
+        },
+    )
+
+
+def acknowledge(case, *, by, at=None, expected_version=None):
+    at = at or utcnow()
+    step = begin_step("acknowledge", case, by, expected_version)
+    if case.handler_id is None and by.unit_id == case.handling_unit_id:
+        case.handler = by
+    case.acknowledged_at = at
+    handover_hours = (
+        round((at - case.assigned_at).total_seconds() / 3600, 1) if case.assigned_at else None
+    )
+    finish_step(step, case, by, at, {"hours_after_assignment": handover_hours})
+
+
+def add_assistant(case, *, by, assistant=None, note=None, at=None, expected_version=None):
+    at = at or utcnow()
+    step = begin_step("add_assistant", case, by, expected_version)
+    if assistant is None:
+        raise ValidationFailed(_("请选择协办人"), field="assistant")
+    if not assistant.is_active:
+        raise ValidationFailed(_("所选协办人账号已停用"), field="assistant")
+    if assistant.id == case.handler_id or assistant in case.assistants:
+        raise ValidationFailed(_("该人员已在承办此事项"), field="assistant")
+    ensure_may_join(case, assistant, by, "assistant")
+    case.assistants.append(assistant)
+    notify([assistant], case, f"{case.number} 请您协助办理", at=at)
+    finish_step(
+        step,
+        case,
+        by,
+        at,
+        {"assistant": str(assistant), "approved_by": str(by), "note": note or ""},
+    )
+
+
+def transfer(
+    case,
+    *,
+    by,
+    target_unit=None,
+    reason=None,
+    petitioner_informed=False,
+    informed_how=None,
+    at=None,
+    expected_version=None,
+):
+    at = at or utcnow()
+    step = begin_step("transfer", case, by, expected_version)
+    if target_unit is None:
+        raise ValidationFailed(_("请选择转送的机关或单位"), field="target_unit")
+    reason = required(reason, "reason", _l("转办理由"))
+    if petitioner_informed and not (informed_how or "").strip():
+        raise ValidationFailed(_("已告知信访人的，请填写告知方式"), field="informed_how")
+    stop_all_clocks(case, at=at)
+    case.closed_at = at
+    finish_step(
+        step,
+        case,
+        by,
+        at,
+        {
+            "target_unit": target_unit.name,
+            "reason": reason,
+            "petitioner_informed": bool(petitioner_informed),
+            "informed_how": informed_how or "",
+        },
+    )
+
+
+def return_to_sender(case, *, by, returned_to=None, reason=None, at=None, expected_version=None):
+    at = at or utcnow()
+    step = begin_step("return_to_sender", case, by, expected_version)
+    returned_to = required(returned_to, "returned_to", _l("退回对象（来信人或原批转单位）"))
+    reason = required(reason, "reason", _l("退回理由"))
+    handover = open_clock(case, Clock.handover)
+    within_limit = handover is None or at <= handover.due_at
+    stop_all_clocks(case, at=at)
+    case.closed_at = at
+    finish_step(
+        step,
+        case,
+        by,
+        at,
+        {"returned_to": returned_to, "reason": reason, "within_limit": within_limit},
+    )

@@ -1,0 +1,97 @@
+"""Intake: accept, refuse, keep (存信) or answer on the spot."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from ... import db
+from ...base import to_local, utcnow
+from ...cases import Case
+from ...enums import Clock, ReplyMethod
+from .. import ValidationFailed
+from ..deadlines import open_clock, stop_all_clocks
+from .common import accept_if_needed, deadline_data, required
+from .steps import begin_step, finish_step
+
+
+def accept(case, *, by, at=None, note=None, expected_version=None):
+    at = at or utcnow()
+    step = begin_step("accept", case, by, expected_version)
+    accept_if_needed(case, at)
+    closing = open_clock(case, Clock.closing)
+    finish_step(step, case, by, at, {"note": note or "", **deadline_data(closing)})
+
+
+def not_accept(case, *, by, reason=None, legal_route=None, at=None, expected_version=None):
+    at = at or utcnow()
+    step = begin_step("not_accept", case, by, expected_version)
+    reason = required(reason, "reason", _l("不予受理的理由"))
+    legal_route = required(legal_route, "legal_route", _l("应当通过的法定途径或有权处理的机关"))
+    stop_all_clocks(case, at=at)
+    case.closed_at = at
+    finish_step(step, case, by, at, {"reason": reason, "legal_route": legal_route})
+
+
+def no_longer_accept(case, *, by, reason=None, at=None, expected_version=None):
+    at = at or utcnow()
+    step = begin_step("no_longer_accept", case, by, expected_version)
+    reason = required(reason, "reason", _l("不再受理的理由"))
+    stop_all_clocks(case, at=at)
+    case.closed_at = at
+    finish_step(step, case, by, at, {"reason": reason})
+
+
+def keep(
+    case,
+    *,
+    by,
+    region=None,
+    year=None,
+    related_number=None,
+    note=None,
+    at=None,
+    expected_version=None,
+):
+    at = at or utcnow()
+    step = begin_step("keep", case, by, expected_version)
+    region = required(region, "region", _l("存信地区"))
+    this_year = to_local(at).year
+    if year is None or not (2000 <= int(year) <= this_year):
+        raise ValidationFailed(_("存信年份应在2000到%(year)s之间", year=this_year), field="year")
+    related = None
+    if related_number:
+        related = db.session.scalar(
+            sa.select(Case).where(Case.number == related_number.strip(), Case.id != case.id)
+        )
+        if related is None or not related.can_view(by):
+            raise ValidationFailed(_("找不到所关联的事项编号"), field="related_number")
+    case.kept_region = region
+    case.kept_year = int(year)
+    stop_all_clocks(case, at=at)
+    finish_step(
+        step,
+        case,
+        by,
+        at,
+        {
+            "region": region,
+            "year": int(year),
+            "related": related.number if related else None,
+            "note": note or "",
+        },
+    )
+
+
+def answer_on_spot(case, *, by, answer=None, at=None, expected_version=None):
+    at = at or utcnow()
+    step = begin_step("answer_on_spot", case, by, expected_version)
+    answer = required(answer, "answer", _l("答复内容"))
+    stop_all_clocks(case, at=at)
+    case.accepted_at = case.accepted_at or at
+    case.closed_at = at
+    if not case.is_anonymous:
+        case.replied_at = at
+        case.reply_method = ReplyMethod.on_site
+    finish_step(step, case, by, at, {"answer": answer})
