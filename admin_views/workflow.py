@@ -25,6 +25,7 @@ from models.operations.workflow import (
     step_problem,
 )
 from models.policies import (
+    sees_all_units,
     visible_cases_clause,
 )
 from models.queries.worklists import (
@@ -297,7 +298,7 @@ class WorkListView(BaseView):
         now = utcnow()
         calendar = work_calendar()
         due_soon = sa.and_(CaseClock.due_at >= now, CaseClock.due_at <= due_soon_limit(now))
-        units = unit_summary(now) if current_user.has_permission("case.view_all") else []
+        units = unit_summary(now) if sees_all_units(current_user) else []
         return self.render(
             "admin/workflow/worklist.html",
             awaiting=awaiting_cases(current_user),

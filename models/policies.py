@@ -73,12 +73,17 @@ def open_clause():
 # --- seeing a case --------------------------------------------------------------------------
 
 
+def sees_all_units(user) -> bool:
+    """The office's view: every unit's cases and the records around them."""
+    return _signed_in(user) and user.has_permission("case.view_all")
+
+
 def can_view_case(user, case) -> bool:
     """Whoever sees all units; else the handling unit's members, the handler, the registrar
     and the assisting handlers."""
     if case is None or not _signed_in(user):
         return False
-    if user.has_permission("case.view_all"):
+    if sees_all_units(user):
         return True
     return (
         (case.handling_unit_id is not None and case.handling_unit_id == user.unit_id)
@@ -92,7 +97,7 @@ def visible_cases_clause(user):
     """SQL twin of :func:`can_view_case` for ``Case`` rows (deleted rows are the caller's)."""
     if not _signed_in(user):
         return sa.false()
-    if user.has_permission("case.view_all"):
+    if sees_all_units(user):
         return sa.true()
     assisted = sa.select(case_assistants.c.case_id).where(case_assistants.c.user_id == user.id)
     conditions = [
@@ -139,7 +144,7 @@ def works_on_case(user, case) -> bool:
     someone who sees all units. (The registrar sees the case but does not work on it.)"""
     if not _signed_in(user):
         return False
-    if user.has_permission("case.view_all"):
+    if sees_all_units(user):
         return True
     return (
         case.handler_id == user.id
@@ -152,7 +157,7 @@ def works_on_case_clause(user):
     """SQL twin of :func:`works_on_case`."""
     if not _signed_in(user):
         return sa.false()
-    if user.has_permission("case.view_all"):
+    if sees_all_units(user):
         return sa.true()
     assisted = sa.select(case_assistants.c.case_id).where(case_assistants.c.user_id == user.id)
     conditions = [_is(Case.handler_id, user.id), Case.id.in_(assisted)]
@@ -467,7 +472,7 @@ def can_view_rectification(user, order) -> bool:
     whoever may see the case it is about."""
     if order is None or not _signed_in(user):
         return False
-    if user.has_permission("case.view_all"):
+    if sees_all_units(user):
         return True
     return (
         (order.unit_id is not None and order.unit_id == user.unit_id)
@@ -480,7 +485,7 @@ def rectification_visible_clause(user):
     """SQL twin of :func:`can_view_rectification` for ``RectificationOrder`` rows."""
     if not _signed_in(user):
         return sa.false()
-    if user.has_permission("case.view_all"):
+    if sees_all_units(user):
         return sa.true()
     conditions = [
         _is(RectificationOrder.created_by_id, user.id),
@@ -504,9 +509,7 @@ VISITOR_IDENTITY_FIELDS = frozenset(
 
 def sees_all_reception(user) -> bool:
     """The office's reception staff and whoever sees all units."""
-    return _signed_in(user) and (
-        user.has_permission("reception.manage") or user.has_permission("case.view_all")
-    )
+    return _signed_in(user) and (user.has_permission("reception.manage") or sees_all_units(user))
 
 
 def _own_appointment(user, appointment) -> bool:

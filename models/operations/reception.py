@@ -14,7 +14,7 @@ from ..base import format_local, to_local, utcnow
 from ..cases import Case
 from ..contacts import Visit
 from ..enums import QueueStatus, VisitKind
-from ..policies import visitor_value
+from ..policies import sees_all_units, visitor_value
 from ..reception import (
     Appointment,
     AppointmentKind,
@@ -121,7 +121,7 @@ def _ensure_may_decide(appointment: Appointment, by) -> None:
         raise InvalidTransition(
             _("该申请当前为“%(status)s”，不能再审批", status=appointment.status.title)
         )
-    own_unit_only = not by.has_permission("case.view_all")
+    own_unit_only = not sees_all_units(by)
     if own_unit_only and appointment.unit_id is not None and appointment.unit_id != by.unit_id:
         raise NotPermitted(_("只能审批来访本部门的申请"))
 

@@ -16,7 +16,13 @@ from ...base import utcnow
 from ...callbacks import Callback
 from ...cases import Case
 from ...enums import CasePriority, CaseStatus, EventKind, OutOfScopePolicy
-from ...policies import OPEN_STATUSES, closing_permission, may_join_circle, works_on_case
+from ...policies import (
+    OPEN_STATUSES,
+    closing_permission,
+    may_join_circle,
+    sees_all_units,
+    works_on_case,
+)
 from ...settings import SystemSetting
 from .. import Conflict, InvalidTransition, NotPermitted
 from ..audit import log_event
@@ -218,7 +224,7 @@ def _guard(step: Step, case: Case, user) -> str | None:
     if code == "transfer":
         if policy == OutOfScopePolicy.return_only:
             return _("按本单位规定，不属于职责范围的事项应说明理由退回，不得自行转送其他单位")
-        if policy == OutOfScopePolicy.via_office and not user.has_permission("case.view_all"):
+        if policy == OutOfScopePolicy.via_office and not sees_all_units(user):
             return _("按本单位规定，不属于职责范围的事项须送办公室转交")
     if code == "return_to_sender" and policy == OutOfScopePolicy.transfer:
         return _("按本单位规定，不属于职责范围的事项应转送有权处理的机关并告知信访人")
@@ -242,7 +248,7 @@ def _guard(step: Step, case: Case, user) -> str | None:
     if code == "approve_result":
         if case.result_approved_at is not None:
             return _("报结已审核通过")
-        if not user.has_permission("case.view_all") and user.unit_id != case.handling_unit_id:
+        if not sees_all_units(user) and user.unit_id != case.handling_unit_id:
             return _("只有承办单位的负责人可以审核报结")
     if code == "reply":
         if case.is_anonymous:
