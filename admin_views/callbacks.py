@@ -35,7 +35,7 @@ from models.operations.callbacks import (
     record_callback_edit,
 )
 from models.operations.records import create_record, update_record
-from models.policies import rectification_visible_clause, visible_cases_clause
+from models.policies import can_see_live_case, rectification_visible_clause, visible_cases_clause
 
 from .base import ProtectedModelView
 from .cases import CaseChildView
@@ -235,7 +235,7 @@ class CallbackView(ExportMixin, CaseChildView):
         case_id = request.args.get("case_id", type=int)
         if case_id and request.method == "GET" and not form.case.data:
             case = db.session.get(Case, case_id)
-            if case is not None and case.can_view(current_user) and not case.is_deleted:
+            if can_see_live_case(current_user, case):
                 form.case.data = case
                 if not reporter_hidden(case):
                     form.person_reached.data = case.petitioner_names

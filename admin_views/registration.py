@@ -31,7 +31,7 @@ from models.operations.parties import (
     record_party_edit,
     register_party,
 )
-from models.policies import hidden_reporter_case_ids, party_visible_clause
+from models.policies import can_see_live_case, hidden_reporter_case_ids, party_visible_clause
 
 from .base import ProtectedModelView
 from .cases import CaseChildView, _active_categories, _active_units, _case_link
@@ -208,7 +208,7 @@ class ContactView(ExportMixin, CaseChildView):
         case_id = request.args.get("case_id", type=int)
         if case_id and not form.case.data:
             case = db.session.get(Case, case_id)
-            if case is not None and case.can_view(current_user) and not case.is_deleted:
+            if can_see_live_case(current_user, case):
                 form.case.data = case
         if form[self.time_field].data is None:
             # Most contacts are registered as they arrive.

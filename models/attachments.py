@@ -40,6 +40,3 @@ class Attachment(TimestampMixin, CreatedByMixin, SoftDeleteMixin, db.Model):
 
     def __str__(self) -> str:
         return self.title or self.original_name
-
-    def can_view(self, user) -> bool:
-        return self.case is not None and self.case.can_view(user)

@@ -83,11 +83,6 @@ class Callback(TimestampMixin, CreatedByMixin, SoftDeleteMixin, db.Model):
         today = utcnow().astimezone(local_zone()).date()
         return not self.is_done and self.due_on is not None and self.due_on < today
 
-    def can_view(self, user) -> bool:
-        if self.case is None:
-            return self.schedule_id is not None and user.has_permission("callback.manage")
-        return self.case.can_view(user)
-
 
 class CallbackSchedule(TimestampMixin, CreatedByMixin, db.Model):
     """Routine callbacks on a delivered project: monthly in its first year, quarterly after.

@@ -219,25 +219,9 @@ class Case(TimestampMixin, CreatedByMixin, SoftDeleteMixin, db.Model):
         names = "、".join(party.name for party in self.petitioners)
         self.petitioner_names = names[:400] or None
 
-    def can_view(self, user) -> bool:
-        from .policies import can_view_case
-
-        return can_view_case(user, self)
-
-    @property
-    def is_open(self) -> bool:
-        from .policies import is_open
-
-        return is_open(self)
-
     @property
     def needs_callback_before_closing(self) -> bool:
         return self.is_group or self.is_investigation_order
-
-    def can_edit(self, user) -> bool:
-        from .policies import can_edit_case
-
-        return can_edit_case(user, self)
 
 
 class CaseEvent(db.Model):

@@ -27,9 +27,6 @@ class ContactMixin(TimestampMixin, CreatedByMixin, SoftDeleteMixin):
     #: True when this contact opened the case; False for a repeat contact on an existing case.
     is_first_contact: Mapped[bool] = mapped_column(default=True, nullable=False)
 
-    def can_view(self, user) -> bool:
-        return self.case is not None and self.case.can_view(user)
-
 
 class Letter(ContactMixin, db.Model):
     __tablename__ = "letters"

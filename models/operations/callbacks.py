@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar
 import logging
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -26,7 +26,9 @@ from ..settings import SystemSetting
 from ..surveys import RectificationOrder
 from . import NotPermitted, ValidationFailed
 from .audit import changes_of, log_event
+from .deadlines import stop_clocks
 from .guards import ensure_case_visible, ensure_not_future, ensure_permission
+from .workflow import reopen_after_callback
 
 logger = logging.getLogger(__name__)
 
@@ -127,8 +129,6 @@ def _apply_outcome(callback: Callback, *, by, at=None) -> dict:
     refresh_verdict(callback.case_id)
     if not callback.is_done:
         return {"reopened": False}
-    from .deadlines import stop_clocks
-    from .workflow import reopen_after_callback
 
     case = callback.case
     at = at or utcnow()
@@ -250,46 +250,6 @@ def assign_callbacks(callbacks, *, caller, by) -> int:
 
 
 # --- tasks at closing ------------------------------------------------------------------------
-
-
-def plan_callback_on_close(case, *, clock, by, at: datetime) -> Callback | None:
-    """The callback task of a case that just closed, due when its callback clock says.
-
-    The clock comes from the callback deadline rules (per category, kind, priority, channel:
-    1 week by default, 2 days for safety repairs …), so one rule table serves both. A group
-    visit or 查处 case already had its callback before it could close; it gets no second task.
-    Nothing is planned when no rule sets a callback deadline.
-    """
-    if case.needs_callback_before_closing:
-        from .deadlines import stop_clocks
-
-        stop_clocks(case, {Clock.callback}, at=at)
-        return None
-    if clock is None:
-        return None
-    pending = db.session.scalar(
-        sa.select(Callback).where(
-            Callback.case_id == case.id,
-            Callback.done_at.is_(None),
-            Callback.is_deleted.is_(False),
-        )
-    )
-    due_on = to_local(clock.due_at).date()
-    if pending is not None:
-        pending.due_on = due_on
-        return pending
-    callback = Callback(
-        case=case,
-        origin=CallbackOrigin.on_close,
-        due_on=due_on,
-        caller_id=case.handler_id,
-        person_reached=case.petitioner_names,
-        created_by_id=by.id,
-        created_at=at,
-    )
-    db.session.add(callback)
-    db.session.flush()
-    return callback
 
 
 # --- routine callbacks from schedules --------------------------------------------------------

@@ -24,7 +24,7 @@ from ..base import format_chinese_date, to_local, utcnow
 from ..cases import Case, CaseEvent
 from ..documents import DocumentTemplate, IssuedDocument
 from ..enums import CategoryKind, DocumentKind, EventKind, UnitKind
-from ..policies import reporter_visible
+from ..policies import can_see_live_case, reporter_visible
 from ..rendering.catalog import (
     TYPES,
     DocumentType,
@@ -83,7 +83,7 @@ def document_problem(doc_type: DocumentType, case: Case, user) -> str | None:
     """Why ``user`` may not issue ``doc_type`` for ``case`` now (Chinese), or ``None``."""
     if user is None or not user.is_authenticated:
         return _("请先登录")
-    if case.is_deleted or not case.can_view(user):
+    if not can_see_live_case(user, case):
         return _("该事项不存在或您无权查看")
     if not reporter_visible(case, user):
         return str(CONFIDENTIAL_DOCUMENT)
@@ -117,7 +117,7 @@ def document_for_print(document: IssuedDocument, *, by) -> bytes:
     case = document.case
     if by is None or not by.is_authenticated or not by.has_permission("document.print"):
         raise NotPermitted(_("您没有打印文书的权限"))
-    if case is None or case.is_deleted or not case.can_view(by):
+    if not can_see_live_case(by, case):
         raise NotPermitted(_("该事项不存在或您无权查看"))
     if not reporter_visible(case, by):
         raise NotPermitted(str(CONFIDENTIAL_DOCUMENT))
@@ -364,7 +364,7 @@ def preview_wording(
     doc_type = TYPES[kind]
     issued_on = to_local(utcnow()).date()
     number = "（预览）"
-    if case is not None and by is not None and case.can_view(by) and not case.is_deleted:
+    if by is not None and can_see_live_case(by, case):
         authority = SystemSetting.get("organisation_name")
         values = {
             **common_values(case, unit_name=authority, issued_on=issued_on, number=number),

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from flask_babel import gettext as _
 
 from ..base import utcnow
+from ..policies import can_see_live_case
 from . import NotPermitted, ValidationFailed
 
 #: Clocks drift; a received time a few minutes ahead is a typo-free "now", not the future.
@@ -19,7 +20,7 @@ def ensure_permission(user, permission: str) -> None:
 
 
 def ensure_case_visible(case, user) -> None:
-    if case is None or case.is_deleted or not case.can_view(user):
+    if not can_see_live_case(user, case):
         raise ValidationFailed(_("所选信访事项不存在或您无权查看"), field="case")
 
 

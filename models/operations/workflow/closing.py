@@ -14,6 +14,7 @@ from ...cases import Case
 from ...enums import Clock, EventKind, ReplyMethod
 from ...settings import SystemSetting
 from .. import ValidationFailed
+from ..callback_planning import plan_callback_on_close
 from ..deadlines import start_clock, stop_all_clocks, stop_clocks
 from .common import deadline_data, required
 from .steps import S, begin_step, finish_step
@@ -47,8 +48,6 @@ def close(case, *, by, opinion=None, at=None, expected_version=None):
     case.closed_at = at
     stop_all_clocks(case, at=at)
     clock = start_clock(case, Clock.callback, at=at, restart=True)
-    from ..callbacks import plan_callback_on_close
-
     task = plan_callback_on_close(case, clock=clock, by=by, at=at)
     finish_step(
         step,

@@ -10,6 +10,7 @@ from ... import db
 from ...base import to_local, utcnow
 from ...cases import Case
 from ...enums import Clock, ReplyMethod
+from ...policies import can_view_case
 from .. import ValidationFailed
 from ..deadlines import open_clock, stop_all_clocks
 from .common import accept_if_needed, deadline_data, required
@@ -65,7 +66,7 @@ def keep(
         related = db.session.scalar(
             sa.select(Case).where(Case.number == related_number.strip(), Case.id != case.id)
         )
-        if related is None or not related.can_view(by):
+        if not can_view_case(by, related):
             raise ValidationFailed(_("找不到所关联的事项编号"), field="related_number")
     case.kept_region = region
     case.kept_year = int(year)

@@ -13,7 +13,7 @@ from ...callbacks import Callback
 from ...cases import Case
 from ...contacts import Call, Letter, Visit
 from ...enums import Clock, EventKind
-from ...policies import OPEN_STATUSES
+from ...policies import OPEN_STATUSES, can_see_live_case
 from .. import NotPermitted, ValidationFailed
 from ..audit import log_event
 from ..deadlines import start_clock, stop_all_clocks, stop_clocks
@@ -26,7 +26,7 @@ def merge(case, *, by, into=None, reason=None, at=None, expected_version=None):
     searchable and leads to ``into``."""
     at = at or utcnow()
     step = begin_step("merge", case, by, expected_version)
-    if into is None or into.is_deleted or not into.can_view(by):
+    if not can_see_live_case(by, into):
         raise ValidationFailed(_("找不到要并入的事项"), field="into")
     if into.id == case.id:
         raise ValidationFailed(_("不能并入事项本身"), field="into")

@@ -18,6 +18,7 @@ from ...cases import Case
 from ...enums import CasePriority, CaseStatus, EventKind, OutOfScopePolicy
 from ...policies import (
     OPEN_STATUSES,
+    can_see_live_case,
     closing_permission,
     may_join_circle,
     sees_all_units,
@@ -321,7 +322,7 @@ def step_problem(step: Step, case: Case, user) -> tuple[type, str] | None:
     """Why ``user`` may not take ``step`` on ``case`` now: (error class, message), or None."""
     if user is None or not user.is_authenticated:
         return NotPermitted, _("请先登录")
-    if case.is_deleted or not case.can_view(user):
+    if not can_see_live_case(user, case):
         return NotPermitted, _("该事项不存在或您无权查看")
     if case.status not in step.sources:
         return (
