@@ -570,7 +570,9 @@ def probes_for(app, world: World, *, search_terms: list[str]) -> tuple[list[Prob
             base = rule.rule
             if name == "index_view":
                 add("list", "GET", base, "read")
-                for term in search_terms:
+                # A list's search box: by the token of its texts and by each case number
+                # (people's names and numbers are tried on the pickers below).
+                for term in search_terms[:1] + sorted(world.numbers):
                     add(
                         f"search {term}",
                         "GET",
@@ -664,6 +666,8 @@ def probes_for(app, world: World, *, search_terms: list[str]) -> tuple[list[Prob
                 for target in (case_id, open_id):
                     url = f"/admin/workflow/{code}/{target}/"
                     add(f"step {code} GET", "GET", url, "read")
+                    if target != open_id:
+                        continue  # a step is tried on the case in progress, where it applies
                     add(
                         f"step {code} POST",
                         "POST",
@@ -698,7 +702,9 @@ def probes_for(app, world: World, *, search_terms: list[str]) -> tuple[list[Prob
         elif endpoint == "registers.index":
             add("registers form", "GET", rule.rule, "read")
             today = date.today()
-            for kind in ("letters", "visits", "calls", "complaints", "callbacks", "overdue"):
+            # The registers that print the people of a case (the complaint and overdue ones
+            # list cases of other kinds and states, and each PDF costs a second or two).
+            for kind in ("letters", "visits", "calls", "callbacks"):
                 form = {
                     "kind": kind,
                     "start": (today - timedelta(days=30)).isoformat(),
@@ -708,10 +714,11 @@ def probes_for(app, world: World, *, search_terms: list[str]) -> tuple[list[Prob
         elif endpoint == "stats.report":
             today = date.today()
             span = f"start={(today - timedelta(days=30)).isoformat()}&end={today.isoformat()}"
-            for kind in ("monthly", "quarterly", "annual"):
-                for fmt in ("xlsx", "pdf"):
-                    url = f"{rule.rule}?kind={kind}&format={fmt}&{span}"
-                    add(f"report {kind} {fmt}", "GET", url, "read")
+            # Every kind as a workbook; the PDF (same data, slow to render) once.
+            kinds = [(kind, "xlsx") for kind in ("monthly", "quarterly", "annual")]
+            for kind, fmt in [*kinds, ("monthly", "pdf")]:
+                url = f"{rule.rule}?kind={kind}&format={fmt}&{span}"
+                add(f"report {kind} {fmt}", "GET", url, "read")
         elif endpoint.startswith("documenttemplate."):
             # Document wordings are settings (settings.manage); the preview takes a case
             # number, so it is a read of that case.

@@ -307,11 +307,17 @@ def _check(matrix, role, probe) -> str | None:
     client = matrix.client(role)
     g.pop("_login_user", None)
     before = matrix.snapshot() if probe.kind == "write" else None
-    if probe.method == "GET":
-        response = client.get(probe.url)
-    else:
-        response = client.post(probe.url, data=MultiDict(_payload(matrix, probe)))
-    g.pop("_login_user", None)
+    try:
+        if probe.method == "GET":
+            response = client.get(probe.url)
+        else:
+            response = client.post(probe.url, data=MultiDict(_payload(matrix, probe)))
+    except Exception as error:
+        db.session.rollback()
+        matrix.remember(None)
+        return f"{probe.label} ({probe.method} {probe.url}): 500, {type(error).__name__}"
+    finally:
+        g.pop("_login_user", None)
     # As at the end of a real request: whatever the view left uncommitted is gone.
     db.session.rollback()
     if response.status_code >= 500:

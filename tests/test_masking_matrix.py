@@ -142,7 +142,13 @@ def _problems(masking, label, probes) -> list[str]:
     case_number = masking.world.case.number
     problems = []
     for probe in probes:
-        response = _read(masking.client(label), probe)
+        try:
+            response = _read(masking.client(label), probe)
+        except Exception as error:
+            db.session.rollback()
+            g.pop("_login_user", None)
+            problems.append(f"{probe.label} ({probe.url}): 500, {type(error).__name__}")
+            continue
         if response.status_code >= 500:
             problems.append(f"{probe.label}: answered {response.status_code}")
             continue
