@@ -264,8 +264,9 @@ def build_world(identity: Identity, *, unit, staff: Staff, category=None) -> Wor
         ),
         by=staff.registrar,
     )
+    # Reception days and questionnaire templates are shared by all units: no token in them.
     schedule = ReceptionSchedule(
-        name=f"{token}接待日",
+        name=f"接待日{ident.phone[-4:]}",
         recurrence="weekly",
         weekday=0,
         start_time=time(9),
@@ -346,7 +347,7 @@ def build_world(identity: Identity, *, unit, staff: Staff, category=None) -> Wor
         caller_id=staff.handler.id,
         created_by_id=staff.head.id,
     )
-    template = SurveyTemplate(name=f"{token}问卷", created_by_id=staff.head.id)
+    template = SurveyTemplate(name=f"问卷{ident.phone[-4:]}", created_by_id=staff.head.id)
     campaign = SurveyCampaign(
         template=template,
         name=f"{token}满意度调查",
