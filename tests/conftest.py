@@ -52,24 +52,41 @@ def backend(request):
     return request.param
 
 
-@pytest.fixture
-def app(backend, tmp_path_factory):
+def shared_app(backend: str, tmp_path_factory):
+    """The one app per backend that all tests share (its tables are created once)."""
     if backend not in _apps:
         new_app = build_app(backend, tmp_path_factory)
         with new_app.app_context():
             db.drop_all()
             db.create_all()
         _apps[backend] = new_app
-    app = _apps[backend]
-    # Failed logins are counted in the login_failures table, which wipe_tables empties after each
-    # test, so earlier tests never throttle this one.
+    return _apps[backend]
+
+
+@contextmanager
+def fresh_database(backend: str, tmp_path_factory):
+    """An app context on empty tables with the roles and settings; emptied again afterwards.
+
+    The ``app`` fixture uses it per test; a module that builds one population for many tests
+    uses it in a module-scoped fixture."""
+    app = shared_app(backend, tmp_path_factory)
+    # Failed logins are counted in the login_failures table, which wipe_tables empties after
+    # each test, so earlier tests never throttle this one.
     with app.app_context():
         ensure_roles()
         ensure_settings()
         db.session.commit()
+        try:
+            yield app
+        finally:
+            db.session.remove()
+            wipe_tables()
+
+
+@pytest.fixture
+def app(backend, tmp_path_factory):
+    with fresh_database(backend, tmp_path_factory) as app:
         yield app
-        db.session.remove()
-        wipe_tables()
 
 
 def wipe_tables() -> None:
@@ -113,15 +130,20 @@ def create_user(app):
     return _create
 
 
+def sign_in(client, user: User):
+    """Make ``client`` send ``user``'s session cookie (no password round trip)."""
+    # Requests in a test share the test's app context, where Flask-Login caches the user.
+    g.pop("_login_user", None)
+    with client.session_transaction() as session:
+        session["_user_id"] = user.session_token
+        session["_fresh"] = True
+    return client
+
+
 @pytest.fixture
 def login_as(client):
     def _login(user: User):
-        # Requests in a test share the test's app context, where Flask-Login caches the user.
-        g.pop("_login_user", None)
-        with client.session_transaction() as session:
-            session["_user_id"] = user.session_token
-            session["_fresh"] = True
-        return client
+        return sign_in(client, user)
 
     return _login
 
