@@ -18,7 +18,6 @@ from functools import cache
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
-from models.documents.records import RegisterJob
 
 from models import (
     Appointment,
@@ -44,6 +43,7 @@ from models import (
     db,
 )
 from models.base import utcnow
+from models.documents import RegisterJob
 from models.enums import CallbackFollowUp, CallbackMethod, CaseChannel, Satisfaction
 from models.operations.attachments import store_attachment
 from models.operations.callbacks import record_callback_edit

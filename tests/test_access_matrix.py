@@ -14,10 +14,10 @@ from html.parser import HTMLParser
 import pytest
 import sqlalchemy as sa
 from flask import g
-from models.presets import load_preset
 from werkzeug.datastructures import MultiDict
 
 from models import Party, Unit, db
+from models.maintenance.presets import load_preset
 from models.permissions import DEFAULT_ROLES
 from tests.conftest import BACKENDS, fresh_database, sign_in
 from tests.matrix_support import (

@@ -15,10 +15,10 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 from flask import g
-from models.presets import load_preset
 
 from models import Category, Unit, db
 from models.enums import CategoryKind
+from models.maintenance.presets import load_preset
 from models.permissions import DEFAULT_ROLES
 from tests.conftest import BACKENDS, fresh_database, sign_in
 from tests.matrix_support import (
