@@ -16,7 +16,7 @@ from markupsafe import Markup
 from wtforms import SelectField, TextAreaField
 from wtforms.validators import DataRequired
 
-from models import Callback, Case, RectificationOrder, User, db
+from models import Callback, CallbackSchedule, Case, RectificationOrder, User, db
 from models.base import local_zone, utcnow
 from models.enums import (
     CallbackMethod,
@@ -35,7 +35,12 @@ from models.operations.callbacks import (
     record_callback_edit,
 )
 from models.operations.records import create_record, update_record
-from models.policies import can_see_live_case, rectification_visible_clause, visible_cases_clause
+from models.policies import (
+    callback_schedule_visible_clause,
+    can_see_live_case,
+    rectification_visible_clause,
+    visible_cases_clause,
+)
 
 from .base import ProtectedModelView
 from .cases import CaseChildView
@@ -227,7 +232,12 @@ class CallbackView(ExportMixin, CaseChildView):
         )
         query = query.filter(Callback.is_deleted.is_(False))
         if current_user.has_permission("callback.manage"):
-            return query.filter(sa.or_(Callback.case_id.in_(visible), Callback.case_id.is_(None)))
+            # A routine callback has no case: it follows its schedule's unit.
+            schedules = sa.select(CallbackSchedule.id).where(
+                callback_schedule_visible_clause(current_user)
+            )
+            routine = sa.and_(Callback.case_id.is_(None), Callback.schedule_id.in_(schedules))
+            return query.filter(sa.or_(Callback.case_id.in_(visible), routine))
         return query.filter(Callback.case_id.in_(visible))
 
     def create_form(self, obj=None):
@@ -346,6 +356,9 @@ class CallbackScheduleView(ProtectedModelView):
         "note",
     )
     form_ajax_refs = {"caller": user_lookup("caller")}
+
+    def scope(self, query):
+        return query.filter(callback_schedule_visible_clause(current_user))
 
     def on_create(self, form, model):
         create_record(model, by=current_user)

@@ -25,7 +25,11 @@ from models.operations.surveys import (
     order_rectification,
     record_survey_response,
 )
-from models.policies import rectification_visible_clause
+from models.policies import (
+    rectification_visible_clause,
+    survey_campaign_visible_clause,
+    survey_response_visible_clause,
+)
 from models.rendering import charts as svg
 from models.surveys import RectificationOrder
 
@@ -112,6 +116,9 @@ class SurveyCampaignView(ProtectedModelView):
         "note",
     )
 
+    def scope(self, query):
+        return query.filter(survey_campaign_visible_clause(current_user))
+
     def on_create(self, form, model):
         check_campaign(model, by=current_user)
         create_record(model, by=current_user)
@@ -128,9 +135,11 @@ class SurveyCampaignView(ProtectedModelView):
         delete_record(model, by=current_user)
 
     def _campaign(self, campaign_id):
-        campaign = db.session.get(SurveyCampaign, campaign_id)
+        # Through the view's scope: the entry form, the results and the rectification orders
+        # of another unit's campaign are as closed as its details page.
+        campaign = self.get_one(campaign_id)
         if campaign is None:
-            flash(_("该调查不存在"), "error")
+            flash(_("该调查不存在或您无权查看"), "error")
         return campaign
 
     @expose("/entry/<int:campaign_id>/", methods=("GET", "POST"))
@@ -281,6 +290,9 @@ class SurveyResponseView(ProtectedModelView):
         opinion=_l("意见和建议"),
         created_by=_l("录入人"),
     )
+
+    def scope(self, query):
+        return query.filter(survey_response_visible_clause(current_user))
 
     def on_delete(self, model):
         delete_survey_response(model, by=current_user)

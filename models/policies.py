@@ -13,7 +13,8 @@ Rules in this file:
 - the reporter's circle of a 举报 / 检举控告 case, who may see the reporter, and the one mask text;
 - who may close a case, and which cases await the user's next step (我的待办);
 - who may open attachments and print a case's documents;
-- which reception records and which people (pickers) a user may see.
+- which reception records and which people (pickers) a user may see;
+- which callback schedules, survey campaigns and returned survey forms a user may see.
 """
 
 from __future__ import annotations
@@ -656,6 +657,83 @@ def visitor_hidden_clause(user, model):
 def visitor_value(user, record, value):
     """``value`` (a visitor's name, number, phone …), or the mask text when it is hidden."""
     return masked(value, visitor_hidden(user, record))
+
+
+# --- callback schedules and satisfaction surveys ------------------------------------------
+#
+# A callback schedule (routine callbacks on a delivered project) and a survey campaign belong
+# to a unit, not to a case. The office (whoever sees all units) sees every one; a department
+# user sees their own unit's, and the ones they set up or (a schedule) are to call for. A
+# returned survey form follows its campaign.
+from .callbacks import CallbackSchedule  # noqa: E402
+from .surveys import SurveyCampaign, SurveyResponse  # noqa: E402
+
+
+def can_view_callback_schedule(user, schedule) -> bool:
+    """Whoever sees all units; else the responsible unit's members, whoever set it up and the
+    person named to make its calls."""
+    if schedule is None or not _signed_in(user):
+        return False
+    if sees_all_units(user):
+        return True
+    return (
+        (schedule.unit_id is not None and schedule.unit_id == user.unit_id)
+        or schedule.created_by_id == user.id
+        or schedule.caller_id == user.id
+    )
+
+
+def callback_schedule_visible_clause(user):
+    """SQL twin of :func:`can_view_callback_schedule` for ``CallbackSchedule`` rows."""
+    if not _signed_in(user):
+        return sa.false()
+    if sees_all_units(user):
+        return sa.true()
+    conditions = [
+        _is(CallbackSchedule.created_by_id, user.id),
+        _is(CallbackSchedule.caller_id, user.id),
+    ]
+    if user.unit_id is not None:
+        conditions.append(_is(CallbackSchedule.unit_id, user.unit_id))
+    return sa.or_(*conditions)
+
+
+def can_view_survey_campaign(user, campaign) -> bool:
+    """Whoever sees all units; else the organising unit's members and whoever set it up."""
+    if campaign is None or not _signed_in(user):
+        return False
+    if sees_all_units(user):
+        return True
+    return (
+        campaign.unit_id is not None and campaign.unit_id == user.unit_id
+    ) or campaign.created_by_id == user.id
+
+
+def survey_campaign_visible_clause(user):
+    """SQL twin of :func:`can_view_survey_campaign` for ``SurveyCampaign`` rows."""
+    if not _signed_in(user):
+        return sa.false()
+    if sees_all_units(user):
+        return sa.true()
+    conditions = [_is(SurveyCampaign.created_by_id, user.id)]
+    if user.unit_id is not None:
+        conditions.append(_is(SurveyCampaign.unit_id, user.unit_id))
+    return sa.or_(*conditions)
+
+
+def can_view_survey_response(user, response) -> bool:
+    """A returned form is seen by whoever may see its campaign."""
+    return response is not None and can_view_survey_campaign(user, response.campaign)
+
+
+def survey_response_visible_clause(user):
+    """SQL twin of :func:`can_view_survey_response` for ``SurveyResponse`` rows."""
+    if not _signed_in(user):
+        return sa.false()
+    if sees_all_units(user):
+        return sa.true()
+    campaigns = sa.select(SurveyCampaign.id).where(survey_campaign_visible_clause(user))
+    return SurveyResponse.campaign_id.in_(campaigns)
 
 
 # --- people ----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from .. import db
 from ..base import to_local, utcnow
 from ..enums import RectificationSource, Satisfaction
+from ..policies import can_view_survey_campaign
 from ..surveys import (
     OWNER_SURVEY_ITEMS,
     OWNER_SURVEY_NAME,
@@ -21,7 +22,7 @@ from ..surveys import (
     SurveyResponse,
     SurveyTemplate,
 )
-from . import ValidationFailed
+from . import NotPermitted, ValidationFailed
 from .guards import ensure_permission
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ def record_survey_response(
 ) -> SurveyResponse:
     """Enter one returned form; items left blank on the paper are simply not rated."""
     ensure_permission(by, "survey.manage")
+    _ensure_campaign_visible(campaign, by=by)
     today = to_local(utcnow()).date()
     returned_on = returned_on or today
     if returned_on > today:
@@ -97,9 +99,15 @@ def record_survey_response(
 
 def delete_survey_response(response: SurveyResponse, *, by) -> None:
     ensure_permission(by, "survey.manage")
+    _ensure_campaign_visible(response.campaign, by=by)
     logger.info("survey response %s deleted by user %s", response.id, by.id)
     db.session.delete(response)
     db.session.flush()
+
+
+def _ensure_campaign_visible(campaign: SurveyCampaign, *, by) -> None:
+    if not can_view_survey_campaign(by, campaign):
+        raise NotPermitted(_("该调查不存在或您无权查看"))
 
 
 def _rate(satisfied: int, answered: int) -> float | None:
@@ -178,6 +186,7 @@ def order_rectification(
 ) -> RectificationOrder:
     """A rectification order with a deadline for a weak survey item (S17 step 3)."""
     ensure_permission(by, "survey.manage")
+    _ensure_campaign_visible(campaign, by=by)
     if item is None or item.template_id != campaign.template_id:
         raise ValidationFailed(_("请选择本次调查的评价项目"), field="item")
     addressee = (addressee or "").strip()
