@@ -175,3 +175,77 @@ def test_parties(population, create_user):
     office_sees = set(db.session.scalars(sa.select(Party.id).where(party_visible_clause(office))))
     assert office_sees == {party.id for party in parties}
     assert not can_view_party(None, loner)
+
+
+def test_schedules_campaigns_and_survey_forms(population):
+    """Unit-owned records: unit A's, unit B's and unit-less ones, set up and called for by
+    different people; each rule's Python and SQL halves pick the same rows."""
+    from datetime import date
+
+    from models import CallbackSchedule, SurveyCampaign, SurveyResponse, SurveyTemplate
+    from models.policies import (
+        callback_schedule_visible_clause,
+        can_view_callback_schedule,
+        can_view_survey_campaign,
+        can_view_survey_response,
+        survey_campaign_visible_clause,
+        survey_response_visible_clause,
+    )
+
+    users, _cases = population
+    unit_ids = [None, users[5].unit_id, users[7].unit_id]
+    people = [None, users[5], users[7], users[8]]
+    template = SurveyTemplate(name="测试问卷")
+    schedules, campaigns, responses = [], [], []
+    for index, (unit_id, author, caller) in enumerate(
+        itertools.product(unit_ids, people, people[:3])
+    ):
+        schedules.append(
+            CallbackSchedule(
+                name=f"项目{index}",
+                delivered_on=date.today(),
+                unit_id=unit_id,
+                created_by_id=author and author.id,
+                caller_id=caller and caller.id,
+            )
+        )
+        campaign = SurveyCampaign(
+            template=template,
+            name=f"调查{index}",
+            starts_on=date.today(),
+            unit_id=unit_id,
+            created_by_id=author and author.id,
+        )
+        campaigns.append(campaign)
+        responses.append(
+            SurveyResponse(campaign=campaign, returned_on=date.today(), created_by_id=None)
+        )
+    db.session.add_all([template, *schedules, *campaigns, *responses])
+    db.session.commit()
+
+    rules = [
+        (CallbackSchedule, schedules, can_view_callback_schedule, callback_schedule_visible_clause),
+        (SurveyCampaign, campaigns, can_view_survey_campaign, survey_campaign_visible_clause),
+        (SurveyResponse, responses, can_view_survey_response, survey_response_visible_clause),
+    ]
+    for model, rows, predicate, clause in rules:
+        for user in users:
+            python = {row.id for row in rows if predicate(user, row)}
+            sql = set(db.session.scalars(sa.select(model.id).where(clause(user))))
+            assert python == sql, (model.__name__, user.roles[0].code, python ^ sql)
+            if user.has_permission("case.view_all"):
+                assert python == {row.id for row in rows}
+    # A department user sees their unit's rows, not the other unit's (unless they are named).
+    head_a = users[8]
+    seen = {s.id for s in schedules if can_view_callback_schedule(head_a, s)}
+    assert any(s.unit_id == head_a.unit_id for s in schedules if s.id in seen)
+    assert all(
+        s.unit_id == head_a.unit_id or head_a.id in (s.created_by_id, s.caller_id)
+        for s in schedules
+        if s.id in seen
+    )
+    assert not any(
+        can_view_survey_campaign(head_a, c)
+        for c in campaigns
+        if c.unit_id is None and c.created_by_id is None
+    )
