@@ -39,17 +39,19 @@ from models.policies import (
     callback_schedule_visible_clause,
     can_see_live_case,
     rectification_visible_clause,
+    reporter_text,
     visible_cases_clause,
 )
 
 from .base import ProtectedModelView
 from .cases import CaseChildView
-from .confidential import list_value, log_confidential_view, masked, reporter_hidden
+from .confidential import list_value, log_confidential_view, reporter_hidden
 from .exports import ExportMixin
 from .filters import ChoiceEqualFilter, date_filters
 from .input import CheckedForm
 from .labels import labels
 from .lookups import case_lookup, user_lookup
+from .search import CaseRecordSearchMixin
 
 
 def _today():
@@ -75,6 +77,15 @@ def _due_badge(view, context, model, name):
             model.due_on.isoformat(), _("已逾期")
         )
     return model.due_on.isoformat()
+
+
+#: A callback's fields that name the petitioner or carry their words.
+_PETITIONERS_WORDS = ("person_reached", "opinion", "note")
+
+
+def _petitioners_words(view, context, model, name):
+    """The person reached, the opinion and the notes are hidden with a 举报 case's reporter."""
+    return reporter_text(model.case, current_user, getattr(model, name) or "")
 
 
 class CallbackStateFilter(filters.BaseSQLAFilter):
@@ -114,8 +125,9 @@ class CallbackStateFilter(filters.BaseSQLAFilter):
         return _l("为")
 
 
-class CallbackView(ExportMixin, CaseChildView):
-    export_identity_columns = frozenset({"person_reached"})
+class CallbackView(ExportMixin, CaseRecordSearchMixin, CaseChildView):
+    # A callback's opinion and notes are the petitioner's words: hidden with the reporter.
+    export_identity_columns = frozenset({"person_reached", "opinion", "note"})
 
     permission_create = "callback.manage"
     permission_edit = "callback.manage"
@@ -134,6 +146,7 @@ class CallbackView(ExportMixin, CaseChildView):
     )
     column_default_sort = [("id", True)]
     column_sortable_list = ("due_on", "done_at")
+    column_searchable_list = ("person_reached", "opinion")
     column_filters = (
         CallbackStateFilter(Callback.id, _l("回访任务")),
         ChoiceEqualFilter(Callback.satisfaction, _l("满意度"), options=Satisfaction.choices),
@@ -203,9 +216,9 @@ class CallbackView(ExportMixin, CaseChildView):
     )
     column_formatters_detail = {
         "case": _subject_link,
-        "person_reached": lambda view, context, model, name: (
-            masked() if reporter_hidden(model.case) else (model.person_reached or "")
-        ),
+        "person_reached": _petitioners_words,
+        "opinion": _petitioners_words,
+        "note": _petitioners_words,
     }
     form_ajax_refs = {"case": case_lookup(), "caller": user_lookup("caller")}
     form_args = {
@@ -257,7 +270,9 @@ class CallbackView(ExportMixin, CaseChildView):
         form = super().edit_form(obj)
         del form["case"]
         if obj is not None and reporter_hidden(obj.case):
-            del form["person_reached"]
+            # Not shown, so not posted, so kept as they are.
+            for name in _PETITIONERS_WORDS:
+                del form[name]
         return form
 
     def render(self, template, **kwargs):
@@ -417,6 +432,20 @@ def _order_state(view, context, model, name):
     return Markup('<span class="badge {}">{}{}</span>').format(css, label, suffix)
 
 
+def _order_texts(order) -> dict:
+    """An order's requirement and result as the signed-in user may read them: an order from a
+    callback copies the petitioner's opinion, so on a 举报 case they are hidden with the
+    reporter."""
+    return {
+        name: reporter_text(order.case, current_user, getattr(order, name) or "")
+        for name in ("content", "result")
+    }
+
+
+def _order_text(view, context, model, name):
+    return _order_texts(model)[name]
+
+
 class RectificationOrderView(ProtectedModelView):
     """整改通知: from callbacks (24-hour notice) and from survey results (with deadlines)."""
 
@@ -443,7 +472,11 @@ class RectificationOrderView(ProtectedModelView):
         ),
         filters.FilterEmpty(RectificationOrder.completed_at, _l("尚未整改")),
     )
-    column_formatters = {"state": _order_state}
+    column_formatters = {
+        "state": _order_state,
+        "content": _order_text,
+        "result": _order_text,
+    }
     column_labels = labels(
         id=_l("编号"),
         source=_l("来源"),
@@ -479,7 +512,11 @@ class RectificationOrderView(ProtectedModelView):
         "created_by",
         "created_at",
     )
-    column_formatters_detail = {"state": _order_state}
+    column_formatters_detail = {
+        "state": _order_state,
+        "content": _order_text,
+        "result": _order_text,
+    }
     form_columns = ("addressee", "unit", "content", "due_on")
 
     def is_accessible(self) -> bool:
@@ -501,6 +538,13 @@ class RectificationOrderView(ProtectedModelView):
     @property
     def can_edit(self) -> bool:
         return self.is_accessible()
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        if obj is not None and reporter_hidden(obj.case):
+            # Not shown, so not posted, so kept as it is rather than overwritten by the mask.
+            del form["content"]
+        return form
 
     def on_update(self, form, model):
         if model.completed_at is not None:
@@ -541,7 +585,12 @@ class RectificationOrderView(ProtectedModelView):
             else:
                 flash(_("已登记整改结果"))
                 return redirect(url_for(".details_view", id=order.id))
-        return self.render("admin/callbacks/rectification_complete.html", form=form, order=order)
+        return self.render(
+            "admin/callbacks/rectification_complete.html",
+            form=form,
+            order=order,
+            texts=_order_texts(order),
+        )
 
     @expose("/print/<int:order_id>/")
     def print_view(self, order_id):
@@ -558,6 +607,7 @@ class RectificationOrderView(ProtectedModelView):
         html = render_template(
             "documents/rectification_notice.html",
             order=order,
+            texts=_order_texts(order),
             organisation=SystemSetting.get("organisation_name"),
         )
         try:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import sqlalchemy as sa
 from flask import abort, flash, redirect, request, send_file, url_for
 from flask_admin import expose
@@ -44,6 +42,7 @@ from models.operations.documents import available_documents, issued_documents
 from models.operations.workflow import STEPS, available_steps
 from models.policies import (
     hidden_reporter_case_ids,
+    reporter_text,
     reporter_visible_clause,
     timeline_value_hidden,
     visible_cases_clause,
@@ -63,7 +62,7 @@ from .filters import (
 )
 from .labels import labels
 from .lookups import case_lookup, party_lookup
-from .search import NumberSearchMixin, as_case_number
+from .search import CaseRecordSearchMixin, NumberSearchMixin, as_case_number, contains
 from .workflow import clock_rows, report_bulk, run_bulk
 
 category_options = CachedOptions(
@@ -329,14 +328,8 @@ class CaseView(ExportMixin, NumberSearchMixin, ProtectedModelView):
         # A name may find a 举报 case only for those allowed to know who reported it.
         names_visible = reporter_visible_clause(current_user)
         for term in search.split():
-            pattern = like_pattern(term)
-            if re.search(r"[A-Za-z]", term):
-                subject = Case.subject.ilike(pattern, escape="\\")
-                names = Case.petitioner_names.ilike(pattern, escape="\\")
-            else:
-                subject = Case.subject.like(pattern, escape="\\")
-                names = Case.petitioner_names.like(pattern, escape="\\")
-            condition = sa.or_(subject, sa.and_(names, names_visible))
+            names = contains(Case.petitioner_names, term)
+            condition = sa.or_(contains(Case.subject, term), sa.and_(names, names_visible))
             query = query.filter(condition)
             if count_query is not None:
                 count_query = count_query.filter(condition)
@@ -487,14 +480,10 @@ def case_details_context(case: Case) -> dict:
         else [p for p in case.petitioners if p.is_repeat_petitioner or p.is_banned],
         "status_badge": status_badge,
         "timeline_entry": timeline_entry,
+        # Document titles and callback opinions name or quote the petitioner.
+        "reporter_text": reporter_text,
         "field_labels": labels(),
     }
-
-
-def like_pattern(term: str) -> str:
-    """``%term%`` with LIKE wildcards in the term escaped (escape character ``\\``)."""
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def _shown(value) -> str:
@@ -698,7 +687,7 @@ def _event_description(event: CaseEvent) -> Markup:
     return Markup("<br>").join(lines)
 
 
-class CaseEventView(CaseChildView):
+class CaseEventView(CaseRecordSearchMixin, CaseChildView):
     permission_view = "audit.view"
     allow_create = allow_edit = allow_delete = False
     can_view_details = False

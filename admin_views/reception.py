@@ -804,6 +804,9 @@ class ReceptionQueueView(VisitorRecordView):
         "actions",
     )
     column_default_sort = [("day", True), ("queue_number", False)]
+    # Queue entries tied to a 举报 case whose reporter is hidden are never found by a search
+    # (VisitorRecordView._apply_search).
+    column_searchable_list = ("party.name", "purpose")
     column_filters = (
         filters.DateEqualFilter(ReceptionQueueEntry.day, _l("接待日期")),
         ChoiceEqualFilter(ReceptionQueueEntry.status, _l("状态"), options=QueueStatus.choices),

@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_login import current_user
 
 from models import Case
+from models.policies import quotes_reporter, reporter_text_searchable_clause
 from models.settings import SystemSetting
 
 
@@ -52,4 +55,59 @@ class NumberSearchMixin:
         query = query.filter(condition)
         if count_query is not None:
             count_query = count_query.filter(condition)
+        return query, count_query, joins, count_joins
+
+
+def like_pattern(term: str) -> str:
+    """``%term%`` with LIKE wildcards in the term escaped (escape character ``\\``)."""
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def contains(column, term: str):
+    """``column`` contains ``term``: a plain LIKE for Chinese text, which has no letter case
+    (and lets pg_trgm indexes answer), ILIKE when the term has Latin letters."""
+    pattern = like_pattern(term)
+    if re.search(r"[A-Za-z]", term):
+        return column.ilike(pattern, escape="\\")
+    return column.like(pattern, escape="\\")
+
+
+class CaseRecordSearchMixin(NumberSearchMixin):
+    """The search box of a list of a case's records (callbacks, timeline entries …).
+
+    A term finds a record by its case's number, by its case's subject, and by the record's own
+    columns named in ``column_searchable_list`` (plain columns of the model). A column that
+    names the reporter or quotes them (``models.policies.quotes_reporter``) matches only on
+    records of cases whose reporter the user may see: finding a 举报 case by its reporter's
+    name would tell who reported.
+    """
+
+    def init_search(self) -> bool:
+        super().init_search()
+        return True  # the case's number and subject are searched even without own columns
+
+    def search_placeholder(self) -> str | None:
+        own = [
+            str(self.column_labels.get(name, name)) for name in self.column_searchable_list or ()
+        ]
+        return _("、").join([_("事项编号"), _("事项标题"), *own])
+
+    def _apply_search(self, query, count_query, joins, count_joins, search):
+        if as_case_number(search):
+            return super()._apply_search(query, count_query, joins, count_joins, search)
+        case_id = self.model.case_id
+        reporter_searchable = reporter_text_searchable_clause(current_user, case_id)
+        for term in search.split():
+            subjects = sa.select(Case.id).where(contains(Case.subject, term))
+            plain, quoting = [case_id.in_(subjects)], []
+            for name in self.column_searchable_list or ():
+                found = contains(getattr(self.model, name), term)
+                (quoting if quotes_reporter(name) else plain).append(found)
+            if quoting:
+                plain.append(sa.and_(sa.or_(*quoting), reporter_searchable))
+            condition = sa.or_(*plain)
+            query = query.filter(condition)
+            if count_query is not None:
+                count_query = count_query.filter(condition)
         return query, count_query, joins, count_joins

@@ -854,10 +854,37 @@ REPORTER_TEXT_FIELDS = frozenset(
 )
 
 
+def quotes_reporter(key: str) -> bool:
+    """Does a field under ``key`` name the reporter or quote or answer them?"""
+    return key in IDENTITY_FIELDS or key in REPORTER_TEXT_FIELDS
+
+
 def timeline_value_hidden(key: str, reporter_hidden: bool) -> bool:
     """Is the value under ``key`` of a timeline entry hidden from a reader who may not see the
     case's reporter (``reporter_hidden``)?"""
-    return reporter_hidden and (key in IDENTITY_FIELDS or key in REPORTER_TEXT_FIELDS)
+    return reporter_hidden and quotes_reporter(key)
+
+
+def reporter_text(case, user, value, *, instead=None):
+    """A text that quotes or answers ``case``'s reporter, as ``user`` may read it.
+
+    Such texts are hidden with the reporter: a callback's opinion and the person reached, a
+    rectification order copied from that opinion, the title of a document addressed to the
+    petitioner. Whoever may not see the reporter reads ``instead`` (a neutral wording, such as
+    the document type's name) or else the mask text.
+    """
+    if reporter_visible(case, user):
+        return value
+    return str(MASK) if instead is None else instead
+
+
+def reporter_text_searchable_clause(user, case_id_column):
+    """SQL twin of :func:`reporter_text` for searches: rows (of the model that ``case_id_column``
+    belongs to) whose reporter's identity and texts a search by ``user`` may match. A search
+    that matched them on a case whose reporter is hidden would tell who reported."""
+    if _signed_in(user) and user.has_permission(CONFIDENTIAL_PERMISSION):
+        return sa.true()
+    return sa.or_(case_id_column.is_(None), case_id_column.notin_(hidden_reporter_case_ids(user)))
 
 
 def may_change_confidentiality(user) -> bool:

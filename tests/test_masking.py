@@ -319,3 +319,74 @@ def test_assistants_join_a_report_only_when_named_by_an_insider(
         perform("add_assistant", unnamed_report, by=assigner, assistant=outsider)
     assert "举报人身份保密" in str(refused.value)
     db.session.rollback()
+
+
+def _with_opinion_and_order(case, people):
+    """The callback's opinion quotes the reporter, and a rectification order copies it."""
+    from models import RectificationOrder
+    from models.enums import RectificationSource
+
+    callback = db.session.scalar(sa.select(Callback).where(Callback.case_id == case.id))
+    callback.opinion = f"{NAME}不满意，问题仍存在"
+    order = RectificationOrder(
+        source=RectificationSource.callback,
+        case=case,
+        callback=callback,
+        unit_id=case.handling_unit_id,
+        addressee="某科室",
+        content=callback.opinion,
+        notice_due_at=utcnow() + timedelta(hours=24),
+        due_on=utcnow().date() + timedelta(days=3),
+        created_by_id=people["office"].id,
+    )
+    db.session.add(order)
+    db.session.commit()
+    return callback, order
+
+
+def test_the_reporters_words_show_to_the_circle_and_are_found_by_its_search(
+    edited_report, people, login_as
+):
+    callback, order = _with_opinion_and_order(edited_report, people)
+    opinion = callback.opinion
+    for who in ("named", "office"):
+        client = login_as(people[who])
+        details = client.get(f"/admin/case/details/?id={edited_report.id}").get_data(as_text=True)
+        assert opinion in details, who
+        page = client.get(f"/admin/callback/details/?id={callback.id}").get_data(as_text=True)
+        assert opinion in page, who
+        found = client.get(f"/admin/callback/?search={NAME}").get_data(as_text=True)
+        assert edited_report.number in found, who
+        page = client.get(f"/admin/rectificationorder/details/?id={order.id}").get_data(
+            as_text=True
+        )
+        assert opinion in page, who
+
+
+def test_outsiders_search_by_subject_not_by_reporter_and_an_edit_keeps_the_order(
+    edited_report, people, login_as
+):
+    callback, order = _with_opinion_and_order(edited_report, people)
+    client = login_as(people["colleague"])
+    # The case's subject still finds its callbacks and timeline; the reporter's name does not.
+    for url in ("/admin/callback/", "/admin/caseevent/"):
+        by_subject = client.get(f"{url}?search=违规收费").get_data(as_text=True)
+        assert edited_report.number in by_subject, url
+        by_name = client.get(f"{url}?search={NAME}").get_data(as_text=True)
+        assert edited_report.number not in by_name, url
+    edit_url = f"/admin/rectificationorder/edit/?id={order.id}"
+    form = client.get(edit_url).get_data(as_text=True)
+    assert NAME not in form and 'name="content"' not in form
+    response = client.post(
+        edit_url,
+        data={
+            "addressee": "某科室负责人",
+            "unit": str(order.unit_id),
+            "due_on": order.due_on.isoformat(),
+        },
+    )
+    assert response.status_code == 302
+    db.session.expire_all()
+    saved = db.session.get(type(order), order.id)
+    assert saved.addressee == "某科室负责人"
+    assert saved.content == callback.opinion

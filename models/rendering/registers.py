@@ -350,7 +350,8 @@ def register_rows(
                     MASK if hidden and callback.person_reached else callback.person_reached or "",
                     callback.satisfaction.title if callback.satisfaction else "未完成",
                     ("是" if callback.problem_remains else "否") if callback.done_at else "",
-                    callback.opinion or "",
+                    # The opinion is the petitioner's words: hidden with the reporter.
+                    MASK if hidden and callback.opinion else callback.opinion or "",
                 )
             )
         else:
