@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, request, send_file, url_for
+from flask import abort, current_app, flash, redirect, request, send_file, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import filters
@@ -482,7 +482,7 @@ def case_details_context(case: Case) -> dict:
         "timeline_entry": timeline_entry,
         # Document titles and callback opinions name or quote the petitioner.
         "reporter_text": reporter_text,
-        "field_labels": labels(),
+        "field_labels": timeline_labels(),
     }
 
 
@@ -818,3 +818,15 @@ def _download_link(attachment):
 
 
 __all__ = ["AttachmentView", "CaseChildView", "CaseEventView", "CaseView", "User"]
+
+
+def timeline_labels() -> dict:
+    """Column labels for the timeline's before/after lines: the case's own, then those of the
+    letter, visit, call and callback screens, so an edit of a callback reads 回访人 rather
+    than ``caller``."""
+    merged = {}
+    for view in current_app.extensions["admin"][0]._views:
+        if getattr(view, "endpoint", None) in ("letter", "visit", "call", "callback"):
+            merged.update(view.column_labels or {})
+    merged.update(labels())
+    return merged

@@ -390,3 +390,14 @@ def test_outsiders_search_by_subject_not_by_reporter_and_an_edit_keeps_the_order
     saved = db.session.get(type(order), order.id)
     assert saved.addressee == "某科室负责人"
     assert saved.content == callback.opinion
+
+
+def test_timeline_names_the_fields_of_edited_contacts_and_callbacks(edited_report, people, login_as):
+    """The before/after lines of a callback or call edit use the screens' labels, not keys."""
+    details = (
+        login_as(people["office"])
+        .get(f"/admin/case/details/?id={edited_report.id}")
+        .get_data(as_text=True)
+    )
+    assert "<b>被回访人</b>" in details and "<b>person_reached</b>" not in details
+    assert "<b>caller_number</b>" not in details
