@@ -392,7 +392,7 @@ def test_outsiders_search_by_subject_not_by_reporter_and_an_edit_keeps_the_order
     assert saved.content == callback.opinion
 
 
-def test_timeline_names_the_fields_of_edited_contacts_and_callbacks(edited_report, people, login_as):
+def test_timeline_names_the_fields_of_edited_callbacks(edited_report, people, login_as):
     """The before/after lines of a callback or call edit use the screens' labels, not keys."""
     details = (
         login_as(people["office"])
