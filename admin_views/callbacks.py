@@ -34,6 +34,7 @@ from models.operations.callbacks import (
     record_callback,
     record_callback_edit,
 )
+from models.operations.guards import ensure_unit_assignable
 from models.operations.records import create_record, update_record
 from models.policies import (
     callback_schedule_visible_clause,
@@ -45,6 +46,7 @@ from models.policies import (
 
 from .base import ProtectedModelView
 from .cases import CaseChildView
+from .choices import assignable_units
 from .confidential import list_value, log_confidential_view, reporter_hidden
 from .exports import ExportMixin
 from .filters import ChoiceEqualFilter, date_filters
@@ -375,8 +377,15 @@ class CallbackScheduleView(ProtectedModelView):
     def scope(self, query):
         return query.filter(callback_schedule_visible_clause(current_user))
 
+    form_args = {"unit": {"query_factory": lambda: assignable_units()}}
+
     def on_create(self, form, model):
+        ensure_unit_assignable(model.unit, current_user)
         create_record(model, by=current_user)
+
+    def on_update(self, form, model):
+        ensure_unit_assignable(model.unit, current_user)
+        update_record(model, by=current_user)
 
     @expose("/plan/", methods=("POST",))
     def plan_view(self):

@@ -16,9 +16,11 @@ from __future__ import annotations
 from flask_admin.contrib.sqla.fields import QuerySelectField, QuerySelectMultipleField
 from flask_admin.model.fields import AjaxSelectField, AjaxSelectMultipleField
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from wtforms.validators import ValidationError
 
-from models import db
+from models import Unit, db
+from models.policies import assignable_units_clause
 
 #: Shown on a field whose posted value is not one of the values it may take.
 NOT_A_CHOICE = _l("所选的项不存在或不能选用，请重新选择。")
@@ -199,3 +201,11 @@ class KeptAjaxSelectMultipleField(AjaxSelectMultipleField):
         self.data  # noqa: B018 - resolving the ids is what flags unknown ones
         if self._invalid_formdata:
             raise ValidationError(str(NOT_A_CHOICE))
+
+
+def assignable_units():
+    """Active units the signed-in user may give a schedule or a survey to: their own, or any
+    for the office (``models.policies.may_assign_to_unit``)."""
+    return Unit.query.filter(
+        Unit.is_active.is_(True), assignable_units_clause(current_user)
+    ).order_by(Unit.sort_order, Unit.id)

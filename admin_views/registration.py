@@ -31,7 +31,11 @@ from models.operations.parties import (
     record_party_edit,
     register_party,
 )
-from models.policies import can_see_live_case, hidden_reporter_case_ids, party_visible_clause
+from models.policies import (
+    can_see_live_case,
+    party_visible_clause,
+    reporter_text_searchable_clause,
+)
 
 from .base import ProtectedModelView
 from .cases import CaseChildView, _active_categories, _active_units, _case_link
@@ -230,12 +234,12 @@ class ContactView(ExportMixin, CaseChildView):
         query, count_query, joins, count_joins = super()._apply_search(
             query, count_query, joins, count_joins, search
         )
-        if search and search.strip() and not current_user.has_permission("confidential.view"):
+        if search and search.strip():
             # A search by name or number must not tie a person to a 举报 case.
-            hidden = self.model.case_id.notin_(hidden_reporter_case_ids(current_user))
-            query = query.filter(hidden)
+            searchable = reporter_text_searchable_clause(current_user, self.model.case_id)
+            query = query.filter(searchable)
             if count_query is not None:
-                count_query = count_query.filter(hidden)
+                count_query = count_query.filter(searchable)
         return query, count_query, joins, count_joins
 
     def validate_form(self, form):

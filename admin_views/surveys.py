@@ -34,6 +34,7 @@ from models.rendering import charts as svg
 from models.surveys import RectificationOrder
 
 from .base import ProtectedModelView
+from .choices import assignable_units
 from .input import CheckedForm
 from .labels import labels
 
@@ -115,6 +116,8 @@ class SurveyCampaignView(ProtectedModelView):
         "reported_to_committee_on",
         "note",
     )
+
+    form_args = {"unit": {"query_factory": lambda: assignable_units()}}
 
     def scope(self, query):
         return query.filter(survey_campaign_visible_clause(current_user))

@@ -23,11 +23,20 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import column_property
 
-from .cases import Case, case_assistants
+from . import db
+from .callbacks import CallbackSchedule
+from .cases import Case, case_assistants, case_petitioners
 from .categories import Category
+from .contacts import Call, Letter, Visit
 from .deadlines import CaseClock
 from .enums import CaseStatus, CategoryKind
+from .parties import Party
+from .reception import Appointment, VisitIncident, VisitorPass
+from .reception_days import ReceptionQueueEntry
 from .settings import SystemSetting
+from .surveys import RectificationOrder, SurveyCampaign, SurveyResponse
+from .units import Unit
+from .users import User
 
 S = CaseStatus
 
@@ -452,6 +461,24 @@ def can_print_case_documents(user, case) -> bool:
     )
 
 
+# --- which unit a record may be given to -------------------------------------------------------
+
+
+def may_assign_to_unit(user, unit) -> bool:
+    """A department user sets up schedules and surveys for their own unit only; the office
+    (who sees all units) may set them up for any unit."""
+    return unit is None or sees_all_units(user) or (_signed_in(user) and unit.id == user.unit_id)
+
+
+def assignable_units_clause(user):
+    """SQL twin of :func:`may_assign_to_unit` for ``Unit`` rows."""
+    if sees_all_units(user):
+        return sa.true()
+    if not _signed_in(user) or user.unit_id is None:
+        return sa.false()
+    return Unit.id == user.unit_id
+
+
 # --- reception records ---------------------------------------------------------------------
 #
 # Rectification orders (整改通知) and the reception desk's records: appointments and visit
@@ -462,10 +489,6 @@ def can_print_case_documents(user, case) -> bool:
 #
 # Imported here rather than at the top: the models are all loaded by then, and the top of the
 # module stays the shared rules' own.
-from .reception import Appointment, VisitIncident, VisitorPass  # noqa: E402
-from .reception_days import ReceptionQueueEntry  # noqa: E402
-from .surveys import RectificationOrder  # noqa: E402
-from .users import User  # noqa: E402
 
 
 def can_view_rectification(user, order) -> bool:
@@ -665,8 +688,6 @@ def visitor_value(user, record, value):
 # to a unit, not to a case. The office (whoever sees all units) sees every one; a department
 # user sees their own unit's, and the ones they set up or (a schedule) are to call for. A
 # returned survey form follows its campaign.
-from .callbacks import CallbackSchedule  # noqa: E402
-from .surveys import SurveyCampaign, SurveyResponse  # noqa: E402
 
 
 def can_view_callback_schedule(user, schedule) -> bool:
@@ -746,10 +767,6 @@ def survey_response_visible_clause(user):
 def _party_case_links():
     """SQL: every (party, case) pair: petitioner, agent, writer, visitor, caller, and the
     visitor of an appointment, a pass, an incident or a reception-day queue about the case."""
-    from .cases import case_petitioners
-    from .contacts import Call, Letter, Visit
-    from .reception import Appointment, VisitIncident, VisitorPass
-    from .reception_days import ReceptionQueueEntry
 
     def pairs(party_column, case_column, *joins):
         query = sa.select(party_column.label("party_id"), case_column.label("case_id"))
@@ -776,8 +793,6 @@ def _party_case_links():
 
 def _party_cases(party) -> list:
     """Python twin of :func:`_party_case_links` for one loaded person: the cases linked."""
-    from . import db
-
     links = _party_case_links()
     case_ids = db.session.scalars(
         sa.select(links.c.case_id).where(links.c.party_id == party.id).distinct()
@@ -808,8 +823,6 @@ def can_view_party(user, party) -> bool:
 
 def party_visible_clause(user):
     """SQL twin of :func:`can_view_party` for ``Party`` rows."""
-    from .parties import Party
-
     if not _signed_in(user):
         return sa.false()
     links = _party_case_links()

@@ -21,7 +21,7 @@ from ..enums import (
     RectificationSource,
     Satisfaction,
 )
-from ..policies import can_view_rectification
+from ..policies import callback_schedule_visible_clause, can_view_rectification
 from ..settings import SystemSetting
 from ..surveys import RectificationOrder
 from . import NotPermitted, ValidationFailed
@@ -283,7 +283,9 @@ def plan_scheduled_callbacks(today: date, *, by, lookahead_days: int = 7) -> lis
     ensure_permission(by, "callback.manage")
     created = []
     schedules = db.session.scalars(
-        sa.select(CallbackSchedule).where(CallbackSchedule.is_active.is_(True))
+        sa.select(CallbackSchedule).where(
+            CallbackSchedule.is_active.is_(True), callback_schedule_visible_clause(by)
+        )
     ).all()
     for schedule in schedules:
         dates = schedule_due_dates(schedule, today + timedelta(days=lookahead_days))

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from flask_babel import gettext as _
 
 from ..base import utcnow
-from ..policies import can_see_live_case
+from ..policies import can_see_live_case, may_assign_to_unit
 from . import NotPermitted, ValidationFailed
 
 #: Clocks drift; a received time a few minutes ahead is a typo-free "now", not the future.
@@ -27,3 +27,9 @@ def ensure_case_visible(case, user) -> None:
 def ensure_not_future(value: datetime | None, field: str, label: str) -> None:
     if value is not None and value > utcnow() + _FUTURE_TOLERANCE:
         raise ValidationFailed(_("%(label)s不能晚于当前时间", label=label), field=field)
+
+
+def ensure_unit_assignable(unit, user, field: str = "unit") -> None:
+    """A department user may only give a record to their own unit (``policies``)."""
+    if not may_assign_to_unit(user, unit):
+        raise ValidationFailed(_("只能选择本单位，其他单位的事务由其自行设置"), field=field)

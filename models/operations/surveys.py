@@ -23,7 +23,7 @@ from ..surveys import (
     SurveyTemplate,
 )
 from . import NotPermitted, ValidationFailed
-from .guards import ensure_permission
+from .guards import ensure_permission, ensure_unit_assignable
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ def ensure_owner_survey_template() -> SurveyTemplate:
 
 def check_campaign(campaign: SurveyCampaign, *, by) -> None:
     ensure_permission(by, "survey.manage")
+    ensure_unit_assignable(campaign.unit, by)
     if campaign.template is None:
         raise ValidationFailed(_("请选择问卷模板"), field="template")
     if not campaign.template.items:
