@@ -41,6 +41,7 @@ from models.operations.cases import delete_case, record_case_edit, register_case
 from models.operations.documents import available_documents, issued_documents
 from models.operations.workflow import STEPS, available_steps
 from models.policies import (
+    can_view_attachment,
     hidden_reporter_case_ids,
     reporter_text,
     reporter_visible_clause,
@@ -798,7 +799,7 @@ class AttachmentView(CaseChildView):
     @expose("/download/")
     def download_view(self):
         attachment = self.get_one(request.args.get("id"))
-        if attachment is None:
+        if not can_view_attachment(current_user, attachment):
             abort(404)
         path = attachment_root() / attachment.stored_name
         if not path.is_file():

@@ -67,8 +67,6 @@ OPEN_STATUSES = frozenset(
         S.under_re_review,
     }
 )
-#: Every other state: the matter is settled, set aside or handed elsewhere.
-FINISHED_STATUSES = frozenset(CaseStatus) - OPEN_STATUSES
 
 
 def is_open(case) -> bool:
@@ -128,10 +126,6 @@ def visible_case_ids(user):
 def can_see_live_case(user, case) -> bool:
     """A case that still exists and that ``user`` may see."""
     return case is not None and not case.is_deleted and can_view_case(user, case)
-
-
-def can_edit_case(user, case) -> bool:
-    return _signed_in(user) and user.has_permission("case.edit") and can_see_live_case(user, case)
 
 
 def handles_case(user, case) -> bool:
@@ -324,13 +318,6 @@ def closing_permission() -> str:
     return "workflow.close"
 
 
-def may_close(user, case) -> bool:
-    """The permission of closing and a case that the user works on."""
-    return (
-        _signed_in(user) and user.has_permission(closing_permission()) and works_on_case(user, case)
-    )
-
-
 def _ready_to_close(case) -> bool:
     return case.status == S.replied or (
         case.status == S.result_reported
@@ -448,17 +435,6 @@ def can_view_original(user, case) -> bool:
 
 def can_view_attachment(user, attachment) -> bool:
     return attachment is not None and can_view_original(user, attachment.case)
-
-
-def can_print_case_documents(user, case) -> bool:
-    """A case's documents name the petitioner: the case must be visible and, on a 举报 case,
-    the user must see the reporter."""
-    return (
-        _signed_in(user)
-        and user.has_permission("document.print")
-        and can_see_live_case(user, case)
-        and reporter_visible(case, user)
-    )
 
 
 # --- which unit a record may be given to -------------------------------------------------------

@@ -19,6 +19,8 @@ from models.policies import (
     awaiting_me_clause,
     can_view_case,
     can_view_party,
+    handles_case,
+    handles_case_clause,
     in_reporter_circle,
     is_open,
     open_clause,
@@ -129,6 +131,10 @@ def test_open_states(population):
 
 def test_awaiting_me(population):
     _same(*population, awaiting_me, awaiting_me_clause)
+
+
+def test_my_cases(population):
+    _same(*population, handles_case, handles_case_clause)
 
 
 def test_parties(population, create_user):
