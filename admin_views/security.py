@@ -161,8 +161,8 @@ class DatabaseCounter:
             from sqlalchemy.dialects.postgresql import insert
         elif dialect == "sqlite":
             from sqlalchemy.dialects.sqlite import insert
-        else:  # pragma: no cover - the app supports only these two
-            raise NotImplementedError(f"no upsert for {dialect}")
+        else:  # pragma: no cover - the app runs on these two databases only
+            raise RuntimeError(f"login failures are counted on SQLite or PostgreSQL, not {dialect}")
         statement = insert(table).values(
             scope=scope, key=name, failures=1, window_ends_at=now + timedelta(seconds=window)
         )

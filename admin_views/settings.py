@@ -294,11 +294,20 @@ class SystemSettingView(ProtectedModelView):
 # --- deadlines, escalation and the working-day calendar ------------------------------------
 
 
-class DeadlineRuleView(ProtectedModelView):
-    permission_view = "settings.manage"
-    permission_create = "settings.manage"
-    permission_edit = "settings.manage"
-    permission_delete = "settings.manage"
+class CheckedRuleView(SettingsModelView):
+    """A rule screen whose rows are checked (the subclass's ``_check``) before every create
+    and edit."""
+
+    def on_create(self, form, model):
+        self._check(model)
+        super().on_create(form, model)
+
+    def on_update(self, form, model):
+        self._check(model)
+        super().on_update(form, model)
+
+
+class DeadlineRuleView(CheckedRuleView):
     list_template = "admin/workflow/rule_list.html"
     column_list = (
         "name",
@@ -344,14 +353,6 @@ class DeadlineRuleView(ProtectedModelView):
         "max_extension": _l("与时长同一单位；空表示不能延期"),
     }
 
-    def on_create(self, form, model):
-        self._check(model)
-        super().on_create(form, model)
-
-    def on_update(self, form, model):
-        self._check(model)
-        super().on_update(form, model)
-
     def _check(self, model):
         if model.amount is None or model.amount <= 0:
             raise ValidationFailed(_("时长须为正整数"), field="amount")
@@ -387,11 +388,7 @@ class DeadlineRuleView(ProtectedModelView):
         return redirect(url_for(".index_view"))
 
 
-class EscalationRuleView(ProtectedModelView):
-    permission_view = "settings.manage"
-    permission_create = "settings.manage"
-    permission_edit = "settings.manage"
-    permission_delete = "settings.manage"
+class EscalationRuleView(CheckedRuleView):
     column_list = (
         "name",
         "level",
@@ -417,14 +414,6 @@ class EscalationRuleView(ProtectedModelView):
         "threshold": _l("按百分比：已用时限的百分数；按超期：超过期限的工作日数（0 为到期时）"),
         "recipient_role": _l("如 dept_head（部门负责人）、office（办公室）、leader（领导）"),
     }
-
-    def on_create(self, form, model):
-        self._check(model)
-        super().on_create(form, model)
-
-    def on_update(self, form, model):
-        self._check(model)
-        super().on_update(form, model)
 
     def _check(self, model):
         from models import Role
