@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from . import db
@@ -137,6 +138,14 @@ class Case(TimestampMixin, CreatedByMixin, SoftDeleteMixin, db.Model):
     #: satisfaction rate counts a reopened case once, from the same scan as the other figures.
     last_satisfaction: Mapped[Satisfaction | None] = mapped_column(
         enum_column(Satisfaction, "satisfaction")
+    )
+    #: Values of the administrator-defined fields (models.custom_fields), keyed by field key.
+    #: JSONB on PostgreSQL so a filter on one field is an indexed containment test.
+    custom_values: Mapped[dict] = mapped_column(
+        sa.JSON().with_variant(JSONB(), "postgresql"),
+        default=dict,
+        server_default=sa.text("'{}'"),
+        nullable=False,
     )
 
     category = relationship("Category", lazy="select")
