@@ -396,6 +396,11 @@ class Clock(TitledEnum):
     callback = "callback"
     review = "review"
     re_review = "re_review"
+    dispatch = "dispatch"
+    first_contact = "first_contact"
+    interim_reply = "interim_reply"
+    remedial_plan = "remedial_plan"
+    superior_reply = "superior_reply"
 
     __titles__ = {
         "handover": _l("交转办时限"),
@@ -408,15 +413,22 @@ class Clock(TitledEnum):
         "callback": _l("回访时限"),
         "review": _l("复查时限"),
         "re_review": _l("复核时限"),
+        "dispatch": _l("派单时限"),
+        "first_contact": _l("首次联系时限"),
+        "interim_reply": _l("阶段性答复时限"),
+        "remedial_plan": _l("告知补救措施时限"),
+        "superior_reply": _l("回复上级时限"),
     }
 
 
 class TimeUnit(TitledEnum):
+    minutes = "minutes"
     hours = "hours"
     calendar_days = "calendar_days"
     working_days = "working_days"
 
     __titles__ = {
+        "minutes": _l("分钟"),
         "hours": _l("小时"),
         "calendar_days": _l("自然日"),
         "working_days": _l("工作日"),

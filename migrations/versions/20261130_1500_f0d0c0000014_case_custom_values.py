@@ -1,4 +1,4 @@
-"""custom field values on cases
+"""custom field values on cases; minute clocks and event-driven clock kinds
 
 Revision ID: f0d0c0000014
 Revises: e9d0c0000013
@@ -18,7 +18,35 @@ branch_labels = None
 depends_on = None
 
 
+CLOCKS_BEFORE = [
+    "handover", "acceptance", "instruction", "handling", "closing", "reply", "rectification",
+    "callback", "review", "re_review",
+]  # fmt: skip
+CLOCKS_AFTER = CLOCKS_BEFORE + [
+    "dispatch", "first_contact", "interim_reply", "remedial_plan", "superior_reply",
+]  # fmt: skip
+UNITS_BEFORE = ["hours", "calendar_days", "working_days"]
+UNITS_AFTER = ["minutes"] + UNITS_BEFORE
+CLOCK_COLUMNS = [
+    ("deadline_rules", "clock"),
+    ("case_clocks", "kind"),
+    ("escalation_rules", "clock"),
+]
+UNIT_COLUMNS = [("deadline_rules", "unit"), ("case_clocks", "unit")]
+
+
+def _replace_enum_check(table: str, column: str, name: str, values: list[str]) -> None:
+    """Enums are VARCHAR plus a CHECK constraint; new members need a new constraint."""
+    with op.batch_alter_table(table) as batch_op:
+        batch_op.drop_constraint(name, type_="check")
+        batch_op.create_check_constraint(name, sa.column(column).in_(values))
+
+
 def upgrade():
+    for table, column in CLOCK_COLUMNS:
+        _replace_enum_check(table, column, "clock", CLOCKS_AFTER)
+    for table, column in UNIT_COLUMNS:
+        _replace_enum_check(table, column, "time_unit", UNITS_AFTER)
     with op.batch_alter_table("cases") as batch_op:
         batch_op.add_column(
             sa.Column(
@@ -31,5 +59,19 @@ def upgrade():
 
 
 def downgrade():
+    for table, column in CLOCK_COLUMNS:
+        op.execute(
+            sa.text(f"DELETE FROM {table} WHERE {column} NOT IN :kept").bindparams(
+                sa.bindparam("kept", CLOCKS_BEFORE, expanding=True)
+            )
+        )
+        _replace_enum_check(table, column, "clock", CLOCKS_BEFORE)
+    for table, column in UNIT_COLUMNS:
+        op.execute(
+            sa.text(f"DELETE FROM {table} WHERE {column} NOT IN :kept").bindparams(
+                sa.bindparam("kept", UNITS_BEFORE, expanding=True)
+            )
+        )
+        _replace_enum_check(table, column, "time_unit", UNITS_BEFORE)
     with op.batch_alter_table("cases") as batch_op:
         batch_op.drop_column("custom_values")
