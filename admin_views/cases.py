@@ -39,7 +39,7 @@ from models.enums import (
 from models.operations.attachments import attachment_root, delete_attachment, store_attachment
 from models.operations.cases import delete_case, record_case_edit, register_case
 from models.operations.documents import available_documents, issued_documents
-from models.operations.workflow import STEPS, available_steps
+from models.operations.workflow import STEPS, available_steps, blocked_steps
 from models.policies import (
     can_view_attachment,
     hidden_reporter_case_ids,
@@ -47,6 +47,7 @@ from models.policies import (
     reporter_visible_clause,
     timeline_value_hidden,
     visible_cases_clause,
+    waiting_note,
 )
 
 from .base import ProtectedModelView
@@ -466,6 +467,8 @@ def case_details_context(case: Case) -> dict:
         "masked": masked(),
         "steps": [step for step in steps if not step.secondary],
         "more_steps": [step for step in steps if step.secondary],
+        "waiting": waiting_note(case),
+        "blocked_steps": blocked_steps(case, current_user) if not case.is_deleted else [],
         "clocks": clock_rows(case),
         "children": children,
         "merged_from": merged_from,
@@ -620,6 +623,7 @@ STEP_DATA_LABELS = {
     "message": _l("提醒"),
     "due_at": _l("期限"),
     "note": _l("说明"),
+    "stood_in": _l("代为办理（无人担任该职责）"),
 }
 
 

@@ -20,8 +20,8 @@ from models.operations.deadlines import (
 )
 from models.operations.workflow import (
     STEPS,
+    may_attempt,
     perform,
-    step_permissions,
     step_problem,
 )
 from models.policies import (
@@ -76,9 +76,7 @@ class WorkflowView(BaseView):
         if case is None:
             abort(404)
         definition = STEPS[step]
-        if not any(
-            current_user.has_permission(name) for name in step_permissions(definition, case)
-        ):
+        if not may_attempt(definition, case, current_user):
             abort(403)
         problem = step_problem(definition, case, current_user)
         if problem is not None and problem[0] is NotPermitted:

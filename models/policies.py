@@ -12,6 +12,7 @@ Rules in this file:
 - which cases a user may see, and who works on a case (may take its steps);
 - the reporter's circle of a 举报 / 检举控告 case, who may see the reporter, and the one mask text;
 - who may close a case, and which cases await the user's next step (我的待办);
+- whose turn a waiting case is, and who stands in when nobody holds that role (no dead ends);
 - who may open attachments and print a case's documents;
 - which reception records and which people (pickers) a user may see;
 - which callback schedules, survey campaigns and returned survey forms a user may see.
@@ -19,7 +20,10 @@ Rules in this file:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import column_property
 
@@ -36,7 +40,7 @@ from .reception_days import ReceptionQueueEntry
 from .settings import SystemSetting
 from .surveys import RectificationOrder, SurveyCampaign, SurveyResponse
 from .units import Unit
-from .users import User
+from .users import Role, User, user_roles
 
 S = CaseStatus
 
@@ -311,6 +315,14 @@ def list_value(case, value):
 # --- closing and the user's next steps -------------------------------------------------------
 
 
+def reply_permissions() -> tuple[str, ...]:
+    """Who may answer the petitioner: the office, or the handling department where the office
+    lets departments answer directly."""
+    if SystemSetting.get("reply_by") == "department":
+        return ("workflow.reply", "workflow.handle")
+    return ("workflow.reply",)
+
+
 def closing_permission() -> str:
     """Who may close: a leader's sign-off where the office requires it, otherwise the office."""
     if SystemSetting.get("close_requires_sign_off") == "1":
@@ -376,7 +388,9 @@ def awaiting_me(user, case) -> bool:
         return True
     if user.has_permission(closing_permission()) and _ready_to_close(case):
         return True
-    return user.has_permission("workflow.review") and status in (S.under_review, S.under_re_review)
+    if user.has_permission("workflow.review") and status in (S.under_review, S.under_re_review):
+        return True
+    return stands_in_for(user, case)
 
 
 def awaiting_me_clause(user):
@@ -422,7 +436,265 @@ def awaiting_me_clause(user):
         conditions.append(_ready_to_close_clause())
     if user.has_permission("workflow.review"):
         conditions.append(Case.status.in_([S.under_review, S.under_re_review]))
+    conditions.append(stands_in_clause(user))
     return sa.or_(*conditions)
+
+
+# --- whose turn it is, and who stands in (no dead ends) ---------------------------------------
+#
+# A waiting case waits for one step, usually taken by the holder of one role: the 部门负责人
+# of the handling unit approves a reported result, a leader instructs, the handler signs and
+# reports. When nobody holds that role (a unit without a 部门负责人, a county without a
+# leader account, a handler who left), the case would wait for ever. Then the office or a
+# leader (whoever sees all units and may assign or instruct) may take the step instead, the
+# case shows in their 待我处理 list, and the case page says why it waits and who may act.
+# The administrator account holds every permission to set the system up; it is not counted
+# as someone who does the work, or no installation would ever lack a leader.
+
+#: Roles whose holders are never counted as the usual actor of a step.
+SETUP_ROLES = ("admin",)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """The step a waiting case waits for, who usually takes it and who may stand in."""
+
+    #: Steps that end the wait.
+    steps: frozenset[str]
+    #: The usual actor holds one of these permissions …
+    permissions: tuple[str, ...]
+    #: … and is a member of the handling unit, or is the case's handler (``"handler"``).
+    scope: str
+    #: The role that names the usual actor on the page (its display name is editable).
+    role: str
+    #: What the step does, as the page says it (审核, 批示 …).
+    action: str
+    #: Steps a stand-in may take when nobody holds the role (usually ``steps``).
+    stand_in_steps: frozenset[str]
+    #: What the stand-ins may do instead, e.g. "%(office)s或%(leader)s可代为审核".
+    instead: str
+
+
+def _turn(steps, permissions, scope, role, action, stand_in_steps=None, instead=None) -> Turn:
+    steps = frozenset(steps)
+    return Turn(
+        steps,
+        tuple(permissions),
+        scope,
+        role,
+        action,
+        steps if stand_in_steps is None else frozenset(stand_in_steps),
+        instead or _l("%(office)s或%(leader)s可代为%(action)s"),
+    )
+
+
+_INTAKE_STEPS = ("accept", "not_accept", "no_longer_accept", "keep", "answer_on_spot")
+_REASSIGN = _l("%(office)s或%(leader)s可改派其他单位或人员办理")
+
+
+def _turns():
+    """(Python test, SQL test, turn) for every waiting state; the tests exclude each other."""
+    handled = (S.assigned, S.in_progress)
+    ready = _ready_to_close_clause()
+    sign_off = closing_permission() == "workflow.sign_off"
+    return [
+        (
+            lambda case: case.status in (S.registered, S.accepted),
+            Case.status.in_([S.registered, S.accepted]),
+            _turn(_INTAKE_STEPS, ("workflow.intake",), "all", "registrar", _l("受理")),
+        ),
+        (
+            lambda case: case.status == S.awaiting_instruction,
+            Case.status == S.awaiting_instruction,
+            _turn(("instruct",), ("workflow.instruct",), "all", "leader", _l("批示")),
+        ),
+        (
+            lambda case: case.status == S.assigned and case.handler_id is None,
+            sa.and_(Case.status == S.assigned, Case.handler_id.is_(None)),
+            _turn(
+                ("acknowledge",),
+                ("workflow.handle",),
+                "unit",
+                "handler",
+                _l("签收"),
+                ("assign",),
+                _REASSIGN,
+            ),
+        ),
+        (
+            lambda case: case.status in handled and case.handler_id is not None,
+            sa.and_(Case.status.in_(handled), Case.handler_id.is_not(None)),
+            _turn(
+                ("acknowledge", "report_result"),
+                ("workflow.handle",),
+                "handler",
+                "handler",
+                _l("办理"),
+                ("assign",),
+                _REASSIGN,
+            ),
+        ),
+        (
+            lambda case: case.status == S.result_reported and case.result_approved_at is None,
+            sa.and_(Case.status == S.result_reported, Case.result_approved_at.is_(None)),
+            _turn(("approve_result",), ("workflow.approve",), "unit", "dept_head", _l("审核")),
+        ),
+        (
+            lambda case: (
+                case.status == S.result_reported
+                and case.result_approved_at is not None
+                and not case.is_anonymous
+            ),
+            sa.and_(
+                Case.status == S.result_reported,
+                Case.result_approved_at.is_not(None),
+                Case.is_anonymous.is_(False),
+            ),
+            _turn(("reply",), reply_permissions(), "all", "office", _l("答复")),
+        ),
+        (
+            _ready_to_close,
+            ready,
+            _turn(
+                ("close",),
+                (closing_permission(),),
+                "all",
+                "leader" if sign_off else "office",
+                _l("签批办结") if sign_off else _l("办结"),
+            ),
+        ),
+        (
+            lambda case: case.status in (S.under_review, S.under_re_review),
+            Case.status.in_([S.under_review, S.under_re_review]),
+            _turn(
+                ("answer_review", "answer_re_review"),
+                ("workflow.review",),
+                "all",
+                "office",
+                _l("出具复查（复核）意见"),
+            ),
+        ),
+    ]
+
+
+def awaited_turn(case) -> Turn | None:
+    """The step ``case`` waits for now, or ``None`` when it waits for nobody."""
+    for matches, _clause, turn in _turns():
+        if matches(case):
+            return turn
+    return None
+
+
+def _working_role_ids(permissions) -> list[int]:
+    # The role table is small; its permission lists are JSON, so they are read in Python.
+    roles = db.session.scalars(sa.select(Role).where(Role.code.notin_(SETUP_ROLES))).all()
+    return [role.id for role in roles if set(role.permissions or ()) & set(permissions)]
+
+
+def _usual_actors_query(turn: Turn, case):
+    """SELECT of the active users who usually take ``turn``'s step on ``case`` (a loaded case
+    or, for the SQL twin, the ``Case`` entity to correlate with)."""
+    query = sa.select(User.id).where(User.is_active_user.is_(True))
+    if turn.scope == "handler":
+        # The named handler, or nobody: only they report their own case's result.
+        return query.where(User.id == case.handler_id)
+    holders = sa.select(user_roles.c.user_id).where(
+        user_roles.c.role_id.in_(_working_role_ids(turn.permissions))
+    )
+    query = query.where(User.id.in_(holders))
+    if turn.scope == "unit":
+        query = query.where(User.unit_id == case.handling_unit_id)
+    return query
+
+
+def usual_actors(turn: Turn, case, limit: int = 5) -> list:
+    """The active users who usually take ``turn``'s step on ``case`` (at most ``limit``)."""
+    if turn.scope == "unit" and case.handling_unit_id is None:
+        return []
+    if turn.scope == "handler" and case.handler_id is None:
+        return []
+    ids = _usual_actors_query(turn, case).order_by(User.id).limit(limit)
+    return db.session.scalars(sa.select(User).where(User.id.in_(ids)).order_by(User.id)).all()
+
+
+def may_stand_in(user) -> bool:
+    """The office or a leader: whoever sees all units and may assign or instruct."""
+    return sees_all_units(user) and (
+        user.has_permission("workflow.assign") or user.has_permission("workflow.instruct")
+    )
+
+
+def stands_in_for(user, case) -> bool:
+    """Nobody holds the role whose turn ``case`` waits for, and ``user`` may stand in."""
+    if not may_stand_in(user) or case.is_deleted:
+        return False
+    turn = awaited_turn(case)
+    return turn is not None and not usual_actors(turn, case, limit=1)
+
+
+def stands_in_clause(user):
+    """SQL twin of :func:`stands_in_for`."""
+    if not may_stand_in(user):
+        return sa.false()
+    return sa.and_(
+        Case.is_deleted.is_(False),
+        sa.or_(
+            *(
+                sa.and_(clause, ~sa.exists(_usual_actors_query(turn, Case)))
+                for _matches, clause, turn in _turns()
+            )
+        ),
+    )
+
+
+def may_act_instead(user, case, step: str) -> bool:
+    """May ``user`` take ``step`` on ``case`` in place of a usual actor who does not exist?"""
+    turn = awaited_turn(case)
+    return turn is not None and step in turn.stand_in_steps and stands_in_for(user, case)
+
+
+def role_title(code: str) -> str:
+    """A role's display name (administrators may rename roles)."""
+    from .permissions import DEFAULT_ROLES
+
+    name = db.session.scalar(sa.select(Role.name).where(Role.code == code))
+    return name or DEFAULT_ROLES.get(code, (code,))[0]
+
+
+@dataclass(frozen=True)
+class WaitingNote:
+    """What the case page says about whose turn it is."""
+
+    waiting: str
+    actors: list
+    missing: str | None
+    instead: str | None
+
+
+def waiting_note(case) -> WaitingNote | None:
+    """Why ``case`` waits and who may act now, for the case page."""
+    turn = awaited_turn(case)
+    if turn is None or case.is_deleted:
+        return None
+    role = role_title(turn.role)
+    waiting = _("等待%(role)s%(action)s", role=role, action=turn.action)
+    actors = usual_actors(turn, case)
+    if actors:
+        return WaitingNote(waiting, actors, None, None)
+    if turn.scope == "handler":
+        missing = _("承办人%(name)s已停用", name=str(case.handler or ""))
+    elif turn.scope == "unit" and case.handling_unit_id is None:
+        missing = _("尚未确定承办单位")
+    elif turn.scope == "unit":
+        missing = _("承办单位没有在职的%(role)s", role=role)
+    else:
+        missing = _("系统中没有在职的%(role)s", role=role)
+    instead = str(turn.instead) % {
+        "office": role_title("office"),
+        "leader": role_title("leader"),
+        "action": turn.action,
+    }
+    return WaitingNote(waiting, [], missing, instead)
 
 
 # --- attachments and documents --------------------------------------------------------------

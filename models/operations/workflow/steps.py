@@ -18,9 +18,12 @@ from ...cases import Case
 from ...enums import CasePriority, CaseStatus, EventKind, OutOfScopePolicy
 from ...policies import (
     OPEN_STATUSES,
+    awaited_turn,
     can_see_live_case,
     closing_permission,
+    may_act_instead,
     may_join_circle,
+    reply_permissions,
     sees_all_units,
     works_on_case,
 )
@@ -160,14 +163,22 @@ STEPS: dict[str, Step] = {
 def _permissions(step: Step, case: Case) -> tuple[str, ...]:
     if step.code == "close":
         return (closing_permission(),)
-    if step.code == "reply" and SystemSetting.get("reply_by") == "department":
-        return ("workflow.reply", "workflow.handle")
+    if step.code == "reply":
+        return reply_permissions()
     return step.permissions
 
 
 def step_permissions(step: Step, case: Case) -> tuple[str, ...]:
     """The permissions of which a user must hold one to take ``step`` on ``case``."""
     return _permissions(step, case)
+
+
+def may_attempt(step: Step, case: Case, user) -> bool:
+    """Holds one of the step's permissions, or stands in for a usual actor who does not exist
+    (see ``policies.awaited_turn``)."""
+    return any(user.has_permission(name) for name in _permissions(step, case)) or (
+        may_act_instead(user, case, step.code)
+    )
 
 
 def out_of_scope_policy(user) -> OutOfScopePolicy:
@@ -333,7 +344,7 @@ def step_problem(step: Step, case: Case, user) -> tuple[type, str] | None:
                 step=step.title,
             ),
         )
-    if not any(user.has_permission(name) for name in _permissions(step, case)):
+    if not may_attempt(step, case, user):
         return NotPermitted, _("您没有“%(step)s”的权限", step=step.title)
     if step.on_case and not works_on_case(user, case):
         return NotPermitted, _("您不是该事项的承办人或承办单位人员，不能%(step)s", step=step.title)
@@ -345,6 +356,25 @@ def step_problem(step: Step, case: Case, user) -> tuple[type, str] | None:
 
 def available_steps(case: Case, user) -> list[Step]:
     return [step for step in STEPS.values() if step_problem(step, case, user) is None]
+
+
+#: Steps whose missing button the case page explains (the other steps' buttons come and go
+#: with the state and say nothing surprising by their absence).
+EXPLAINED_STEPS = ("approve_result", "reply", "close", "request_review", "archive")
+
+
+def blocked_steps(case: Case, user) -> list[tuple[Step, str]]:
+    """Steps the case's state allows and the user may take, held back by a rule of their own:
+    (step, the rule's message), for the line under the case page's buttons."""
+    turn = awaited_turn(case)
+    codes = [*EXPLAINED_STEPS, *sorted(turn.steps if turn else ())]
+    blocked = []
+    for code in dict.fromkeys(codes):
+        step = STEPS[code]
+        problem = step_problem(step, case, user)
+        if problem is not None and problem[0] is InvalidTransition and case.status in step.sources:
+            blocked.append((step, problem[1]))
+    return blocked
 
 
 def begin_step(code: str, case: Case, by, expected_version: int | None = None) -> Step:
@@ -362,6 +392,10 @@ def finish_step(
     step: Step, case: Case, by, at: datetime, data: dict | None = None, target=None
 ) -> None:
     before = case.status
+    data = dict(data or {})
+    if not any(by.has_permission(name) for name in _permissions(step, case)):
+        # begin_step let them in as a stand-in for a usual actor who does not exist.
+        data["stood_in"] = True
     if target or step.target:
         case.status = target or step.target
     # Always touch the row, so its version moves and a concurrent step on the same case fails.
@@ -372,6 +406,6 @@ def finish_step(
         f"Case {case.number}: {step.code} ({before.value} -> {case.status.value})",
         by=by,
         at=at,
-        data={"from": before.value, "to": case.status.value, **(data or {})},
+        data={"from": before.value, "to": case.status.value, **data},
     )
     logger.info("case %s %s by user %s", case.id, step.code, by.id)
