@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
-from wtforms import PasswordField
+from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import Optional
 
 from models import Category, SystemSetting, Unit, User, db
@@ -21,11 +21,11 @@ from models.calendar import forget_work_calendar, work_calendar
 from models.enums import CategoryKind, Clock, EscalationTrigger, TimeUnit, UnitKind
 from models.maintenance.presets import DEADLINE_PRESETS, load_deadline_preset
 from models.operations import ValidationFailed
-from models.operations.numbering import validate_number_pattern
 from models.operations.records import create_record, update_record
+from models.operations.settings import next_number_preview, update_setting
 from models.operations.users import password_problem
 from models.permissions import PERMISSIONS
-from models.settings import DEFAULT_SETTINGS, SETTING_CHOICES
+from models.settings import DEFAULT_SETTINGS, SettingKind, setting_spec
 
 from .base import ProtectedModelView
 from .fields import PermissionsField, PhoneNumber
@@ -56,6 +56,7 @@ class UnitView(SettingsModelView):
         doc_code=_l("机关代字"),
         contact_phone=_l("联系电话"),
         address=_l("地址"),
+        out_of_scope_policy=_l("不属本单位职责的事项"),
     )
     form_columns = (
         "name",
@@ -65,11 +66,15 @@ class UnitView(SettingsModelView):
         "parent",
         "contact_phone",
         "address",
+        "out_of_scope_policy",
         "sort_order",
         "is_active",
     )
     form_args = {
         "doc_code": {"description": _l("发文字号中的机关代字，例如“县信复”")},
+        "out_of_scope_policy": {
+            "description": _l("不选则按系统设置“不属本单位职责的事项如何处理”办理")
+        },
         "contact_phone": {"validators": [Optional(), PhoneNumber()]},
     }
     # Units are referenced by cases and users; deactivate instead of deleting.
@@ -242,53 +247,73 @@ class RoleView(ProtectedModelView):
     }
 
 
+def _setting_value_text(view, context, model, name):
+    return setting_spec(model.key).title_of(model.value)
+
+
+def _setting_name(view, context, model, name):
+    # The name in code follows the language; the stored copy is the Chinese text.
+    return DEFAULT_SETTINGS[model.key][1] if model.key in DEFAULT_SETTINGS else model.description
+
+
+def setting_field(key: str):
+    """The input for setting ``key``, built from its type (``models.settings.SETTING_SPECS``):
+    a select of Chinese titles, a number box with its bounds, a date, or a line of text. The
+    values are checked by ``operations.settings.clean_setting_value``, whatever is posted."""
+    spec = setting_spec(key)
+    label = DEFAULT_SETTINGS[key][1] if key in DEFAULT_SETTINGS else key
+    description = str(spec.help)
+    if spec.kind in (SettingKind.choice, SettingKind.yes_no):
+        return SelectField(
+            label, choices=list(spec.choices), validate_choice=False, description=description
+        )
+    if spec.kind == SettingKind.number:
+        description = _(
+            "%(help)s（%(minimum)s 到 %(maximum)s）",
+            help=description,
+            minimum=spec.minimum,
+            maximum=spec.maximum,
+        )
+        bounds = {"type": "number", "min": spec.minimum, "max": spec.maximum, "step": 1}
+        return StringField(label, description=description, render_kw=bounds)
+    if spec.kind == SettingKind.date:
+        return StringField(label, description=description, render_kw={"type": "date"})
+    if spec.kind == SettingKind.number_pattern:
+        preview = next_number_preview()
+        if preview:
+            description = _(
+                "%(help)s。下一个编号将是：%(number)s", help=description, number=preview
+            )
+    return StringField(label, description=description, render_kw={"maxlength": spec.max_length})
+
+
 class SystemSettingView(ProtectedModelView):
     permission_view = "settings.manage"
     permission_edit = "settings.manage"
     allow_create = False
     allow_delete = False
-    column_list = ("key", "description", "value", "updated_at")
-    column_labels = labels(key=_l("设置项"), value=_l("值"), description=_l("说明"))
-    column_formatters = {
-        # The label in code follows the language; the stored copy is the Chinese text.
-        "description": lambda v, c, m, n: (
-            DEFAULT_SETTINGS[m.key][1] if m.key in DEFAULT_SETTINGS else m.description
-        )
-    }
+    column_list = ("description", "value", "updated_at")
+    column_details_list = ("description", "value", "updated_at")
+    column_labels = labels(key=_l("设置项"), value=_l("当前设置"), description=_l("设置项"))
+    column_formatters = {"description": _setting_name, "value": _setting_value_text}
+    column_formatters_detail = column_formatters
     form_columns = ("value",)
 
     def get_one(self, id):
         return self.get_query().filter(SystemSetting.key == str(id)).one_or_none()
 
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        if obj is not None:
+            # The value's input follows the setting's type; nobody types a code.
+            field = setting_field(obj.key).bind(form=form, name="value", prefix=form._prefix)
+            field.process(request.form if request.method == "POST" else None, data=obj.value)
+            form._fields["value"] = field
+            form.value = field
+        return form
+
     def on_update(self, form, model):
-        value = (model.value or "").strip()
-        problem = None
-        if model.key == "case_number_pattern":
-            problem = validate_number_pattern(value)
-        elif model.key == "attachment_max_mb" and not (value.isdigit() and 1 <= int(value) <= 60):
-            problem = _("请填写 1 到 60 之间的整数")
-        elif model.key == "review_request_days" and not (
-            value.isdigit() and 1 <= int(value) <= 365
-        ):
-            problem = _("请填写 1 到 365 之间的整数")
-        elif model.key == "register_background_rows" and not (
-            value.isdigit() and 50 <= int(value) <= 5000
-        ):
-            problem = _("请填写 50 到 5000 之间的整数")
-        elif model.key in ("review_body_name", "re_review_body_name") and not (
-            1 <= len(value) <= 60
-        ):
-            problem = _("请填写机关名称（不超过60个字）")
-        elif model.key == "due_soon_working_days" and not (
-            value.isdigit() and 0 <= int(value) <= 30
-        ):
-            problem = _("请填写 0 到 30 之间的整数")
-        elif model.key in SETTING_CHOICES and value not in SETTING_CHOICES[model.key]:
-            problem = _("可选值为：%(values)s", values=" / ".join(SETTING_CHOICES[model.key]))
-        if problem:
-            raise ValidationFailed(problem, field="value")
-        model.value = value
-        update_record(model, by=current_user)
+        update_setting(model.key, model.value, by=current_user)
 
 
 # --- deadlines, escalation and the working-day calendar ------------------------------------
@@ -388,6 +413,21 @@ class DeadlineRuleView(CheckedRuleView):
         return redirect(url_for(".index_view"))
 
 
+def role_choices() -> list[tuple[str, str]]:
+    """Roles as (code, display name), for rules that name a role."""
+    from models import Role
+
+    return [
+        (role.code, role.name) for role in db.session.scalars(sa.select(Role).order_by(Role.id))
+    ]
+
+
+def role_name(code: str | None) -> str:
+    from models import Role
+
+    return db.session.scalar(sa.select(Role.name).where(Role.code == code)) or (code or "")
+
+
 class EscalationRuleView(CheckedRuleView):
     column_list = (
         "name",
@@ -406,14 +446,19 @@ class EscalationRuleView(CheckedRuleView):
         clock=_l("时限（空为全部）"),
         trigger=_l("触发条件"),
         threshold=_l("阈值"),
-        recipient_role=_l("提醒角色代码"),
+        recipient_role=_l("提醒角色"),
         same_unit_only=_l("仅承办单位内"),
         is_active=_l("启用"),
     )
     column_descriptions = {
         "threshold": _l("按百分比：已用时限的百分数；按超期：超过期限的工作日数（0 为到期时）"),
-        "recipient_role": _l("如 dept_head（部门负责人）、office（办公室）、leader（领导）"),
+        "recipient_role": _l("提醒发给担任该角色的在职人员"),
     }
+    # The rule stores the role's code (presets and the escalation job read it); the
+    # administrator picks the role by its display name.
+    form_overrides = {"recipient_role": SelectField}
+    form_args = {"recipient_role": {"choices": role_choices, "validate_choice": False}}
+    column_formatters = {"recipient_role": lambda v, c, m, n: role_name(m.recipient_role)}
 
     def _check(self, model):
         from models import Role
@@ -425,7 +470,7 @@ class EscalationRuleView(CheckedRuleView):
         if (model.threshold or 0) < 0:
             raise ValidationFailed(_("阈值不能为负数"), field="threshold")
         if not db.session.scalar(sa.select(Role.id).where(Role.code == model.recipient_role)):
-            raise ValidationFailed(_("没有这个角色代码"), field="recipient_role")
+            raise ValidationFailed(_("请从列表中选择提醒角色"), field="recipient_role")
 
 
 class CalendarOverrideView(ProtectedModelView):
