@@ -22,11 +22,13 @@ from models.operations.workflow import (
     STEPS,
     may_attempt,
     perform,
+    step_permissions,
     step_problem,
 )
 from models.policies import (
     sees_all_units,
     visible_cases_clause,
+    waiting_note,
 )
 from models.queries.worklists import (
     awaiting_cases,
@@ -125,6 +127,10 @@ class WorkflowView(BaseView):
             case=case,
             step=definition,
             clocks=clock_rows(case),
+            # Taken in place of a usual actor who does not exist: the page says so.
+            stand_in=None
+            if any(current_user.has_permission(n) for n in step_permissions(definition, case))
+            else waiting_note(case),
         )
 
     def _prepare(self, step, form, case):

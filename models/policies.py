@@ -636,15 +636,17 @@ def stands_in_clause(user):
     """SQL twin of :func:`stands_in_for`."""
     if not may_stand_in(user):
         return sa.false()
-    return sa.and_(
-        Case.is_deleted.is_(False),
-        sa.or_(
-            *(
-                sa.and_(clause, ~sa.exists(_usual_actors_query(turn, Case)))
-                for _matches, clause, turn in _turns()
-            )
-        ),
-    )
+    waiting_for_nobody = []
+    for _matches, clause, turn in _turns():
+        if turn.scope == "all":
+            # Not tied to the case's unit or handler: asked once, not per row.
+            if not db.session.scalar(sa.select(sa.exists(_usual_actors_query(turn, None)))):
+                waiting_for_nobody.append(clause)
+        else:
+            waiting_for_nobody.append(sa.and_(clause, ~sa.exists(_usual_actors_query(turn, Case))))
+    if not waiting_for_nobody:
+        return sa.false()
+    return sa.and_(Case.is_deleted.is_(False), sa.or_(*waiting_for_nobody))
 
 
 def may_act_instead(user, case, step: str) -> bool:

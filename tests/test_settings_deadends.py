@@ -36,11 +36,11 @@ def row_counts() -> dict[str, int]:
 
 @pytest.fixture
 def office_world(app, government, create_user, create_case):
-    """Unit A has a 部门负责人 and a handler; unit B has a handler only."""
+    """Unit A has a 部门负责人 and a handler; unit B has a handler only; unit C nobody."""
     units = db.session.scalars(
         sa.select(Unit).where(Unit.parent_id.is_not(None)).order_by(Unit.id)
-    ).all()[:2]
-    unit_a, unit_b = units
+    ).all()[:3]
+    unit_a, unit_b, unit_c = units
     people = {
         "office": create_user("office"),
         "registrar": create_user("registrar"),
@@ -51,7 +51,12 @@ def office_world(app, government, create_user, create_case):
     }
     # The administrator holds every permission but is never counted as the usual actor.
     admin = create_user("admin")
-    return {"units": (unit_a, unit_b), "people": people, "admin": admin, "create": create_case}
+    return {
+        "units": (unit_a, unit_b, unit_c),
+        "people": people,
+        "admin": admin,
+        "create": create_case,
+    }
 
 
 def _add_leader(world, create_user):
@@ -133,6 +138,28 @@ MATRIX = [
         {"office", "leader"},
         {"office", "leader"},
         "尚未确定承办单位",
+    ),
+    (
+        "signing in a unit with a handler",
+        S.assigned,
+        1,
+        {},
+        "acknowledge",
+        True,
+        {"handler_b"},
+        {"handler_b"},
+        "等待承办人签收（测试handler）",
+    ),
+    (
+        "signing in a unit without staff",
+        S.assigned,
+        2,
+        {},
+        "assign",
+        True,
+        {"office", "leader"},
+        {"office", "leader"},
+        "承办单位没有在职的承办人，信访办/办公室或领导可改派其他单位或人员办理",
     ),
     (
         "instruct with a leader",
@@ -221,7 +248,9 @@ def test_a_unit_without_a_head_is_approved_by_the_office(app, office_world):
     case = _case(office_world, S.result_reported, office_world["units"][1])
     client = sign_in(app.test_client(), office)
     url = f"/admin/workflow/approve_result/{case.id}/"
-    assert client.get(url).status_code == 200
+    form_page = client.get(url)
+    assert form_page.status_code == 200
+    assert "您在代为办理：承办单位没有在职的部门负责人。" in form_page.get_data(as_text=True)
     response = client.post(url, data={"expected_version": case.version})
     assert response.status_code == 302
     db.session.expire_all()
