@@ -12,9 +12,11 @@ import sqlalchemy as sa
 from flask import g, has_app_context, request
 from flask_admin.contrib.sqla import filters
 from flask_admin.form import rules
+from wtforms.validators import DataRequired, InputRequired
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from jinja2 import pass_context
 from markupsafe import Markup
 from wtforms import SelectField, StringField, TextAreaField
 
@@ -140,6 +142,12 @@ class CustomFieldView(SettingsModelView):
     }
     form_widget_args = {"choices": {"rows": 4}}
 
+    def create_form(self, obj=None):
+        return _key_optional(super().create_form(obj))
+
+    def edit_form(self, obj=None):
+        return _key_optional(super().edit_form(obj))
+
     def on_create(self, form, model):
         check_definition(model)
         create_record(model, by=current_user)
@@ -147,6 +155,16 @@ class CustomFieldView(SettingsModelView):
     def on_update(self, form, model):
         check_definition(model)
         update_record(model, by=current_user)
+
+
+def _key_optional(form):
+    """An empty key is generated from the label (models.custom_fields.check_definition)."""
+    if "key" in form:
+        form.key.validators = [
+            v for v in form.key.validators if not isinstance(v, InputRequired | DataRequired)
+        ]
+        form.key.flags.required = False
+    return form
 
 
 # --- inputs on the registration and case forms ------------------------------------------------
@@ -289,7 +307,12 @@ def submitted_values(form, category, before: dict) -> dict:
 
 
 class CustomFieldInputs(rules.BaseRule):
-    """Form rule: the custom inputs added to this form instance, with the scope script."""
+    """Form rule: the custom inputs added to this form instance."""
+
+    @property
+    def visible_fields(self) -> list[str]:
+        # Asked per request: fields outside every rule would be taken off the form.
+        return [field.form_name for field in request_fields()] if has_app_context() else []
 
     def __call__(self, form, form_opts=None, field_args=None):
         parts = [
@@ -349,7 +372,9 @@ class CustomFieldFilter(filters.BaseSQLAFilter):
         self.key = field.key
 
     def _cleaned(self, value):
-        return clean_value(self.field, value, previous=value)
+        # A person who has left can still be looked for; a choice must be one of the options.
+        kept = value if self.field.field_type == T.person and str(value).isdigit() else None
+        return clean_value(self.field, value, previous=int(value) if kept else None)
 
     def validate(self, value) -> bool:
         try:
@@ -435,6 +460,7 @@ class CustomFieldListMixin:
             self._filter_options_generation = generation
         return super()._get_list_extra_args()
 
+    @pass_context
     def get_list_value(self, context, model, name):
         if name.startswith("cf_"):
             return self.custom_value_text(model, name[3:])
