@@ -12,13 +12,13 @@ import sqlalchemy as sa
 from flask import g, has_app_context, request
 from flask_admin.contrib.sqla import filters
 from flask_admin.form import rules
-from wtforms.validators import DataRequired, InputRequired
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from jinja2 import pass_context
 from markupsafe import Markup
 from wtforms import SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired
 
 from models import Category, User, db
 from models.base import to_local
@@ -141,6 +141,10 @@ class CustomFieldView(SettingsModelView):
         "key": {"validators": []},
     }
     form_widget_args = {"choices": {"rows": 4}}
+
+    def after_model_change(self, form, model, is_created):
+        super().after_model_change(form, model, is_created)
+        g.pop("custom_fields", None)  # this request's forms and lists see the change
 
     def create_form(self, obj=None):
         return _key_optional(super().create_form(obj))
@@ -335,15 +339,15 @@ class CustomFieldFormMixin:
 
     def edit_form(self, obj=None):
         form = super().edit_form(obj)
-        add_custom_inputs(form, obj.custom_values if obj is not None else None)
+        form.custom_before = stored_values(obj) if obj is not None else {}
+        add_custom_inputs(form, form.custom_before)
         return form
 
     def validate_form(self, form):
         valid = super().validate_form(form)
         if request.method != "POST" or not hasattr(form, "custom_inputs"):
             return valid
-        obj = getattr(form, "_obj", None)
-        before = stored_values(obj) if obj is not None else {}
+        before = getattr(form, "custom_before", {})
         category = form[self.category_input].data if self.category_input in form else None
         return check_custom_inputs(form, category, before) and valid
 

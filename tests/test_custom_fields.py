@@ -67,7 +67,12 @@ def hospital(app):
         field.sort_order = order
         db.session.add(field)
     db.session.commit()
-    return {"complaints": complaints, "inpatient": inpatient, "consultation": consultation, **fields}
+    return {
+        "complaints": complaints,
+        "inpatient": inpatient,
+        "consultation": consultation,
+        **fields,
+    }
 
 
 def _new_case(category, **values):
@@ -179,9 +184,7 @@ def _letter_form(**extra):
     }
 
 
-def test_registration_form_saves_exactly_one_case_with_the_values(
-    hospital, create_user, login_as
-):
+def test_registration_form_saves_exactly_one_case_with_the_values(hospital, create_user, login_as):
     contractor = create_user("handler")
     client = login_as(create_user("registrar"))
     page = client.get("/admin/letter/new/").get_data(as_text=True)
@@ -284,9 +287,7 @@ def test_edit_keeps_values_the_form_did_not_show(hospital, create_user, login_as
         "bed": "8床",
         "measures": "以前填写的措施",
     }
-    event = db.session.scalars(
-        sa.select(CaseEvent).where(CaseEvent.kind == EventKind.edited)
-    ).one()
+    event = db.session.scalars(sa.select(CaseEvent).where(CaseEvent.kind == EventKind.edited)).one()
     assert event.data["患者类型"] == ["门诊", "住院"]
     assert event.data["床号"] == [None, "8床"]
 
@@ -410,13 +411,12 @@ def test_department_user_filter_sees_only_visible_cases(three_cases, create_user
 
 
 def test_register_prints_the_list_columns(three_cases):
+    from models.enums import RegisterKind
     from models.rendering.registers import (
         RegisterParams,
         register_columns,
         register_rows,
     )
-    from models.enums import RegisterKind
-    from models.operations.registers import user_scope  # noqa: F401
 
     today = utcnow().astimezone(local_zone()).date()
     params = RegisterParams(kind=RegisterKind.complaints, start=today, end=today)
@@ -433,7 +433,9 @@ def test_document_placeholder_renders(three_cases):
     cases, _unit = three_cases
     kind = next(iter(TYPES))
     assert "患者类型" in TYPES[kind].variables
-    values = common_values(cases["inpatient"], unit_name="某医院", issued_on=utcnow().date(), number="1")
+    values = common_values(
+        cases["inpatient"], unit_name="某医院", issued_on=utcnow().date(), number="1"
+    )
     text = render_wording("患者类型：{{ 患者类型 }}{% if 已先致歉 %}，已致歉{% endif %}", values)
     assert text == "患者类型：住院，已致歉"
 
@@ -443,7 +445,9 @@ def test_document_placeholder_renders(three_cases):
 
 def test_key_and_type_cannot_change_once_values_exist(three_cases, create_user, login_as):
     admin = login_as(create_user("admin"))
-    field = db.session.scalars(sa.select(CustomField).where(CustomField.key == "patient_type")).one()
+    field = db.session.scalars(
+        sa.select(CustomField).where(CustomField.key == "patient_type")
+    ).one()
     base = {
         "label": "患者类型",
         "key": "patient_type",

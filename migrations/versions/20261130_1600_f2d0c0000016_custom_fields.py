@@ -6,9 +6,8 @@ Create Date: 2026-11-30 16:00:00.000000
 
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "f2d0c0000016"
@@ -32,20 +31,30 @@ def upgrade():
         sa.Column("label", sa.String(length=40), nullable=False),
         sa.Column(
             "field_type",
-            sa.Enum(*FIELD_TYPES, name="custom_field_type", native_enum=False, length=32,
-                    create_constraint=True),
+            sa.Enum(
+                *FIELD_TYPES,
+                name="custom_field_type",
+                native_enum=False,
+                length=32,
+                create_constraint=True,
+            ),
             nullable=False,
-        ),  # fmt: skip
+        ),
         sa.Column("choices", sa.JSON(), nullable=False),
         sa.Column("required", sa.Boolean(), nullable=False),
         sa.Column("help_text", sa.String(length=200), nullable=True),
         sa.Column("category_id", sa.Integer(), nullable=True),
         sa.Column(
             "category_kind",
-            sa.Enum(*CATEGORY_KINDS, name="category_kind", native_enum=False, length=32,
-                    create_constraint=True),
+            sa.Enum(
+                *CATEGORY_KINDS,
+                name="category_kind",
+                native_enum=False,
+                length=32,
+                create_constraint=True,
+            ),
             nullable=True,
-        ),  # fmt: skip
+        ),
         sa.Column("sort_order", sa.Integer(), nullable=False),
         sa.Column("is_active", sa.Boolean(), nullable=False),
         sa.Column("show_in_list", sa.Boolean(), nullable=False),
