@@ -499,3 +499,20 @@ def test_configuration_round_trip(hospital):
     assert export_custom_fields() == exported
     with pytest.raises(ValidationFailed, match="分类代码"):
         apply_custom_fields([{**exported[0], "category": "nope"}])
+
+
+def test_a_removed_choice_stays_on_cases_that_hold_it(hospital, create_user):
+    from models.operations.cases import record_case_edit
+
+    registrar = create_user("registrar")
+    case = register_case(_new_case(hospital["inpatient"], patient_type="门诊"), by=registrar)
+    db.session.commit()
+    hospital["patient_type"].choices = ["住院", "急诊"]
+    db.session.commit()
+    # Editing something else keeps the old value; a new case may not pick it any more.
+    case.subject = "改后的标题"
+    record_case_edit(case, by=create_user("office"))
+    db.session.commit()
+    assert case.custom_values == {"patient_type": "门诊"}
+    with pytest.raises(ValidationFailed, match="不在可选项中"):
+        register_case(_new_case(hospital["inpatient"], patient_type="门诊"), by=registrar)
