@@ -323,7 +323,10 @@ class CustomFieldInputs(rules.BaseRule):
             rules.Field(name)(form, form_opts, field_args)
             for name in getattr(form, "custom_inputs", ())
         ]
-        return Markup("").join(parts)
+        if not parts:
+            return Markup("")
+        heading = Markup('<h6 class="mt-3 text-muted">{}</h6>').format(_("补充信息"))
+        return heading + Markup("").join(parts)
 
 
 class CustomFieldFormMixin:
