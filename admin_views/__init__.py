@@ -19,6 +19,7 @@ from models import (
     Case,
     CaseEvent,
     Category,
+    CustomField,
     DeadlineRule,
     EscalationRule,
     LeaderAbsence,
@@ -52,6 +53,7 @@ from .callbacks import (
     RectificationOrderView,
 )
 from .cases import AttachmentView, CaseEventView, CaseView
+from .custom_fields import CustomFieldView
 from .documents import DocumentTemplateView, DocumentView
 from .input import install_input_checks
 from .reception import (
@@ -194,6 +196,9 @@ def init_admin(app: Flask) -> Admin:
         RegisterView(name=_l("登记台账"), category=stats, endpoint="registers"),
         UnitView(Unit, db, name=_l("单位与部门"), category=settings, endpoint="unit"),
         CategoryView(Category, db, name=_l("事项分类"), category=settings, endpoint="category"),
+        CustomFieldView(
+            CustomField, db, name=_l("自定义字段"), category=settings, endpoint="customfield"
+        ),
         UserView(User, db, name=_l("用户"), category=settings, endpoint="user"),
         RoleView(Role, db, name=_l("角色与权限"), category=settings, endpoint="role"),
         SystemSettingView(

@@ -27,6 +27,7 @@ from models import (
     Visit,
     db,
 )
+from models.custom_fields import display_rows, stored_values
 from models.enums import (
     CaseChannel,
     CasePriority,
@@ -52,6 +53,11 @@ from models.policies import (
 
 from .base import ProtectedModelView
 from .confidential import list_value, log_confidential_view, masked, reporter_hidden
+from .custom_fields import (
+    CustomFieldFormMixin,
+    CustomFieldListMixin,
+    submitted_values,
+)
 from .exports import ExportMixin
 from .filters import (
     AwaitingMeFilter,
@@ -176,7 +182,9 @@ def _identity_detail(view, context, model, name):
     return "" if value is None else str(value)
 
 
-class CaseView(ExportMixin, NumberSearchMixin, ProtectedModelView):
+class CaseView(
+    CustomFieldListMixin, CustomFieldFormMixin, ExportMixin, NumberSearchMixin, ProtectedModelView
+):
     permission_view = "case.view"
     export_identity_columns = frozenset({"petitioner_names"})
     permission_create = "case.register"
@@ -185,6 +193,8 @@ class CaseView(ExportMixin, NumberSearchMixin, ProtectedModelView):
     simple_list_pager = True
     details_template = "admin/case/details.html"
     list_template = "admin/case/list.html"
+    create_template = "admin/case/create.html"
+    edit_template = "admin/case/edit.html"
 
     column_list = (
         "number",
@@ -338,6 +348,7 @@ class CaseView(ExportMixin, NumberSearchMixin, ProtectedModelView):
         return query, count_query, joins, count_joins
 
     def on_create(self, form, model):
+        model.custom_values = submitted_values(form, model.category, {})
         register_case(model, by=current_user)
 
     def create_form(self, obj=None):
@@ -356,6 +367,7 @@ class CaseView(ExportMixin, NumberSearchMixin, ProtectedModelView):
 
     def on_update(self, form, model):
         # A stale form was already refused by ProtectedModelView.update_model.
+        model.custom_values = submitted_values(form, model.category, stored_values(model))
         record_case_edit(model, by=current_user)
 
     def on_delete(self, model):
@@ -487,6 +499,7 @@ def case_details_context(case: Case) -> dict:
         # Document titles and callback opinions name or quote the petitioner.
         "reporter_text": reporter_text,
         "field_labels": timeline_labels(),
+        "custom_rows": display_rows(case),
     }
 
 

@@ -159,15 +159,25 @@ class ExportMixin:
         session = sa.orm.Session(db.engine)
         keys, loader = keys.with_session(session), loader.with_session(session)
         mask = masked()
-        return self._format_rows(columns, keys, loader, session, mask)
+        context = self.export_context()
+        return self._format_rows(columns, keys, loader, session, mask, context)
 
-    def _format_rows(self, columns, keys, loader, session, mask):
+    def _format_rows(self, columns, keys, loader, session, mask, context=None):
         try:
-            yield from self._formatted(columns, self._export_records(keys, loader), mask)
+            yield from self._formatted(columns, self._export_records(keys, loader), mask, context)
         finally:
             session.close()
 
-    def _formatted(self, columns, records, mask):
+    def export_context(self):
+        """Whatever ``export_value`` needs, read while the request is handled (the rows are
+        written after it)."""
+        return None
+
+    def export_value(self, model, name: str, context):
+        """The value of column ``name`` of ``model``: an attribute path by default."""
+        return _attribute(model, name)
+
+    def _formatted(self, columns, records, mask, context=None):
         # Translated titles of enum members and yes/no, looked up once per export, not per cell.
         titles: dict = {}
         for model, hidden in records:
@@ -176,7 +186,7 @@ class ExportMixin:
                 if hidden and name in self.export_identity_columns:
                     row.append(mask)
                     continue
-                value = _attribute(model, name)
+                value = self.export_value(model, name, context)
                 if isinstance(value, bool | TitledEnum):
                     if value not in titles:
                         titles[value] = plain_value(value)

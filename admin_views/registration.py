@@ -41,6 +41,12 @@ from .base import ProtectedModelView
 from .cases import CaseChildView, _active_categories, _active_units, _case_link
 from .choices import ModelSelectField as QuerySelectField
 from .confidential import list_value, log_confidential_view, masked, reporter_hidden
+from .custom_fields import (
+    CustomFieldInputs,
+    add_custom_inputs,
+    check_custom_inputs,
+    submitted_values,
+)
 from .exports import ExportMixin
 from .fields import IdentityNumber, PhoneNumber
 from .filters import ChoiceEqualFilter, date_filters
@@ -154,6 +160,8 @@ class ContactView(ExportMixin, CaseChildView):
             *NEW_PERSON_FIELDS,
             rules.Header(_l("四、新事项（未选择已有事项时填写）")),
             *NEW_CASE_FIELDS,
+            # The administrator-defined fields; those outside the chosen category hide.
+            CustomFieldInputs(),
             *ban_fields,
         )
         self.form_ajax_refs = {
@@ -207,6 +215,7 @@ class ContactView(ExportMixin, CaseChildView):
 
     def create_form(self, obj=None):
         form = super().create_form(obj)
+        add_custom_inputs(form, None)
         if request.method != "GET":
             return form
         case_id = request.args.get("case_id", type=int)
@@ -264,6 +273,9 @@ class ContactView(ExportMixin, CaseChildView):
                 if not (form[name].data or "").strip():
                     form[name].errors = [*form[name].errors, _("新事项必须填写此项")]
                     valid = False
+            # Only the fields of the chosen category count; the others are hidden.
+            if not check_custom_inputs(form, form.new_category.data, {}):
+                valid = False
         return valid
 
     def on_create(self, form, model):
@@ -297,6 +309,7 @@ class ContactView(ExportMixin, CaseChildView):
                 is_abnormal=bool(form.new_is_abnormal.data),
                 head_count=1,
             )
+            new_case.custom_values = submitted_values(form, form.new_category.data, {})
         register_contact(
             model,
             by=current_user,

@@ -13,6 +13,7 @@ from .callbacks import Callback, CallbackQuota, CallbackSchedule  # noqa: E402
 from .cases import Case, CaseEvent, NumberSequence, case_assistants, case_petitioners  # noqa: E402
 from .categories import Category  # noqa: E402
 from .contacts import Call, Letter, Visit  # noqa: E402
+from .custom_fields import CustomField  # noqa: E402
 from .deadlines import (  # noqa: E402
     CaseClock,
     ClockEscalation,
@@ -58,6 +59,7 @@ __all__ = [
     "CaseEvent",
     "Category",
     "ClockEscalation",
+    "CustomField",
     "DeadlineRule",
     "DocumentTemplate",
     "EscalationRule",

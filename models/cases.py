@@ -216,6 +216,14 @@ class Case(TimestampMixin, CreatedByMixin, SoftDeleteMixin, db.Model):
             postgresql_using="gin",
             postgresql_ops={"petitioner_names": "gin_trgm_ops"},
         ),
+        # Custom-field filters are containment tests (custom_values @> '{"key": value}'),
+        # which this index answers at a million cases; SQLite filters scan without one.
+        sa.Index(
+            "ix_cases_custom_values",
+            sa.literal_column("custom_values"),
+            postgresql_using="gin",
+            postgresql_ops={"custom_values": "jsonb_path_ops"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     def __str__(self) -> str:

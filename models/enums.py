@@ -655,3 +655,27 @@ class QueueStatus(TitledEnum):
     absent = "absent"
 
     __titles__ = {"waiting": _l("等候接待"), "received": _l("已接待"), "absent": _l("未到/离开")}
+
+
+class CustomFieldType(TitledEnum):
+    """What an administrator-defined case field holds (models.custom_fields)."""
+
+    text = "text"
+    long_text = "long_text"
+    number = "number"
+    date = "date"
+    datetime = "datetime"
+    choice = "choice"
+    boolean = "boolean"
+    person = "person"
+
+    __titles__ = {
+        "text": _l("文本"),
+        "long_text": _l("多行文本"),
+        "number": _l("数字"),
+        "date": _l("日期"),
+        "datetime": _l("日期时间"),
+        "choice": _l("选项"),
+        "boolean": _l("是/否"),
+        "person": _l("人员"),
+    }

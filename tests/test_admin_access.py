@@ -26,6 +26,7 @@ MATRIX = {
     "callback": (ALL, {"admin", "handler", "dept_head", "office"}),
     "unit": ({"admin"}, {"admin"}),
     "category": ({"admin"}, {"admin"}),
+    "customfield": ({"admin"}, {"admin"}),
     "user": ({"admin"}, {"admin"}),
     "role": ({"admin"}, {"admin"}),
     "setting": ({"admin"}, set()),

@@ -310,6 +310,15 @@ CREATE = {
         "code": "archivist",
         "permissions": ["case.view_all", "stats.view"],
     },
+    "customfield": lambda w: {
+        "label": "患者类型",
+        "key": "patient_type",
+        "field_type": "choice",
+        "choices": "门诊\n住院",
+        "category": w["category"].id,
+        "sort_order": 1,
+        "is_active": "y",
+    },
     "deadlinerule": lambda w: {
         "name": "咨询类15日",
         "clock": "handling",
@@ -350,6 +359,7 @@ EDIT = {
     "category": ("description", "夜间施工等", "description", "夜间施工等"),
     "user": ("position", "科员", "position", "科员"),
     "role": ("description", "只读档案", "description", "只读档案"),
+    "customfield": ("help_text", "门诊或住院", "help_text", "门诊或住院"),
     "deadlinerule": ("note", "依条例", "note", "依条例"),
     "escalationrule": ("threshold", "90", "threshold", 90),
     "calendar": ("note", "春节放假", "note", "春节放假"),

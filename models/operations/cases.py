@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from .. import db
 from ..base import utcnow
 from ..cases import Case, CaseEvent
+from ..custom_fields import stored_values, validate_custom_values
 from ..enums import CaseStatus, Clock, EventKind
 from ..parties import Party
 from ..policies import is_confidential_category, may_change_confidentiality
@@ -41,6 +42,8 @@ def register_case(
     """
     ensure_permission(by, "case.register")
     ensure_not_future(case.received_at, "received_at", _l("收到时间"))
+    # The administrator-defined fields of the case's category: checked like built-in ones.
+    validate_custom_values(case)
     for party in petitioners:
         if party is not None and party not in case.petitioners:
             case.petitioners.append(party)
@@ -96,8 +99,12 @@ def record_case_edit(case: Case, *, by, at: datetime | None = None) -> bool:
     """
     # Read the diff first: a permission check may lazy-load and autoflush, resetting history.
     changes = changes_of(case)
+    changes.pop("custom_values", None)
+    custom_before = stored_values(case)
     category_change = _category_change(case)
     ensure_permission(by, "case.edit")
+    # Per field, with its label and displayed values, instead of two JSON dicts.
+    changes.update(validate_custom_values(case, custom_before))
     if category_change is not None:
         changes.pop("category", None)
         changes.pop("category_id", None)

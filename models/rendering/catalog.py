@@ -113,7 +113,15 @@ class DocumentType:
 
     @property
     def variables(self) -> dict[str, str]:
-        return {**COMMON_VARIABLES, **SPECIFIC_VARIABLES.get(self.kind, {})}
+        from ..custom_fields import placeholder_descriptions
+
+        # The administrator-defined fields, by label ({{ 患者类型 }}), after the built-in ones.
+        custom = {
+            name: text
+            for name, text in placeholder_descriptions().items()
+            if name not in COMMON_VARIABLES
+        }
+        return {**custom, **COMMON_VARIABLES, **SPECIFIC_VARIABLES.get(self.kind, {})}
 
 
 _REPLY_BODY = """{{ 称呼 }}：
@@ -318,7 +326,10 @@ def addressee(case: Case) -> str:
 
 
 def common_values(case: Case, *, unit_name: str, issued_on: date, number: str) -> dict[str, str]:
+    from ..custom_fields import placeholder_values
+
     return {
+        **placeholder_values(case),
         "事项编号": case.number or "",
         "事项标题": case.subject or "",
         "信访人": "、".join(p.name for p in case.petitioners) or "信访人",

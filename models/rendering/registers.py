@@ -111,6 +111,31 @@ COLUMNS: dict[RegisterKind, list[Column]] = {
 }
 
 
+#: Custom fields shown in the case list print as extra columns (at most this many), each this
+#: wide; the register's own columns narrow in proportion so the table still fits the page.
+MAX_CUSTOM_COLUMNS = 3
+CUSTOM_COLUMN_MM = 22
+
+
+def _custom_fields():
+    from ..custom_fields import active_fields
+
+    return [field for field in active_fields() if field.show_in_list][:MAX_CUSTOM_COLUMNS]
+
+
+def register_columns(kind: RegisterKind, fields=None) -> list[Column]:
+    """The register's columns, with one per custom field shown in the case list."""
+    fields = _custom_fields() if fields is None else fields
+    columns = COLUMNS[kind]
+    if not fields:
+        return list(columns)
+    total = sum(column.width_mm for column in columns)
+    scale = (total - CUSTOM_COLUMN_MM * len(fields)) / total
+    return [Column(c.title, max(8, round(c.width_mm * scale))) for c in columns] + [
+        Column(field.label, CUSTOM_COLUMN_MM) for field in fields
+    ]
+
+
 @dataclass(frozen=True)
 class RegisterParams:
     kind: RegisterKind
@@ -372,6 +397,17 @@ def register_rows(
             )
     if kind == RegisterKind.complaints:
         _fill_satisfaction(rows, result)
+    fields = _custom_fields()
+    if fields:
+        from ..custom_fields import display_value, person_names
+
+        people = person_names()
+        for position, record in enumerate(result):
+            values = record[-1].custom_values or {}
+            rows[position] = (
+                *rows[position],
+                *(display_value(field, values.get(field.key), people) for field in fields),
+            )
     return rows
 
 
@@ -427,7 +463,7 @@ def register_html(
         organisation=SystemSetting.get("organisation_name"),
         period=describe(params),
         printed=format_local(utcnow()),
-        columns=COLUMNS[params.kind],
+        columns=register_columns(params.kind),
         rows=rows,
         total_rows=len(rows) if total_rows is None else total_rows,
         part=part,

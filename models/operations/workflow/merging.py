@@ -94,6 +94,7 @@ def split(case, *, by, units=(), note=None, at=None, expected_version=None):
             head_count=case.head_count,
             is_important=case.is_important,
             is_sensitive=case.is_sensitive,
+            custom_values=dict(case.custom_values or {}),
             parent_id=case.id,
         )
         register_case(child, by=by, petitioners=list(case.petitioners), at=at)
