@@ -32,6 +32,7 @@ from .reception_days import (  # noqa: E402
     ReceptionRotaMember,
     ReceptionSchedule,
 )
+from .replies import CaseReply, OutgoingContact  # noqa: E402
 from .settings import SystemSetting  # noqa: E402
 from .surveys import (  # noqa: E402
     RectificationOrder,
@@ -56,6 +57,7 @@ __all__ = [
     "Case",
     "CaseClock",
     "CaseEvent",
+    "CaseReply",
     "Category",
     "ClockEscalation",
     "DeadlineRule",
@@ -69,6 +71,7 @@ __all__ = [
     "NumberSequence",
     "OpinionBox",
     "OpinionBoxOpening",
+    "OutgoingContact",
     "Party",
     "ReceptionLeader",
     "ReceptionQueueEntry",
