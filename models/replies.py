@@ -51,6 +51,10 @@ class CaseReply(db.Model):
     def __str__(self) -> str:
         return self.kind.title
 
+    @property
+    def is_formal(self) -> bool:
+        return self.kind == ReplyKind.formal
+
 
 class OutgoingContact(db.Model):
     __tablename__ = "outgoing_contacts"
