@@ -459,8 +459,8 @@ def test_bad_input_is_refused_in_chinese_and_saves_nothing(
         f"/admin/workflow/log_contact/{case.id}/",
         data={"method": "phone", "summary": "", "expected_version": case.version},
     )
-    assert response.status_code == 200  # the form again, nothing done
-    assert "已完成" not in response.get_data(as_text=True)
+    assert response.status_code == 200  # the form again, with the reason on the field
+    assert "此项必填" in response.get_data(as_text=True)
     assert row_counts() == before
     cases = [
         ("send_reply", {"kind": "", "method": "phone", "text": "x"}, "请选择答复类型"),
@@ -547,3 +547,67 @@ def test_reply_letter_prints_the_chosen_reply(people, create_case, create_party,
     assert created and formal_letter.title == "赵业主信访事项答复意见书"
     text = squeezed(formal_letter.pdf)
     assert "正式答复的内容" in text and "救济途径" in text and "样品已送检" not in text
+
+
+# --- existing data -------------------------------------------------------------------------
+
+
+def test_migration_gives_answered_cases_their_formal_reply(tmp_path):
+    """Cases answered before f1d0c0000015 get one formal reply with their reply event's text."""
+    from flask_migrate import downgrade, upgrade
+
+    from app import create_app
+    from models import Case
+    from models.enums import EventKind
+    from models.maintenance.presets import ensure_roles, ensure_settings
+    from models.operations.audit import log_event
+    from models.operations.cases import register_case
+    from models.operations.users import create_user
+    from tests.conftest import TEST_CONFIG
+
+    url = f"sqlite:///{tmp_path}/replies.db"
+    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        upgrade()
+        ensure_roles()
+        ensure_settings()
+        user = create_user(
+            username="old", full_name="老用户", password="secret123", role_codes=["admin"]
+        )
+        answered = register_case(
+            Case(
+                channel=CaseChannel.letter,
+                subject="旧事项",
+                content="内容",
+                received_at=utcnow() - timedelta(days=3),
+            ),
+            by=user,
+        )
+        open_case = register_case(
+            Case(
+                channel=CaseChannel.letter, subject="未答复", content="内容", received_at=utcnow()
+            ),
+            by=user,
+        )
+        answered.petitioner_names = "钱某"
+        answered.replied_at = utcnow() - timedelta(days=1)
+        answered.reply_method = ReplyMethod.phone
+        event = log_event(answered, EventKind.reply, "reply", by=user, data={"text": "旧的答复"})
+        db.session.commit()
+        answered_id, open_id, event_id = answered.id, open_case.id, event.id
+        db.session.execute(sa.delete(CaseReply))
+        db.session.commit()
+        downgrade(revision="f0d0c0000014")
+        upgrade()
+        rows = db.session.execute(sa.text("SELECT * FROM case_replies")).mappings().all()
+        db.engine.dispose()
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["case_id"], row["kind"], row["method"], row["text"]) == (
+        answered_id,
+        "formal",
+        "phone",
+        "旧的答复",
+    )
+    assert row["event_id"] == event_id and row["recipient"] == "钱某"
+    assert open_id != answered_id

@@ -15,7 +15,7 @@ from ...enums import Clock, EventKind, ReplyKind
 from ...settings import SystemSetting
 from .. import ValidationFailed
 from ..callback_planning import plan_callback_on_close
-from ..deadlines import clock_event, start_clock, stop_all_clocks, stop_clocks
+from ..deadlines import clock_event, start_clock, stop_all_clocks
 from .common import deadline_data, required
 from .replies import record_reply, reply_data
 from .steps import S, begin_step, finish_step
@@ -160,7 +160,7 @@ def _reopen(case: Case, at: datetime) -> None:
     case.result_reported_at = None
     case.result_approved_at = None
     case.result_approved_by_id = None
-    stop_clocks(case, {Clock.callback}, at=at)
+    clock_event(case, "reopened", at=at)  # the callback clock stops
     start_clock(case, Clock.handling, at=at, restart=True)
 
 
