@@ -34,7 +34,7 @@ from models.enums import (
     TimeUnit,
 )
 from models.operations import NotPermitted, ValidationFailed, WorkflowError
-from models.operations.deadlines import open_clock, run_escalations
+from models.operations.deadlines import check_extension, extend, open_clock, run_escalations
 from models.operations.documents import issue_document
 from models.operations.workflow import perform
 from tests.conftest import row_counts
@@ -443,7 +443,8 @@ def test_who_may_reply_and_log_contact(people, create_case, create_party, client
     contact = db.session.scalars(sa.select(OutgoingContact)).one()
     assert contact.person == "张三" and contact.method == ContactMethod.visit
     page = client.get(f"/admin/case/details/?id={case.id}").get_data(as_text=True)
-    assert "联系记录（1）" in page and "上门说明处理方案" in page
+    assert "联系记录（1）" in page
+    assert page.count("上门说明处理方案") == 2  # the contact log and the timeline
     perform("log_contact", case, by=people["office"], method="phone", summary="电话回复")
     db.session.commit()
 
@@ -490,6 +491,62 @@ def test_bad_input_is_refused_in_chinese_and_saves_nothing(
             perform(step, case, by=people["handler"], **inputs)
         db.session.rollback()
     assert row_counts() == before
+
+
+def test_minute_clock_extension_and_answer_on_spot(people, create_case, create_party):
+    rule(Clock.dispatch, 3, TimeUnit.minutes, max_extension=5, max_extension_count=1)
+    case = create_case(by=people["registrar"], petitioners=[create_party(name="孙某")])
+    clock = running(case, Clock.dispatch)
+    due = clock.due_at
+    with pytest.raises(ValidationFailed, match="延期不得超过5分钟"):
+        check_extension(clock, 6)
+    extend(clock, 2)
+    assert clock.due_at == due + 2 * MINUTE
+    with pytest.raises(ValidationFailed, match="已延期1次"):
+        extend(clock, 1)
+    db.session.rollback()
+
+    # An answer on the spot is the case's formal reply.
+    other = create_case(by=people["registrar"], petitioners=[create_party(name="周某")])
+    perform("answer_on_spot", other, by=people["registrar"], answer="当场解释了政策")
+    db.session.commit()
+    reply = db.session.scalars(sa.select(CaseReply).where(CaseReply.case_id == other.id)).one()
+    assert (reply.kind, reply.method, reply.text, reply.recipient) == (
+        ReplyKind.formal,
+        ReplyMethod.on_site,
+        "当场解释了政策",
+        "周某",
+    )
+    assert reply.event_id is not None
+
+
+def test_contacts_and_replies_hide_a_protected_reporter(
+    people, create_case, create_party, create_user, client, login_as
+):
+    """On a 举报 case, a reader outside the reporter's circle sees neither whom was contacted
+    nor what was said."""
+    from models import Category
+    from models.enums import CategoryKind
+
+    report = db.session.scalar(sa.select(Category).where(Category.kind == CategoryKind.report))
+    case = create_case(
+        by=people["registrar"], category_id=report.id, petitioners=[create_party(name="吴举报")]
+    )
+    handed_over(case, people)
+    perform("log_contact", case, by=people["handler"], method="phone", summary="核实线索细节")
+    perform(
+        "send_reply", case, by=people["handler"], kind="interim", method="phone", text="正在核查"
+    )
+    db.session.commit()
+    # Another member of the handling unit: outside the reporter's circle.
+    login_as(create_user("handler", unit=people["housing"]))
+    page = client.get(f"/admin/case/details/?id={case.id}").get_data(as_text=True)
+    assert "联系记录（1）" in page and "答复（1）" in page
+    for secret in ("吴举报", "核实线索细节", "正在核查"):
+        assert secret not in page, secret
+    login_as(people["handler"])
+    page = client.get(f"/admin/case/details/?id={case.id}").get_data(as_text=True)
+    assert "核实线索细节" in page and "正在核查" in page
 
 
 # --- reply letters -------------------------------------------------------------------------
