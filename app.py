@@ -294,13 +294,34 @@ def _register_cli(app: Flask) -> None:
             click.echo("演示数据已存在，未重复生成。")
 
     @app.cli.command("run-escalations")
-    def run_escalations_command():
-        """Fire due escalation warnings (run every few minutes from cron or a systemd timer)."""
+    @click.option(
+        "--every",
+        type=click.IntRange(min=1),
+        default=None,
+        help="keep running, once every this many seconds (60 for minute clocks)",
+    )
+    def run_escalations_command(every):
+        """Fire due escalation warnings (cron every minute, or --every 60 as a service)."""
+        import time
+
         from models.operations.deadlines import run_escalations
 
-        fired = run_escalations()
-        db.session.commit()
-        click.echo(f"已发出预警：{fired} 条")
+        while True:
+            try:
+                fired = run_escalations()
+                db.session.commit()
+                click.echo(f"已发出预警：{fired} 条")
+            except Exception:
+                # A failed run (database restart) must not end the loop; the next one retries.
+                db.session.rollback()
+                if every is None:
+                    raise
+                app.logger.exception("run-escalations failed")
+            finally:
+                db.session.remove()
+            if every is None:
+                return
+            time.sleep(every)
 
     @app.cli.command("plan-callbacks")
     @click.option("--user", "username", required=True, help="account the tasks are created by")

@@ -20,8 +20,10 @@ from models import (
     Callback,
     Case,
     CaseEvent,
+    CaseReply,
     Category,
     Letter,
+    OutgoingContact,
     Unit,
     User,
     Visit,
@@ -32,14 +34,20 @@ from models.enums import (
     CaseChannel,
     CasePriority,
     CaseStatus,
+    ContactMethod,
     DocumentKind,
     EventKind,
+    ReplyKind,
     ReplyMethod,
     Satisfaction,
 )
 from models.operations.attachments import attachment_root, delete_attachment, store_attachment
 from models.operations.cases import delete_case, record_case_edit, register_case
-from models.operations.documents import available_documents, issued_documents
+from models.operations.documents import (
+    available_documents,
+    issued_documents,
+    reply_letter_problem,
+)
 from models.operations.workflow import STEPS, available_steps, blocked_steps
 from models.policies import (
     can_view_attachment,
@@ -488,6 +496,19 @@ def case_details_context(case: Case) -> dict:
         "visits": active(Visit),
         "calls": active(Call),
         "callbacks": active(Callback),
+        "replies": db.session.scalars(
+            sa.select(CaseReply)
+            .options(sa.orm.joinedload(CaseReply.created_by))
+            .where(CaseReply.case_id == case.id)
+            .order_by(CaseReply.replied_at, CaseReply.id)
+        ).all(),
+        "outgoing_contacts": db.session.scalars(
+            sa.select(OutgoingContact)
+            .options(sa.orm.joinedload(OutgoingContact.created_by))
+            .where(OutgoingContact.case_id == case.id)
+            .order_by(OutgoingContact.contacted_at, OutgoingContact.id)
+        ).all(),
+        "reply_letter_problem": reply_letter_problem,
         "attachments": active(Attachment),
         "events": events,
         "event_kinds": EventKind,
@@ -622,8 +643,14 @@ STEP_DATA_LABELS = {
     "granted": _l("批准延期"),
     "facts": _l("查明事实"),
     "decision": _l("处理意见"),
+    "kind": _l("答复类型"),
+    "recipient": _l("答复对象"),
     "method": _l("答复方式"),
     "text": _l("答复内容"),
+    "contact_method": _l("联系方式"),
+    "person": _l("联系对象"),
+    "summary": _l("联系内容"),
+    "result": _l("结果"),
     "opinion": _l("意见"),
     "signed_by": _l("签批人"),
     "upheld": _l("维持原意见"),
@@ -661,6 +688,10 @@ def describe_step_event(data: dict, reporter_hidden: bool = False) -> str:
             value = local_time_text(value)
         elif key == "method":
             value = ReplyMethod.title_of(value)
+        elif key == "kind":
+            value = ReplyKind.title_of(value)
+        elif key == "contact_method":
+            value = ContactMethod.title_of(value)
         elif key in ("amount", "granted") and data.get("unit"):
             value = f"{value}{data['unit']}"
         elif isinstance(value, list):

@@ -58,6 +58,19 @@ class _SignedInView(BaseView):
         abort(403)
 
 
+def _chosen_reply(case):
+    """The reply a reply letter prints when issued from a row of the case page's replies."""
+    from models.replies import CaseReply
+
+    reply_id = request.form.get("reply_id", "").strip()
+    if not reply_id:
+        return None
+    reply = db.session.get(CaseReply, int(reply_id)) if reply_id.isdigit() else None
+    if reply is None or reply.case_id != case.id:
+        raise ValidationFailed(_("找不到所选的答复"))
+    return reply
+
+
 class DocumentView(_SignedInView):
     """``/admin/documents/``: issue a case's document, reprint and download issued ones."""
 
@@ -77,12 +90,16 @@ class DocumentView(_SignedInView):
             abort(404)
         try:
             try:
-                document, created = issue_document(case, kind, by=current_user)
+                document, created = issue_document(
+                    case, kind, by=current_user, reply=_chosen_reply(case)
+                )
                 db.session.commit()
             except sa.exc.IntegrityError:
                 # Somebody issued the same document a moment earlier: hand out theirs.
                 db.session.rollback()
-                document, created = issue_document(case, kind, by=current_user)
+                document, created = issue_document(
+                    case, kind, by=current_user, reply=_chosen_reply(case)
+                )
                 db.session.commit()
         except WorkflowError as error:
             db.session.rollback()

@@ -281,6 +281,19 @@ class InputChecks:
             field.validators = [_Refuse(problem), *field.validators]
 
 
+    def validate(self, extra_validators=None):
+        valid = super().validate(extra_validators)
+        # Lazy messages (``_l("此项必填")``) as plain text: the form templates print only the
+        # errors that are strings, so a lazy one would refuse the input without saying why.
+        for field in self:
+            if field.errors and isinstance(field.errors, list | tuple):
+                field.errors = [
+                    str(error) if not isinstance(error, str | list | dict | tuple) else error
+                    for error in field.errors
+                ]
+        return valid
+
+
 class CheckedForm(InputChecks, FlaskForm):
     """FlaskForm with the input checks: the base of every hand-written form."""
 

@@ -18,6 +18,7 @@ from wtforms.validators import Optional
 
 from models import Category, SystemSetting, Unit, User, db
 from models.calendar import forget_work_calendar, work_calendar
+from models.deadlines import clock_event_rows
 from models.enums import CategoryKind, Clock, EscalationTrigger, TimeUnit, UnitKind
 from models.maintenance.presets import DEADLINE_PRESETS, load_deadline_preset
 from models.operations import ValidationFailed
@@ -334,6 +335,9 @@ class CheckedRuleView(SettingsModelView):
 
 class DeadlineRuleView(CheckedRuleView):
     list_template = "admin/workflow/rule_list.html"
+    # The form shows when each clock starts and stops (models/deadlines.py CLOCK_EVENTS).
+    create_template = "admin/workflow/rule_create.html"
+    edit_template = "admin/workflow/rule_edit.html"
     column_list = (
         "name",
         "clock",
@@ -376,6 +380,8 @@ class DeadlineRuleView(CheckedRuleView):
     column_descriptions = {
         "category": _l("空表示任何分类；选父分类则对其子分类也适用"),
         "max_extension": _l("与时长同一单位；空表示不能延期"),
+        "clock": _l("各时限的开始和停止时点见表单下方的说明"),
+        "unit": _l("分钟、小时按实际时间连续计算；自然日、工作日自次日起算，到期日24时截止"),
     }
 
     def _check(self, model):
@@ -385,9 +391,12 @@ class DeadlineRuleView(CheckedRuleView):
             raise ValidationFailed(_("最多延期不能为负数"), field="max_extension")
         if model.unit == TimeUnit.hours and model.amount > 24 * 365:
             raise ValidationFailed(_("以小时计的时限不能超过一年"), field="amount")
+        if model.unit == TimeUnit.minutes and model.amount > 60 * 24 * 30:
+            raise ValidationFailed(_("以分钟计的时限不能超过30天，请改用小时或日"), field="amount")
 
     def render(self, template, **kwargs):
         kwargs.setdefault("deadline_presets", DEADLINE_PRESETS)
+        kwargs.setdefault("clock_event_rows", clock_event_rows())
         return super().render(template, **kwargs)
 
     @expose("/load-preset/", methods=("POST",))

@@ -17,7 +17,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from models import Unit, User, db
-from models.enums import ReplyMethod, UnitKind
+from models.enums import ContactMethod, ReplyKind, ReplyMethod, UnitKind
 
 from .choices import ModelSelectField as QuerySelectField
 from .choices import ModelSelectMultipleField as QuerySelectMultipleField
@@ -197,8 +197,41 @@ STEP_FIELDS = {
     "send_back": lambda: {"reason": text(_l("退回重办的理由"))},
     "reply": lambda: {
         "method": SelectField(_l("答复方式"), choices=ReplyMethod.choices()),
+        "recipient": line(
+            _l("答复对象"), required=False, description=_l("不填则为信访人（登记的姓名）")
+        ),
         "replied_at": LocalDateTimeField(_l("答复时间"), [Optional(), NotInFuture()]),
         "text": text(_l("答复内容"), rows=5),
+    },
+    "send_reply": lambda: {
+        "kind": SelectField(
+            _l("答复类型"),
+            choices=[
+                (kind.value, kind.title)
+                for kind in (ReplyKind.interim, ReplyKind.remedial_plan, ReplyKind.superior)
+            ],
+            description=_l("正式答复在报结审核后使用“答复”；中途报告是内部报告，不告知信访人"),
+        ),
+        "recipient": line(
+            _l("答复对象"),
+            required=False,
+            description=_l("不填：回复上级为“上级单位”，其他为信访人（登记的姓名）"),
+        ),
+        "method": SelectField(_l("答复方式"), choices=ReplyMethod.choices()),
+        "replied_at": LocalDateTimeField(_l("答复时间"), [Optional(), NotInFuture()]),
+        "text": text(_l("答复内容"), rows=5),
+    },
+    "log_contact": lambda: {
+        "method": SelectField(_l("联系方式"), choices=ContactMethod.choices()),
+        "contacted_at": LocalDateTimeField(_l("联系时间"), [Optional(), NotInFuture()]),
+        "person": line(
+            _l("联系对象"),
+            required=False,
+            max_length=100,
+            description=_l("不填则为信访人（登记的姓名）"),
+        ),
+        "summary": text(_l("联系内容（告知了什么、对方说了什么）"), rows=4),
+        "result": text(_l("结果"), required=False, rows=2),
     },
     "close": lambda: {"opinion": text(_l("办结意见"))},
     "request_review": review_fields,
@@ -240,7 +273,7 @@ def step_inputs(code: str, form) -> dict:
     }
     if code == "decide_extension":
         data["approved"] = data.get("approved") == "1"
-    if code in ("reply",) and data.get("method"):
+    if code in ("reply", "send_reply") and data.get("method"):
         data["method"] = ReplyMethod(data["method"])
     for key, value in list(data.items()):
         if isinstance(value, str):

@@ -33,6 +33,7 @@ from .reception_days import (  # noqa: E402
     ReceptionRotaMember,
     ReceptionSchedule,
 )
+from .replies import CaseReply, OutgoingContact  # noqa: E402
 from .settings import SystemSetting  # noqa: E402
 from .surveys import (  # noqa: E402
     RectificationOrder,
@@ -57,6 +58,7 @@ __all__ = [
     "Case",
     "CaseClock",
     "CaseEvent",
+    "CaseReply",
     "Category",
     "ClockEscalation",
     "CustomField",
@@ -71,6 +73,7 @@ __all__ = [
     "NumberSequence",
     "OpinionBox",
     "OpinionBoxOpening",
+    "OutgoingContact",
     "Party",
     "ReceptionLeader",
     "ReceptionQueueEntry",

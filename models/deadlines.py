@@ -9,10 +9,12 @@ soon" are plain indexed comparisons with the current time; nobody ever types "ov
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from . import db
@@ -28,6 +30,82 @@ from .enums import (
     enum_column,
 )
 from .mixins import TimestampMixin
+
+#: The moments that start or stop a clock, with the words the rule form shows for them.
+CLOCK_EVENT_TITLES = {
+    "registered": _l("登记（自收到之时起算）"),
+    "accepted": _l("受理（未单独受理的，交办或领导批示时视为受理）"),
+    "sent_for_reading": _l("送领导阅批（自收到之时起算）"),
+    "handed_over": _l("交办、领导批示交办、转办或退回"),
+    "sent_back": _l("退回重办"),
+    "reopened": _l("重新办理"),
+    "rectification_required": _l("调查认定责任单位须报整改方案"),
+    "result_reported": _l("报结"),
+    "formal_reply": _l("正式答复信访人"),
+    "interim_reply": _l("阶段性答复信访人"),
+    "remedial_plan_reply": _l("告知信访人补救措施"),
+    "superior_reply": _l("回复上级"),
+    "contact_logged": _l("首次联系信访人（登记联系记录）"),
+    "closed": _l("办结"),
+    "callback_done": _l("完成回访"),
+    "review_requested": _l("登记复查申请"),
+    "review_answered": _l("出具复查意见"),
+    "re_review_requested": _l("登记复核申请"),
+    "re_review_answered": _l("出具复核意见"),
+}
+
+#: Every clock's start and stop events, once: clock -> (starts on, stops on). Besides these,
+#: every clock stops when the case leaves work (不予受理、不再受理、存信、转办、退回、办结、
+#: 归档、合并), and a clock starts only when a deadline rule matches the case (or a leader
+#: gives a date). ``clock_event`` in operations/deadlines.py applies the table.
+CLOCK_EVENTS: dict[Clock, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    Clock.handover: (("registered",), ("handed_over",)),
+    Clock.dispatch: (("registered",), ("handed_over",)),
+    Clock.acceptance: (("registered",), ("accepted",)),
+    Clock.first_contact: (("registered",), ("contact_logged",)),
+    Clock.instruction: (("sent_for_reading",), ("handed_over",)),
+    Clock.closing: (("accepted",), ("closed",)),
+    Clock.reply: (("accepted",), ("formal_reply",)),
+    Clock.interim_reply: (("accepted",), ("interim_reply",)),
+    Clock.remedial_plan: (("accepted",), ("remedial_plan_reply",)),
+    Clock.superior_reply: (("accepted",), ("superior_reply",)),
+    Clock.handling: (("handed_over", "sent_back", "reopened"), ("result_reported",)),
+    Clock.rectification: (("rectification_required",), ("result_reported",)),
+    Clock.callback: (("closed",), ("callback_done", "reopened")),
+    Clock.review: (("review_requested",), ("review_answered",)),
+    Clock.re_review: (("re_review_requested",), ("re_review_answered",)),
+}
+
+#: Clocks that run towards the petitioner: never started on an anonymous case (no one to
+#: answer or call).
+PETITIONER_CLOCKS = frozenset(
+    {Clock.reply, Clock.interim_reply, Clock.remedial_plan, Clock.first_contact}
+)
+
+#: Clocks their step starts itself (from the receipt time, with a leader's date, restarted
+#: when work is sent back …); ``clock_event`` only stops them.
+STARTED_BY_STEP = frozenset(
+    {
+        Clock.instruction,
+        Clock.handling,
+        Clock.rectification,
+        Clock.callback,
+        Clock.review,
+        Clock.re_review,
+    }
+)
+
+
+def clock_event_rows() -> list[tuple[str, str, str]]:
+    """The table for people: (clock, starts on, stops on), in Chinese."""
+    return [
+        (
+            clock.title,
+            "、".join(str(CLOCK_EVENT_TITLES[code]) for code in starts),
+            "、".join(str(CLOCK_EVENT_TITLES[code]) for code in stops),
+        )
+        for clock, (starts, stops) in CLOCK_EVENTS.items()
+    ]
 
 
 class DeadlineRule(TimestampMixin, db.Model):
@@ -146,7 +224,7 @@ class CaseClock(db.Model):
     fixed_due_on: Mapped[date | None] = mapped_column(sa.Date)
     extension: Mapped[int] = mapped_column(default=0, nullable=False)
     extension_count: Mapped[int] = mapped_column(default=0, nullable=False)
-    #: Time spent paused, in minutes (hour clocks) or counted days (day clocks).
+    #: Time spent paused, in minutes (minute and hour clocks) or counted days (day clocks).
     paused_amount: Mapped[int] = mapped_column(default=0, nullable=False)
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -194,6 +272,10 @@ class CaseClock(db.Model):
         return _("日") if self.fixed_due_on else self.unit.title
 
 
+#: Units counted as a plain span of time from the start (no calendar): one unit's length.
+SPAN_UNITS = {TimeUnit.minutes: timedelta(minutes=1), TimeUnit.hours: timedelta(hours=1)}
+
+
 def end_of_local_day(day: date) -> datetime:
     """23:59:59 on ``day`` in the deployment's time zone, as an aware UTC datetime."""
     return datetime.combine(day, time(23, 59, 59), tzinfo=local_zone()).astimezone(UTC)
@@ -211,10 +293,10 @@ def compute_due(clock: CaseClock, calendar: WorkCalendar, *, roll_to_working_day
         due = end_of_local_day(
             clock.fixed_due_on + timedelta(days=clock.extension + clock.paused_amount)
         )
-    elif clock.unit == TimeUnit.hours:
+    elif clock.unit in SPAN_UNITS:
         due = (
             clock.started_at
-            + timedelta(hours=clock.amount + clock.extension)
+            + SPAN_UNITS[clock.unit] * (clock.amount + clock.extension)
             + timedelta(minutes=clock.paused_amount)
         )
     else:
@@ -236,7 +318,7 @@ def compute_due(clock: CaseClock, calendar: WorkCalendar, *, roll_to_working_day
 
 def paused_span(clock: CaseClock, resumed_at: datetime, calendar: WorkCalendar) -> int:
     """The pause from ``clock.paused_at`` to ``resumed_at`` in the clock's counting unit."""
-    if clock.fixed_due_on is None and clock.unit == TimeUnit.hours:
+    if clock.fixed_due_on is None and clock.unit in SPAN_UNITS:
         return int((resumed_at - clock.paused_at).total_seconds() // 60)
     paused_day = to_local(clock.paused_at).date()
     resumed_day = to_local(resumed_at).date()
@@ -254,6 +336,13 @@ def time_left(clock: CaseClock, calendar: WorkCalendar, now: datetime | None = N
         return _("超期完成")
     if clock.paused_at is not None:
         return _("已暂停计时")
+    if clock.unit == TimeUnit.minutes and clock.fixed_due_on is None:
+        seconds = (clock.due_at - now).total_seconds()
+        if seconds >= 0:
+            # Whole minutes left, rounded down: "剩余 0 分钟" means "less than a minute".
+            return _("剩余 %(minutes)s 分钟", minutes=int(seconds // 60))
+        # Started minutes late, rounded up: 10 seconds late is "已超期 1 分钟".
+        return _("已超期 %(minutes)s 分钟", minutes=max(math.ceil(-seconds / 60), 1))
     if clock.unit == TimeUnit.hours and clock.fixed_due_on is None:
         hours = (clock.due_at - now).total_seconds() / 3600
         if hours >= 0:

@@ -328,6 +328,8 @@ class EventKind(TitledEnum):
     escalated = "escalated"
     document_issued = "document_issued"
     reported_up = "reported_up"
+    send_reply = "send_reply"
+    log_contact = "log_contact"
 
     __titles__ = {
         "registered": _l("登记"),
@@ -380,6 +382,8 @@ class EventKind(TitledEnum):
         "escalated": _l("超期预警"),
         "document_issued": _l("出具文书"),
         "reported_up": _l("即时报告领导"),
+        "send_reply": _l("阶段性答复/回复上级"),
+        "log_contact": _l("联系信访人"),
     }
 
 
@@ -678,4 +682,40 @@ class CustomFieldType(TitledEnum):
         "choice": _l("选项"),
         "boolean": _l("是/否"),
         "person": _l("人员"),
+    }
+
+
+class ReplyKind(TitledEnum):
+    """What a reply is: a case may have several (issue 14), each stopping its own clock."""
+
+    interim = "interim"
+    formal = "formal"
+    superior = "superior"
+    remedial_plan = "remedial_plan"
+
+    __titles__ = {
+        "interim": _l("阶段性答复"),
+        "formal": _l("正式答复"),
+        "superior": _l("回复上级"),
+        "remedial_plan": _l("补救措施告知"),
+    }
+
+
+class ContactMethod(TitledEnum):
+    """How an outgoing contact with the petitioner was made."""
+
+    phone = "phone"
+    visit = "visit"
+    sms = "sms"
+    letter = "letter"
+    email = "email"
+    other = "other"
+
+    __titles__ = {
+        "phone": _l("电话"),
+        "visit": _l("上门/当面"),
+        "sms": _l("短信"),
+        "letter": _l("信函"),
+        "email": _l("电子邮件"),
+        "other": _l("其他"),
     }

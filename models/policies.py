@@ -212,6 +212,8 @@ IDENTITY_FIELDS = frozenset(
         "address",
         "work_unit",
         "visitor_name",
+        "person",
+        "recipient",
     }
 )
 #: The one text shown in place of a hidden value, on screens, in exports and in PDFs.
@@ -1113,6 +1115,7 @@ REPORTER_TEXT_FIELDS = frozenset(
         "findings",
         "informed_how",
         "description",
+        "result",
     }
 )
 

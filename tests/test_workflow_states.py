@@ -41,6 +41,8 @@ SAMPLE_INPUTS = {
     "report_result": {"facts": "道路确有破损", "decision": "诉求合理，已安排维修"},
     "approve_result": {},
     "send_back": {"reason": "调查不充分"},
+    "send_reply": {"kind": "interim", "method": ReplyMethod.phone, "text": "正在检测，下周答复"},
+    "log_contact": {"method": "phone", "summary": "已电话告知受理情况", "person": "张三"},
     "reply": {"method": ReplyMethod.letter, "text": "您反映的问题已处理"},
     "close": {"opinion": "同意办结"},
     "request_review": {"reason": "对处理意见不服"},

@@ -1,7 +1,7 @@
 """custom fields defined by administrators; GIN index on cases.custom_values (PostgreSQL)
 
 Revision ID: f2d0c0000016
-Revises: f0d0c0000014
+Revises: f1d0c0000015
 Create Date: 2026-11-30 16:00:00.000000
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "f2d0c0000016"
-down_revision = "f0d0c0000014"
+down_revision = "f1d0c0000015"
 branch_labels = None
 depends_on = None
 

@@ -16,7 +16,6 @@ from ..callbacks import Callback, CallbackSchedule
 from ..enums import (
     CallbackFollowUp,
     CallbackOrigin,
-    Clock,
     EventKind,
     RectificationSource,
     Satisfaction,
@@ -26,7 +25,7 @@ from ..settings import SystemSetting
 from ..surveys import RectificationOrder
 from . import NotPermitted, ValidationFailed
 from .audit import changes_of, log_event
-from .deadlines import stop_clocks
+from .deadlines import clock_event
 from .guards import ensure_case_visible, ensure_not_future, ensure_permission
 from .workflow import reopen_after_callback
 
@@ -132,7 +131,7 @@ def _apply_outcome(callback: Callback, *, by, at=None) -> dict:
 
     case = callback.case
     at = at or utcnow()
-    stop_clocks(case, {Clock.callback}, at=callback.done_at)
+    clock_event(case, "callback_done", at=callback.done_at)
     _settle_open_tasks(callback)
     unhappy = callback.satisfaction == Satisfaction.dissatisfied or callback.problem_remains
     outcome: dict = {"reopened": False}

@@ -14,13 +14,13 @@ from .. import db
 from ..base import utcnow
 from ..cases import Case, CaseEvent
 from ..custom_fields import stored_values, validate_custom_values
-from ..enums import CaseStatus, Clock, EventKind
+from ..enums import CaseStatus, EventKind
 from ..parties import Party
 from ..policies import is_confidential_category, may_change_confidentiality
 from ..users import Role, User
 from . import NotPermitted
 from .audit import changes_of, log_event
-from .deadlines import notify, start_clock
+from .deadlines import clock_event, notify
 from .guards import ensure_not_future, ensure_permission
 from .numbering import assign_case_number
 
@@ -62,9 +62,9 @@ def register_case(
     case.refresh_petitioner_names()
     db.session.add(case)
     db.session.flush()
-    # The hand-over and acceptance-notice limits count from the day the matter was received.
-    for clock in (Clock.handover, Clock.acceptance):
-        start_clock(case, clock, at=case.received_at)
+    # The clocks of registration (hand-over, dispatch, acceptance notice, first contact) count
+    # from the moment the matter was received.
+    clock_event(case, "registered", at=case.received_at)
     log_event(
         case,
         EventKind.registered,

@@ -18,6 +18,10 @@ from ..base import to_local, utcnow
 from ..calendar import work_calendar
 from ..cases import Case
 from ..deadlines import (
+    CLOCK_EVENTS,
+    PETITIONER_CLOCKS,
+    SPAN_UNITS,
+    STARTED_BY_STEP,
     CaseClock,
     ClockEscalation,
     DeadlineRule,
@@ -104,7 +108,7 @@ def start_clock(
     )
     if fixed_due_on is not None and rule is not None and rule.max_extension:
         # An instruction's date keeps the rule's extension cap, counted in calendar days.
-        clock.max_extension = rule.max_extension if rule.unit != TimeUnit.hours else None
+        clock.max_extension = rule.max_extension if rule.unit not in SPAN_UNITS else None
     refresh_due(clock)
     case.clocks.append(clock)
     return clock
@@ -123,6 +127,23 @@ def stop_clocks(case: Case, kinds, *, at: datetime) -> list[CaseClock]:
 
 def stop_all_clocks(case: Case, *, at: datetime) -> list[CaseClock]:
     return stop_clocks(case, set(Clock), at=at)
+
+
+def clock_event(case: Case, event: str, *, at: datetime) -> list[CaseClock]:
+    """Apply ``CLOCK_EVENTS`` for ``event`` on ``case``: stop the clocks it ends, start the
+    ones it begins (if a rule matches). Returns the clocks started."""
+    ended = {kind for kind, (_starts, stops) in CLOCK_EVENTS.items() if event in stops}
+    stop_clocks(case, ended, at=at)
+    started = []
+    for kind, (starts, _stops) in CLOCK_EVENTS.items():
+        if event not in starts or kind in STARTED_BY_STEP:
+            continue
+        if kind in PETITIONER_CLOCKS and case.is_anonymous:
+            continue
+        clock = start_clock(case, kind, at=at)
+        if clock is not None:
+            started.append(clock)
+    return started
 
 
 def pause(clock: CaseClock, *, at: datetime) -> None:

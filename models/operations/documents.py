@@ -23,7 +23,7 @@ from ..audit import AuditAction
 from ..base import format_chinese_date, to_local, utcnow
 from ..cases import Case, CaseEvent
 from ..documents import DocumentTemplate, IssuedDocument
-from ..enums import CategoryKind, DocumentKind, EventKind, UnitKind
+from ..enums import CategoryKind, DocumentKind, EventKind, ReplyKind, UnitKind
 from ..policies import can_see_live_case, reporter_visible
 from ..rendering.catalog import (
     TYPES,
@@ -79,7 +79,7 @@ def _callback_done(event: CaseEvent) -> bool:
     return callback is not None and not callback.is_deleted and callback.done_at is not None
 
 
-def document_problem(doc_type: DocumentType, case: Case, user) -> str | None:
+def document_problem(doc_type: DocumentType, case: Case, user, *, check_state=True) -> str | None:
     """Why ``user`` may not issue ``doc_type`` for ``case`` now (Chinese), or ``None``."""
     if user is None or not user.is_authenticated:
         return _("请先登录")
@@ -93,6 +93,8 @@ def document_problem(doc_type: DocumentType, case: Case, user) -> str | None:
         return _("您没有出具“%(document)s”的权限", document=doc_type.title)
     if doc_type.to_petitioner and case.is_anonymous:
         return _("匿名事项不向信访人出具“%(document)s”", document=doc_type.title)
+    if not check_state:
+        return None
     if doc_type.statuses and case.status not in doc_type.statuses:
         return _(
             "事项当前状态为“%(status)s”，不能出具“%(document)s”",
@@ -132,7 +134,10 @@ def document_for_print(document: IssuedDocument, *, by) -> bytes:
 
 
 def existing_document(doc_type: DocumentType, case: Case) -> IssuedDocument | None:
-    event = source_event(doc_type, case)
+    return _issued_for(doc_type, case, source_event(doc_type, case))
+
+
+def _issued_for(doc_type: DocumentType, case: Case, event: CaseEvent | None):
     if event is None:
         return None
     return db.session.scalar(
@@ -253,22 +258,47 @@ def build_html(
 # --- issuing ----------------------------------------------------------------------------------
 
 
+def reply_letter_problem(case: Case, reply, user) -> str | None:
+    """Why ``user`` may not print a reply letter for the chosen ``reply`` (Chinese), or None.
+
+    Any reply to the petitioner may be printed while the case is open or after (an interim
+    answer, the remedial plan, a formal reply); the answer to the superior is not a letter to
+    the petitioner."""
+    doc_type = TYPES[DocumentKind.reply_letter]
+    if reply is None or reply.case_id != case.id:
+        return _("找不到所选的答复")
+    if reply.kind == ReplyKind.superior:
+        return _("回复上级不出具给信访人的答复书")
+    if reply.event_id is None:
+        return _("该答复没有办理记录，不能出具答复书")
+    # The chosen reply is the letter's source, whatever state the case is in now.
+    return document_problem(doc_type, case, user, check_state=False)
+
+
 def issue_document(
-    case: Case, kind: DocumentKind | str, *, by, at: datetime | None = None
+    case: Case, kind: DocumentKind | str, *, by, at: datetime | None = None, reply=None
 ) -> tuple[IssuedDocument, bool]:
-    """Issue (or, for the same event, return again) a document. Returns (document, created)."""
+    """Issue (or, for the same event, return again) a document. Returns (document, created).
+
+    ``reply``: for a reply letter, the chosen reply (``CaseReply``) to print instead of the
+    latest formal one; the letter is then issued for that reply's event."""
     doc_type = TYPES.get(DocumentKind(kind)) if kind in DocumentKind.__members__ else None
     if doc_type is None:
         raise ValidationFailed(_("没有这种文书"))
-    problem = document_problem(doc_type, case, by)
+    if reply is not None and doc_type.kind != DocumentKind.reply_letter:
+        raise ValidationFailed(_("只有答复意见书可以选择答复"))
+    if reply is not None:
+        problem = reply_letter_problem(case, reply, by)
+    else:
+        problem = document_problem(doc_type, case, by)
     if problem is not None:
         raise NotPermitted(problem)
-    existing = existing_document(doc_type, case)
+    event = reply.event if reply is not None else source_event(doc_type, case)
+    existing = _issued_for(doc_type, case, event)
     if existing is not None:
         return existing, False
 
     at = at or utcnow()
-    event = source_event(doc_type, case)
     issued_on = to_local(at).date()
     unit = issuing_unit(by)
     year = issued_on.year
@@ -282,7 +312,7 @@ def issue_document(
     authority = unit_display_name(unit)
     values = {
         **common_values(case, unit_name=authority, issued_on=issued_on, number=number),
-        **specific_values(doc_type.kind, case, event),
+        **specific_values(doc_type.kind, case, event, reply),
     }
     html = build_html(
         doc_type,

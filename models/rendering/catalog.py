@@ -6,9 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+import sqlalchemy as sa
+
+from .. import db
 from ..base import format_chinese_date, to_local
 from ..cases import Case, CaseEvent
-from ..enums import CaseStatus, DocumentKind, EventKind
+from ..enums import CaseStatus, DocumentKind, EventKind, ReplyKind
 from ..settings import SystemSetting
 
 K = DocumentKind
@@ -38,6 +41,7 @@ SPECIFIC_VARIABLES: dict[DocumentKind, dict[str, str]] = {
         "查明事实": "报结时填写的查明事实",
         "处理意见": "报结时填写的对每项诉求的处理意见",
         "答复内容": "答复步骤中填写的答复内容（未答复时为空）",
+        "答复类型": "所打印答复的类型：正式答复、阶段性答复、补救措施告知",
         "复查机关": "系统设置中的复查机关",
         "复查期限": "申请复查的期限（日）",
     },
@@ -125,6 +129,12 @@ class DocumentType:
 
 
 _REPLY_BODY = """{{ 称呼 }}：
+{% if 答复类型 and 答复类型 != "正式答复" %}\
+你（们）反映{{ 事项标题 }}的信访事项（登记编号：{{ 事项编号 }}）正在办理中，\
+现将{{ 答复类型 }}内容告知如下：
+{{ 答复内容 }}
+办理结束后，本机关将书面答复你（们）。
+特此告知。{% else %}\
 {{ 收到日期 }}，本机关收到你（们）反映{{ 事项标题 }}的信访事项（登记编号：{{ 事项编号 }}），\
 {% if 受理日期 %}于{{ 受理日期 }}依法受理。{% endif %}\
 {% if 诉求 %}你（们）的诉求是：{{ 诉求 }}{% endif %}
@@ -136,7 +146,7 @@ _REPLY_BODY = """{{ 称呼 }}：
 {{ 答复内容 }}
 三、救济途径
 如对本答复意见不服，可自收到本答复意见书之日起{{ 复查期限 }}日内，向{{ 复查机关 }}书面提出复查申请。
-特此答复。"""
+特此答复。{% endif %}"""
 
 _ACCEPTANCE_BODY = """{{ 称呼 }}：
 你（们）于{{ 收到日期 }}提出的关于{{ 事项标题 }}的信访事项（登记编号：{{ 事项编号 }}），\
@@ -208,7 +218,10 @@ TYPES: dict[DocumentKind, DocumentType] = {
             statuses=frozenset(
                 {S.result_reported, S.replied, S.closed, S.under_review, S.archived}
             ),
-            default_title="{{ 称呼 }}信访事项答复意见书",
+            default_title=(
+                '{{ 称呼 }}信访事项{% if 答复类型 and 答复类型 != "正式答复" %}'
+                "{{ 答复类型 }}书{% else %}答复意见书{% endif %}"
+            ),
             default_body=_REPLY_BODY,
         ),
         DocumentType(
@@ -346,7 +359,11 @@ def common_values(case: Case, *, unit_name: str, issued_on: date, number: str) -
     }
 
 
-def specific_values(kind: DocumentKind, case: Case, event: CaseEvent | None) -> dict[str, str]:
+def specific_values(
+    kind: DocumentKind, case: Case, event: CaseEvent | None, reply=None
+) -> dict[str, str]:
+    """``reply``: the reply (``CaseReply``) a reply letter prints; by default the latest
+    formal one."""
     data = (event.data if event is not None else None) or {}
 
     def text(key: str) -> str:
@@ -354,11 +371,15 @@ def specific_values(kind: DocumentKind, case: Case, event: CaseEvent | None) -> 
         return "" if value is None else str(value)
 
     if kind == K.reply_letter:
-        replies = [e for e in case.events if e.kind == E.reply]
+        if reply is None:
+            reply = latest_formal_reply(case)
+        report = [e for e in case.events if e.kind == E.report_result]
+        facts = report[-1].data if report and (reply is None or reply.is_formal) else {}
         return {
-            "查明事实": text("facts"),
-            "处理意见": text("decision"),
-            "答复内容": str(replies[-1].data.get("text") or "") if replies else "",
+            "查明事实": str(facts.get("facts") or ""),
+            "处理意见": str(facts.get("decision") or ""),
+            "答复内容": reply.text if reply is not None else "",
+            "答复类型": reply.kind.title if reply is not None else ReplyKind.formal.title,
             "复查机关": SystemSetting.get("review_body_name"),
             "复查期限": SystemSetting.get("review_request_days"),
         }
@@ -517,6 +538,7 @@ def sample_values(kind: DocumentKind) -> dict[str, str]:
         "处理意见": "1. 关于修复电梯的诉求，予以支持：责成物业公司于2026年5月10日前修复。\n"
         "2. 关于公开维修资金的诉求，予以支持：由街道办事处督促业委会于5月底前公示。",
         "答复内容": "",
+        "答复类型": "正式答复",
         "复查机关": "示范县人民政府",
         "复查期限": "30",
         "办结期限": "2026年5月2日",
@@ -551,3 +573,15 @@ def sample_values(kind: DocumentKind) -> dict[str, str]:
         "复核机关": "示范市人民政府",
     }
     return {name: values.get(name, "") for name in TYPES[kind].variables}
+
+
+def latest_formal_reply(case: Case):
+    """The case's latest formal reply (``CaseReply``), or ``None``."""
+    from ..replies import CaseReply
+
+    return db.session.scalar(
+        sa.select(CaseReply)
+        .where(CaseReply.case_id == case.id, CaseReply.kind == ReplyKind.formal)
+        .order_by(CaseReply.replied_at.desc(), CaseReply.id.desc())
+        .limit(1)
+    )

@@ -48,6 +48,7 @@ from .handling import (
 from .intake import accept, answer_on_spot, keep, no_longer_accept, not_accept
 from .leadership import instruct, propose, send_for_reading
 from .merging import merge, split
+from .replies import log_contact, send_reply
 from .steps import (
     CALLBACK_RETENTION_YEARS,
     STEPS,
@@ -85,6 +86,8 @@ STEP_FUNCTIONS: dict[str, Callable] = {
     "report_result": report_result,
     "approve_result": approve_result,
     "send_back": send_back,
+    "send_reply": send_reply,
+    "log_contact": log_contact,
     "reply": reply,
     "close": close,
     "request_review": request_review,

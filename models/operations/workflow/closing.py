@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -11,34 +11,38 @@ from flask_babel import lazy_gettext as _l
 from ... import db
 from ...base import to_local, utcnow
 from ...cases import Case
-from ...enums import Clock, EventKind, ReplyMethod
+from ...enums import Clock, EventKind, ReplyKind
 from ...settings import SystemSetting
 from .. import ValidationFailed
 from ..callback_planning import plan_callback_on_close
-from ..deadlines import start_clock, stop_all_clocks, stop_clocks
+from ..deadlines import clock_event, start_clock, stop_all_clocks
 from .common import deadline_data, required
+from .replies import record_reply, reply_data
 from .steps import S, begin_step, finish_step
 
 
-def reply(case, *, by, method=None, replied_at=None, text=None, at=None, expected_version=None):
+def reply(
+    case,
+    *,
+    by,
+    method=None,
+    replied_at=None,
+    text=None,
+    recipient=None,
+    at=None,
+    expected_version=None,
+):
+    """The formal reply (正式答复): one ``CaseReply`` row, the case's reply time and method,
+    and the state "replied"; it stops the reply clock."""
     at = at or utcnow()
     step = begin_step("reply", case, by, expected_version)
-    if method is None:
-        raise ValidationFailed(_("请选择答复方式"), field="method")
-    text = required(text, "text", _l("答复内容"))
-    replied_at = replied_at or at
-    if replied_at > utcnow() + timedelta(minutes=5):
-        raise ValidationFailed(_("答复时间不能晚于当前时间"), field="replied_at")
-    case.replied_at = replied_at
-    case.reply_method = ReplyMethod(method)
-    stop_clocks(case, {Clock.reply}, at=replied_at)
-    finish_step(
-        step,
-        case,
-        by,
-        at,
-        {"method": case.reply_method.value, "replied_at": replied_at.isoformat(), "text": text},
-    )
+    answer = record_reply(
+        case, ReplyKind.formal, by=by, method=method, replied_at=replied_at, text=text,
+        recipient=recipient, at=at,
+    )  # fmt: skip
+    case.replied_at = answer.replied_at
+    case.reply_method = answer.method
+    answer.event_id = finish_step(step, case, by, at, reply_data(answer)).id
 
 
 def close(case, *, by, opinion=None, at=None, expected_version=None):
@@ -119,7 +123,7 @@ def answer_review(case, *, by, opinion=None, upheld=True, at=None, expected_vers
     step = begin_step("answer_review", case, by, expected_version)
     opinion = required(opinion, "opinion", _l("复查意见"))
     case.review_level = max(case.review_level or 0, 1)
-    stop_clocks(case, {Clock.review}, at=at)
+    clock_event(case, "review_answered", at=at)
     finish_step(step, case, by, at, {"opinion": opinion, "upheld": bool(upheld)})
 
 
@@ -128,7 +132,7 @@ def answer_re_review(case, *, by, opinion=None, upheld=True, at=None, expected_v
     step = begin_step("answer_re_review", case, by, expected_version)
     opinion = required(opinion, "opinion", _l("复核意见"))
     case.review_level = 2
-    stop_clocks(case, {Clock.re_review}, at=at)
+    clock_event(case, "re_review_answered", at=at)
     finish_step(step, case, by, at, {"opinion": opinion, "upheld": bool(upheld), "final": True})
 
 
@@ -156,7 +160,7 @@ def _reopen(case: Case, at: datetime) -> None:
     case.result_reported_at = None
     case.result_approved_at = None
     case.result_approved_by_id = None
-    stop_clocks(case, {Clock.callback}, at=at)
+    clock_event(case, "reopened", at=at)  # the callback clock stops
     start_clock(case, Clock.handling, at=at, restart=True)
 
 

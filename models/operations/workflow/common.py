@@ -13,7 +13,7 @@ from ...policies import may_join_circle
 from ...units import Unit
 from ...users import User
 from .. import ValidationFailed
-from ..deadlines import start_clock, stop_clocks
+from ..deadlines import clock_event, start_clock
 
 
 def required(value, field: str, label: str) -> str:
@@ -65,10 +65,9 @@ def accept_if_needed(case: Case, at: datetime) -> None:
     """Instructing or assigning a matter accepts it, if nobody recorded that yet."""
     if case.accepted_at is None:
         case.accepted_at = at
-        stop_clocks(case, {Clock.acceptance}, at=at)
-        start_clock(case, Clock.closing, at=at)
-        if not case.is_anonymous:
-            start_clock(case, Clock.reply, at=at)
+        # Stops the acceptance notice; starts closing, reply, interim, remedial and superior
+        # clocks (the petitioner's ones not on anonymous cases).
+        clock_event(case, "accepted", at=at)
 
 
 def hand_over(case: Case, unit, handler, supervised, due_on, at, *, restart: bool):
@@ -79,7 +78,7 @@ def hand_over(case: Case, unit, handler, supervised, due_on, at, *, restart: boo
     case.assigned_at = at
     case.acknowledged_at = None
     case.is_supervised = case.is_supervised or bool(supervised)
-    stop_clocks(case, {Clock.handover, Clock.instruction}, at=at)
+    clock_event(case, "handed_over", at=at)
     return start_clock(case, Clock.handling, at=at, fixed_due_on=due_on, restart=restart)
 
 

@@ -9,7 +9,15 @@ from ...base import utcnow
 from ...cases import Case
 from ...enums import Clock
 from .. import ValidationFailed
-from ..deadlines import check_extension, extend, notify, pause, resume, start_clock, stop_clocks
+from ..deadlines import (
+    check_extension,
+    clock_event,
+    extend,
+    notify,
+    pause,
+    resume,
+    start_clock,
+)
 from .common import deadline_data, required
 from .steps import begin_step, finish_step
 
@@ -158,7 +166,7 @@ def report_result(case, *, by, facts=None, decision=None, at=None, expected_vers
     case.result_reported_at = at
     case.result_approved_at = None
     case.result_approved_by_id = None
-    stop_clocks(case, {Clock.handling, Clock.rectification}, at=at)
+    clock_event(case, "result_reported", at=at)
     finish_step(step, case, by, at, {"facts": facts, "decision": decision})
 
 

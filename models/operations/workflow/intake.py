@@ -9,11 +9,13 @@ from flask_babel import lazy_gettext as _l
 from ... import db
 from ...base import to_local, utcnow
 from ...cases import Case
-from ...enums import Clock, ReplyMethod
+from ...enums import Clock, ReplyKind, ReplyMethod
 from ...policies import can_view_case
+from ...replies import CaseReply
 from .. import ValidationFailed
 from ..deadlines import open_clock, stop_all_clocks
 from .common import accept_if_needed, deadline_data, required
+from .replies import default_recipient
 from .steps import begin_step, finish_step
 
 
@@ -92,7 +94,22 @@ def answer_on_spot(case, *, by, answer=None, at=None, expected_version=None):
     stop_all_clocks(case, at=at)
     case.accepted_at = case.accepted_at or at
     case.closed_at = at
+    answer_row = None
     if not case.is_anonymous:
         case.replied_at = at
         case.reply_method = ReplyMethod.on_site
-    finish_step(step, case, by, at, {"answer": answer})
+        # The answer on the spot is the formal reply: one row among the case's replies.
+        answer_row = CaseReply(
+            case_id=case.id,
+            kind=ReplyKind.formal,
+            recipient=default_recipient(case, ReplyKind.formal),
+            method=ReplyMethod.on_site,
+            replied_at=at,
+            text=answer,
+            created_by_id=by.id,
+            created_at=at,
+        )
+        db.session.add(answer_row)
+    event = finish_step(step, case, by, at, {"answer": answer})
+    if answer_row is not None:
+        answer_row.event_id = event.id

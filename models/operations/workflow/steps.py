@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from ... import db
 from ...base import utcnow
 from ...callbacks import Callback
-from ...cases import Case
+from ...cases import Case, CaseEvent
 from ...enums import CasePriority, CaseStatus, EventKind, OutOfScopePolicy
 from ...policies import (
     OPEN_STATUSES,
@@ -114,6 +114,23 @@ STEPS: dict[str, Step] = {
         ),
         _step("report_result", {S.in_progress}, S.result_reported, "workflow.handle", on_case=True),
         _step("approve_result", {S.result_reported}, None, "workflow.approve", on_case=True),
+        _step(
+            "send_reply",
+            OPEN_STATUSES,
+            None,
+            "workflow.reply",
+            "workflow.handle",
+            on_case=True,
+        ),
+        _step(
+            "log_contact",
+            OPEN_STATUSES,
+            None,
+            "workflow.handle",
+            "workflow.reply",
+            "workflow.intake",
+            on_case=True,
+        ),
         _step(
             "send_back",
             {S.result_reported, S.replied},
@@ -267,6 +284,8 @@ def _guard(step: Step, case: Case, user) -> str | None:
             return _("匿名事项不予答复")
         if case.result_approved_at is None:
             return _("报结尚未经部门负责人审核，不能答复")
+    if code == "log_contact" and case.is_anonymous:
+        return _("匿名事项没有可联系的信访人，不登记联系记录")
     if code == "close":
         if case.result_approved_at is None:
             return _("报结尚未经部门负责人审核，不能办结")
@@ -390,7 +409,7 @@ def begin_step(code: str, case: Case, by, expected_version: int | None = None) -
 
 def finish_step(
     step: Step, case: Case, by, at: datetime, data: dict | None = None, target=None
-) -> None:
+) -> CaseEvent:
     before = case.status
     data = dict(data or {})
     if not any(by.has_permission(name) for name in _permissions(step, case)):
@@ -400,7 +419,7 @@ def finish_step(
         case.status = target or step.target
     # Always touch the row, so its version moves and a concurrent step on the same case fails.
     case.updated_at = at
-    log_event(
+    event = log_event(
         case,
         EventKind(step.code),
         f"Case {case.number}: {step.code} ({before.value} -> {case.status.value})",
@@ -409,3 +428,4 @@ def finish_step(
         data={"from": before.value, "to": case.status.value, **data},
     )
     logger.info("case %s %s by user %s", case.id, step.code, by.id)
+    return event
