@@ -31,6 +31,7 @@ from models import (
     ReceptionSchedule,
     RectificationOrder,
     Role,
+    RoutingRule,
     SurveyCampaign,
     SurveyResponse,
     SurveyTemplate,
@@ -77,6 +78,7 @@ from .settings import (
     DeadlineRuleView,
     EscalationRuleView,
     RoleView,
+    RoutingRuleView,
     SystemSettingView,
     UnitView,
     UserView,
@@ -208,6 +210,9 @@ def init_admin(app: Flask) -> Admin:
             name=_l("超期预警规则"),
             category=settings,
             endpoint="escalationrule",
+        ),
+        RoutingRuleView(
+            RoutingRule, db, name=_l("分派规则"), category=settings, endpoint="routingrule"
         ),
         CalendarOverrideView(
             CalendarOverride, db, name=_l("工作日调整"), category=settings, endpoint="calendar"

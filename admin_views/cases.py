@@ -618,6 +618,12 @@ STEP_DATA_LABELS = {
     "from_case": _l("并入的事项"),
     "children": _l("子事项"),
     "message": _l("提醒"),
+    "routing_rule": _l("分派规则"),
+    "routed_unit": _l("规则建议的承办单位"),
+    "routed_handler": _l("规则建议的承办人"),
+    "auto_assigned": _l("已按规则自动交办"),
+    "routing_overridden": _l("未采用规则建议"),
+    "priority": _l("紧急程度"),
     "due_at": _l("期限"),
     "note": _l("说明"),
 }

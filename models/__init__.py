@@ -32,6 +32,7 @@ from .reception_days import (  # noqa: E402
     ReceptionRotaMember,
     ReceptionSchedule,
 )
+from .routing import RoutingRule  # noqa: E402
 from .settings import SystemSetting  # noqa: E402
 from .surveys import (  # noqa: E402
     RectificationOrder,
@@ -77,6 +78,7 @@ __all__ = [
     "RectificationOrder",
     "RegisterJob",
     "Role",
+    "RoutingRule",
     "SurveyAnswer",
     "SurveyCampaign",
     "SurveyItem",

@@ -328,6 +328,7 @@ class EventKind(TitledEnum):
     escalated = "escalated"
     document_issued = "document_issued"
     reported_up = "reported_up"
+    routed = "routed"
 
     __titles__ = {
         "registered": _l("登记"),
@@ -380,6 +381,7 @@ class EventKind(TitledEnum):
         "escalated": _l("超期预警"),
         "document_issued": _l("出具文书"),
         "reported_up": _l("即时报告领导"),
+        "routed": _l("自动分派"),
     }
 
 
@@ -655,3 +657,21 @@ class QueueStatus(TitledEnum):
     absent = "absent"
 
     __titles__ = {"waiting": _l("等候接待"), "received": _l("已接待"), "absent": _l("未到/离开")}
+
+
+class RoutingMoment(TitledEnum):
+    """When a routing rule is applied to a case (models.routing)."""
+
+    registration = "registration"
+    acceptance = "acceptance"
+
+    __titles__ = {"registration": _l("登记时"), "acceptance": _l("受理时")}
+
+
+class RoutingAction(TitledEnum):
+    """What a routing rule does with the unit it picks: hand the case over, or suggest it."""
+
+    suggest = "suggest"
+    assign = "assign"
+
+    __titles__ = {"suggest": _l("建议承办单位（交办时预选）"), "assign": _l("直接交办")}

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from .. import db
 from ..base import utcnow
 from ..cases import Case, CaseEvent
-from ..enums import CaseStatus, Clock, EventKind
+from ..enums import CaseStatus, Clock, EventKind, RoutingMoment
 from ..parties import Party
 from ..policies import is_confidential_category, may_change_confidentiality
 from ..users import Role, User
@@ -32,12 +32,15 @@ def register_case(
     by,
     petitioners: Iterable[Party] = (),
     at: datetime | None = None,
+    route: bool = True,
 ) -> Case:
     """Register a new case: number it, set it to *registered* and open its timeline.
 
     :param case: an unsaved case with its content filled in (from a form or a dict).
     :param petitioners: parties to add besides those already on ``case.petitioners``.
     :param at: registration time; numbers are drawn from this time's year (default now).
+    :param route: apply the routing rules of registration (off for a split's children, which
+        the split hands over itself).
     """
     ensure_permission(by, "case.register")
     ensure_not_future(case.received_at, "received_at", _l("收到时间"))
@@ -72,6 +75,11 @@ def register_case(
     )
     logger.info("case %s registered as %s by user %s", case.id, case.number, by.id)
     report_to_leaders(case, by=by, at=at)
+    if route:
+        # Imported here: the workflow package registers child cases through this module.
+        from .workflow.routing import route_case
+
+        route_case(case, by=by, moment=RoutingMoment.registration, at=at)
     return case
 
 
