@@ -497,6 +497,20 @@ class RoutingRuleView(CheckedRuleView):
     def _check(self, model):
         check_routing_rule(model)
 
+    def create_form(self, obj=None):
+        return self._unit_may_be_blank(super().create_form(obj))
+
+    def edit_form(self, obj=None):
+        return self._unit_may_be_blank(super().edit_form(obj))
+
+    @staticmethod
+    def _unit_may_be_blank(form):
+        # The unit is required, but a blank choice lets _check say so in Chinese rather than
+        # the form silently preselecting the first unit.
+        form.unit.allow_blank = True
+        form.unit.blank_text = "——"
+        return form
+
 
 class CalendarOverrideView(ProtectedModelView):
     permission_view = "settings.manage"

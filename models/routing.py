@@ -140,9 +140,10 @@ class RoutingRule(TimestampMixin, db.Model):
         if self.channel is not None:
             parts.append(_("渠道：%(channel)s", channel=self.channel.title))
         if self.priority is not None:
-            parts.append(_("缓急：%(priority)s", priority=self.priority.title))
+            parts.append(_("紧急程度：%(priority)s", priority=self.priority.title))
         if self.field_key:
-            parts.append(f"{self.field_key} = {self.field_value or _('（任何值）')}")
+            value = self.field_value or _("（任何值）")
+            parts.append(f"{self.field_key} = {value}")
         return "；".join(parts) or _("全部事项")
 
 
