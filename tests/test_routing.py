@@ -244,7 +244,13 @@ def test_custom_values_compare_as_text_once_normalised():
 
 
 def test_a_yes_no_field_and_a_field_with_any_value(org, create_case):
-    rule("有过错先道歉", org["units"]["客服部"], sort_order=10, field_key="apologised", field_value="是")
+    rule(
+        "有过错先道歉",
+        org["units"]["客服部"],
+        sort_order=10,
+        field_key="apologised",
+        field_value="是",
+    )
     rule("有责任单位", org["units"]["质保部"], sort_order=20, field_key="contractor")
     apologised = create_case(by=org["registrar"], custom_values={"apologised": True})
     not_apologised = create_case(by=org["registrar"], custom_values={"apologised": False})
@@ -259,7 +265,9 @@ def test_a_yes_no_field_and_a_field_with_any_value(org, create_case):
 
 def test_the_first_matching_rule_wins_by_sort_order_then_age(org, create_case):
     units = org["units"]
-    broad = rule("全部投诉归客服部", units["客服部"], sort_order=50, category_kind=CategoryKind.complaint)
+    broad = rule(
+        "全部投诉归客服部", units["客服部"], sort_order=50, category_kind=CategoryKind.complaint
+    )
     narrow = rule("质量投诉归质保部", units["质保部"], sort_order=10, category=org["quality"])
     first = create_case(by=org["registrar"], category=org["discoloured"])
     assert first.routing_rule == narrow
@@ -267,7 +275,9 @@ def test_the_first_matching_rule_wins_by_sort_order_then_age(org, create_case):
     db.session.commit()
     second = create_case(by=org["registrar"], category=org["discoloured"])
     assert second.routing_rule == broad
-    same_order = rule("同序后建", units["销售部"], sort_order=50, category_kind=CategoryKind.complaint)
+    same_order = rule(
+        "同序后建", units["销售部"], sort_order=50, category_kind=CategoryKind.complaint
+    )
     third = create_case(by=org["registrar"], category=org["discoloured"])
     assert third.routing_rule == broad and same_order.id > broad.id
 
@@ -306,7 +316,12 @@ def test_inactive_rules_and_rules_of_inactive_units_are_ignored(org, create_case
 
 
 def test_a_rule_of_acceptance_waits_for_acceptance(org, create_case):
-    rule("受理后分派", org["units"]["质保部"], category=org["quality"], moment=RoutingMoment.acceptance)
+    rule(
+        "受理后分派",
+        org["units"]["质保部"],
+        category=org["quality"],
+        moment=RoutingMoment.acceptance,
+    )
     case = create_case(by=org["registrar"], category=org["quality"])
     assert case.routed_unit is None
     perform("accept", case, by=org["registrar"])
@@ -318,7 +333,12 @@ def test_a_rule_of_acceptance_waits_for_acceptance(org, create_case):
 
 
 def test_a_rule_may_set_the_priority(org, create_case):
-    rule("质量投诉为急件", org["units"]["质保部"], category=org["quality"], set_priority=CasePriority.urgent)
+    rule(
+        "质量投诉为急件",
+        org["units"]["质保部"],
+        category=org["quality"],
+        set_priority=CasePriority.urgent,
+    )
     case = create_case(by=org["registrar"], category=org["quality"])
     assert case.priority == CasePriority.urgent
     assert events(case)[0].data["priority"] == "一般 → 急件"
@@ -363,7 +383,12 @@ def test_an_assigning_rule_hands_over_for_the_registrar_and_starts_the_handling_
 
 def test_an_assigning_rule_only_suggests_while_leaders_read_every_item(org, create_case):
     assert SystemSetting.get("leader_reading") == "all"
-    rule("质量投诉直接交办", org["units"]["质保部"], category=org["quality"], action=RoutingAction.assign)
+    rule(
+        "质量投诉直接交办",
+        org["units"]["质保部"],
+        category=org["quality"],
+        action=RoutingAction.assign,
+    )
     case = create_case(by=org["registrar"], category=org["quality"])
     assert case.status == CaseStatus.registered and case.handling_unit is None
     assert case.routed_unit.name == "质保部" and not case.routing_assigned
@@ -399,7 +424,9 @@ def test_routing_again_after_the_category_was_corrected(org, create_case, client
     db.session.expire_all()
     assert case.routed_unit.name == "销售部"
     # Once handed over, the rules no longer apply.
-    perform("instruct", case, by=org["leader"], instruction="请办理", handling_unit=case.routed_unit)
+    perform(
+        "instruct", case, by=org["leader"], instruction="请办理", handling_unit=case.routed_unit
+    )
     db.session.commit()
     with pytest.raises(InvalidTransition):
         perform("routed", case, by=org["registrar"])
