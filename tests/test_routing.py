@@ -627,3 +627,53 @@ def test_routing_fires_for_a_case_received_earlier(org, create_case):
         by=org["registrar"], category=org["quality"], received_at=utcnow() - timedelta(days=3)
     )
     assert case.routed_unit.name == "质保部"
+
+
+def test_an_edit_before_hand_over_routes_again(org, create_case):
+    from models.operations.cases import record_case_edit
+
+    rule(
+        "住院投诉",
+        org["units"]["医务科"],
+        sort_order=10,
+        field_key="patient_type",
+        field_value="住院",
+    )
+    rule(
+        "门诊投诉",
+        org["units"]["门诊部"],
+        sort_order=20,
+        field_key="patient_type",
+        field_value="门诊",
+    )
+    case = create_case(by=org["registrar"], custom_values={"patient_type": "门诊"})
+    assert case.routed_unit.name == "门诊部"
+    case.custom_values = {"patient_type": "住院"}
+    assert record_case_edit(case, by=org["registrar"])
+    db.session.commit()
+    assert case.routed_unit.name == "医务科"
+    assert [event.data.get("routed_unit") for event in events(case)] == ["门诊部", "医务科"]
+    case.subject = "只改标题"
+    record_case_edit(case, by=org["registrar"])
+    db.session.commit()
+    assert len(events(case)) == 2  # not an input of the rules: nothing routed again
+    case.custom_values = {}
+    record_case_edit(case, by=org["registrar"])
+    db.session.commit()
+    assert case.routed_unit is None and case.routing_rule is None
+    assert events(case)[-1].data["note"] == "没有适用的分派规则"
+
+
+def test_an_edit_after_hand_over_leaves_the_routing_alone(org, create_case):
+    from models.operations.cases import record_case_edit
+
+    rule("住院投诉", org["units"]["医务科"], field_key="patient_type", field_value="住院")
+    case = create_case(by=org["registrar"], custom_values={"patient_type": "住院"})
+    perform(
+        "instruct", case, by=org["leader"], instruction="请办理", handling_unit=case.routed_unit
+    )
+    db.session.commit()
+    case.custom_values = {"patient_type": "门诊"}
+    record_case_edit(case, by=org["office"])
+    db.session.commit()
+    assert case.routed_unit.name == "医务科" and len(events(case)) == 1

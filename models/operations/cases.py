@@ -115,11 +115,15 @@ def record_case_edit(case: Case, *, by, at: datetime | None = None) -> bool:
         case.petitioners = []
         changes = changes_of(case)
     case.refresh_petitioner_names()
-    if not changes:
-        return False
-    log_event(case, EventKind.edited, f"Case {case.number} edited", by=by, data=changes, at=at)
-    report_to_leaders(case, by=by, at=at)
-    return True
+    edited = set(changes) | ({"category"} if category_change is not None else set())
+    if changes:
+        log_event(case, EventKind.edited, f"Case {case.number} edited", by=by, data=changes, at=at)
+        report_to_leaders(case, by=by, at=at)
+    # Imported here: the workflow package registers child cases through this module.
+    from .workflow.routing import route_after_edit
+
+    route_after_edit(case, edited, by=by, at=at)
+    return bool(changes)
 
 
 def change_category(case: Case, old, new, *, by, at: datetime | None = None) -> None:

@@ -69,17 +69,50 @@ def route_case(case, *, by, moment: RoutingMoment, at=None):
     return rule
 
 
+#: Case fields the rules look at: an edit of one of them before hand-over routes again.
+ROUTING_INPUTS = frozenset({"category", "category_id", "channel", "priority", "custom_values"})
+
+
+def route_after_edit(case, changed, *, by, at=None):
+    """``case`` was edited (``changed``: the edited attribute names). Before hand-over, when an
+    input of the rules changed and another rule (or none) now fits, route again: the stage's
+    rules (registration's while registered, any once accepted). Returns the rule that fired."""
+    if (
+        not ROUTING_INPUTS.intersection(changed)
+        or case.status not in STEPS["routed"].sources
+        or case.handling_unit_id is not None
+        or step_problem(STEPS["routed"], case, by) is not None
+    ):
+        return None
+    moment = RoutingMoment.registration if case.status == CaseStatus.registered else None
+    rule = matching_routing_rule(case, moment)
+    if rule is None and case.routing_rule_id is None:
+        return None
+    if rule is not None and rule.id == case.routing_rule_id and rule.unit_id == case.routed_unit_id:
+        return rule
+    at = at or utcnow()
+    if rule is None:
+        _clear(case, by=by, at=at, step=begin_step("routed", case, by))
+        return None
+    _apply(rule, case, by=by, at=at)
+    return rule
+
+
+def _clear(case, *, by, at, step) -> None:
+    case.routing_rule = None
+    case.routed_unit = None
+    case.routed_handler = None
+    case.routing_assigned = False
+    finish_step(step, case, by, at, {"note": _("没有适用的分派规则")})
+
+
 def reroute(case, *, by, at=None, expected_version=None):
     """The "自动分派" step taken by hand: apply the first fitting rule of any moment again."""
     at = at or utcnow()
     step = begin_step("routed", case, by, expected_version)
     rule = matching_routing_rule(case)
     if rule is None:
-        case.routing_rule = None
-        case.routed_unit = None
-        case.routed_handler = None
-        case.routing_assigned = False
-        finish_step(step, case, by, at, {"note": _("没有适用的分派规则")})
+        _clear(case, by=by, at=at, step=step)
         return None
     _apply(rule, case, by=by, at=at, step=step)
     return rule
@@ -160,4 +193,10 @@ def routing_data(case, unit) -> dict:
     return data
 
 
-__all__ = ["matching_routing_rule", "reroute", "route_case", "routing_data"]
+__all__ = [
+    "matching_routing_rule",
+    "reroute",
+    "route_after_edit",
+    "route_case",
+    "routing_data",
+]
