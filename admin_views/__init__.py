@@ -32,6 +32,7 @@ from models import (
     ReceptionSchedule,
     RectificationOrder,
     Role,
+    RoutingRule,
     SurveyCampaign,
     SurveyResponse,
     SurveyTemplate,
@@ -79,6 +80,7 @@ from .settings import (
     DeadlineRuleView,
     EscalationRuleView,
     RoleView,
+    RoutingRuleView,
     SystemSettingView,
     UnitView,
     UserView,
@@ -213,6 +215,9 @@ def init_admin(app: Flask) -> Admin:
             name=_l("超期预警规则"),
             category=settings,
             endpoint="escalationrule",
+        ),
+        RoutingRuleView(
+            RoutingRule, db, name=_l("分派规则"), category=settings, endpoint="routingrule"
         ),
         CalendarOverrideView(
             CalendarOverride, db, name=_l("工作日调整"), category=settings, endpoint="calendar"

@@ -26,9 +26,11 @@ from models.operations.records import create_record, update_record
 from models.operations.settings import next_number_preview, update_setting
 from models.operations.users import password_problem
 from models.permissions import PERMISSIONS
+from models.routing import check_routing_rule
 from models.settings import DEFAULT_SETTINGS, SettingKind, setting_spec
 
 from .base import ProtectedModelView
+from .choices import assignable_units
 from .fields import PermissionsField, PhoneNumber
 from .filters import CachedOptions, ChoiceEqualFilter
 from .labels import labels
@@ -480,6 +482,88 @@ class EscalationRuleView(CheckedRuleView):
             raise ValidationFailed(_("阈值不能为负数"), field="threshold")
         if not db.session.scalar(sa.select(Role.id).where(Role.code == model.recipient_role)):
             raise ValidationFailed(_("请从列表中选择提醒角色"), field="recipient_role")
+
+
+class RoutingRuleView(CheckedRuleView):
+    """分派规则: conditions on a new matter → the unit it goes to (models.routing)."""
+
+    column_list = (
+        "sort_order",
+        "name",
+        "conditions",
+        "moment",
+        "action",
+        "unit",
+        "handler",
+        "set_priority",
+        "is_active",
+    )
+    column_default_sort = [("sort_order", False), ("id", False)]
+    column_searchable_list = ("name",)
+    form_columns = (
+        "name",
+        "sort_order",
+        "is_active",
+        "moment",
+        "category",
+        "category_kind",
+        "channel",
+        "priority",
+        "field_key",
+        "field_value",
+        "unit",
+        "handler",
+        "action",
+        "set_priority",
+        "note",
+    )
+    column_labels = labels(
+        sort_order=_l("顺序"),
+        conditions=_l("条件"),
+        moment=_l("何时分派"),
+        action=_l("分派方式"),
+        category_kind=_l("事项性质"),
+        field_key=_l("自定义字段代码"),
+        field_value=_l("字段值"),
+        unit=_l("承办单位"),
+        handler=_l("承办人"),
+        set_priority=_l("设定紧急程度"),
+    )
+    column_descriptions = {
+        "sort_order": _l("从小到大依次比对，第一条符合的规则生效"),
+        "category": _l("空表示任何分类；选父分类则对其子分类也适用"),
+        "field_key": _l(
+            "登记表自定义字段的代码（字母、数字、下划线），如 patient_type；空表示不限"
+        ),
+        "field_value": _l("该字段须等于的值：选项填选项文字（如“住院”），是否填“是”或“否”"),
+        "handler": _l("可选；须是承办单位的人员"),
+        "action": _l("建议：交办、批示、转办时预选该单位，可改选；直接交办：登记或受理后立即交办"),
+        "set_priority": _l("空表示不改变事项的紧急程度"),
+    }
+    column_formatters = {"conditions": lambda view, context, model, name: model.conditions_text()}
+    form_args = {
+        # Checked in _check, so a missing unit gets the same message as everywhere else.
+        "unit": {"validators": [Optional()], "query_factory": assignable_units},
+        "handler": {"validators": [Optional()]},
+        "name": {"validators": [Optional()]},
+    }
+
+    def _check(self, model):
+        check_routing_rule(model)
+
+    def create_form(self, obj=None):
+        return self._unit_may_be_blank(super().create_form(obj))
+
+    def edit_form(self, obj=None):
+        return self._unit_may_be_blank(super().edit_form(obj))
+
+    @staticmethod
+    def _unit_may_be_blank(form):
+        # The unit is required, but a blank choice lets _check say so in Chinese rather than
+        # the form silently preselecting the first unit.
+        form.unit.allow_blank = True
+        form.unit.blank_text = "——"
+        return form
 
 
 class CalendarOverrideView(ProtectedModelView):

@@ -134,6 +134,13 @@ class WorkflowView(BaseView):
         )
 
     def _prepare(self, step, form, case):
+        if request.method == "GET" and case.routed_unit is not None:
+            # The routing rule's choice, preselected; the user may pick another unit.
+            unit_field = form._fields.get("handling_unit") or form._fields.get("target_unit")
+            if unit_field is not None and unit_field.data is None:
+                unit_field.data = case.routed_unit
+            if "handler" in form and form.handler.data is None and case.routed_handler:
+                form.handler.data = case.routed_handler
         if step == "keep" and form.year.data is None and request.method == "GET":
             form.year.data = utcnow().year
         if step == "request_extension":

@@ -138,6 +138,7 @@ STEP_FIELDS = {
         "due_on": due_field(),
         "supervised": BooleanField(_l("督办（填发督办卡）")),
     },
+    "routed": lambda: {},
     "assign": lambda: {
         "handling_unit": unit_field(_l("承办单位")),
         "handler": user_field(_l("承办人")),

@@ -34,6 +34,7 @@ from .reception_days import (  # noqa: E402
     ReceptionSchedule,
 )
 from .replies import CaseReply, OutgoingContact  # noqa: E402
+from .routing import RoutingRule  # noqa: E402
 from .settings import SystemSetting  # noqa: E402
 from .surveys import (  # noqa: E402
     RectificationOrder,
@@ -82,6 +83,7 @@ __all__ = [
     "RectificationOrder",
     "RegisterJob",
     "Role",
+    "RoutingRule",
     "SurveyAnswer",
     "SurveyCampaign",
     "SurveyItem",

@@ -147,8 +147,23 @@ class Case(TimestampMixin, CreatedByMixin, SoftDeleteMixin, db.Model):
         server_default=sa.text("'{}'"),
         nullable=False,
     )
+    #: What the routing rules (models.routing) chose, kept by models.operations.workflow.routing:
+    #: the rule that fired, the unit (and handler) it named, and whether it handed the case over.
+    routing_rule_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("routing_rules.id", ondelete="SET NULL")
+    )
+    routed_unit_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("units.id", ondelete="SET NULL")
+    )
+    routed_handler_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    routing_assigned: Mapped[bool] = mapped_column(default=False, nullable=False)
 
     category = relationship("Category", lazy="select")
+    routing_rule = relationship("RoutingRule", lazy="select")
+    routed_unit = relationship("Unit", foreign_keys=[routed_unit_id], lazy="select")
+    routed_handler = relationship("User", foreign_keys=[routed_handler_id], lazy="select")
     agent = relationship("Party", foreign_keys=[agent_id], lazy="select")
     handling_unit = relationship("Unit", foreign_keys=[handling_unit_id], lazy="select")
     handler = relationship("User", foreign_keys=[handler_id], lazy="select")

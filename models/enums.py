@@ -331,6 +331,8 @@ class EventKind(TitledEnum):
     send_reply = "send_reply"
     log_contact = "log_contact"
 
+    routed = "routed"
+
     __titles__ = {
         "registered": _l("登记"),
         "edited": _l("修改事项"),
@@ -384,6 +386,7 @@ class EventKind(TitledEnum):
         "reported_up": _l("即时报告领导"),
         "send_reply": _l("阶段性答复/回复上级"),
         "log_contact": _l("联系信访人"),
+        "routed": _l("自动分派"),
     }
 
 
@@ -719,3 +722,21 @@ class ContactMethod(TitledEnum):
         "email": _l("电子邮件"),
         "other": _l("其他"),
     }
+
+
+class RoutingMoment(TitledEnum):
+    """When a routing rule is applied to a case (models.routing)."""
+
+    registration = "registration"
+    acceptance = "acceptance"
+
+    __titles__ = {"registration": _l("登记时"), "acceptance": _l("受理时")}
+
+
+class RoutingAction(TitledEnum):
+    """What a routing rule does with the unit it picks: hand the case over, or suggest it."""
+
+    suggest = "suggest"
+    assign = "assign"
+
+    __titles__ = {"suggest": _l("建议承办单位（交办时预选）"), "assign": _l("直接交办")}

@@ -459,6 +459,7 @@ UNOWNED_MODELS = {
     "SystemSetting": "system settings",
     "DeadlineRule": "deadline rules (per category, not per unit)",
     "EscalationRule": "escalation rules",
+    "RoutingRule": "routing rules (they name a unit, but as configuration, not as its record)",
     "CalendarOverride": "holidays and working days",
     "CallbackQuota": "callback quotas per role",
     "SurveyTemplate": "questionnaire templates, shared by all units",

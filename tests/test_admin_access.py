@@ -32,6 +32,7 @@ MATRIX = {
     "setting": ({"admin"}, set()),
     "deadlinerule": ({"admin"}, {"admin"}),
     "escalationrule": ({"admin"}, {"admin"}),
+    "routingrule": ({"admin"}, {"admin"}),
     "calendar": ({"admin"}, {"admin"}),
     "appointment": (RECEPTION, RECEPTION_DESK),
     "visitorpass": (RECEPTION, RECEPTION_DESK),

@@ -336,6 +336,16 @@ CREATE = {
         "is_active": "y",
     },
     "calendar": lambda w: {"day": "2031-02-03", "note": "春节调休"},
+    "routingrule": lambda w: {
+        "name": "住院投诉归医务科",
+        "sort_order": 10,
+        "moment": "registration",
+        "action": "suggest",
+        "field_key": "patient_type",
+        "field_value": "住院",
+        "unit": w["unit"].id,
+        "is_active": "y",
+    },
 }
 
 #: endpoint -> (form field, new value, model attribute, expected value) for a valid edit.
@@ -363,6 +373,7 @@ EDIT = {
     "deadlinerule": ("note", "依条例", "note", "依条例"),
     "escalationrule": ("threshold", "90", "threshold", 90),
     "calendar": ("note", "春节放假", "note", "春节放假"),
+    "routingrule": ("field_value", "门诊", "field_value", "门诊"),
     "setting": ("value", "信访复查机关", "value", "信访复查机关"),
     "rectificationorder": ("content", "三日内修复", "content", "三日内修复"),
 }

@@ -26,6 +26,7 @@ SAMPLE_INPUTS = {
     "propose": {"proposal": "建议交住建局办理"},
     "send_for_reading": {},
     "instruct": {"instruction": "请住建局3日内核实处理"},
+    "routed": {},
     "assign": {},
     "acknowledge": {},
     "add_assistant": {},

@@ -14,7 +14,7 @@ from .. import db
 from ..base import utcnow
 from ..cases import Case, CaseEvent
 from ..custom_fields import stored_values, validate_custom_values
-from ..enums import CaseStatus, EventKind
+from ..enums import CaseStatus, EventKind, RoutingMoment
 from ..parties import Party
 from ..policies import is_confidential_category, may_change_confidentiality
 from ..users import Role, User
@@ -33,12 +33,15 @@ def register_case(
     by,
     petitioners: Iterable[Party] = (),
     at: datetime | None = None,
+    route: bool = True,
 ) -> Case:
     """Register a new case: number it, set it to *registered* and open its timeline.
 
     :param case: an unsaved case with its content filled in (from a form or a dict).
     :param petitioners: parties to add besides those already on ``case.petitioners``.
     :param at: registration time; numbers are drawn from this time's year (default now).
+    :param route: apply the routing rules of registration (off for a split's children, which
+        the split hands over itself).
     """
     ensure_permission(by, "case.register")
     ensure_not_future(case.received_at, "received_at", _l("收到时间"))
@@ -75,6 +78,11 @@ def register_case(
     )
     logger.info("case %s registered as %s by user %s", case.id, case.number, by.id)
     report_to_leaders(case, by=by, at=at)
+    if route:
+        # Imported here: the workflow package registers child cases through this module.
+        from .workflow.routing import route_case
+
+        route_case(case, by=by, moment=RoutingMoment.registration, at=at)
     return case
 
 
@@ -114,11 +122,15 @@ def record_case_edit(case: Case, *, by, at: datetime | None = None) -> bool:
         case.petitioners = []
         changes = changes_of(case)
     case.refresh_petitioner_names()
-    if not changes:
-        return False
-    log_event(case, EventKind.edited, f"Case {case.number} edited", by=by, data=changes, at=at)
-    report_to_leaders(case, by=by, at=at)
-    return True
+    edited = set(changes) | ({"category"} if category_change is not None else set())
+    if changes:
+        log_event(case, EventKind.edited, f"Case {case.number} edited", by=by, data=changes, at=at)
+        report_to_leaders(case, by=by, at=at)
+    # Imported here: the workflow package registers child cases through this module.
+    from .workflow.routing import route_after_edit
+
+    route_after_edit(case, edited, by=by, at=at)
+    return bool(changes)
 
 
 def change_category(case: Case, old, new, *, by, at: datetime | None = None) -> None:

@@ -49,6 +49,7 @@ from .intake import accept, answer_on_spot, keep, no_longer_accept, not_accept
 from .leadership import instruct, propose, send_for_reading
 from .merging import merge, split
 from .replies import log_contact, send_reply
+from .routing import reroute, route_case, routing_data
 from .steps import (
     CALLBACK_RETENTION_YEARS,
     STEPS,
@@ -71,6 +72,7 @@ STEP_FUNCTIONS: dict[str, Callable] = {
     "propose": propose,
     "send_for_reading": send_for_reading,
     "instruct": instruct,
+    "routed": reroute,
     "assign": assign,
     "acknowledge": acknowledge,
     "add_assistant": add_assistant,
@@ -122,6 +124,8 @@ __all__ = [
     "out_of_scope_policy",
     "perform",
     "reopen_after_callback",
+    "route_case",
+    "routing_data",
     "step_permissions",
     "step_problem",
     *STEP_FUNCTIONS,

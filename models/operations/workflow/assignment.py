@@ -18,6 +18,7 @@ from .common import (
     handler_in_unit,
     required,
 )
+from .routing import routing_data
 from .steps import INTAKE, begin_step, finish_step
 
 
@@ -41,6 +42,7 @@ def assign(
         ensure_may_join(case, handler, by, "handler")
     future_date(due_on, "due_on", at)
     reassigned = case.handling_unit_id is not None and case.handling_unit_id != unit.id
+    routing = routing_data(case, unit)
     clock = hand_over(case, unit, handler, supervised, due_on, at, restart=case.status in INTAKE)
     if handler is not None:
         notify([handler], case, f"{case.number}「{case.subject[:40]}」已交您办理", at=at)
@@ -55,6 +57,7 @@ def assign(
             "supervised": bool(supervised),
             "reassigned": reassigned,
             "note": note or "",
+            **routing,
             **deadline_data(clock),
         },
     )
@@ -123,6 +126,7 @@ def transfer(
             "reason": reason,
             "petitioner_informed": bool(petitioner_informed),
             "informed_how": informed_how or "",
+            **routing_data(case, target_unit),
         },
     )
 

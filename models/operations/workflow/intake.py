@@ -9,13 +9,14 @@ from flask_babel import lazy_gettext as _l
 from ... import db
 from ...base import to_local, utcnow
 from ...cases import Case
-from ...enums import Clock, ReplyKind, ReplyMethod
+from ...enums import Clock, ReplyKind, ReplyMethod, RoutingMoment
 from ...policies import can_view_case
 from ...replies import CaseReply
 from .. import ValidationFailed
 from ..deadlines import open_clock, stop_all_clocks
 from .common import accept_if_needed, deadline_data, required
 from .replies import default_recipient
+from .routing import route_case
 from .steps import begin_step, finish_step
 
 
@@ -25,6 +26,7 @@ def accept(case, *, by, at=None, note=None, expected_version=None):
     accept_if_needed(case, at)
     closing = open_clock(case, Clock.closing)
     finish_step(step, case, by, at, {"note": note or "", **deadline_data(closing)})
+    route_case(case, by=by, moment=RoutingMoment.acceptance, at=at)
 
 
 def not_accept(case, *, by, reason=None, legal_route=None, at=None, expected_version=None):

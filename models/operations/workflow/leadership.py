@@ -18,6 +18,7 @@ from .common import (
     handler_in_unit,
     required,
 )
+from .routing import routing_data
 from .steps import begin_step, finish_step
 
 
@@ -70,6 +71,7 @@ def instruct(
     case.instruction = instruction
     case.instructed_at = at
     case.instructed_by_id = by.id
+    routing = routing_data(case, unit)
     clock = hand_over(case, unit, handler, supervised, due_on, at, restart=True)
     if handler is not None:
         notify([handler], case, f"{case.number} 已交您办理：{instruction[:60]}", at=at)
@@ -84,6 +86,7 @@ def instruct(
             "handler": str(handler) if handler else None,
             "due_on": due_on.isoformat() if due_on else None,
             "supervised": bool(supervised),
+            **routing,
             **deadline_data(clock),
         },
     )

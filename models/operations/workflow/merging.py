@@ -97,7 +97,7 @@ def split(case, *, by, units=(), note=None, at=None, expected_version=None):
             custom_values=dict(case.custom_values or {}),
             parent_id=case.id,
         )
-        register_case(child, by=by, petitioners=list(case.petitioners), at=at)
+        register_case(child, by=by, petitioners=list(case.petitioners), at=at, route=False)
         child.accepted_at = at
         child.instruction = case.instruction
         child.instructed_at = case.instructed_at

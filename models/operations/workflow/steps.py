@@ -76,7 +76,8 @@ STEPS: dict[str, Step] = {
         _step("propose", BEFORE_ASSIGNMENT, None, "workflow.intake"),
         _step("send_for_reading", INTAKE, S.awaiting_instruction, "workflow.intake"),
         _step("instruct", BEFORE_ASSIGNMENT, S.assigned, "workflow.instruct"),
-        # Assignment.
+        # Assignment. 自动分派: the routing rules, also re-applied by hand before hand-over.
+        _step("routed", INTAKE, None, "workflow.intake", "case.register", secondary=True),
         _step("assign", INTAKE | HANDLING, S.assigned, "workflow.assign"),
         _step("acknowledge", {S.assigned}, S.in_progress, "workflow.handle", on_case=True),
         _step("add_assistant", HANDLING, None, "workflow.approve", "workflow.assign", on_case=True),
