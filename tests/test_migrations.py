@@ -56,3 +56,32 @@ def test_downgrade_to_base_removes_everything(backend, tmp_path):
         remaining = set(sa.inspect(db.engine).get_table_names()) - {"alembic_version"}
         db.engine.dispose()
     assert remaining == set()
+
+
+def test_enum_checks_after_upgrade_accept_every_member(backend, tmp_path):
+    """Branches that add enum members each replace the CHECK constraint; merged in sequence,
+    the last one must still list every member (else PostgreSQL refuses the new values)."""
+    from app import create_app
+
+    if backend == "sqlite":
+        url = "sqlite:///" + str(tmp_path / "enums.db")
+    else:
+        url = _fresh_postgres_url()
+    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": url})
+    missing = []
+    with app.app_context():
+        upgrade()
+        inspector = sa.inspect(db.engine)
+        for table in db.metadata.sorted_tables:
+            checks = " ".join(
+                check["sqltext"] for check in inspector.get_check_constraints(table.name)
+            )
+            for column in table.columns:
+                if isinstance(column.type, sa.Enum) and column.type.create_constraint:
+                    missing += [
+                        f"{table.name}.{column.name}={value}"
+                        for value in column.type.enums
+                        if f"'{value}'" not in checks
+                    ]
+        db.engine.dispose()
+    assert missing == []

@@ -25,7 +25,7 @@ EVENT_KINDS_BEFORE = [
     "decide_extension", "pause_clock", "resume_clock", "report_result", "approve_result",
     "send_back", "reply", "close", "request_review", "answer_review", "request_re_review",
     "answer_re_review", "archive", "reopen", "destroy", "merge", "merged_in", "split",
-    "escalated", "document_issued", "reported_up",
+    "escalated", "document_issued", "reported_up", "send_reply", "log_contact",
 ]  # fmt: skip
 EVENT_KINDS_AFTER = EVENT_KINDS_BEFORE + ["routed"]
 

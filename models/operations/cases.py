@@ -112,7 +112,8 @@ def record_case_edit(case: Case, *, by, at: datetime | None = None) -> bool:
     category_change = _category_change(case)
     ensure_permission(by, "case.edit")
     # Per field, with its label and displayed values, instead of two JSON dicts.
-    changes.update(validate_custom_values(case, custom_before))
+    custom_changes = validate_custom_values(case, custom_before)
+    changes.update(custom_changes)
     if category_change is not None:
         changes.pop("category", None)
         changes.pop("category_id", None)
@@ -123,6 +124,9 @@ def record_case_edit(case: Case, *, by, at: datetime | None = None) -> bool:
         changes = changes_of(case)
     case.refresh_petitioner_names()
     edited = set(changes) | ({"category"} if category_change is not None else set())
+    if custom_changes:
+        # The timeline names each field by its label; routing asks whether any value changed.
+        edited.add("custom_values")
     if changes:
         log_event(case, EventKind.edited, f"Case {case.number} edited", by=by, data=changes, at=at)
         report_to_leaders(case, by=by, at=at)
