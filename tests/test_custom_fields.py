@@ -419,7 +419,10 @@ def test_register_prints_the_list_columns(three_cases):
     )
 
     today = utcnow().astimezone(local_zone()).date()
-    params = RegisterParams(kind=RegisterKind.complaints, start=today, end=today)
+    # The cases were received two hours ago: just after local midnight that is yesterday.
+    params = RegisterParams(
+        kind=RegisterKind.complaints, start=today - timedelta(days=1), end=today
+    )
     columns = register_columns(params.kind)
     assert columns[-1].title == "患者类型"
     rows = register_rows(params, sa.true())
