@@ -280,7 +280,6 @@ class InputChecks:
             ]
             field.validators = [_Refuse(problem), *field.validators]
 
-
     def validate(self, extra_validators=None):
         valid = super().validate(extra_validators)
         # Lazy messages (``_l("此项必填")``) as plain text: the form templates print only the
