@@ -648,6 +648,7 @@ STEP_DATA_LABELS = {
     "method": _l("答复方式"),
     "text": _l("答复内容"),
     "contact_method": _l("联系方式"),
+    "contacted_at": _l("联系时间"),
     "person": _l("联系对象"),
     "summary": _l("联系内容"),
     "result": _l("结果"),
@@ -690,7 +691,7 @@ def describe_step_event(data: dict, reporter_hidden: bool = False) -> str:
             value = masked()
         elif isinstance(value, bool):
             value = _("是") if value else _("否")
-        elif key == "due_at":
+        elif key in ("due_at", "contacted_at"):
             value = local_time_text(value)
         elif key == "method":
             value = ReplyMethod.title_of(value)

@@ -341,7 +341,7 @@ def time_left(clock: CaseClock, calendar: WorkCalendar, now: datetime | None = N
         if seconds >= 0:
             # Whole minutes left, rounded down: "剩余 0 分钟" means "less than a minute".
             return _("剩余 %(minutes)s 分钟", minutes=int(seconds // 60))
-        # Started minutes late, rounded up: 10 seconds late is "已超期 1 分钟".
+        # Late minutes, rounded up: 10 seconds late is "已超期 1 分钟".
         return _("已超期 %(minutes)s 分钟", minutes=max(math.ceil(-seconds / 60), 1))
     if clock.unit == TimeUnit.hours and clock.fixed_due_on is None:
         hours = (clock.due_at - now).total_seconds() / 3600
