@@ -120,6 +120,10 @@ def create_app(overrides: Mapping | None = None) -> Flask:
     # Chinese is the msgids themselves; other locales are compiled from translations/*.po.
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = compiled_app_translations(app)
     babel.init_app(app, locale_selector=select_locale)
+    from models.vocabulary import install_vocabulary
+
+    # The organisation's words (客户 / 业主 / 患者及家属 …) on every translated string.
+    install_vocabulary(app, babel)
     login_manager.init_app(app)
     login_manager.login_view = "admin.login_view"
     login_manager.login_message = "请先登录"
@@ -165,10 +169,13 @@ def select_locale() -> str:
 
 @login_manager.user_loader
 def load_user(token: str) -> User | None:
-    # One query: roles and unit come with the user, so list pages stay within their budget.
-    return (
+    from models.vocabulary import remember_vocabulary, vocabulary_subquery
+
+    # One query: roles, unit and the organisation's words come with the user, so list pages
+    # stay within their budget.
+    row = (
         db.session.execute(
-            sa.select(User)
+            sa.select(User, vocabulary_subquery())
             .options(
                 sa.orm.joinedload(User.roles),
                 sa.orm.joinedload(User.unit),
@@ -177,8 +184,12 @@ def load_user(token: str) -> User | None:
             .where(User.session_token == token, User.is_active_user.is_(True))
         )
         .unique()
-        .scalar_one_or_none()
+        .one_or_none()
     )
+    if row is None:
+        return None
+    remember_vocabulary(row[1])
+    return row[0]
 
 
 def _configure_engine() -> None:
