@@ -378,10 +378,20 @@ def validate_vocabulary(items: list[dict], data: dict) -> None:
     for item in items:
         for field, label in (("standard", _("标准用语")), ("word", _("本单位用语"))):
             value = item.get(field)
-            if not isinstance(value, str) or not value.strip() or len(value) > MAX_WORD_CHARS:
+            # "%" and braces would break the message formatting the words are put into.
+            if (
+                not isinstance(value, str)
+                or not value.strip()
+                or len(value) > MAX_WORD_CHARS
+                or any(mark in value for mark in "%{}<>")
+            ):
                 raise _fail(
                     VOCABULARY,
-                    _("%(label)s须为1至%(limit)s个字", label=label, limit=MAX_WORD_CHARS),
+                    _(
+                        "%(label)s须为1至%(limit)s个字，且不含 %% { } < > 等符号",
+                        label=label,
+                        limit=MAX_WORD_CHARS,
+                    ),
                     item.get("standard"),
                 )
     if len(dump_vocabulary({i["standard"]: i["word"] for i in items})) > 500:
@@ -860,3 +870,75 @@ def apply_configuration(data: dict) -> None:
 
     forget_work_calendar()
     db.session.info.pop("system_settings", None)
+
+
+# --- the service functions of the screens -----------------------------------------------------
+
+
+def _require_administrator(by) -> None:
+    from ..operations import NotPermitted
+
+    if not (by.has_permission("settings.manage") and by.has_permission("user.manage")):
+        raise NotPermitted(_("只有系统管理员可以导出和导入配置"))
+
+
+def export_for(by) -> str:
+    """The configuration file for ``by`` (an administrator); the export is audited."""
+    from ..operations.audit_log import record_audit
+
+    _require_administrator(by)
+    text = configuration_text()
+    record_audit(
+        "config_export",
+        by=by,
+        target_type="configuration",
+        summary="导出配置",
+        data={"sections": sorted(SECTIONS)},
+    )
+    return text
+
+
+def import_configuration(data: dict, *, by) -> list[dict]:
+    """Apply an uploaded configuration (all or nothing) and audit it; returns the diff that
+    was applied. Never commits."""
+    from ..operations.audit_log import record_audit
+
+    _require_administrator(by)
+    changes = diff_configuration(data)
+    apply_configuration(data)
+    record_audit(
+        "config_import",
+        by=by,
+        target_type="configuration",
+        summary="导入配置："
+        + "；".join(
+            f"{c['title']} 新增{len(c['added'])} 修改{len(c['changed'])} 移除{len(c['removed'])}"
+            for c in changes
+        ),
+        data={"changes": changes},
+    )
+    return changes
+
+
+def save_vocabulary(pairs: dict[str, str], *, by) -> None:
+    """The 称谓 screen: store the organisation's words (empty word: the standard one)."""
+    from ..operations import NotPermitted
+
+    if not by.has_permission("settings.manage"):
+        raise NotPermitted(_("您没有修改称谓的权限"))
+    items = [
+        {"standard": standard, "word": (word or "").strip()}
+        for standard, word in pairs.items()
+        if (word or "").strip() and (word or "").strip() != standard
+    ]
+    for item in items:
+        if any(mark in item["word"] for mark in "%{}<>"):
+            raise ValidationFailed(
+                _("“%(word)s”中不能含有 %% { } < > 等符号", word=item["word"]),
+                field=item["standard"],
+            )
+    try:
+        validate_vocabulary(items, {})
+    except ValidationFailed as error:
+        raise ValidationFailed(str(error), field="vocabulary") from None
+    apply_vocabulary(items)

@@ -13,6 +13,7 @@ administrator changed (a renamed role, an edited setting, rules already in place
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from .. import db
 from ..categories import Category
@@ -858,3 +859,73 @@ def load_preset(name: str = "government", *, organisation_name: str | None = Non
     ensure_owner_survey_template()
     set_setting(SETUP_SETTING, "1", "已完成初始设置")
     db.session.flush()
+
+
+def preset_configuration(name: str, organisation_name: str | None = None) -> dict:
+    """Preset ``name`` as a complete configuration file (see configuration.py): every role,
+    every setting, every section, so that applying it makes the database that preset."""
+    from .configuration import FORMAT, VERSION, optional_section
+
+    preset = PRESETS[name]
+    settings = {key: default for key, (default, _label) in DEFAULT_SETTINGS.items()}
+    settings.update(preset["settings"])
+    settings["organisation_name"] = organisation_name or preset["organisation_name"]
+    sections = {
+        "units": preset["units"],
+        "roles": [
+            {
+                "code": code,
+                "name": preset["role_names"].get(code, default_name),
+                "description": None,
+                "permissions": sorted(permissions),
+            }
+            for code, (default_name, permissions) in DEFAULT_ROLES.items()
+        ],
+        "categories": preset["categories"],
+        "settings": [{"key": key, "value": value} for key, value in sorted(settings.items())],
+        "vocabulary": [
+            {"standard": standard, "word": word}
+            for standard, word in sorted(preset["vocabulary"].items())
+        ],
+        "deadline_rules": preset["deadline_rules"],
+        "escalation_rules": preset["escalation_rules"],
+        "document_templates": preset["document_templates"],
+    }
+    for key in ("custom_fields", "routing_rules"):
+        if optional_section(key) is not None:
+            sections[key] = preset[key]
+    return {"format": FORMAT, "version": VERSION, "sections": sections}
+
+
+def set_up_organisation(name: str, organisation_name: str, *, by) -> None:
+    """The set-up wizard: make this (still empty) database preset ``name``; flush only.
+
+    Refused once cases exist: a preset replaces units, categories and rules wholesale."""
+    from ..cases import Case
+    from ..operations import NotPermitted, ValidationFailed
+    from ..operations.audit_log import record_audit
+    from .configuration import apply_configuration
+
+    if not (by.has_permission("settings.manage") and by.has_permission("user.manage")):
+        raise NotPermitted(_("只有系统管理员可以进行初始设置"))
+    if name not in PRESETS:
+        raise ValidationFailed(_("请选择一种预设"), field="preset")
+    organisation_name = (organisation_name or "").strip()
+    if not 1 <= len(organisation_name) <= 100:
+        raise ValidationFailed(_("请填写单位名称（不超过100个字）"), field="organisation_name")
+    if db.session.scalar(sa.select(sa.func.count(Case.id))):
+        raise ValidationFailed(
+            _(
+                "数据库中已有登记的事项，不能再进行初始设置；请在各设置页面中逐项修改，或使用配置导入。"
+            )
+        )
+    apply_configuration(preset_configuration(name, organisation_name))
+    load_preset(name, organisation_name=organisation_name)
+    record_audit(
+        "setup",
+        by=by,
+        target_type="system_settings",
+        target_id=SETUP_SETTING,
+        summary=f"初始设置：{PRESETS[name]['title']}（{organisation_name}）",
+        data={"preset": name, "organisation_name": organisation_name},
+    )
