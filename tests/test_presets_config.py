@@ -262,7 +262,10 @@ def test_diff_shows_a_changed_deadline_amount_and_additions(app):
             lambda d: d["sections"]["document_templates"][0].update(body="{{ 病历号 }}"),
             "病历号",
         ),
-        (lambda d: d["sections"]["vocabulary"].append({"standard": "复核", "word": "100%"}), "符号"),
+        (
+            lambda d: d["sections"]["vocabulary"].append({"standard": "复核", "word": "100%"}),
+            "符号",
+        ),
         (lambda d: d["sections"].update(weather=[]), "weather"),
         (lambda d: d.update(version=99), "版本"),
     ],
@@ -335,9 +338,7 @@ def test_a_city_hotline_by_configuration_only(app):
 # --- screens ---------------------------------------------------------------------------------
 
 
-def test_configuration_screen_download_upload_diff_confirm(
-    app, client, create_user, login_as
-):
+def test_configuration_screen_download_upload_diff_confirm(app, client, create_user, login_as):
     load_preset("enterprise")
     db.session.commit()
     admin = create_user("admin")
