@@ -176,22 +176,17 @@ class ConfigurationView(_AdministratorView):
             return redirect(url_for(".index"))
         session.pop(PENDING_UPLOAD, None)
         path.unlink(missing_ok=True)
-        flash(
+        parts = [
             _(
-                "配置已导入：%(summary)s",
-                summary="；".join(
-                    _(
-                        "%(title)s 新增 %(added)s、修改 %(changed)s、移除 %(removed)s",
-                        title=c["title"],
-                        added=len(c["added"]),
-                        changed=len(c["changed"]),
-                        removed=len(c["removed"]),
-                    )
-                    for c in changes
-                ),
-            ),
-            "success",
-        )
+                "%(title)s 新增 %(added)s、修改 %(changed)s、移除 %(removed)s",
+                title=c["title"],
+                added=len(c["added"]),
+                changed=len(c["changed"]),
+                removed=len(c["removed"]),
+            )
+            for c in changes
+        ]
+        flash(_("配置已导入：%(summary)s", summary="；".join(parts)), "success")
         return redirect(url_for(".index"))
 
 
