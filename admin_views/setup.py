@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -95,10 +97,22 @@ class SetupView(_AdministratorView):
         )
 
 
+#: Uploads never confirmed are removed after this many seconds.
+UPLOAD_LIFETIME = 24 * 3600
+
+
 def _upload_folder() -> Path:
     folder = Path(current_app.instance_path) / "configuration_uploads"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def _remove_old_uploads(folder: Path) -> None:
+    limit = time.time() - UPLOAD_LIFETIME
+    for path in folder.glob("*.json"):
+        with contextlib.suppress(OSError):
+            if path.stat().st_mtime < limit:
+                path.unlink()
 
 
 class ConfigurationView(_AdministratorView):
@@ -140,7 +154,9 @@ class ConfigurationView(_AdministratorView):
             flash(str(error), "error")
             return redirect(url_for(".index"))
         digest = hashlib.sha256(raw).hexdigest()
-        (_upload_folder() / f"{digest}.json").write_bytes(raw)
+        folder = _upload_folder()
+        _remove_old_uploads(folder)
+        (folder / f"{digest}.json").write_bytes(raw)
         session[PENDING_UPLOAD] = digest
         return self.render(
             "admin/setup/configuration.html",
