@@ -355,6 +355,48 @@ def _register_cli(app: Flask) -> None:
         db.session.commit()
         click.echo(f"已载入预设：{name}")
 
+    @app.cli.command("export-config")
+    @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+    def export_config_command(path):
+        """Write the whole configuration (units, roles, categories, rules, settings, wording)
+        to a JSON file."""
+        from models.maintenance.configuration import configuration_text
+
+        path.write_text(configuration_text(), encoding="utf-8")
+        click.echo(f"已导出配置：{path}")
+
+    @app.cli.command("import-config")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--yes", is_flag=True, help="不再询问，直接导入")
+    def import_config_command(path, yes):
+        """Show what a configuration file changes, then apply it (all or nothing)."""
+        from models.maintenance.configuration import (
+            apply_configuration,
+            diff_configuration,
+            parse_configuration,
+        )
+        from models.operations import ValidationFailed
+
+        try:
+            data = parse_configuration(path.read_bytes())
+            changes = diff_configuration(data)
+        except ValidationFailed as error:
+            raise click.ClickException(str(error)) from error
+        for change in changes:
+            click.echo(
+                f"{change['title']}：新增 {len(change['added'])}，修改 {len(change['changed'])}，"
+                f"移除 {len(change['removed'])}"
+            )
+        if not yes:
+            click.confirm("确定导入吗？", abort=True)
+        try:
+            apply_configuration(data)
+        except ValidationFailed as error:
+            db.session.rollback()
+            raise click.ClickException(str(error)) from error
+        db.session.commit()
+        click.echo("已导入配置。")
+
     @app.cli.command("backup")
     @click.option(
         "--output-dir",

@@ -450,3 +450,23 @@ def test_wizard_replaces_a_preset_while_no_case_exists(app, client, create_user,
     assert {r.name for r in db.session.scalars(sa.select(DeadlineRule))} == {
         r["name"] for r in PRESETS["property"]["deadline_rules"]
     }
+
+
+def test_command_line_export_and_import(app, tmp_path):
+    load_preset("property")
+    db.session.commit()
+    path = tmp_path / "config.json"
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["export-config", str(path)]).exit_code == 0
+    exported = json.loads(path.read_text(encoding="utf-8"))
+    assert exported == export_configuration()
+    rule = next(r for r in exported["sections"]["deadline_rules"] if r["clock"] == "remedial_plan")
+    rule["amount"] = 2
+    path.write_text(json.dumps(exported, ensure_ascii=False), encoding="utf-8")
+    result = runner.invoke(args=["import-config", str(path), "--yes"])
+    assert result.exit_code == 0 and "办理时限规则：新增 0，修改 1" in result.output
+    db.session.expire_all()
+    assert _rules(Clock.remedial_plan)["告知补救措施（3日）"].amount == 2
+    path.write_text("{", encoding="utf-8")
+    refused = runner.invoke(args=["import-config", str(path), "--yes"])
+    assert refused.exit_code != 0 and "不是有效的 JSON" in refused.output
