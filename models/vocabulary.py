@@ -171,6 +171,8 @@ def install_vocabulary(app, babel) -> None:
     """Make ``VocabularyDomain`` the default domain and route Jinja's ``_()`` through it."""
     # Babel.domain_instance is a cached property: setting it replaces the default domain.
     babel.domain_instance = VocabularyDomain(domain=app.config.get("BABEL_DOMAIN", "messages"))
+    # Document templates write their fixed words as ``{{ '信访事项'|words }}``.
+    app.jinja_env.filters["words"] = substitute
     # flask_babel installs Jinja callables that read the catalog directly (bypassing the
     # domain); these add the substitution. ``newstyle`` formatting stays Jinja's.
     app.jinja_env.install_gettext_callables(

@@ -6,6 +6,7 @@ import io
 import json
 
 import sqlalchemy as sa
+from flask import render_template_string
 from flask_babel import force_locale, gettext, lazy_gettext, ngettext
 from pypdf import PdfReader
 
@@ -37,6 +38,11 @@ def test_gettext_routes_through_the_vocabulary(app):
     )
     with force_locale("en"):
         assert substitute("信访人") == "信访人"
+    # Templates: _() and the |words filter of the document templates.
+    rendered = render_template_string(
+        "{{ _('信访人') }}/{{ '信访事项'|words }}/{{ name }}", name="信访人"
+    )
+    assert rendered == "患者及家属/投诉/信访人"
 
 
 def test_government_keeps_the_standard_words(app):
