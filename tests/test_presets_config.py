@@ -258,6 +258,13 @@ def test_diff_shows_a_changed_deadline_amount_and_additions(app):
             "可选值",
         ),
         (lambda d: d["sections"]["units"][0].update(kind="castle"), "castle"),
+        (lambda d: d["sections"]["units"][0].update(is_active="yes"), "true 或 false"),
+        (
+            lambda d: next(
+                s for s in d["sections"]["settings"] if s["key"] == "attachment_max_mb"
+            ).update(value="很多"),
+            "须为整数",
+        ),
         (
             lambda d: d["sections"]["document_templates"][0].update(body="{{ 病历号 }}"),
             "病历号",

@@ -125,6 +125,11 @@ def _integer(section, item, field, label, *, required=True, minimum=0):
     return value
 
 
+def _flag(section, item, field, label):
+    if item.get(field) is not None and not isinstance(item.get(field), bool):
+        raise _fail(section, _("%(label)s须为 true 或 false", label=label), item.get("name"))
+
+
 def _unique(section, items, key):
     seen = set()
     for item in items:
@@ -172,6 +177,9 @@ def validate_units(items: list[dict], data: dict) -> None:
         _enum(UNITS, name, OutOfScopePolicy, item.get("out_of_scope_policy"), _("职责外事项处理"))
         _text(UNITS, item, "doc_code", _("机关代字"), required=False, limit=20)
         _text(UNITS, item, "short_name", _("简称"), required=False, limit=40)
+        _text(UNITS, item, "contact_phone", _("联系电话"), required=False, limit=32)
+        _text(UNITS, item, "address", _("地址"), required=False, limit=200)
+        _flag(UNITS, item, "is_active", _("启用"))
         _integer(UNITS, item, "sort_order", _("排序"), required=False)
         parent = item.get("parent")
         if parent is not None and (parent not in names or parent == name):
@@ -295,6 +303,8 @@ def validate_categories(items: list[dict], data: dict) -> None:
         _text(CATEGORIES, item, "name", _("名称"), limit=100)
         _enum(CATEGORIES, code, CategoryKind, item.get("kind"), _("性质"), optional=False)
         _integer(CATEGORIES, item, "sort_order", _("排序"), required=False)
+        _text(CATEGORIES, item, "description", _("说明"), required=False, limit=2000)
+        _flag(CATEGORIES, item, "is_active", _("启用"))
         parent = item.get("parent")
         if parent is not None and (parent not in codes or parent == code):
             raise _fail(CATEGORIES, _("上级分类“%(parent)s”不在文件中", parent=parent), code)
@@ -353,6 +363,11 @@ def validate_settings(items: list[dict], data: dict) -> None:
             problem = validate_number_pattern(value)
         elif key in SETTING_CHOICES and value not in SETTING_CHOICES[key]:
             problem = _("可选值为：%(values)s", values=" / ".join(SETTING_CHOICES[key]))
+        elif DEFAULT_SETTINGS[key][0].isdigit() and not value.isdigit():
+            # Numeric settings (sizes, days, rows) hold a whole number.
+            problem = _("须为整数")
+        elif not value.strip():
+            problem = _("不能为空")
         if problem:
             raise _fail(SETTINGS, problem, key)
 
@@ -447,6 +462,8 @@ def validate_deadline_rules(items: list[dict], data: dict) -> None:
         amount = _integer(DEADLINE_RULES, item, "amount", _("时长"), minimum=1)
         _integer(DEADLINE_RULES, item, "max_extension", _("最多延期"), required=False)
         _integer(DEADLINE_RULES, item, "max_extension_count", _("最多延期次数"), required=False)
+        _text(DEADLINE_RULES, item, "note", _("备注"), required=False, limit=200)
+        _flag(DEADLINE_RULES, item, "is_active", _("启用"))
         if unit == TimeUnit.hours and amount > 24 * 365:
             raise _fail(DEADLINE_RULES, _("以小时计的时限不能超过一年"), name)
         category = item.get("category")
@@ -546,6 +563,8 @@ def validate_escalation_rules(items: list[dict], data: dict) -> None:
         )
         threshold = _integer(ESCALATION_RULES, item, "threshold", _("阈值"))
         _integer(ESCALATION_RULES, item, "level", _("级别"), required=False, minimum=1)
+        _flag(ESCALATION_RULES, item, "same_unit_only", _("仅承办单位内"))
+        _flag(ESCALATION_RULES, item, "is_active", _("启用"))
         if trigger == EscalationTrigger.percent_elapsed and not 1 <= threshold <= 100:
             raise _fail(ESCALATION_RULES, _("百分比应在1到100之间"), name)
         if item.get("recipient_role") not in roles:
