@@ -149,4 +149,5 @@ def dashboard_figures() -> dict:
         "mine_url": _filter_url("case", MyCasesFilter, "1"),
         "registered_url": _filter_url("case", None, CaseStatus.registered.value, column="status"),
         "today": utcnow().astimezone(local_zone()).date(),
+        "needs_setup": needs_setup(current_user),
     }

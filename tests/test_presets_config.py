@@ -403,6 +403,7 @@ def test_wizard_on_first_login_then_dashboard(app, client, create_user):
     assert not is_set_up()
     login = client.post("/admin/login/", data={"username": "root", "password": "right123"})
     assert login.headers["Location"] == "/admin/setup/"
+    assert "尚未完成初始设置" in client.get("/admin/").get_data(as_text=True)
     page = client.get("/admin/setup/").get_data(as_text=True)
     for preset in PRESETS.values():
         assert preset["title"] in page
@@ -421,6 +422,7 @@ def test_wizard_on_first_login_then_dashboard(app, client, create_user):
     client.post("/admin/logout/")
     again = client.post("/admin/login/", data={"username": "root", "password": "right123"})
     assert again.headers["Location"] == "/admin/"
+    assert "尚未完成初始设置" not in client.get("/admin/").get_data(as_text=True)
 
 
 def test_wizard_is_for_administrators_and_refused_once_cases_exist(
