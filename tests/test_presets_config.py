@@ -479,3 +479,14 @@ def test_command_line_export_and_import(app, tmp_path):
     path.write_text("{", encoding="utf-8")
     refused = runner.invoke(args=["import-config", str(path), "--yes"])
     assert refused.exit_code != 0 and "不是有效的 JSON" in refused.output
+
+
+def test_a_role_name_taken_by_a_role_outside_the_file_is_refused(app):
+    load_preset("government")
+    db.session.add(Role(code="auditor", name="院行风办", permissions=[]))
+    db.session.commit()
+    counts = row_counts()
+    with pytest.raises(ValidationFailed, match="已被角色“auditor”使用"):
+        apply_configuration(preset_configuration("hospital"))
+    db.session.rollback()
+    assert row_counts() == counts

@@ -245,6 +245,24 @@ def validate_roles(items: list[dict], data: dict) -> None:
         unknown = [p for p in permissions if p not in PERMISSIONS]
         if unknown:
             raise _fail(ROLES, _("没有“%(name)s”这项权限", name=unknown[0]), code)
+    # Roles the file leaves out stay; none of them may already carry a name the file uses.
+    listed = {item["code"] for item in items}
+    kept = {
+        role.name: role.code
+        for role in db.session.scalars(sa.select(Role))
+        if role.code not in listed
+    }
+    for item in items:
+        if item["name"] in kept:
+            raise _fail(
+                ROLES,
+                _(
+                    "名称“%(name)s”已被角色“%(code)s”使用",
+                    name=item["name"],
+                    code=kept[item["name"]],
+                ),
+                item["code"],
+            )
 
 
 def apply_roles(items: list[dict]) -> None:
