@@ -220,6 +220,8 @@ def test_diff_shows_a_changed_deadline_amount_and_additions(app):
     data = export_configuration()
     rule = next(r for r in data["sections"]["deadline_rules"] if r["name"] == "漏水维修回访（3日）")
     rule["amount"] = 4
+    unit_rule = next(r for r in data["sections"]["deadline_rules"] if r["clock"] == "remedial_plan")
+    unit_rule["unit"] = "working_days"
     data["sections"]["units"].append(
         {"name": "工程部", "kind": "department", "parent": None, "sort_order": 99}
     )
@@ -227,9 +229,11 @@ def test_diff_shows_a_changed_deadline_amount_and_additions(app):
         c for c in data["sections"]["categories"] if c["code"] != "QT"
     ]
     changes = {c["key"]: c for c in diff_configuration(data)}
-    assert changes["deadline_rules"]["changed"] == [
-        {"key": "漏水维修回访（3日）", "fields": [("amount", "3", "4")]}
-    ]
+    changed_rules = {c["key"]: c["fields"] for c in changes["deadline_rules"]["changed"]}
+    assert changed_rules == {
+        "漏水维修回访（3日）": [("时长", "3", "4")],
+        "告知补救措施（3日）": [("单位", "自然日", "工作日")],
+    }
     assert changes["units"]["added"] == ["工程部"]
     assert changes["categories"]["removed"] == ["QT"]
     assert not changes["roles"]["changed"]

@@ -834,14 +834,73 @@ def _keyed(section: Section, items: list[dict]) -> dict[str, dict]:
     return keyed
 
 
-def _shown(value) -> str:
+#: How the diff names the fields of the file (the file itself keeps its plain keys).
+FIELD_TITLES = {
+    "name": _l("名称"),
+    "short_name": _l("简称"),
+    "kind": _l("类型"),
+    "doc_code": _l("机关代字"),
+    "parent": _l("上级"),
+    "contact_phone": _l("联系电话"),
+    "address": _l("地址"),
+    "sort_order": _l("排序"),
+    "is_active": _l("启用"),
+    "out_of_scope_policy": _l("职责外事项处理"),
+    "description": _l("说明"),
+    "permissions": _l("权限"),
+    "value": _l("值"),
+    "word": _l("本单位用语"),
+    "clock": _l("时限"),
+    "amount": _l("时长"),
+    "unit": _l("单位"),
+    "max_extension": _l("最多延期"),
+    "max_extension_count": _l("最多延期次数"),
+    "category": _l("分类"),
+    "category_kind": _l("事项性质"),
+    "priority": _l("缓急程度"),
+    "channel": _l("来源渠道"),
+    "note": _l("备注"),
+    "level": _l("级别"),
+    "trigger": _l("触发条件"),
+    "threshold": _l("阈值"),
+    "recipient_role": _l("提醒角色"),
+    "same_unit_only": _l("仅承办单位内"),
+    "title": _l("标题"),
+    "body": _l("正文"),
+}
+#: Fields whose values are enum codes, shown by their Chinese titles.
+_ENUM_FIELDS = {
+    ("units", "kind"): UnitKind,
+    ("units", "out_of_scope_policy"): OutOfScopePolicy,
+    ("categories", "kind"): CategoryKind,
+    ("deadline_rules", "clock"): Clock,
+    ("deadline_rules", "unit"): TimeUnit,
+    ("deadline_rules", "category_kind"): CategoryKind,
+    ("deadline_rules", "priority"): CasePriority,
+    ("deadline_rules", "channel"): CaseChannel,
+    ("escalation_rules", "clock"): Clock,
+    ("escalation_rules", "trigger"): EscalationTrigger,
+}
+
+
+def _shown(value, enum=None) -> str:
     if value is None:
         return "—"
     if isinstance(value, bool):
         return _("是") if value else _("否")
     if isinstance(value, list | dict):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if enum is not None:
+        try:
+            return str(enum(value).title)
+        except ValueError:
+            pass
     return str(value)
+
+
+def _field_change(section: str, field: str, old, new) -> tuple[str, str, str]:
+    enum = _ENUM_FIELDS.get((section, field))
+    return (str(FIELD_TITLES.get(field, field)), _shown(old, enum), _shown(new, enum))
 
 
 def diff_configuration(data: dict) -> list[dict]:
@@ -859,7 +918,7 @@ def diff_configuration(data: dict) -> list[dict]:
         changed = []
         for key in old.keys() & new.keys():
             fields = [
-                (field, _shown(old[key].get(field)), _shown(new[key].get(field)))
+                _field_change(section.key, field, old[key].get(field), new[key].get(field))
                 for field in sorted(set(old[key]) | set(new[key]))
                 if old[key].get(field) != new[key].get(field)
                 and not (field == "is_active" and new[key].get(field) is None)
