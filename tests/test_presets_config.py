@@ -494,3 +494,49 @@ def test_a_role_name_taken_by_a_role_outside_the_file_is_refused(app):
         apply_configuration(preset_configuration("hospital"))
     db.session.rollback()
     assert row_counts() == counts
+
+
+def test_custom_field_and_routing_slots_load_and_round_trip_once_wired(app, monkeypatch):
+    """The fields and routing branches provide export_*/apply_*; the registry finds them."""
+    import sys
+    import types
+
+    stored: dict[str, list] = {"custom_fields": [], "routing_rules": []}
+    for key, export_name, apply_name in (
+        ("custom_fields", "export_custom_fields", "apply_custom_fields"),
+        ("routing_rules", "export_routing_rules", "apply_routing_rules"),
+    ):
+        module = types.ModuleType(f"fake_{key}")
+        setattr(module, export_name, lambda key=key: copy.deepcopy(stored[key]))
+        setattr(
+            module,
+            apply_name,
+            lambda items, key=key: stored.__setitem__(key, copy.deepcopy(items)),
+        )
+        monkeypatch.setitem(sys.modules, f"fake_{key}", module)
+        slot = configuration.OPTIONAL_SECTIONS[key]
+        monkeypatch.setitem(
+            configuration.OPTIONAL_SECTIONS,
+            key,
+            (f"fake_{key}", export_name, apply_name, *slot[3:]),
+        )
+    monkeypatch.setattr(
+        configuration,
+        "SECTIONS",
+        {k: v for k, v in configuration.SECTIONS.items() if k not in stored},
+    )
+
+    load_preset("hospital")
+    db.session.commit()
+    assert stored["custom_fields"] == PRESETS["hospital"]["custom_fields"]
+    assert stored["routing_rules"] == PRESETS["hospital"]["routing_rules"]
+    exported = export_configuration()
+    assert exported["sections"]["routing_rules"][0]["unit"] == "医务科"
+    assert "routing_rules" in preset_configuration("hospital")["sections"]
+
+    stored.update(custom_fields=[], routing_rules=[])
+    db.session.remove()
+    wipe_tables()
+    apply_configuration(exported)
+    db.session.commit()
+    assert export_configuration() == exported
