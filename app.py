@@ -120,6 +120,10 @@ def create_app(overrides: Mapping | None = None) -> Flask:
     # Chinese is the msgids themselves; other locales are compiled from translations/*.po.
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = compiled_app_translations(app)
     babel.init_app(app, locale_selector=select_locale)
+    from models.vocabulary import install_vocabulary
+
+    # The organisation's words (客户 / 业主 / 患者及家属 …) on every translated string.
+    install_vocabulary(app, babel)
     login_manager.init_app(app)
     login_manager.login_view = "admin.login_view"
     login_manager.login_message = "请先登录"
@@ -165,10 +169,13 @@ def select_locale() -> str:
 
 @login_manager.user_loader
 def load_user(token: str) -> User | None:
-    # One query: roles and unit come with the user, so list pages stay within their budget.
-    return (
+    from models.vocabulary import remember_vocabulary, vocabulary_subquery
+
+    # One query: roles, unit and the organisation's words come with the user, so list pages
+    # stay within their budget.
+    row = (
         db.session.execute(
-            sa.select(User)
+            sa.select(User, vocabulary_subquery())
             .options(
                 sa.orm.joinedload(User.roles),
                 sa.orm.joinedload(User.unit),
@@ -177,8 +184,12 @@ def load_user(token: str) -> User | None:
             .where(User.session_token == token, User.is_active_user.is_(True))
         )
         .unique()
-        .scalar_one_or_none()
+        .one_or_none()
     )
+    if row is None:
+        return None
+    remember_vocabulary(row[1])
+    return row[0]
 
 
 def _configure_engine() -> None:
@@ -364,6 +375,48 @@ def _register_cli(app: Flask) -> None:
         load_preset(name)
         db.session.commit()
         click.echo(f"已载入预设：{name}")
+
+    @app.cli.command("export-config")
+    @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+    def export_config_command(path):
+        """Write the whole configuration (units, roles, categories, rules, settings, wording)
+        to a JSON file."""
+        from models.maintenance.configuration import configuration_text
+
+        path.write_text(configuration_text(), encoding="utf-8")
+        click.echo(f"已导出配置：{path}")
+
+    @app.cli.command("import-config")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--yes", is_flag=True, help="不再询问，直接导入")
+    def import_config_command(path, yes):
+        """Show what a configuration file changes, then apply it (all or nothing)."""
+        from models.maintenance.configuration import (
+            apply_configuration,
+            diff_configuration,
+            parse_configuration,
+        )
+        from models.operations import ValidationFailed
+
+        try:
+            data = parse_configuration(path.read_bytes())
+            changes = diff_configuration(data)
+        except ValidationFailed as error:
+            raise click.ClickException(str(error)) from error
+        for change in changes:
+            click.echo(
+                f"{change['title']}：新增 {len(change['added'])}，修改 {len(change['changed'])}，"
+                f"移除 {len(change['removed'])}"
+            )
+        if not yes:
+            click.confirm("确定导入吗？", abort=True)
+        try:
+            apply_configuration(data)
+        except ValidationFailed as error:
+            db.session.rollback()
+            raise click.ClickException(str(error)) from error
+        db.session.commit()
+        click.echo("已导入配置。")
 
     @app.cli.command("backup")
     @click.option(

@@ -85,6 +85,7 @@ from .settings import (
     UnitView,
     UserView,
 )
+from .setup import ConfigurationView, SetupView, VocabularyView
 from .stats import StatsView
 from .surveys import SurveyCampaignView, SurveyResponseView, SurveyTemplateView
 from .translations import compiled_admin_translations
@@ -223,6 +224,9 @@ def init_admin(app: Flask) -> Admin:
             CalendarOverride, db, name=_l("工作日调整"), category=settings, endpoint="calendar"
         ),
         DocumentTemplateView(name=_l("文书模板"), category=settings, endpoint="documenttemplate"),
+        VocabularyView(name=_l("称谓"), category=settings, endpoint="vocabulary"),
+        ConfigurationView(name=_l("配置导出/导入"), category=settings, endpoint="configuration"),
+        SetupView(name=_l("初始设置"), category=settings, endpoint="setup"),
         AuditLogView(AuditEntry, db, name=_l("审计日志"), category=settings, endpoint="auditlog"),
     )
     install_input_checks(app)

@@ -28,6 +28,7 @@ from models.users import password_hasher
 from .filters import MyCasesFilter
 from .input import CheckedForm
 from .security import LAST_SEEN, LOGIN_AT, login_throttle, start_session_clock
+from .setup import needs_setup
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +94,11 @@ class ProtectedIndexView(AdminIndexView):
                 login_user(user)
                 start_session_clock()
                 logger.info("user %s logged in", user.id)
-                return redirect(safe_next_url(request.args.get("next")) or url_for(".index"))
+                target = safe_next_url(request.args.get("next"))
+                if target is None and needs_setup(user):
+                    # First login of the administrator of an empty database: the wizard.
+                    return redirect(url_for("setup.index"))
+                return redirect(target or url_for(".index"))
             if block is None:
                 # Attempts refused by a block do not count, so a block ends when its window does.
                 throttle.record_failure(username, address)
@@ -144,4 +149,5 @@ def dashboard_figures() -> dict:
         "mine_url": _filter_url("case", MyCasesFilter, "1"),
         "registered_url": _filter_url("case", None, CaseStatus.registered.value, column="status"),
         "today": utcnow().astimezone(local_zone()).date(),
+        "needs_setup": needs_setup(current_user),
     }

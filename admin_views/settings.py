@@ -302,6 +302,15 @@ class SystemSettingView(ProtectedModelView):
     column_formatters_detail = column_formatters
     form_columns = ("value",)
 
+    #: Kept by their own screens (设置 → 称谓, 初始设置), not typed here.
+    hidden_keys = ("vocabulary", "setup_completed")
+
+    def get_query(self):
+        return super().get_query().filter(SystemSetting.key.not_in(self.hidden_keys))
+
+    def get_count_query(self):
+        return super().get_count_query().filter(SystemSetting.key.not_in(self.hidden_keys))
+
     def get_one(self, id):
         return self.get_query().filter(SystemSetting.key == str(id)).one_or_none()
 

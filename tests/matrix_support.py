@@ -486,6 +486,17 @@ RECORDLESS_PAGES = {
 }
 
 
+#: 初始设置, 配置导出/导入 and 称谓 (admin_views/setup.py), with the form each POST sends.
+ADMINISTRATOR_SCREENS = {
+    "setup.index": (("preset", "hospital"), ("organisation_name", "某医院")),
+    "configuration.index": (),
+    "configuration.download_view": (),
+    "configuration.upload_view": (),
+    "configuration.apply_view": (("digest", "0" * 64),),
+    "vocabulary.index": (("信访人", "客户"),),
+}
+
+
 @dataclass(frozen=True)
 class Probe:
     """One request of the matrix: ``kind`` says what answer is acceptable.
@@ -737,6 +748,12 @@ def probes_for(app, world: World, *, search_terms: list[str]) -> tuple[list[Prob
                 add("wordings", "GET", rule.rule, "read")
             elif endpoint != "documenttemplate.edit_view":
                 unknown.append(f"{endpoint} {rule.rule}")
+        elif endpoint in ADMINISTRATOR_SCREENS:
+            # The whole configuration (no unit's record lives there): administrators only.
+            if "GET" in methods:
+                add("page", "GET", rule.rule, "read")
+            if "POST" in methods:
+                add("submit", "POST", rule.rule, "write", ADMINISTRATOR_SCREENS[endpoint])
         elif endpoint in RECORDLESS_PAGES:
             add("page", "GET", rule.rule, "read")
             for query in RECORDLESS_PAGES[endpoint]:

@@ -1,25 +1,176 @@
-"""Presets: a whole set of defaults (roles, units, categories, settings) loaded at once.
+"""Presets: four complete set-ups (政府信访, 企业客服, 物业管理, 医院) as data.
 
-Only data lives here; loading is idempotent, so running it again adds what is missing and
-leaves anything an administrator changed alone.
+Each preset is the same shape as a configuration export (models/maintenance/configuration.py):
+units, roles' display names, categories with their kinds and codes, deadline, escalation and
+callback rules, settings (number pattern, who replies …), the vocabulary (信访人 → 患者及家属 …),
+document wording, and the custom fields and routing rules of the sector. Loading one into an
+empty database gives a working office with nothing typed by hand.
+
+Loading is idempotent: running it again adds what is missing and leaves alone anything an
+administrator changed (a renamed role, an edited setting, rules already in place).
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from .. import db
 from ..categories import Category
 from ..deadlines import DeadlineRule, EscalationRule
-from ..enums import CasePriority, CategoryKind, Clock, EscalationTrigger, TimeUnit, UnitKind
+from ..documents import DocumentTemplate
+from ..enums import (
+    CaseChannel,
+    CasePriority,
+    CategoryKind,
+    Clock,
+    DocumentKind,
+    EscalationTrigger,
+    TimeUnit,
+    UnitKind,
+)
 from ..permissions import DEFAULT_ROLES
 from ..settings import DEFAULT_SETTINGS, SystemSetting
 from ..units import Unit
 from ..users import Role
+from ..vocabulary import VOCABULARY_SETTING, dump_vocabulary, forget_vocabulary
 
 K = CategoryKind
+C, U, P = Clock, TimeUnit, CasePriority
+DAYS, WORKDAYS, HOURS, MINUTES = U.calendar_days, U.working_days, U.hours, U.minutes
 
-#: (name, kind, 机关代字, children)
+#: Marks a database whose organisation has been set up (the set-up wizard stops showing).
+SETUP_SETTING = "setup_completed"
+
+
+# --- builders: compact tables below, item dicts (the configuration shape) out -----------------
+
+
+def _units(tree) -> list[dict]:
+    """``[(name, kind, 机关代字, [(child, 机关代字) …])]`` → unit items, in display order."""
+    items, order = [], 0
+    for name, kind, doc_code, children in tree:
+        order += 10
+        items.append(
+            {"name": name, "kind": kind.value, "doc_code": doc_code, "parent": None}
+            | {"sort_order": order}
+        )
+        for child_name, child_code in children:
+            order += 1
+            items.append(
+                {
+                    "name": child_name,
+                    "kind": UnitKind.department.value,
+                    "doc_code": child_code,
+                    "parent": name,
+                    "sort_order": order,
+                }
+            )
+    return items
+
+
+def _numbered_categories(tree) -> list[dict]:
+    """``[(name, kind, [child …])]`` → items coded 01, 0101 … (the government numbering)."""
+    items = []
+    for index, (name, kind, children) in enumerate(tree, start=1):
+        code = f"{index:02d}"
+        items.append(
+            {"code": code, "name": name, "kind": kind.value, "parent": None}
+            | {"sort_order": index * 10}
+        )
+        for child_index, child in enumerate(children, start=1):
+            items.append(
+                {
+                    "code": f"{code}{child_index:02d}",
+                    "name": child,
+                    "kind": kind.value,
+                    "parent": code,
+                    "sort_order": index * 10 + child_index,
+                }
+            )
+    return items
+
+
+def _coded_categories(tree) -> list[dict]:
+    """``[(code, name, kind, [(code, name) …])]`` → items with the sector's own codes."""
+    items = []
+    for index, (code, name, kind, children) in enumerate(tree, start=1):
+        items.append(
+            {"code": code, "name": name, "kind": kind.value, "parent": None}
+            | {"sort_order": index * 10}
+        )
+        for child_index, (child_code, child_name) in enumerate(children, start=1):
+            items.append(
+                {
+                    "code": child_code,
+                    "name": child_name,
+                    "kind": kind.value,
+                    "parent": code,
+                    "sort_order": index * 10 + child_index,
+                }
+            )
+    return items
+
+
+def _rule(name, clock, amount, unit, max_extension=None, max_count=None, **criteria) -> dict:
+    """A deadline rule item; criteria: category (code), category_kind, priority, channel."""
+    return {
+        "name": name,
+        "clock": clock.value,
+        "amount": amount,
+        "unit": unit.value,
+        "max_extension": max_extension,
+        "max_extension_count": max_count,
+        "category": criteria.get("category"),
+        "category_kind": _value(criteria.get("category_kind")),
+        "priority": _value(criteria.get("priority")),
+        "channel": _value(criteria.get("channel")),
+    }
+
+
+def _escalation(name, level, clock, trigger, threshold, role, same_unit) -> dict:
+    return {
+        "name": name,
+        "level": level,
+        "clock": _value(clock),
+        "trigger": trigger,
+        "threshold": threshold,
+        "recipient_role": role,
+        "same_unit_only": same_unit,
+    }
+
+
+def _value(member):
+    return None if member is None else member.value
+
+
+def _field(key, label, field_type, *, choices=None, required=False, category=None) -> dict:
+    """A custom field item (models/custom_fields.py, natural key ``key``)."""
+    return {
+        "key": key,
+        "label": label,
+        "field_type": field_type,
+        "choices": list(choices or []),
+        "required": required,
+        "category": category,
+    }
+
+
+def _route(name, unit, *, category=None, channel=None, priority=None, field=None, value=None):
+    """A routing rule item (natural key ``name``): conditions → handling unit."""
+    return {
+        "name": name,
+        "unit": unit,
+        "category": category,
+        "channel": _value(channel),
+        "priority": _value(priority),
+        "custom_field_key": field,
+        "custom_field_value": value,
+    }
+
+
+# --- 政府信访 ---------------------------------------------------------------------------------
+
 GOVERNMENT_UNITS = [
     ("县信访局", UnitKind.office, "县信复", []),
     ("县政府领导", UnitKind.leadership, None, []),
@@ -58,7 +209,6 @@ GOVERNMENT_UNITS = [
     ("县人民检察院", UnitKind.external, None, []),
 ]
 
-#: (name, kind, children)
 GOVERNMENT_CATEGORIES = [
     ("城乡建设", K.complaint, ["房屋质量", "物业管理", "拆迁安置", "市政设施"]),
     ("国土资源", K.complaint, ["土地征收", "宅基地", "矿产资源"]),
@@ -77,115 +227,462 @@ GOVERNMENT_CATEGORIES = [
     ("其他", K.other, []),
 ]
 
-PRESETS = {
+GOVERNMENT_RULES = [
+    _rule("转送、交办（15日）", C.handover, 15, DAYS),
+    _rule("受理告知（15日）", C.acceptance, 15, DAYS),
+    _rule("领导批示（第3个工作日内）", C.instruction, 3, WORKDAYS),
+    _rule("一般件承办（5个工作日）", C.handling, 5, WORKDAYS, 5),
+    _rule("急件承办（3个工作日）", C.handling, 3, WORKDAYS, 3, priority=P.urgent),
+    _rule("特急件承办（3个工作日）", C.handling, 3, WORKDAYS, 3, priority=P.emergency),
+    _rule("信访事项办结（60日，可延30日）", C.closing, 60, DAYS, 30),
+    _rule("整改方案（2周）", C.rectification, 14, DAYS),
+    _rule("办结后回访（1周）", C.callback, 7, DAYS),
+    _rule("复查意见（30日）", C.review, 30, DAYS),
+    _rule("复核意见（30日）", C.re_review, 30, DAYS),
+]
+
+GOVERNMENT_ESCALATIONS = [
+    _escalation("时限过八成提醒部门负责人", 1, None, "percent_elapsed", 80, "dept_head", True),
+    _escalation("到期提醒分管领导", 2, None, "past_due", 0, "leader", False),
+    _escalation("超期3个工作日报主要领导", 3, None, "past_due", 3, "leader", False),
+]
+
+
+# --- 企业客服 (制药、供电、制造企业的客户服务) -------------------------------------------------
+
+ENTERPRISE_UNITS = [
+    ("客服中心", UnitKind.office, "客服函", []),
+    ("总经理室", UnitKind.leadership, "司发", []),
+    ("质保部", UnitKind.department, "质保函", []),
+    ("销售部", UnitKind.department, "销售函", []),
+    ("人力行政部", UnitKind.department, "人行函", []),
+    ("生产部", UnitKind.department, None, []),
+    ("技术中心", UnitKind.department, None, []),
+    ("供电服务部", UnitKind.department, "供服函", []),
+    ("上级主管单位", UnitKind.higher_body, None, []),
+    ("经销商", UnitKind.external, None, []),
+]
+
+ENTERPRISE_CATEGORIES = [
+    ("ZL", "产品质量投诉", K.complaint, [("ZL01", "产品缺陷"), ("ZL02", "不良反应")]),
+    (
+        "FW",
+        "服务投诉",
+        K.complaint,
+        [
+            ("FW01", "服务态度"),
+            ("FW02", "专业素质"),
+            ("FW03", "服务效率"),
+            ("FW09", "其他服务问题"),
+        ],
+    ),
+    (
+        "GD",
+        "供电服务投诉",
+        K.complaint,
+        [("GD01", "频繁停电"), ("GD02", "电压质量"), ("GD03", "抄表收费")],
+    ),
+    ("ZX", "使用咨询", K.consultation, []),
+    ("DZ", "对照品申请", K.help_request, []),
+    ("JB", "举报", K.report, []),
+    ("JY", "意见建议", K.suggestion, []),
+    ("QT", "其他", K.other, []),
+]
+
+ENTERPRISE_RULES = [
+    _rule("交办承办人（24小时）", C.handover, 24, HOURS),
+    _rule("投诉调查（1个工作日）", C.handling, 1, WORKDAYS, 1),
+    _rule("投诉答复（3个工作日）", C.reply, 3, WORKDAYS, 2),
+    _rule("投诉办结（3个工作日，复杂可延）", C.closing, 3, WORKDAYS, 5),
+    _rule("举报办结（5个工作日）", C.closing, 5, WORKDAYS, 5, category_kind=K.report),
+    _rule("来信来访回音（5日）", C.reply, 5, DAYS, 3, category_kind=K.consultation),
+    _rule("办结后回访（1周）", C.callback, 7, DAYS),
+    # 用户来信及访问管理制度 3: an answer within 5 days, the formal reply within 8.
+    _rule("质量投诉阶段性答复（5日）", C.interim_reply, 5, DAYS, category="ZL"),
+    _rule("质量投诉正式答复（8日）", C.reply, 8, DAYS, category="ZL"),
+    _rule("质量投诉办结（8日）", C.closing, 8, DAYS, 5, category="ZL"),
+    # 95598: contact the customer first thing, answer the customer and the superior in 3 days.
+    _rule("第一时间联系客户（2小时）", C.first_contact, 2, HOURS, category="GD"),
+    _rule("回复上级（3个工作日）", C.superior_reply, 3, WORKDAYS, 2, category="GD"),
+]
+
+ENTERPRISE_ESCALATIONS = [
+    _escalation("时限过半提醒部门负责人", 1, None, "percent_elapsed", 50, "dept_head", True),
+    _escalation("到期提醒办公室", 2, None, "past_due", 0, "office", False),
+    _escalation("超期1个工作日报领导", 3, None, "past_due", 1, "leader", False),
+]
+
+
+# --- 物业管理 ---------------------------------------------------------------------------------
+
+PROPERTY_UNITS = [
+    ("管理处", UnitKind.office, "管理处函", []),
+    ("公司领导", UnitKind.leadership, "物业发", []),
+    ("客服中心", UnitKind.department, None, []),
+    ("维修班", UnitKind.department, None, []),
+    ("保洁部", UnitKind.department, None, []),
+    ("秩序维护部", UnitKind.department, None, []),
+    ("绿化部", UnitKind.department, None, []),
+    ("业主委员会", UnitKind.external, None, []),
+    ("供水供电燃气等公用事业单位", UnitKind.external, None, []),
+]
+
+PROPERTY_CATEGORIES = [
+    (
+        "WX",
+        "维修",
+        K.complaint,
+        [("WX01", "安全设施维修"), ("WX02", "管道漏水"), ("WX09", "其他维修")],
+    ),
+    (
+        "FW",
+        "服务投诉",
+        K.complaint,
+        [("FW01", "服务态度"), ("FW02", "保洁卫生"), ("FW03", "秩序维护"), ("FW04", "收费")],
+    ),
+    ("SZ", "市政设施", K.complaint, [("SZ01", "供水供电"), ("SZ02", "道路燃气")]),
+    ("ZX", "咨询", K.consultation, []),
+    ("JY", "意见建议", K.suggestion, []),
+    ("QT", "其他", K.other, []),
+]
+
+PROPERTY_RULES = [
+    _rule("当天调查核实（24小时）", C.handling, 24, HOURS),
+    _rule("告知补救措施（3日）", C.remedial_plan, 3, DAYS),
+    _rule("承诺办结（2日，最多延至1周，不得二次推迟）", C.closing, 2, DAYS, 5, 1),
+    # 回访工作制度 二: a week after the repair; safety facilities 2 days, leaks 3 days.
+    _rule("安全设施维修回访（2日）", C.callback, 2, DAYS, category="WX01"),
+    _rule("漏水维修回访（3日）", C.callback, 3, DAYS, category="WX02"),
+    _rule("维修后回访（1周）", C.callback, 7, DAYS),
+    _rule("回访发现问题书面通知整改（24小时）", C.rectification, 24, HOURS),
+]
+
+PROPERTY_ESCALATIONS = [
+    _escalation("到期提醒管理处主任", 1, None, "past_due", 0, "dept_head", True),
+    _escalation("超期1个工作日报公司领导", 2, None, "past_due", 1, "leader", False),
+]
+
+
+# --- 医院 -------------------------------------------------------------------------------------
+
+HOSPITAL_UNITS = [
+    ("院行风办", UnitKind.office, "院行风函", []),
+    ("院领导", UnitKind.leadership, "院发", []),
+    ("医务科", UnitKind.department, "医务函", []),
+    ("护理部", UnitKind.department, None, []),
+    ("门诊部", UnitKind.department, None, []),
+    ("财务科", UnitKind.department, None, []),
+    ("总务科", UnitKind.department, None, []),
+    (
+        "临床医技科室",
+        UnitKind.department,
+        None,
+        [("内科", None), ("外科", None), ("妇产科", None), ("儿科", None), ("检验科", None)],
+    ),
+    ("市卫生健康委员会", UnitKind.higher_body, None, []),
+    ("医疗纠纷人民调解委员会", UnitKind.external, None, []),
+]
+
+HOSPITAL_CATEGORIES = [
+    (
+        "YL",
+        "医疗服务",
+        K.complaint,
+        [("YL01", "诊疗质量"), ("YL02", "护理服务"), ("YL03", "医技检查")],
+    ),
+    ("TD", "服务态度", K.complaint, []),
+    ("SF", "收费", K.complaint, []),
+    ("HQ", "就医环境与后勤", K.complaint, []),
+    ("ZX", "咨询", K.consultation, []),
+    ("JY", "意见建议", K.suggestion, []),
+    ("QT", "其他", K.other, []),
+]
+
+HOSPITAL_RULES = [
+    _rule("投诉办结（最迟2周）", C.closing, 14, DAYS),
+    _rule("科室处理（7日）", C.handling, 7, DAYS),
+    _rule("办结后回访（1周）", C.callback, 7, DAYS),
+]
+
+HOSPITAL_ESCALATIONS = [
+    _escalation("第7日告知院行风办", 1, C.closing, "percent_elapsed", 50, "office", False),
+    _escalation("满2周未办结报院领导", 2, C.closing, "past_due", 0, "leader", False),
+]
+
+
+# --- document wording -------------------------------------------------------------------------
+
+_CUSTOMER_REPLY_BODY = """{{ 称呼 }}：
+{{ 收到日期 }}，我们收到您反映{{ 事项标题 }}的信访事项（编号：{{ 事项编号 }}）。\
+经调查核实，现答复如下：
+一、调查情况
+{{ 查明事实 }}
+二、处理意见
+{{ 处理意见 }}
+{{ 答复内容 }}
+如对处理结果仍有意见，请与我们联系。感谢您的理解和支持。"""
+
+_ENTERPRISE_NOTICE_BODY = """请{{ 承办单位 }}收到本处理单后一个工作日内展开调查，核实情况，\
+{% if 办理期限 %}于{{ 办理期限 }}前{% else %}在规定时限内{% endif %}提出处理措施并联系信访人，\
+将处理结果填写在回执栏反馈{{ 本机关 }}。
+本处理单编号与投诉登记编号一致，请在反馈时注明。"""
+
+_PROPERTY_NOTICE_BODY = """请{{ 承办单位 }}收到本通知单及投诉原件后当天调查核实，\
+三日内告知信访人拟采取的补救措施，\
+{% if 办理期限 %}于{{ 办理期限 }}前{% else %}在承诺时间内{% endif %}处理完毕，\
+并将处理结果填写在回执栏反馈{{ 本机关 }}。
+本通知单编号与投诉登记表、投诉原件编号一致，请在反馈时注明。"""
+
+_HOSPITAL_NOTICE_BODY = """请{{ 承办单位 }}收到本通知单后立即调查处理，\
+涉及临床、医技科室的须当即协调，\
+{% if 办理期限 %}于{{ 办理期限 }}前{% else %}在3至7日内{% endif %}\
+将调查情况、科室意见及当事人书面说明反馈院行风办。
+不能按时办结的，应及时告知院行风办，最迟在两周内处理完毕。"""
+
+
+def _documents(notice_title: str, notice_body: str, *, customer_reply: bool) -> list[dict]:
+    items = [
+        {"kind": DocumentKind.complaint_notice.value, "title": notice_title, "body": notice_body}
+    ]
+    if customer_reply:
+        items.append(
+            {
+                "kind": DocumentKind.reply_letter.value,
+                "title": "投诉处理答复函",
+                "body": _CUSTOMER_REPLY_BODY,
+            }
+        )
+    return items
+
+
+# --- the four presets -------------------------------------------------------------------------
+
+PRESETS: dict[str, dict] = {
     "government": {
+        "title": "政府信访",
+        "description": "县（区）信访局、政府部门、法院等：按《信访工作条例》15日转送受理、"
+        "60日办结（可延30日）、复查复核；领导阅批全部事项。",
         "organisation_name": "示范县人民政府信访局",
-        "units": GOVERNMENT_UNITS,
-        "categories": GOVERNMENT_CATEGORIES,
+        "units": _units(GOVERNMENT_UNITS),
+        "role_names": {},
+        "categories": _numbered_categories(GOVERNMENT_CATEGORIES),
+        "deadline_rules": GOVERNMENT_RULES,
+        "escalation_rules": GOVERNMENT_ESCALATIONS,
+        "settings": {},
+        "vocabulary": {},
+        "document_templates": [],
+        "custom_fields": [],
+        "routing_rules": [],
+    },
+    "enterprise": {
+        "title": "企业客服",
+        "description": "制药、供电、制造企业的客户服务中心：投诉3个工作日（调查1日+答复2日）、"
+        "举报5个工作日、质量投诉5日阶段答复+8日正式答复、95598首次联系与回复上级、办结回访。",
+        "organisation_name": "示范制药股份有限公司",
+        "units": _units(ENTERPRISE_UNITS),
+        "role_names": {
+            "registrar": "客服专员",
+            "office": "客服中心",
+            "dept_head": "部门主管",
+            "leader": "总经理",
+        },
+        "categories": _coded_categories(ENTERPRISE_CATEGORIES),
+        "deadline_rules": ENTERPRISE_RULES,
+        "escalation_rules": ENTERPRISE_ESCALATIONS,
+        "settings": {
+            "case_number_pattern": "KF{year}-{seq:05d}",
+            "leader_reading": "important",
+            "reply_by": "department",
+            "close_requires_sign_off": "0",
+            "review_body_name": "公司总经理室",
+            "re_review_body_name": "公司总经理室",
+        },
+        "vocabulary": {
+            "信访人": "客户",
+            "来信人": "客户",
+            "信访事项": "投诉",
+            "信访内容": "投诉内容",
+        },
+        "document_templates": _documents(
+            "客户投诉处理单", _ENTERPRISE_NOTICE_BODY, customer_reply=True
+        ),
+        "custom_fields": [
+            _field("complaint_valid", "投诉是否有效", "choice", choices=["有效", "无效"]),
+            _field("first_contact_at", "首次联系客户时间", "datetime", category="GD"),
+            _field("remedial_measure", "补救措施", "text"),
+            _field("corrective_action", "纠正措施", "text"),
+            _field("corrective_planned_on", "纠正措施计划完成日期", "date"),
+            _field("batch_number", "产品批号", "text", category="ZL"),
+        ],
+        "routing_rules": [
+            _route("产品质量投诉→质保部", "质保部", category="ZL"),
+            _route("对照品申请→质保部", "质保部", category="DZ"),
+            _route("使用咨询→销售部", "销售部", category="ZX"),
+            _route("服务投诉→人力行政部", "人力行政部", category="FW"),
+            _route("供电服务投诉→供电服务部", "供电服务部", category="GD"),
+        ],
+    },
+    "property": {
+        "title": "物业管理",
+        "description": "住宅小区管理处：当天调查核实、3日内告知补救措施、承诺1～2日办结"
+        "（最长1周、不得二次推迟）、维修后回访（安全设施2日、漏水3日、其他1周）、年度业主意见调查。",
+        "organisation_name": "示范物业服务有限公司",
+        "units": _units(PROPERTY_UNITS),
+        "role_names": {
+            "registrar": "物管员",
+            "office": "管理处客服",
+            "dept_head": "主管",
+            "handler": "维修及服务人员",
+            "leader": "公司领导",
+        },
+        "categories": _coded_categories(PROPERTY_CATEGORIES),
+        "deadline_rules": PROPERTY_RULES,
+        "escalation_rules": PROPERTY_ESCALATIONS,
+        "settings": {
+            "case_number_pattern": "TS-{year}-{seq:03d}",
+            "leader_reading": "important",
+            "reply_by": "department",
+            "close_requires_sign_off": "0",
+            "review_body_name": "示范物业服务有限公司",
+            "re_review_body_name": "示范物业服务有限公司",
+        },
+        "vocabulary": {
+            "信访人": "业主",
+            "来访人": "来访业主",
+            "信访事项": "投诉",
+            "信访内容": "投诉内容",
+        },
+        "document_templates": _documents(
+            "客户投诉处理通知单", _PROPERTY_NOTICE_BODY, customer_reply=True
+        ),
+        "custom_fields": [
+            _field("apology_given", "已先行致歉", "boolean", category="FW"),
+            _field("remedial_measure", "补救措施", "text"),
+            _field("corrective_action", "纠正措施", "text"),
+            _field("corrective_planned_on", "纠正措施计划完成日期", "date"),
+            _field("responsible_contractor", "责任单位（施工方）", "text", category="WX"),
+            _field("room_number", "房号", "text"),
+        ],
+        "routing_rules": [
+            _route("维修类→维修班", "维修班", category="WX"),
+            _route("保洁卫生→保洁部", "保洁部", category="FW02"),
+            _route("秩序维护→秩序维护部", "秩序维护部", category="FW03"),
+        ],
+    },
+    "hospital": {
+        "title": "医院",
+        "description": "医院院行风办：首诉负责，门诊投诉由门诊部、住院患者投诉由医务科处理；"
+        "3～7日办结，第7日告知院行风办，最迟2周。",
+        "organisation_name": "示范市人民医院",
+        "units": _units(HOSPITAL_UNITS),
+        "role_names": {
+            "registrar": "投诉接待员",
+            "office": "院行风办",
+            "dept_head": "科室主任",
+            "handler": "科室经办人",
+            "leader": "院领导",
+        },
+        "categories": _coded_categories(HOSPITAL_CATEGORIES),
+        "deadline_rules": HOSPITAL_RULES,
+        "escalation_rules": HOSPITAL_ESCALATIONS,
+        "settings": {
+            "case_number_pattern": "YY{year}-{seq:04d}",
+            "leader_reading": "important",
+            "reply_by": "office",
+            "close_requires_sign_off": "0",
+            "review_body_name": "示范市人民医院",
+            "re_review_body_name": "示范市卫生健康委员会",
+        },
+        "vocabulary": {
+            "信访人": "患者及家属",
+            "来访人": "患者及家属",
+            "来信人": "患者及家属",
+            "信访事项": "投诉",
+            "信访内容": "投诉内容",
+            "复查": "复议",
+        },
+        "document_templates": _documents(
+            "信访投诉处理通知单", _HOSPITAL_NOTICE_BODY, customer_reply=True
+        ),
+        "custom_fields": [
+            _field("patient_type", "患者类型", "choice", choices=["门诊", "住院"], required=True),
+            _field("ward", "科室及床号", "text"),
+            _field("staff_statement", "当事人书面说明", "text"),
+        ],
+        "routing_rules": [
+            _route("住院患者投诉→医务科", "医务科", field="patient_type", value="住院"),
+            _route("门诊患者投诉→门诊部", "门诊部", field="patient_type", value="门诊"),
+        ],
     },
 }
 
-
-C, U, P = Clock, TimeUnit, CasePriority
-DAYS, WORKDAYS, HOURS = U.calendar_days, U.working_days, U.hours
-
-#: preset -> (title, deadline rules, escalation rules). A rule: (name, clock, amount, unit,
-#: max extension, max number of extensions, criteria). Sources: decisions.md presets, §3.
-DEADLINE_PRESETS: dict[str, tuple[str, list, list]] = {
-    "government": (
-        "政府信访",
-        [
-            ("转送、交办（15日）", C.handover, 15, DAYS, None, None, {}),
-            ("受理告知（15日）", C.acceptance, 15, DAYS, None, None, {}),
-            ("领导批示（第3个工作日内）", C.instruction, 3, WORKDAYS, None, None, {}),
-            ("一般件承办（5个工作日）", C.handling, 5, WORKDAYS, 5, None, {}),
-            ("急件承办（3个工作日）", C.handling, 3, WORKDAYS, 3, None, {"priority": P.urgent}),
-            (
-                "特急件承办（3个工作日）",
-                C.handling,
-                3,
-                WORKDAYS,
-                3,
-                None,
-                {"priority": P.emergency},
-            ),
-            ("信访事项办结（60日，可延30日）", C.closing, 60, DAYS, 30, None, {}),
-            ("整改方案（2周）", C.rectification, 14, DAYS, None, None, {}),
-            ("办结后回访（1周）", C.callback, 7, DAYS, None, None, {}),
-            ("复查意见（30日）", C.review, 30, DAYS, None, None, {}),
-            ("复核意见（30日）", C.re_review, 30, DAYS, None, None, {}),
-        ],
-        [
-            ("时限过八成提醒部门负责人", 1, None, "percent_elapsed", 80, "dept_head", True),
-            ("到期提醒分管领导", 2, None, "past_due", 0, "leader", False),
-            ("超期3个工作日报主要领导", 3, None, "past_due", 3, "leader", False),
-        ],
-    ),
-    "enterprise": (
-        "企业客服",
-        [
-            ("交办承办人（24小时）", C.handover, 24, HOURS, None, None, {}),
-            ("投诉调查（1个工作日）", C.handling, 1, WORKDAYS, 1, None, {}),
-            ("投诉答复（3个工作日）", C.reply, 3, WORKDAYS, 2, None, {}),
-            ("投诉办结（3个工作日，复杂可延）", C.closing, 3, WORKDAYS, 5, None, {}),
-            (
-                "举报办结（5个工作日）",
-                C.closing,
-                5,
-                WORKDAYS,
-                5,
-                None,
-                {"category_kind": CategoryKind.report},
-            ),
-            (
-                "来信来访回音（5日）",
-                C.reply,
-                5,
-                DAYS,
-                3,
-                None,
-                {"category_kind": CategoryKind.consultation},
-            ),
-            ("办结后回访（1周）", C.callback, 7, DAYS, None, None, {}),
-        ],
-        [
-            ("时限过半提醒部门负责人", 1, None, "percent_elapsed", 50, "dept_head", True),
-            ("到期提醒办公室", 2, None, "past_due", 0, "office", False),
-            ("超期1个工作日报领导", 3, None, "past_due", 1, "leader", False),
-        ],
-    ),
-    "property": (
-        "物业管理",
-        [
-            ("当天调查核实（24小时）", C.handling, 24, HOURS, None, None, {}),
-            ("告知补救措施（3日）", C.reply, 3, DAYS, None, None, {}),
-            ("承诺办结（2日，最多延至1周，不得二次推迟）", C.closing, 2, DAYS, 5, 1, {}),
-            ("维修后回访（1周）", C.callback, 7, DAYS, None, None, {}),
-        ],
-        [
-            ("到期提醒管理处主任", 1, None, "past_due", 0, "dept_head", True),
-            ("超期1个工作日报公司领导", 2, None, "past_due", 1, "leader", False),
-        ],
-    ),
-    "hospital": (
-        "医院",
-        [
-            ("投诉办结（最迟2周）", C.closing, 14, DAYS, None, None, {}),
-            ("科室处理（7日）", C.handling, 7, DAYS, None, None, {}),
-            ("办结后回访（1周）", C.callback, 7, DAYS, None, None, {}),
-        ],
-        [
-            ("第7日告知院行风办", 1, C.closing, "percent_elapsed", 50, "office", False),
-            ("满2周未办结报院领导", 2, C.closing, "past_due", 0, "leader", False),
-        ],
-    ),
+#: preset -> (title, deadline rule items, escalation rule items): the rule screen's 载入预设.
+DEADLINE_PRESETS: dict[str, tuple[str, list[dict], list[dict]]] = {
+    name: (preset["title"], preset["deadline_rules"], preset["escalation_rules"])
+    for name, preset in PRESETS.items()
 }
+
+
+# --- loading ----------------------------------------------------------------------------------
+
+
+def preset_choices() -> list[tuple[str, str, str]]:
+    """``[(code, title, description)]`` for the set-up wizard."""
+    return [(code, p["title"], p["description"]) for code, p in PRESETS.items()]
+
+
+def deadline_rule_from_item(item: dict, categories: dict[str, Category]) -> DeadlineRule | None:
+    """A rule row from an item; ``None`` when its category (by code) does not exist here."""
+    category = None
+    if item.get("category"):
+        category = categories.get(item["category"])
+        if category is None:
+            return None
+    return DeadlineRule(
+        name=item["name"],
+        clock=Clock(item["clock"]),
+        amount=item["amount"],
+        unit=TimeUnit(item["unit"]),
+        max_extension=item.get("max_extension"),
+        max_extension_count=item.get("max_extension_count"),
+        category=category,
+        category_kind=_member(CategoryKind, item.get("category_kind")),
+        priority=_member(CasePriority, item.get("priority")),
+        channel=_member(CaseChannel, item.get("channel")),
+        is_active=item.get("is_active", True),
+        note=item.get("note"),
+    )
+
+
+def escalation_rule_from_item(item: dict) -> EscalationRule:
+    return EscalationRule(
+        name=item["name"],
+        level=item.get("level", 1),
+        clock=_member(Clock, item.get("clock")),
+        trigger=EscalationTrigger(item["trigger"]),
+        threshold=item.get("threshold", 0),
+        recipient_role=item["recipient_role"],
+        same_unit_only=bool(item.get("same_unit_only", False)),
+        is_active=item.get("is_active", True),
+    )
+
+
+def _member(enum, value):
+    return None if value in (None, "") else enum(value)
+
+
+def categories_by_code() -> dict[str, Category]:
+    return {
+        category.code: category
+        for category in db.session.scalars(sa.select(Category).where(Category.code.is_not(None)))
+    }
 
 
 def load_deadline_preset(name: str) -> tuple[int, int]:
     """Replace every deadline and escalation rule with preset ``name``'s.
 
-    Clocks already running keep the limits they were started with (they copy the rule).
+    Clocks already running keep the limits they were started with (they copy the rule). Rules
+    for a category (by code) that this database does not have are left out.
     Returns the number of deadline and escalation rules loaded.
     """
     if name not in DEADLINE_PRESETS:
@@ -193,32 +690,17 @@ def load_deadline_preset(name: str) -> tuple[int, int]:
     _, rules, escalations = DEADLINE_PRESETS[name]
     db.session.execute(sa.delete(EscalationRule))
     db.session.execute(sa.delete(DeadlineRule))
-    for rule_name, clock, amount, unit, max_extension, max_count, criteria in rules:
-        db.session.add(
-            DeadlineRule(
-                name=rule_name,
-                clock=clock,
-                amount=amount,
-                unit=unit,
-                max_extension=max_extension,
-                max_extension_count=max_count,
-                **criteria,
-            )
-        )
-    for rule_name, level, clock, trigger, threshold, role, same_unit in escalations:
-        db.session.add(
-            EscalationRule(
-                name=rule_name,
-                level=level,
-                clock=clock,
-                trigger=EscalationTrigger(trigger),
-                threshold=threshold,
-                recipient_role=role,
-                same_unit_only=same_unit,
-            )
-        )
+    categories = categories_by_code()
+    loaded = 0
+    for item in rules:
+        rule = deadline_rule_from_item(item, categories)
+        if rule is not None:
+            db.session.add(rule)
+            loaded += 1
+    for item in escalations:
+        db.session.add(escalation_rule_from_item(item))
     db.session.flush()
-    return len(rules), len(escalations)
+    return loaded, len(escalations)
 
 
 def ensure_roles() -> dict[str, Role]:
@@ -241,55 +723,209 @@ def ensure_settings(organisation_name: str | None = None) -> None:
     db.session.flush()
 
 
-def _unit(name, kind, doc_code, parent, order):
-    unit = db.session.scalar(sa.select(Unit).where(Unit.name == name))
-    if unit is None:
-        unit = Unit(name=name, kind=kind, doc_code=doc_code, parent=parent, sort_order=order)
-        db.session.add(unit)
-    return unit
+def set_setting(key: str, value: str, description: str | None = None) -> SystemSetting:
+    """Create or change one setting row (flush, no commit)."""
+    row = db.session.get(SystemSetting, key)
+    if row is None:
+        if description is None and key in DEFAULT_SETTINGS:
+            description = str(DEFAULT_SETTINGS[key][1])
+        row = SystemSetting(key=key, value=value, description=description)
+        db.session.add(row)
+    else:
+        row.value = value
+    db.session.info.get("system_settings", {}).pop(key, None)
+    if key == VOCABULARY_SETTING:
+        forget_vocabulary()
+    db.session.flush()
+    return row
 
 
-def _category(name, kind, parent, order, code):
-    category = db.session.scalar(
-        sa.select(Category).where(
-            Category.name == name, Category.parent_id == (parent.id if parent else None)
+def is_set_up() -> bool:
+    """The organisation has been set up (a preset loaded, or the wizard finished)."""
+    row = db.session.get(SystemSetting, SETUP_SETTING)
+    if row is not None and row.value == "1":
+        return True
+    return db.session.scalar(sa.select(sa.func.count(Unit.id))) > 0
+
+
+def _load_units(items: list[dict]) -> None:
+    units = {unit.name: unit for unit in db.session.scalars(sa.select(Unit))}
+    for item in items:
+        if item["name"] in units:
+            continue
+        unit = Unit(
+            name=item["name"],
+            kind=UnitKind(item["kind"]),
+            doc_code=item.get("doc_code"),
+            short_name=item.get("short_name"),
+            parent=units.get(item["parent"]) if item.get("parent") else None,
+            sort_order=item.get("sort_order", 0),
         )
-        if parent
-        else sa.select(Category).where(Category.name == name, Category.parent_id.is_(None))
-    )
-    if category is None:
-        category = Category(name=name, kind=kind, parent=parent, sort_order=order, code=code)
-        db.session.add(category)
+        db.session.add(unit)
+        units[unit.name] = unit
+    db.session.flush()
+
+
+def _load_categories(items: list[dict]) -> None:
+    by_code = categories_by_code()
+    for item in items:
+        if item["code"] in by_code:
+            continue
+        parent = by_code.get(item["parent"]) if item.get("parent") else None
+        category = db.session.scalar(
+            sa.select(Category).where(
+                Category.name == item["name"],
+                Category.parent_id == parent.id if parent else Category.parent_id.is_(None),
+            )
+        )
+        if category is None:
+            category = Category(
+                name=item["name"],
+                kind=CategoryKind(item["kind"]),
+                parent=parent,
+                sort_order=item.get("sort_order", 0),
+                code=item["code"],
+                description=item.get("description"),
+            )
+            db.session.add(category)
+        elif category.code is None:
+            category.code = item["code"]
+        by_code[item["code"]] = category
         db.session.flush()
-    return category
 
 
-def load_preset(name: str = "government") -> None:
-    """Load roles, settings, units and categories of preset ``name`` (idempotent)."""
+def _name_roles(names: dict[str, str]) -> None:
+    """Give roles the sector's display names, unless an administrator renamed them already."""
+    roles = {role.code: role for role in db.session.scalars(sa.select(Role))}
+    taken = {role.name for role in roles.values()}
+    for code, name in names.items():
+        role = roles.get(code)
+        if role is None or role.name == name or name in taken:
+            continue
+        if role.name != DEFAULT_ROLES[code][0]:
+            continue
+        taken.discard(role.name)
+        role.name = name
+        taken.add(name)
+    db.session.flush()
+
+
+def _load_settings(values: dict[str, str]) -> None:
+    """Preset values for settings still at the built-in default (or missing)."""
+    for key, value in values.items():
+        row = db.session.get(SystemSetting, key)
+        if row is None or (key in DEFAULT_SETTINGS and row.value == DEFAULT_SETTINGS[key][0]):
+            set_setting(key, value)
+
+
+def _load_documents(items: list[dict]) -> None:
+    for item in items:
+        kind = DocumentKind(item["kind"])
+        if db.session.get(DocumentTemplate, kind) is None:
+            db.session.add(DocumentTemplate(kind=kind, title=item["title"], body=item["body"]))
+    db.session.flush()
+
+
+def load_preset(name: str = "government", *, organisation_name: str | None = None) -> None:
+    """Load preset ``name`` as a whole working set-up (idempotent); flush, never commit."""
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
     preset = PRESETS[name]
     ensure_roles()
-    ensure_settings(preset["organisation_name"])
-    order = 0
-    for unit_name, kind, doc_code, children in preset["units"]:
-        order += 10
-        parent = _unit(unit_name, kind, doc_code, None, order)
-        db.session.flush()
-        for child_name, child_code in children:
-            order += 1
-            _unit(child_name, UnitKind.department, child_code, parent, order)
-    if name in DEADLINE_PRESETS and not db.session.scalar(
-        sa.select(sa.func.count(DeadlineRule.id))
-    ):
+    ensure_settings(organisation_name or preset["organisation_name"])
+    _load_units(preset["units"])
+    _load_categories(preset["categories"])
+    _name_roles(preset["role_names"])
+    settings = {"organisation_name": preset["organisation_name"], **preset["settings"]}
+    _load_settings(settings)
+    if organisation_name:
+        set_setting("organisation_name", organisation_name)
+    if db.session.get(SystemSetting, VOCABULARY_SETTING) is None:
+        set_setting(VOCABULARY_SETTING, dump_vocabulary(preset["vocabulary"]), "称谓")
+    if not db.session.scalar(sa.select(sa.func.count(DeadlineRule.id))):
         load_deadline_preset(name)
-    for index, (category_name, kind, children) in enumerate(preset["categories"], start=1):
-        parent = _category(category_name, kind, None, index * 10, f"{index:02d}")
-        for child_index, child_name in enumerate(children, start=1):
-            _category(
-                child_name, kind, parent, index * 10 + child_index, f"{index:02d}{child_index:02d}"
-            )
+    _load_documents(preset["document_templates"])
+    # Custom fields and routing rules live in their own modules; the configuration registry
+    # knows their loaders once they are wired in (upsert by natural key, so loading twice is
+    # harmless).
+    from .configuration import optional_section
+
+    for key in ("custom_fields", "routing_rules"):
+        section = optional_section(key)
+        if section is not None and preset[key]:
+            section.apply(preset[key])
     from ..operations.surveys import ensure_owner_survey_template
 
     ensure_owner_survey_template()
+    set_setting(SETUP_SETTING, "1", "已完成初始设置")
     db.session.flush()
+
+
+def preset_configuration(name: str, organisation_name: str | None = None) -> dict:
+    """Preset ``name`` as a complete configuration file (see configuration.py): every role,
+    every setting, every section, so that applying it makes the database that preset."""
+    from .configuration import FORMAT, VERSION, optional_section
+
+    preset = PRESETS[name]
+    settings = {key: default for key, (default, _label) in DEFAULT_SETTINGS.items()}
+    settings.update(preset["settings"])
+    settings["organisation_name"] = organisation_name or preset["organisation_name"]
+    sections = {
+        "units": preset["units"],
+        "roles": [
+            {
+                "code": code,
+                "name": preset["role_names"].get(code, default_name),
+                "description": None,
+                "permissions": sorted(permissions),
+            }
+            for code, (default_name, permissions) in DEFAULT_ROLES.items()
+        ],
+        "categories": preset["categories"],
+        "settings": [{"key": key, "value": value} for key, value in sorted(settings.items())],
+        "vocabulary": [
+            {"standard": standard, "word": word}
+            for standard, word in sorted(preset["vocabulary"].items())
+        ],
+        "deadline_rules": preset["deadline_rules"],
+        "escalation_rules": preset["escalation_rules"],
+        "document_templates": preset["document_templates"],
+    }
+    for key in ("custom_fields", "routing_rules"):
+        if optional_section(key) is not None:
+            sections[key] = preset[key]
+    return {"format": FORMAT, "version": VERSION, "sections": sections}
+
+
+def set_up_organisation(name: str, organisation_name: str, *, by) -> None:
+    """The set-up wizard: make this (still empty) database preset ``name``; flush only.
+
+    Refused once cases exist: a preset replaces units, categories and rules wholesale."""
+    from ..cases import Case
+    from ..operations import NotPermitted, ValidationFailed
+    from ..operations.audit_log import record_audit
+    from .configuration import apply_configuration
+
+    if not (by.has_permission("settings.manage") and by.has_permission("user.manage")):
+        raise NotPermitted(_("只有系统管理员可以进行初始设置"))
+    if name not in PRESETS:
+        raise ValidationFailed(_("请选择一种预设"), field="preset")
+    organisation_name = (organisation_name or "").strip()
+    if not 1 <= len(organisation_name) <= 100:
+        raise ValidationFailed(_("请填写单位名称（不超过100个字）"), field="organisation_name")
+    if db.session.scalar(sa.select(sa.func.count(Case.id))):
+        raise ValidationFailed(
+            _(
+                "数据库中已有登记的事项，不能再进行初始设置；请在各设置页面中逐项修改，或使用配置导入。"
+            )
+        )
+    apply_configuration(preset_configuration(name, organisation_name))
+    load_preset(name, organisation_name=organisation_name)
+    record_audit(
+        "setup",
+        by=by,
+        target_type="system_settings",
+        target_id=SETUP_SETTING,
+        summary=f"初始设置：{PRESETS[name]['title']}（{organisation_name}）",
+        data={"preset": name, "organisation_name": organisation_name},
+    )

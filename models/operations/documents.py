@@ -38,6 +38,7 @@ from ..rendering.pdf import RenderError, render_pdf
 from ..rendering.wording import check_template, paragraphs, render_wording
 from ..settings import SystemSetting
 from ..units import Unit
+from ..vocabulary import substitute, substitute_template
 from . import NotPermitted, ValidationFailed
 from .audit import log_event
 from .audit_log import record_audit
@@ -234,6 +235,11 @@ def build_html(
         stored_title, stored_body = wording_of(doc_type.kind)
         title_template = stored_title if title_template is None else title_template
         body_template = stored_body if body_template is None else body_template
+    # The organisation's words (患者及家属, 投诉 …) in the wording's own text, not in the values.
+    title_template, body_template = (
+        substitute_template(title_template),
+        substitute_template(body_template),
+    )
     title = render_wording(title_template, values, _l("标题")).strip().replace("\n", "")
     body = render_wording(body_template, values, _l("正文"))
     context = {
@@ -248,7 +254,9 @@ def build_html(
         return render_template("documents/letter.html", **context)
     return render_template(
         "documents/form.html",
-        rows=form_rows(doc_type.kind, values, contact),
+        rows=[
+            (substitute(label), value) for label, value in form_rows(doc_type.kind, values, contact)
+        ],
         number_label="编号：",
         meta_left=f"填表日期：{context['date_text']}",
         **context,
@@ -364,7 +372,8 @@ def issue_document(
 
 def _title_text(doc_type: DocumentType, values: dict[str, str]) -> str:
     title_template, _body = wording_of(doc_type.kind)
-    title = render_wording(title_template, values, _l("标题")).strip().replace("\n", "")
+    title = render_wording(substitute_template(title_template), values, _l("标题"))
+    title = title.strip().replace("\n", "")
     return (title or doc_type.title)[:200]
 
 

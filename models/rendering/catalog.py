@@ -13,6 +13,7 @@ from ..base import format_chinese_date, to_local
 from ..cases import Case, CaseEvent
 from ..enums import CaseStatus, DocumentKind, EventKind, ReplyKind
 from ..settings import SystemSetting
+from ..vocabulary import substitute
 
 K = DocumentKind
 E = EventKind
@@ -332,7 +333,7 @@ def _previous_event(case: Case, event: CaseEvent, kind: EventKind) -> CaseEvent 
 def addressee(case: Case) -> str:
     names = [party.name for party in case.petitioners]
     if case.is_anonymous or not names:
-        return "信访人"
+        return substitute("信访人")
     if len(names) == 1:
         return names[0]
     return "、".join(names[:3]) + ("等" if len(names) > 3 else "")
@@ -345,7 +346,7 @@ def common_values(case: Case, *, unit_name: str, issued_on: date, number: str) -
         **placeholder_values(case),
         "事项编号": case.number or "",
         "事项标题": case.subject or "",
-        "信访人": "、".join(p.name for p in case.petitioners) or "信访人",
+        "信访人": "、".join(p.name for p in case.petitioners) or substitute("信访人"),
         "称呼": addressee(case),
         "信访内容": case.content or "",
         "诉求": case.demands or "",

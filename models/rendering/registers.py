@@ -24,6 +24,7 @@ from ..enums import CategoryKind, RegisterKind
 from ..policies import MASK
 from ..settings import SystemSetting
 from ..units import Unit
+from ..vocabulary import substitute
 
 #: Above this many rows a register is refused (split it by period or unit). A render process
 #: needs about 200 MB per 1,000 rows and may add at most 1.5 GB; a long register is laid out as
@@ -463,7 +464,7 @@ def register_html(
         organisation=SystemSetting.get("organisation_name"),
         period=describe(params),
         printed=format_local(utcnow()),
-        columns=register_columns(params.kind),
+        columns=[Column(substitute(c.title), c.width_mm) for c in register_columns(params.kind)],
         rows=rows,
         total_rows=len(rows) if total_rows is None else total_rows,
         part=part,
