@@ -160,7 +160,7 @@ def test_hospital_fields_routing_and_wording_are_data(app):
     assert fields["patient_type"]["choices"] == ["门诊", "住院"]
     assert fields["patient_type"]["required"] is True
     route = next(r for r in PRESETS["hospital"]["routing_rules"] if r["unit"] == "医务科")
-    assert (route["custom_field_key"], route["custom_field_value"]) == ("patient_type", "住院")
+    assert (route["field_key"], route["field_value"]) == ("patient_type", "住院")
     assert {"院行风办", "医务科", "护理部", "门诊部", "院领导"} <= set(_units())
     assert _roles()["office"] == "院行风办"
     assert db.session.get(DocumentTemplate, "complaint_notice").title == "信访投诉处理通知单"
@@ -180,7 +180,7 @@ def test_preset_references_are_consistent():
         fields = {f["key"] for f in preset["custom_fields"]}
         for route in preset["routing_rules"]:
             assert route["unit"] in units and route["category"] in (None, *codes), name
-            assert route["custom_field_key"] in (None, *fields), name
+            assert route["field_key"] in (None, *fields), name
         words = set(preset["role_names"].values())
         assert len(words) == len(preset["role_names"]), name
 
@@ -496,45 +496,23 @@ def test_a_role_name_taken_by_a_role_outside_the_file_is_refused(app):
     assert row_counts() == counts
 
 
-def test_custom_field_and_routing_slots_load_and_round_trip_once_wired(app, monkeypatch):
-    """The fields and routing branches provide export_*/apply_*; the registry finds them."""
-    import sys
-    import types
-
-    stored: dict[str, list] = {"custom_fields": [], "routing_rules": []}
-    for key, export_name, apply_name in (
-        ("custom_fields", "export_custom_fields", "apply_custom_fields"),
-        ("routing_rules", "export_routing_rules", "apply_routing_rules"),
-    ):
-        module = types.ModuleType(f"fake_{key}")
-        setattr(module, export_name, lambda key=key: copy.deepcopy(stored[key]))
-        setattr(
-            module,
-            apply_name,
-            lambda items, key=key: stored.__setitem__(key, copy.deepcopy(items)),
-        )
-        monkeypatch.setitem(sys.modules, f"fake_{key}", module)
-        slot = configuration.OPTIONAL_SECTIONS[key]
-        monkeypatch.setitem(
-            configuration.OPTIONAL_SECTIONS,
-            key,
-            (f"fake_{key}", export_name, apply_name, *slot[3:]),
-        )
-    monkeypatch.setattr(
-        configuration,
-        "SECTIONS",
-        {k: v for k, v in configuration.SECTIONS.items() if k not in stored},
-    )
+def test_custom_fields_and_routing_rules_load_and_round_trip(app):
+    from models.custom_fields import CustomField
+    from models.routing import RoutingRule
 
     load_preset("hospital")
     db.session.commit()
-    assert stored["custom_fields"] == PRESETS["hospital"]["custom_fields"]
-    assert stored["routing_rules"] == PRESETS["hospital"]["routing_rules"]
+    fields = {field.key: field for field in db.session.scalars(sa.select(CustomField))}
+    assert fields["patient_type"].choices == ["门诊", "住院"] and fields["patient_type"].required
+    rules = db.session.scalars(sa.select(RoutingRule).order_by(RoutingRule.id)).all()
+    assert [(rule.field_value, rule.unit.name) for rule in rules] == [
+        ("住院", "医务科"),
+        ("门诊", "门诊部"),
+    ]
     exported = export_configuration()
     assert exported["sections"]["routing_rules"][0]["unit"] == "医务科"
     assert "routing_rules" in preset_configuration("hospital")["sections"]
 
-    stored.update(custom_fields=[], routing_rules=[])
     db.session.remove()
     wipe_tables()
     apply_configuration(exported)

@@ -74,6 +74,7 @@ def test_hospital_case_form_and_printed_notice_say_patient(
         subject="护士态度生硬",
         content="住院期间护士态度生硬。",
         is_anonymous=True,
+        custom_values={"patient_type": "住院"},
     )
     assert case.number.startswith("YY")
     perform("accept", case, by=office)

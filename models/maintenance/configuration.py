@@ -10,13 +10,12 @@ database say what the items say; flush, never commit).
 savepoint: any error leaves the database exactly as it was and raises ``ValidationFailed`` with
 a Chinese message. The caller (the import screen) commits.
 
-Custom fields and routing rules live in other modules; ``optional_section`` finds their
-``export_*`` / ``apply_*`` functions when those modules exist (the slots are always listed).
+Custom fields and routing rules keep their export and apply functions beside their models
+(models/custom_fields.py, models/routing.py); the registry lists them like the others.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from flask_babel import lazy_gettext as _l
 
 from .. import db
 from ..categories import Category
+from ..custom_fields import apply_custom_fields, export_custom_fields
 from ..deadlines import DeadlineRule, EscalationRule
 from ..documents import DocumentTemplate
 from ..enums import (
@@ -42,6 +42,7 @@ from ..enums import (
 )
 from ..operations import ValidationFailed
 from ..permissions import PERMISSIONS
+from ..routing import apply_routing_rules, export_routing_rules
 from ..settings import DEFAULT_SETTINGS, SETTING_CHOICES, SystemSetting
 from ..units import Unit
 from ..users import Role
@@ -616,6 +617,8 @@ def apply_escalation_rules(items: list[dict]) -> None:
 # --- document wording -------------------------------------------------------------------------
 
 DOCUMENTS = _l("文书模板")
+CUSTOM_FIELDS = _l("自定义字段")
+ROUTING_RULES = _l("分派规则")
 
 
 def export_document_templates() -> list[dict]:
@@ -695,6 +698,8 @@ for _section in (
         "name",
         validate_escalation_rules,
     ),
+    Section("custom_fields", CUSTOM_FIELDS, export_custom_fields, apply_custom_fields, "key"),
+    Section("routing_rules", ROUTING_RULES, export_routing_rules, apply_routing_rules, "name"),
     Section(
         "document_templates",
         DOCUMENTS,
@@ -706,46 +711,8 @@ for _section in (
 ):
     register_section(_section)
 
-#: Slots filled by other modules: section key -> (module, export function, apply function,
-#: natural key, title). The lead may instead call ``register_section`` from those modules.
-OPTIONAL_SECTIONS = {
-    "custom_fields": (
-        "models.custom_fields",
-        "export_custom_fields",
-        "apply_custom_fields",
-        "key",
-        _l("自定义字段"),
-    ),
-    "routing_rules": (
-        "models.routing",
-        "export_routing_rules",
-        "apply_routing_rules",
-        "name",
-        _l("分办规则"),
-    ),
-}
-
-
-def optional_section(key: str) -> Section | None:
-    """The section ``key`` if its module provides it (registering it on first use)."""
-    if key in SECTIONS:
-        return SECTIONS[key]
-    module_name, export_name, apply_name, natural_key, title = OPTIONAL_SECTIONS[key]
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
-        return None
-    export, apply = getattr(module, export_name, None), getattr(module, apply_name, None)
-    if export is None or apply is None:
-        return None
-    section = Section(key, title, export, apply, natural_key)
-    register_section(section)
-    return section
-
 
 def active_sections() -> list[Section]:
-    for key in OPTIONAL_SECTIONS:
-        optional_section(key)
     return list(SECTIONS.values())
 
 
@@ -804,11 +771,8 @@ def check_envelope(data) -> None:
     known = {section.key: section for section in active_sections()}
     for key, items in sections.items():
         if key not in known:
-            if key in OPTIONAL_SECTIONS and not items:
-                continue
-            title = OPTIONAL_SECTIONS[key][4] if key in OPTIONAL_SECTIONS else key
             raise ValidationFailed(
-                _("本系统不支持配置文件中的“%(section)s”部分", section=title), field="file"
+                _("本系统不支持配置文件中的“%(section)s”部分", section=key), field="file"
             )
         if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
             raise _fail(known[key].title, _("内容须为条目列表"))

@@ -144,8 +144,19 @@ def _value(member):
     return None if member is None else member.value
 
 
-def _field(key, label, field_type, *, choices=None, required=False, category=None) -> dict:
-    """A custom field item (models/custom_fields.py, natural key ``key``)."""
+def _field(
+    key,
+    label,
+    field_type,
+    *,
+    choices=None,
+    required=False,
+    category=None,
+    kind=None,
+    listed=False,
+) -> dict:
+    """A custom field item (models/custom_fields.py, natural key ``key``); ``listed``: a column
+    and a filter of the case list."""
     return {
         "key": key,
         "label": label,
@@ -153,6 +164,9 @@ def _field(key, label, field_type, *, choices=None, required=False, category=Non
         "choices": list(choices or []),
         "required": required,
         "category": category,
+        "category_kind": _value(kind),
+        "show_in_list": listed,
+        "filterable": listed,
     }
 
 
@@ -164,8 +178,8 @@ def _route(name, unit, *, category=None, channel=None, priority=None, field=None
         "category": category,
         "channel": _value(channel),
         "priority": _value(priority),
-        "custom_field_key": field,
-        "custom_field_value": value,
+        "field_key": field,
+        "field_value": value,
     }
 
 
@@ -507,7 +521,9 @@ PRESETS: dict[str, dict] = {
             "客户投诉处理单", _ENTERPRISE_NOTICE_BODY, customer_reply=True
         ),
         "custom_fields": [
-            _field("complaint_valid", "投诉是否有效", "choice", choices=["有效", "无效"]),
+            _field(
+                "complaint_valid", "投诉是否有效", "choice", choices=["有效", "无效"], listed=True
+            ),
             _field("first_contact_at", "首次联系客户时间", "datetime", category="GD"),
             _field("remedial_measure", "补救措施", "text"),
             _field("corrective_action", "纠正措施", "text"),
@@ -556,7 +572,7 @@ PRESETS: dict[str, dict] = {
             "客户投诉处理通知单", _PROPERTY_NOTICE_BODY, customer_reply=True
         ),
         "custom_fields": [
-            _field("apology_given", "已先行致歉", "boolean", category="FW"),
+            _field("apology_given", "已先行致歉", "boolean", category="FW", listed=True),
             _field("remedial_measure", "补救措施", "text"),
             _field("corrective_action", "纠正措施", "text"),
             _field("corrective_planned_on", "纠正措施计划完成日期", "date"),
@@ -605,7 +621,15 @@ PRESETS: dict[str, dict] = {
             "信访投诉处理通知单", _HOSPITAL_NOTICE_BODY, customer_reply=True
         ),
         "custom_fields": [
-            _field("patient_type", "患者类型", "choice", choices=["门诊", "住院"], required=True),
+            _field(
+                "patient_type",
+                "患者类型",
+                "choice",
+                choices=["门诊", "住院"],
+                required=True,
+                kind=K.complaint,
+                listed=True,
+            ),
             _field("ward", "科室及床号", "text"),
             _field("staff_statement", "当事人书面说明", "text"),
         ],
@@ -845,15 +869,12 @@ def load_preset(name: str = "government", *, organisation_name: str | None = Non
     if not db.session.scalar(sa.select(sa.func.count(DeadlineRule.id))):
         load_deadline_preset(name)
     _load_documents(preset["document_templates"])
-    # Custom fields and routing rules live in their own modules; the configuration registry
-    # knows their loaders once they are wired in (upsert by natural key, so loading twice is
-    # harmless).
-    from .configuration import optional_section
+    # Fields before routing: a routing rule may test a field's value.
+    from .configuration import SECTIONS
 
     for key in ("custom_fields", "routing_rules"):
-        section = optional_section(key)
-        if section is not None and preset[key]:
-            section.apply(preset[key])
+        if preset[key]:
+            SECTIONS[key].apply(preset[key])
     from ..operations.surveys import ensure_owner_survey_template
 
     ensure_owner_survey_template()
@@ -864,7 +885,7 @@ def load_preset(name: str = "government", *, organisation_name: str | None = Non
 def preset_configuration(name: str, organisation_name: str | None = None) -> dict:
     """Preset ``name`` as a complete configuration file (see configuration.py): every role,
     every setting, every section, so that applying it makes the database that preset."""
-    from .configuration import FORMAT, VERSION, optional_section
+    from .configuration import FORMAT, VERSION
 
     preset = PRESETS[name]
     settings = {key: default for key, (default, _label) in DEFAULT_SETTINGS.items()}
@@ -890,10 +911,9 @@ def preset_configuration(name: str, organisation_name: str | None = None) -> dic
         "deadline_rules": preset["deadline_rules"],
         "escalation_rules": preset["escalation_rules"],
         "document_templates": preset["document_templates"],
+        "custom_fields": preset["custom_fields"],
+        "routing_rules": preset["routing_rules"],
     }
-    for key in ("custom_fields", "routing_rules"):
-        if optional_section(key) is not None:
-            sections[key] = preset[key]
     return {"format": FORMAT, "version": VERSION, "sections": sections}
 
 
