@@ -71,6 +71,7 @@ from .filters import (
     AwaitingMeFilter,
     CachedOptions,
     ChoiceEqualFilter,
+    DailyReviewFilter,
     DeadlineFilter,
     MyCasesFilter,
     StatsDrillFilter,
@@ -133,6 +134,7 @@ def _status_badge(view, context, model, name):
 CASE_FLAGS = (
     ("is_anonymous", _l("匿名")),
     ("is_group", _l("集体访/联名")),
+    ("is_investigation_order", _l("上级交办查处件")),
     ("is_important", _l("重要")),
     ("is_major", _l("重大")),
     ("is_difficult", _l("疑难复杂")),
@@ -237,6 +239,7 @@ class CaseView(
         DeadlineFilter(Case.id, _l("办理时限")),
         AwaitingMeFilter(Case.id, _l("待我办理")),
         StatsDrillFilter(Case.id, _l("统计口径")),
+        DailyReviewFilter(Case.id, _l("日常复核")),
     )
     column_formatters = {
         "flags": lambda view, context, model, name: _case_flags(model),
@@ -289,6 +292,7 @@ class CaseView(
         "agent",
         "is_anonymous",
         "is_group",
+        "is_investigation_order",
         "head_count",
         "representatives",
         "is_important",
@@ -313,6 +317,9 @@ class CaseView(
         "subject": {"description": _l("一句话概括反映的问题")},
         "is_beyond_level": {"description": _l("如越级上省、进京上访；勾选即通知领导")},
         "is_abnormal": {"description": _l("缠访闹访、堵门拦车等；勾选即通知领导")},
+        "is_investigation_order": {
+            "description": _l("上级交办要求报送查处结果；办结前须完成回访（复查）")
+        },
         "head_count": {
             "description": _l("集体访或联名信的人数"),
             "validators": [NumberRange(min=1, max=100000, message=_l("人数应在1到100000之间"))],

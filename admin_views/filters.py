@@ -160,6 +160,25 @@ class DeadlineFilter(filters.BaseSQLAFilter):
         return _l("为")
 
 
+class DailyReviewFilter(filters.BaseSQLAFilter):
+    """The operator's morning review: repeat or unresolved cases of the last days."""
+
+    def __init__(self, column, name):
+        super().__init__(column, name, options=[("3", _l("近3日重复或未办结"))])
+
+    def apply(self, query, value, alias=None):
+        from models import Case
+        from models.queries.worklists import daily_review_case_ids
+
+        return query.filter(Case.id.in_(daily_review_case_ids(days=int(value))))
+
+    def validate(self, value) -> bool:
+        return value == "3"
+
+    def operation(self):
+        return _l("为")
+
+
 class AwaitingMeFilter(MyCasesFilter):
     """Cases whose next workflow step is the signed-in user's (我的待办)."""
 

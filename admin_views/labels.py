@@ -31,6 +31,7 @@ COMMON_LABELS = {
     "is_abnormal": _l("异常访"),
     "is_anonymous": _l("匿名"),
     "is_group": _l("集体访/联名"),
+    "is_investigation_order": _l("上级交办查处件"),
     "head_count": _l("人数"),
     "representatives": _l("代表人"),
     "created_at": _l("登记时间"),

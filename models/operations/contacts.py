@@ -8,13 +8,15 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from .. import db
-from ..base import to_local
+from ..base import to_local, utcnow
 from ..cases import Case
 from ..contacts import Call, Letter, Visit
 from ..enums import CaseChannel, EventKind, LetterOrigin
+from ..policies import is_open
 from . import ValidationFailed
 from .audit import changes_of, log_event
 from .cases import register_case
+from .deadlines import notify
 from .guards import ensure_case_visible, ensure_not_future, ensure_permission
 from .parties import ensure_not_banned
 
@@ -127,6 +129,15 @@ def register_contact(
         at=at,
         **{subject: contact},
     )
+    if not contact.is_first_contact and case.handler is not None and is_open(case):
+        # 重复投诉: the handler hears of it at once and gets back to the caller.
+        notify(
+            [case.handler],
+            case,
+            f"{case.number}「{case.subject[:40]}」再次来信来访来电"
+            f"（重复{case.repeat_count}次），请及时联系信访人",
+            at=at or utcnow(),
+        )
     return contact
 
 

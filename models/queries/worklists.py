@@ -6,13 +6,15 @@ lists them.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from .. import db
+from ..base import utcnow
 from ..callbacks import Callback
 from ..cases import Case, case_petitioners
+from ..contacts import Call, Letter, Visit
 from ..deadlines import CaseClock, Notification
 from ..enums import CaseStatus
 from ..operations.deadlines import due_soon_case_ids, overdue_case_ids
@@ -29,6 +31,26 @@ from ..units import Unit
 
 #: Rows per work list; a list longer than this is narrowed on the case list instead.
 WORKLIST_LIMIT = 100
+
+
+#: The operator's daily review (日常复核) looks back this many days.
+REVIEW_DAYS = 3
+
+
+def daily_review_case_ids(now: datetime | None = None, days: int = REVIEW_DAYS):
+    """Cases received, or contacted again, within the last ``days`` days that came back as a
+    repeat contact or are still unresolved: the hotline operator's morning review list."""
+    since = (now or utcnow()) - timedelta(days=days)
+    recent_contact = sa.union(
+        *(
+            sa.select(model.case_id).where(model.created_at >= since, model.is_deleted.is_(False))
+            for model in (Letter, Visit, Call)
+        )
+    )
+    return sa.select(Case.id).where(
+        sa.or_(Case.received_at >= since, Case.id.in_(recent_contact)),
+        sa.or_(Case.repeat_count > 0, open_clause()),
+    )
 
 
 def _live_visible(user):
