@@ -17,7 +17,7 @@ from html.parser import HTMLParser
 import pytest
 import sqlalchemy as sa
 
-from models import Case, CaseClock, CaseEvent, Category, Notification, Unit, db
+from models import Case, CaseClock, CaseEvent, Category, Letter, Notification, Unit, db
 from models.base import local_zone, utcnow
 from models.enums import CaseChannel, CaseStatus, Clock, EventKind, TimeUnit
 from models.operations.deadlines import refresh_due, run_escalations
@@ -386,7 +386,10 @@ def test_s4_out_of_scope_letter_returned_by_the_station_or_transferred_by_the_of
     case = _forwarded_letter(client, units, categories, "判决执行问题")
     assert case.channel == CaseChannel.higher_assignment
     page = details(client, case)
-    assert "市信访局" in page and "市信转〔2026〕88号" in page
+    assert "上级批转/交办（市信访局）" in page
+    letter_id = db.session.scalar(sa.select(Letter.id).where(Letter.case_id == case.id))
+    letter_page = client.get(f"/admin/letter/details/?id={letter_id}").get_data(as_text=True)
+    assert "原批转单位" in letter_page and "市信转〔2026〕88号" in letter_page
     # 2. A 15-day countdown; 转办 is not offered and refused if posted; the return letter.
     handover = clock_of(case, Clock.handover)
     assert (handover.amount, handover.unit) == (15, TimeUnit.calendar_days)
