@@ -524,7 +524,7 @@ def test_s14_hospital_inpatient_complaint_notice_day_7_warning_and_day_14_overdu
     login_as(office)
     notice = printed(client, case, "complaint_notice")
     assert "信访投诉处理通知单" in notice and "医务科" in notice and "两周内" in notice
-    assert "患者及家属" in notice and "信访人" not in notice
+    assert "患者及家属赵丽" in notice and "信访人" not in notice
 
     # 3. The department investigates, records its opinion and the nurse's written statement.
     step(client, login_as, handler, "acknowledge", case)
@@ -546,8 +546,11 @@ def test_s14_hospital_inpatient_complaint_notice_day_7_warning_and_day_14_overdu
     # the case is overdue and the hospital leaders are told.
     closing = clock_of(case, Clock.closing)
     assert (closing.amount, closing.unit) == (14, TimeUnit.calendar_days)
-    assert run_escalations(now=closing.started_at + timedelta(days=6)) == 0
-    assert run_escalations(now=closing.started_at + timedelta(days=7, hours=1)) >= 1
+    handling = clock_of(case, Clock.handling)
+    assert (handling.amount, handling.unit) == (7, TimeUnit.calendar_days)
+    minute = timedelta(minutes=1)
+    assert run_escalations(now=handling.due_at - minute) == 0
+    assert run_escalations(now=handling.due_at + minute) == 1
     db.session.commit()
     assert any(case.number in message for message in notifications_of(office))
     assert not any(case.number in message for message in notifications_of(leader))
@@ -560,7 +563,8 @@ def test_s14_hospital_inpatient_complaint_notice_day_7_warning_and_day_14_overdu
         reason="需等待护理部共同约谈当事护士",
     )
     assert "需等待护理部共同约谈当事护士" in details(client, case)
-    assert run_escalations(now=closing.started_at + timedelta(days=14, hours=1)) >= 1
+    assert run_escalations(now=closing.due_at - minute) == 0
+    assert run_escalations(now=closing.due_at + minute) == 1
     db.session.commit()
     assert any(case.number in message for message in notifications_of(leader))
     # Time moves on: the clock started 15 days ago; the case is flagged overdue.
@@ -583,7 +587,7 @@ def test_s14_hospital_inpatient_complaint_notice_day_7_warning_and_day_14_overdu
         decision="当事护士书面检讨，扣发当月绩效",
     )
     step(client, login_as, head, "approve_result", case)
-    step(client, login_as, office, "reply", case, method="face_to_face", text="已当面答复")
+    step(client, login_as, office, "reply", case, method="on_site", text="已当面答复")
     step(client, login_as, office, "close", case, opinion="办结")
     step(client, login_as, office, "archive", case)
     assert fresh(case).status == CaseStatus.archived

@@ -419,7 +419,9 @@ HOSPITAL_RULES = [
 ]
 
 HOSPITAL_ESCALATIONS = [
-    _escalation("第7日告知院行风办", 1, C.closing, "percent_elapsed", 50, "office", False),
+    # 医院投诉接待制度: the department handles it in 3-7 days; when day 7 passes without a
+    # result the conduct office is told (the end of the 7-day handling clock, not half of 14).
+    _escalation("第7日告知院行风办", 1, C.handling, "past_due", 0, "office", False),
     _escalation("满2周未办结报院领导", 2, C.closing, "past_due", 0, "leader", False),
 ]
 

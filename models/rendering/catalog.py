@@ -491,7 +491,8 @@ def form_rows(
     if kind == K.complaint_notice:
         return [
             ("编号", values["事项编号"]),
-            ("投诉人", values["称呼"]),
+            # The standard word, so that each sector's 称谓 prints (患者及家属, 业主, 客户 …).
+            ("信访人", values["称呼"]),
             ("联系电话", contact or ""),
             ("投诉时间", values["收到日期"]),
             ("投诉事项", values["事项标题"]),
