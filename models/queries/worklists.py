@@ -43,8 +43,12 @@ def daily_review_case_ids(now: datetime | None = None, days: int = REVIEW_DAYS):
     since = (now or utcnow()) - timedelta(days=days)
     recent_contact = sa.union(
         *(
-            sa.select(model.case_id).where(model.created_at >= since, model.is_deleted.is_(False))
-            for model in (Letter, Visit, Call)
+            sa.select(model.case_id).where(moment >= since, model.is_deleted.is_(False))
+            for model, moment in (
+                (Letter, Letter.received_at),
+                (Visit, Visit.visited_at),
+                (Call, Call.called_at),
+            )
         )
     )
     return sa.select(Case.id).where(
