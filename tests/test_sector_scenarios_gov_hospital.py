@@ -14,7 +14,6 @@ import json
 from datetime import timedelta
 from html.parser import HTMLParser
 
-import pytest
 import sqlalchemy as sa
 
 from models import Call, Case, CaseClock, CaseEvent, Category, Letter, Notification, Unit, db
@@ -166,7 +165,7 @@ def notifications_of(user) -> list[str]:
 def test_s3_phone_complaint_handover_investigation_rectification_callback(
     app, client, login_as, create_user
 ):
-    admin, units, categories = set_up_office(
+    _admin, units, categories = set_up_office(
         client, login_as, create_user, "government", "示范县建设工程质量安全监督站"
     )
     # The station's own rule (工程质量站 制度): a phone call goes to its handler within 24 h.
@@ -478,7 +477,7 @@ def test_s4_out_of_scope_letter_returned_by_the_station_or_transferred_by_the_of
 def test_s14_hospital_inpatient_complaint_notice_day_7_warning_and_day_14_overdue(
     app, client, login_as, create_user
 ):
-    admin, units, categories = set_up_office(
+    _admin, units, categories = set_up_office(
         client, login_as, create_user, "hospital", "示范市人民医院"
     )
     conduct_office = units["院行风办"]
@@ -632,7 +631,7 @@ def _hotline_call(client, when, *, case=None, **new_case):
 def test_s15_city_hotline_three_minute_dispatch_repeat_call_review_and_return(
     app, client, login_as, create_user
 ):
-    admin, units, categories = set_up_office(
+    _admin, units, categories = set_up_office(
         client, login_as, create_user, "government", "丽水市城市管理局"
     )
     # The hotline's configuration, imported on 配置导出/导入: a 3-minute dispatch clock for
@@ -733,8 +732,8 @@ def test_s15_city_hotline_three_minute_dispatch_repeat_call_review_and_return(
     assert warned()
     assert case.number not in " ".join(notifications_of(duty_chief))
 
-    # 2. Later (21:40 in the story) the caller rings again: the call joins the existing case, the repeat counter
-    # goes up, and the squad's handler is told to contact the caller.
+    # 2. Later (21:40 in the story) the caller rings again: the call joins the existing case,
+    # the repeat counter goes up, and the squad's handler is told to contact the caller.
     login_as(operator)
     # (The test's clock is real: the repeat call comes in now, a minute or so after the first.)
     again = _hotline_call(client, utcnow(), case=case)
