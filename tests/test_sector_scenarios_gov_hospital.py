@@ -109,6 +109,12 @@ def clock_of(case, kind: Clock) -> CaseClock:
     return next(c for c in fresh(case).clocks if c.kind == kind)
 
 
+def clock_row(page: str, title: str) -> str:
+    """The row of the case page's 办理时限 table for the clock called ``title``."""
+    start = page.index(f"<td>{title}</td>")
+    return page[start : page.index("</tr>", start)]
+
+
 def events(case, kind: EventKind) -> list[CaseEvent]:
     return db.session.scalars(
         sa.select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.kind == kind)
@@ -232,6 +238,8 @@ def test_s3_phone_complaint_handover_investigation_rectification_callback(
     )
     handover = clock_of(case, Clock.handover)
     assert handover.stopped_at is not None and handover.stopped_at <= handover.due_at
+    row = clock_row(details(client, case), "交转办时限")
+    assert "按期完成" in row and local(received)[:16] in row
     # A call left lying for 30 hours is flagged overdue on the office's work list.
     login_as(registrar)
     late = client.post(
@@ -249,6 +257,7 @@ def test_s3_phone_complaint_handover_investigation_rectification_callback(
     assert late.status_code == 302
     late_case = only_case()
     assert clock_of(late_case, Clock.handover).due_at < utcnow()
+    assert "已超期" in clock_row(details(client, late_case), "交转办时限")
     login_as(office)
     assert late_case.number in client.get("/admin/worklist/?tab=overdue").get_data(as_text=True)
     assert case.number not in client.get("/admin/worklist/?tab=overdue").get_data(as_text=True)
@@ -559,6 +568,9 @@ def test_s14_hospital_inpatient_complaint_notice_day_7_warning_and_day_14_overdu
     assert run_escalations(now=handling.due_at + minute) == 1
     db.session.commit()
     assert any(case.number in message for message in notifications_of(office))
+    login_as(office)
+    warnings = client.get("/admin/worklist/?tab=notifications").get_data(as_text=True)
+    assert case.number in warnings
     assert not any(case.number in message for message in notifications_of(leader))
     step(
         client,
@@ -702,8 +714,10 @@ def test_s15_city_hotline_three_minute_dispatch_repeat_call_review_and_return(
     dispatch = clock_of(case, Clock.dispatch)
     assert dispatch.stopped_at is not None and dispatch.stopped_at <= dispatch.due_at
     page = details(client, case)
-    assert "派单时限" in page and "96310派遣（3分钟）" in page
-    assert local(accepted_at)[:16] in page
+    row = clock_row(page, "派单时限")
+    assert "96310派遣（3分钟）" in row and local(accepted_at)[:16] in row and "按期完成" in row
+    (dispatched,) = events(case, EventKind.assign)
+    assert local(dispatched.created_at)[:16] in page
     # A call at 21:05 nobody dispatched: past 21:08 the operators are warned.
     login_as(operator)
     evening = (utcnow() - timedelta(days=1)).astimezone(local_zone())
@@ -730,6 +744,8 @@ def test_s15_city_hotline_three_minute_dispatch_repeat_call_review_and_return(
     run_escalations(now=stale_dispatch.due_at + timedelta(seconds=30))
     db.session.commit()
     assert warned()
+    page = details(client, stale)
+    assert "已超期" in clock_row(page, "派单时限") and "超期预警" in page
     assert case.number not in " ".join(notifications_of(duty_chief))
 
     # 2. Later (21:40 in the story) the caller rings again: the call joins the existing case,
