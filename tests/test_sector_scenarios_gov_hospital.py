@@ -20,6 +20,7 @@ from models import Call, Case, CaseClock, CaseEvent, Category, Letter, Notificat
 from models.base import local_zone, utcnow
 from models.enums import CaseChannel, CaseStatus, Clock, EventKind, TimeUnit
 from models.operations.deadlines import refresh_due, run_escalations
+from models.users import Role, User
 from tests.test_documents import pdf_text, squeezed
 from tests.test_scenarios_workflow import details, fresh, step
 
@@ -100,6 +101,27 @@ def set_up_office(client, login_as, create_user, preset: str, organisation: str)
     return admin, units, categories
 
 
+def hire(client, login_as, admin, role: str, unit: Unit, full_name: str) -> User:
+    """An administrator creates a staff account on 设置 → 用户."""
+    login_as(admin)
+    role_id = db.session.scalar(sa.select(Role.id).where(Role.code == role))
+    username = f"staff{db.session.scalar(sa.select(sa.func.count(User.id))) + 1}"
+    response = client.post(
+        "/admin/user/new/",
+        data={
+            "username": username,
+            "full_name": full_name,
+            "unit": str(unit.id),
+            "roles": str(role_id),
+            "is_active_user": "y",
+            "new_password": "Staff2026pass",
+        },
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[-2000:]
+    db.session.expire_all()
+    return db.session.scalars(sa.select(User).where(User.username == username)).one()
+
+
 def only_case() -> Case:
     db.session.expire_all()
     return db.session.scalars(sa.select(Case).order_by(Case.id.desc())).first()
@@ -171,7 +193,7 @@ def notifications_of(user) -> list[str]:
 def test_s3_phone_complaint_handover_investigation_rectification_callback(
     app, client, login_as, create_user
 ):
-    _admin, units, categories = set_up_office(
+    admin, units, categories = set_up_office(
         client, login_as, create_user, "government", "示范县建设工程质量安全监督站"
     )
     # The station's own rule (工程质量站 制度): a phone call goes to its handler within 24 h.
@@ -189,12 +211,12 @@ def test_s3_phone_complaint_handover_investigation_rectification_callback(
     )
     assert response.status_code == 302
     office_unit, housing = units["县信访局"], units["县住房和城乡建设局"]
-    registrar = create_user("registrar", unit=office_unit)
-    office = create_user("office", unit=office_unit)
-    chief = create_user("leader", unit=units["县政府领导"])
-    head = create_user("dept_head", unit=housing)
-    handler = create_user("handler", unit=housing)
-    assistant = create_user("handler", unit=housing)
+    registrar = hire(client, login_as, admin, "registrar", office_unit, "综合管理科登记员")
+    office = hire(client, login_as, admin, "office", office_unit, "信访办公室")
+    chief = hire(client, login_as, admin, "leader", units["县政府领导"], "站长")
+    head = hire(client, login_as, admin, "dept_head", housing, "质量安全科科长")
+    handler = hire(client, login_as, admin, "handler", housing, "质量安全科承办人")
+    assistant = hire(client, login_as, admin, "handler", housing, "质量安全科协办人")
 
     # 1. 综合管理科 registers the call in the ledger.
     received = utcnow().replace(microsecond=0) - timedelta(hours=2)
@@ -394,7 +416,7 @@ def test_s4_out_of_scope_letter_returned_by_the_station_or_transferred_by_the_of
     edit_in_browser(
         client, f"/admin/unit/edit/?id={office_unit.id}", out_of_scope_policy="return_only"
     )
-    registrar = create_user("registrar", unit=office_unit)
+    registrar = hire(client, login_as, admin, "registrar", office_unit, "登记员刘")
 
     # 1. A letter forwarded by a higher unit, outside the station's remit.
     login_as(registrar)
@@ -438,7 +460,13 @@ def test_s4_out_of_scope_letter_returned_by_the_station_or_transferred_by_the_of
     assert "已退回" in details(client, case)
     letter = printed(client, case, "return_letter")
     assert "市信访局" in letter and "不属本站受理范围" in letter and case.number in letter
-    step(client, login_as, create_user("office", unit=office_unit), "archive", case)
+    step(
+        client,
+        login_as,
+        hire(client, login_as, admin, "office", office_unit, "信访办张"),
+        "archive",
+        case,
+    )
     assert fresh(case).status == CaseStatus.archived
 
     # 3. The office (我办) configuration: transfer to the competent unit within 3 days and tell
@@ -486,16 +514,16 @@ def test_s4_out_of_scope_letter_returned_by_the_station_or_transferred_by_the_of
 def test_s14_hospital_inpatient_complaint_notice_day_7_warning_and_day_14_overdue(
     app, client, login_as, create_user
 ):
-    _admin, units, categories = set_up_office(
+    admin, units, categories = set_up_office(
         client, login_as, create_user, "hospital", "示范市人民医院"
     )
     conduct_office = units["院行风办"]
     medical = units["医务科"]
-    receptionist = create_user("registrar", unit=conduct_office)
-    office = create_user("office", unit=conduct_office)
-    leader = create_user("leader", unit=units["院领导"])
-    head = create_user("dept_head", unit=medical)
-    handler = create_user("handler", unit=medical)
+    receptionist = hire(client, login_as, admin, "registrar", conduct_office, "接待员王")
+    office = hire(client, login_as, admin, "office", conduct_office, "院行风办李")
+    leader = hire(client, login_as, admin, "leader", units["院领导"], "院长")
+    head = hire(client, login_as, admin, "dept_head", medical, "医务科主任")
+    handler = hire(client, login_as, admin, "handler", medical, "医务科经办人")
 
     # 1. The family of an inpatient complains at the desk; first-complaint rule: registered and
     # routed to 医务科 by the patient-type field.
@@ -643,7 +671,7 @@ def _hotline_call(client, when, *, case=None, **new_case):
 def test_s15_city_hotline_three_minute_dispatch_repeat_call_review_and_return(
     app, client, login_as, create_user
 ):
-    _admin, units, categories = set_up_office(
+    admin, units, categories = set_up_office(
         client, login_as, create_user, "government", "丽水市城市管理局"
     )
     # The hotline's configuration, imported on 配置导出/导入: a 3-minute dispatch clock for
@@ -683,9 +711,9 @@ def test_s15_city_hotline_three_minute_dispatch_repeat_call_review_and_return(
     assert client.post("/admin/configuration/apply", data={"digest": digest}).status_code == 302
 
     office_unit, squad = units["县信访局"], units["县城市管理局"]
-    operator = create_user("registrar", unit=office_unit)
-    duty_chief = create_user("office", unit=office_unit)
-    squad_handler = create_user("handler", unit=squad)
+    operator = hire(client, login_as, admin, "registrar", office_unit, "96310话务员")
+    duty_chief = hire(client, login_as, admin, "office", office_unit, "值班长")
+    squad_handler = hire(client, login_as, admin, "handler", squad, "执法中队队员")
 
     # 1. The call is recorded with the caller's details and dispatched to the on-duty squad
     # within 3 minutes: acceptance and dispatch timestamps, no warning.
