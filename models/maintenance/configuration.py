@@ -50,6 +50,7 @@ from ..vocabulary import (
     MAX_WORD_CHARS,
     VOCABULARY_SETTING,
     dump_vocabulary,
+    forget_vocabulary,
     parse_vocabulary,
 )
 
@@ -72,6 +73,70 @@ class Section:
 
 
 # --- small helpers ----------------------------------------------------------------------------
+
+
+def deadline_rule_from_item(item: dict, categories: dict[str, Category]) -> DeadlineRule | None:
+    """A rule row from an item; ``None`` when its category (by code) does not exist here."""
+    category = None
+    if item.get("category"):
+        category = categories.get(item["category"])
+        if category is None:
+            return None
+    return DeadlineRule(
+        name=item["name"],
+        clock=Clock(item["clock"]),
+        amount=item["amount"],
+        unit=TimeUnit(item["unit"]),
+        max_extension=item.get("max_extension"),
+        max_extension_count=item.get("max_extension_count"),
+        category=category,
+        category_kind=_member(CategoryKind, item.get("category_kind")),
+        priority=_member(CasePriority, item.get("priority")),
+        channel=_member(CaseChannel, item.get("channel")),
+        is_active=item.get("is_active", True),
+        note=item.get("note"),
+    )
+
+
+def escalation_rule_from_item(item: dict) -> EscalationRule:
+    return EscalationRule(
+        name=item["name"],
+        level=item.get("level", 1),
+        clock=_member(Clock, item.get("clock")),
+        trigger=EscalationTrigger(item["trigger"]),
+        threshold=item.get("threshold", 0),
+        recipient_role=item["recipient_role"],
+        same_unit_only=bool(item.get("same_unit_only", False)),
+        is_active=item.get("is_active", True),
+    )
+
+
+def _member(enum, value):
+    return None if value in (None, "") else enum(value)
+
+
+def categories_by_code() -> dict[str, Category]:
+    return {
+        category.code: category
+        for category in db.session.scalars(sa.select(Category).where(Category.code.is_not(None)))
+    }
+
+
+def set_setting(key: str, value: str, description: str | None = None) -> SystemSetting:
+    """Create or change one setting row (flush, no commit)."""
+    row = db.session.get(SystemSetting, key)
+    if row is None:
+        if description is None and key in DEFAULT_SETTINGS:
+            description = str(DEFAULT_SETTINGS[key][1])
+        row = SystemSetting(key=key, value=value, description=description)
+        db.session.add(row)
+    else:
+        row.value = value
+    db.session.info.get("system_settings", {}).pop(key, None)
+    if key == VOCABULARY_SETTING:
+        forget_vocabulary()
+    db.session.flush()
+    return row
 
 
 def _fail(section_title, message: str, item=None) -> ValidationFailed:
@@ -392,8 +457,6 @@ def validate_settings(items: list[dict], data: dict) -> None:
 
 
 def apply_settings(items: list[dict]) -> None:
-    from .presets import set_setting
-
     for item in items:
         set_setting(item["key"], item["value"])
 
@@ -433,8 +496,6 @@ def validate_vocabulary(items: list[dict], data: dict) -> None:
 
 
 def apply_vocabulary(items: list[dict]) -> None:
-    from .presets import set_setting
-
     pairs = {item["standard"]: item["word"] for item in items if item["standard"] != item["word"]}
     set_setting(VOCABULARY_SETTING, dump_vocabulary(pairs), "称谓")
 
@@ -491,8 +552,6 @@ def validate_deadline_rules(items: list[dict], data: dict) -> None:
 
 
 def apply_deadline_rules(items: list[dict]) -> None:
-    from .presets import deadline_rule_from_item
-
     categories = {_category_key(c): c for c in db.session.scalars(sa.select(Category))}
     # Rows are kept where the name matches (running clocks point at them), others replaced.
     rules = _keyed_rows(db.session.scalars(sa.select(DeadlineRule).order_by(DeadlineRule.id)))
@@ -595,8 +654,6 @@ def validate_escalation_rules(items: list[dict], data: dict) -> None:
 
 
 def apply_escalation_rules(items: list[dict]) -> None:
-    from .presets import escalation_rule_from_item
-
     # Kept by name: a warning that already fired for a clock does not fire again.
     rules = _keyed_rows(db.session.scalars(sa.select(EscalationRule).order_by(EscalationRule.id)))
     wanted = _keyed(SECTIONS["escalation_rules"], items)

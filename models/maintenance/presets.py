@@ -20,12 +20,10 @@ from ..categories import Category
 from ..deadlines import DeadlineRule, EscalationRule
 from ..documents import DocumentTemplate
 from ..enums import (
-    CaseChannel,
     CasePriority,
     CategoryKind,
     Clock,
     DocumentKind,
-    EscalationTrigger,
     TimeUnit,
     UnitKind,
 )
@@ -33,7 +31,17 @@ from ..permissions import DEFAULT_ROLES
 from ..settings import DEFAULT_SETTINGS, SystemSetting
 from ..units import Unit
 from ..users import Role
-from ..vocabulary import VOCABULARY_SETTING, dump_vocabulary, forget_vocabulary
+from ..vocabulary import VOCABULARY_SETTING, dump_vocabulary
+from .configuration import (
+    FORMAT,
+    SECTIONS,
+    VERSION,
+    apply_configuration,
+    categories_by_code,
+    deadline_rule_from_item,
+    escalation_rule_from_item,
+    set_setting,
+)
 
 K = CategoryKind
 C, U, P = Clock, TimeUnit, CasePriority
@@ -655,53 +663,6 @@ def preset_choices() -> list[tuple[str, str, str]]:
     return [(code, p["title"], p["description"]) for code, p in PRESETS.items()]
 
 
-def deadline_rule_from_item(item: dict, categories: dict[str, Category]) -> DeadlineRule | None:
-    """A rule row from an item; ``None`` when its category (by code) does not exist here."""
-    category = None
-    if item.get("category"):
-        category = categories.get(item["category"])
-        if category is None:
-            return None
-    return DeadlineRule(
-        name=item["name"],
-        clock=Clock(item["clock"]),
-        amount=item["amount"],
-        unit=TimeUnit(item["unit"]),
-        max_extension=item.get("max_extension"),
-        max_extension_count=item.get("max_extension_count"),
-        category=category,
-        category_kind=_member(CategoryKind, item.get("category_kind")),
-        priority=_member(CasePriority, item.get("priority")),
-        channel=_member(CaseChannel, item.get("channel")),
-        is_active=item.get("is_active", True),
-        note=item.get("note"),
-    )
-
-
-def escalation_rule_from_item(item: dict) -> EscalationRule:
-    return EscalationRule(
-        name=item["name"],
-        level=item.get("level", 1),
-        clock=_member(Clock, item.get("clock")),
-        trigger=EscalationTrigger(item["trigger"]),
-        threshold=item.get("threshold", 0),
-        recipient_role=item["recipient_role"],
-        same_unit_only=bool(item.get("same_unit_only", False)),
-        is_active=item.get("is_active", True),
-    )
-
-
-def _member(enum, value):
-    return None if value in (None, "") else enum(value)
-
-
-def categories_by_code() -> dict[str, Category]:
-    return {
-        category.code: category
-        for category in db.session.scalars(sa.select(Category).where(Category.code.is_not(None)))
-    }
-
-
 def load_deadline_preset(name: str) -> tuple[int, int]:
     """Replace every deadline and escalation rule with preset ``name``'s.
 
@@ -745,23 +706,6 @@ def ensure_settings(organisation_name: str | None = None) -> None:
                 value = organisation_name
             db.session.add(SystemSetting(key=key, value=value, description=str(label)))
     db.session.flush()
-
-
-def set_setting(key: str, value: str, description: str | None = None) -> SystemSetting:
-    """Create or change one setting row (flush, no commit)."""
-    row = db.session.get(SystemSetting, key)
-    if row is None:
-        if description is None and key in DEFAULT_SETTINGS:
-            description = str(DEFAULT_SETTINGS[key][1])
-        row = SystemSetting(key=key, value=value, description=description)
-        db.session.add(row)
-    else:
-        row.value = value
-    db.session.info.get("system_settings", {}).pop(key, None)
-    if key == VOCABULARY_SETTING:
-        forget_vocabulary()
-    db.session.flush()
-    return row
 
 
 def is_set_up() -> bool:
@@ -870,8 +814,6 @@ def load_preset(name: str = "government", *, organisation_name: str | None = Non
         load_deadline_preset(name)
     _load_documents(preset["document_templates"])
     # Fields before routing: a routing rule may test a field's value.
-    from .configuration import SECTIONS
-
     for key in ("custom_fields", "routing_rules"):
         if preset[key]:
             SECTIONS[key].apply(preset[key])
@@ -885,8 +827,6 @@ def load_preset(name: str = "government", *, organisation_name: str | None = Non
 def preset_configuration(name: str, organisation_name: str | None = None) -> dict:
     """Preset ``name`` as a complete configuration file (see configuration.py): every role,
     every setting, every section, so that applying it makes the database that preset."""
-    from .configuration import FORMAT, VERSION
-
     preset = PRESETS[name]
     settings = {key: default for key, (default, _label) in DEFAULT_SETTINGS.items()}
     settings.update(preset["settings"])
@@ -924,7 +864,6 @@ def set_up_organisation(name: str, organisation_name: str, *, by) -> None:
     from ..cases import Case
     from ..operations import NotPermitted, ValidationFailed
     from ..operations.audit_log import record_audit
-    from .configuration import apply_configuration
 
     if not (by.has_permission("settings.manage") and by.has_permission("user.manage")):
         raise NotPermitted(_("只有系统管理员可以进行初始设置"))
