@@ -345,11 +345,16 @@ def display_rows(case: Case) -> list[tuple[str, str]]:
 
 
 def placeholder_values(case: Case | None) -> dict[str, str]:
-    """The document placeholders of every active field, filled from ``case``."""
+    """The document placeholders of every field, filled from ``case``.
+
+    Deactivated fields are included (empty when the case has no value), so wording written
+    while a field was active still renders after it was switched off.
+    """
     values = (case.custom_values or {}) if case is not None else {}
-    return {
-        field.placeholder: display_value(field, values.get(field.key)) for field in active_fields()
-    }
+    every_field = db.session.scalars(
+        sa.select(CustomField).order_by(CustomField.is_active, CustomField.id)
+    )
+    return {field.placeholder: display_value(field, values.get(field.key)) for field in every_field}
 
 
 def placeholder_descriptions() -> dict[str, str]:

@@ -419,11 +419,17 @@ def test_register_prints_the_list_columns(three_cases):
     )
 
     today = utcnow().astimezone(local_zone()).date()
-    params = RegisterParams(kind=RegisterKind.complaints, start=today, end=today)
+    params = RegisterParams(
+        kind=RegisterKind.complaints, start=today - timedelta(days=1), end=today
+    )
     columns = register_columns(params.kind)
     assert columns[-1].title == "患者类型"
     rows = register_rows(params, sa.true())
     assert sorted(row[-1] for row in rows) == ["住院", "住院", "门诊"]
+
+
+#: Yes/no fields fill in "是" or "否", as the built-in 问题仍存在 does.
+WORDING = "患者类型：{{ 患者类型 }}{% if 已先致歉 == '是' %}，已致歉{% endif %}"
 
 
 def test_document_placeholder_renders(three_cases):
@@ -436,8 +442,17 @@ def test_document_placeholder_renders(three_cases):
     values = common_values(
         cases["inpatient"], unit_name="某医院", issued_on=utcnow().date(), number="1"
     )
-    text = render_wording("患者类型：{{ 患者类型 }}{% if 已先致歉 %}，已致歉{% endif %}", values)
+    text = render_wording(WORDING, values)
     assert text == "患者类型：住院，已致歉"
+    # Wording written while a field was active still renders after it is switched off.
+    db.session.scalars(
+        sa.select(CustomField).where(CustomField.key == "apologised")
+    ).one().is_active = False
+    values = common_values(
+        cases["outpatient"], unit_name="某医院", issued_on=utcnow().date(), number="1"
+    )
+    text = render_wording(WORDING, values)
+    assert text == "患者类型：门诊"
 
 
 # --- definitions ------------------------------------------------------------------------------
