@@ -392,6 +392,23 @@ def value_text(field: CustomField):
     return sa.func.json_extract(Case.custom_values, f'$."{field.key}"')
 
 
+def value_bound_clause(field: CustomField, bound, *, upper: bool):
+    """Cases whose date, time or number ``field`` is at least (or, ``upper``, at most)
+    ``bound``: a number, or a day ("YYYY-MM-DD", inclusive; stored times carry the local
+    offset, so their text sorts by time within the day)."""
+    if field.field_type == T.number:
+        if _dialect() == "postgresql":
+            number = sa.cast(value_text(field), sa.Numeric)
+        else:
+            number = sa.func.json_extract(Case.custom_values, f'$."{field.key}"')
+        return number <= bound if upper else number >= bound
+    text = value_text(field)
+    if upper:
+        following = date.fromordinal(date.fromisoformat(bound).toordinal() + 1).isoformat()
+        return text < following
+    return text >= bound
+
+
 def has_value_clause(key: str):
     if _dialect() == "postgresql":
         return sa.type_coerce(Case.custom_values, JSONB).has_key(key)
