@@ -43,7 +43,7 @@ from ..enums import (
 from ..operations import ValidationFailed
 from ..permissions import PERMISSIONS
 from ..routing import apply_routing_rules, export_routing_rules
-from ..settings import DEFAULT_SETTINGS, SETTING_CHOICES, SystemSetting
+from ..settings import DEFAULT_SETTINGS, SystemSetting
 from ..units import Unit
 from ..users import Role
 from ..vocabulary import (
@@ -433,27 +433,20 @@ def export_settings() -> list[dict]:
 
 
 def validate_settings(items: list[dict], data: dict) -> None:
-    from ..operations.numbering import validate_number_pattern
+    from ..operations.settings import clean_setting_value
 
     _unique(SETTINGS, items, "key")
     for item in items:
         key, value = item.get("key"), item.get("value")
         if key not in DEFAULT_SETTINGS:
             raise _fail(SETTINGS, _("没有“%(key)s”这项设置", key=key))
-        if not isinstance(value, str) or len(value) > 500:
-            raise _fail(SETTINGS, _("值须为不超过500个字的文字"), key)
-        problem = None
-        if key == "case_number_pattern":
-            problem = validate_number_pattern(value)
-        elif key in SETTING_CHOICES and value not in SETTING_CHOICES[key]:
-            problem = _("可选值为：%(values)s", values=" / ".join(SETTING_CHOICES[key]))
-        elif DEFAULT_SETTINGS[key][0].isdigit() and not value.isdigit():
-            # Numeric settings (sizes, days, rows) hold a whole number.
-            problem = _("须为整数")
-        elif not value.strip():
-            problem = _("不能为空")
-        if problem:
-            raise _fail(SETTINGS, problem, key)
+        if not isinstance(value, str):
+            raise _fail(SETTINGS, _("值须为文字"), key)
+        # The same check as the settings screen (one rule per setting, in SETTING_SPECS).
+        try:
+            item["value"] = clean_setting_value(key, value)
+        except ValidationFailed as error:
+            raise _fail(SETTINGS, str(error), key) from None
 
 
 def apply_settings(items: list[dict]) -> None:
