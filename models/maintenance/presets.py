@@ -586,12 +586,12 @@ PRESETS: dict[str, dict] = {
             _route("保洁卫生→保洁部", "保洁部", category="FW02"),
             _route("秩序维护→秩序维护部", "秩序维护部", category="FW03"),
         ],
-        # 回访工作制度 一: the manager calls back at least 10 % of the repairs, the supervisors
-        # 30 %, the repair staff 60 %.
+        # 回访工作制度 一: the 管理处 (its manager) calls back at least 10 % of the repairs, the
+        # supervisors (主管) 30 %, the repair staff 60 %. Roles that may record callbacks.
         "callback_quotas": [
             {"role": "dept_head", "min_percent": 30},
             {"role": "handler", "min_percent": 60},
-            {"role": "leader", "min_percent": 10},
+            {"role": "office", "min_percent": 10},
         ],
     },
     "hospital": {
