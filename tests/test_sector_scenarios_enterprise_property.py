@@ -21,11 +21,9 @@ from models import (
     Callback,
     CallbackQuota,
     Case,
-    CaseReply,
     CaseEvent,
     Category,
     IssuedDocument,
-    OutgoingContact,
     RectificationOrder,
     Unit,
     db,
@@ -35,7 +33,6 @@ from models.enums import (
     CaseStatus,
     Clock,
     EventKind,
-    ReplyKind,
     Satisfaction,
     TimeUnit,
 )
@@ -141,6 +138,8 @@ def callback_form(client, login_as, user, callback, **fields):
         "done_at": to_local(utcnow()).strftime("%Y-%m-%dT%H:%M"),
         "satisfaction": "satisfied",
         "follow_up": "none",
+        # 回访人: the person recording the callback picks themselves.
+        "caller": str(user.id),
     }
     data.update({key: ("y" if value is True else value) for key, value in fields.items()})
     data = {key: value for key, value in data.items() if value is not False}
@@ -399,3 +398,156 @@ def test_s12_walk_in_complaint_same_day_check_remedial_reply_callback(
     assert "维修及时，满意" in page
     step(client, login_as, people["office"], "archive", leak, volume="2026-TS-01")
     assert fresh(leak).status == CaseStatus.archived
+
+
+def repair_reported_and_closed(client, login_as, people, case, *, done: str):
+    """The repair team's ordinary path: accepted, handed to 维修班, repaired, answered, closed."""
+    step(client, login_as, people["office"], "accept", case)
+    step(
+        client,
+        login_as,
+        people["office"],
+        "assign",
+        case,
+        handling_unit=people["units"]["维修班"].id,
+        handler=people["repairer"].id,
+    )
+    step(client, login_as, people["repairer"], "acknowledge", case)
+    step(client, login_as, people["repairer"], "investigate", case, findings="上门查看")
+    step(client, login_as, people["repairer"], "report_result", case, facts=done, decision=done)
+    step(client, login_as, people["repair_lead"], "approve_result", case, note="同意")
+    step(client, login_as, people["repairer"], "reply", case, method="on_site", text=done)
+    step(client, login_as, people["office"], "close", case, opinion="维修完毕")
+
+
+def test_s13_maintenance_callbacks_deadlines_charge_check_rectification_quotas(
+    client, login_as, property_office
+):
+    people = property_office
+    # The preset brought the callback quotas of 回访工作制度 (nothing typed by hand).
+    quotas = {
+        quota.role.code: quota.min_percent for quota in db.session.scalars(sa.select(CallbackQuota))
+    }
+    assert quotas == {"office": 10, "dept_head": 30, "handler": 60}
+    login_as(people["office"])
+    page = client.get("/admin/callbackquota/").get_data(as_text=True)
+    assert "管理处客服" in page and "主管" in page and "维修及服务人员" in page
+
+    # 1. Three repairs reported by phone and completed.
+    repairs = {}
+    for code, subject in (
+        ("WX01", "消防通道防火门闭门器损坏"),
+        ("WX02", "厨房水管漏水"),
+        ("WX09", "楼道灯具不亮"),
+    ):
+        repairs[code] = register(
+            client,
+            login_as,
+            people["reception"],
+            "call",
+            called_at=local_text(utcnow() - timedelta(minutes=30)),
+            line="hotline",
+            line_number="88886666",
+            caller_number="13812345678",
+            record=f"业主来电报修：{subject}",
+            new_person_name="吴业主",
+            new_person_phone="13812345678",
+            new_subject=subject,
+            new_content=subject,
+            new_category=str(category(code).id),
+            new_priority="normal",
+        )
+        repair_reported_and_closed(client, login_as, people, repairs[code], done="已修复")
+    # Callback deadlines: 2 days (safety facility), 3 days (leak), 1 week (others).
+    amounts = {code: clock(case, Clock.callback) for code, case in repairs.items()}
+    assert {code: (c.amount, c.unit) for code, c in amounts.items()} == {
+        "WX01": (2, TimeUnit.calendar_days),
+        "WX02": (3, TimeUnit.calendar_days),
+        "WX09": (7, TimeUnit.calendar_days),
+    }
+    tasks = {code: callback_task(case) for code, case in repairs.items()}
+    assert tasks["WX01"].due_on <= tasks["WX02"].due_on <= tasks["WX09"].due_on
+    assert tasks["WX01"].due_on < tasks["WX09"].due_on
+    for code, task in tasks.items():
+        assert task.due_on == to_local(amounts[code].due_at).date()
+    page = details(client, repairs["WX01"])
+    assert "安全设施维修回访（2日）" in page and "回访时限" in page
+    login_as(people["office"])
+    listing = client.get("/admin/callback/?flt0_0=pending").get_data(as_text=True)
+    for case in repairs.values():
+        assert case.number in listing
+
+    # 2. The callbacks: on-site check, the repair staff's service, suggestions, the charge
+    # verified and the resident's signature.
+    login_as(people["office"])
+    form = client.get(f"/admin/callback/edit/?id={tasks['WX01'].id}").get_data(as_text=True)
+    for label in ("已核对收费", "被回访人已签名", "问题仍存在", "满意度"):
+        assert label in form
+    door = callback_form(
+        client,
+        login_as,
+        people["office"],
+        tasks["WX01"],
+        method="home_visit",
+        person_reached="吴业主",
+        opinion="闭门器已更换，维修人员态度好；建议定期检查",
+        charges_checked=True,
+        signature_obtained=True,
+    )
+    assert door.is_done and door.charges_checked and door.signature_obtained
+    record = issue(client, login_as, people["office"], repairs["WX01"], "callback_record")
+    text = squeezed(record.pdf)
+    assert "闭门器已更换" in text and repairs["WX01"].number in text
+    light = callback_form(
+        client,
+        login_as,
+        people["repairer"],
+        tasks["WX09"],
+        method="home_visit",
+        person_reached="吴业主",
+        charges_checked=True,
+        signature_obtained=True,
+    )
+    assert light.is_done
+
+    # 3. The pipe still leaks: a written rectification notice to the repair staff, 24 h.
+    pipe = callback_form(
+        client,
+        login_as,
+        people["repair_lead"],
+        tasks["WX02"],
+        method="home_visit",
+        person_reached="吴业主",
+        satisfaction="dissatisfied",
+        opinion="水管接口仍在渗水",
+        problem_remains=True,
+        follow_up="rectification",
+        signature_obtained=True,
+    )
+    assert pipe.problem_remains
+    order = db.session.scalars(
+        sa.select(RectificationOrder).where(RectificationOrder.callback_id == pipe.id)
+    ).one()
+    assert order.notice_due_at is not None
+    assert timedelta(hours=23) < order.notice_due_at - order.created_at <= timedelta(hours=24)
+    login_as(people["office"])
+    printed = client.get(f"/admin/rectificationorder/print/{order.id}/")
+    assert printed.status_code == 200 and printed.mimetype == "application/pdf"
+    text = squeezed(printed.data)
+    assert "整改通知" in text and "水管接口仍在渗水" in text and repairs["WX02"].number in text
+    assert client.post(f"/admin/rectificationorder/issue/{order.id}/").status_code == 302
+    db.session.expire_all()
+    order = db.session.get(RectificationOrder, order.id)
+    assert order.issued_at is not None and order.issued_at <= order.notice_due_at
+
+    # 4. The dashboard: callback share by role against the quotas, the ones below marked.
+    today = to_local(utcnow()).date()
+    page = client.get(
+        f"/admin/stats/?start={today.replace(day=1).isoformat()}&end={today.isoformat()}"
+    ).get_data(as_text=True)
+    table = page.split("回访分工（按回访人角色）")[1].split("</table>")[0]
+    rows = {re.search(r"<td>([^<]*)</td>", row).group(1): row for row in table.split("<tr")[2:]}
+    assert set(rows) == {"管理处客服", "主管", "维修及服务人员"}
+    assert "10%" in rows["管理处客服"] and "table-danger" not in rows["管理处客服"]
+    assert "30%" in rows["主管"] and "table-danger" not in rows["主管"]
+    assert "60%" in rows["维修及服务人员"] and "table-danger" in rows["维修及服务人员"]
