@@ -22,8 +22,10 @@ from models import (
     CallbackQuota,
     Case,
     CaseEvent,
+    CaseReply,
     Category,
     IssuedDocument,
+    OutgoingContact,
     RectificationOrder,
     Unit,
     db,
@@ -33,6 +35,7 @@ from models.enums import (
     CaseStatus,
     Clock,
     EventKind,
+    ReplyKind,
     Satisfaction,
     TimeUnit,
 )
@@ -551,3 +554,196 @@ def test_s13_maintenance_callbacks_deadlines_charge_check_rectification_quotas(
     assert "10%" in rows["管理处客服"] and "table-danger" not in rows["管理处客服"]
     assert "30%" in rows["主管"] and "table-danger" not in rows["主管"]
     assert "60%" in rows["维修及服务人员"] and "table-danger" in rows["维修及服务人员"]
+
+
+# --- 企业客服 ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def enterprise_office(app, client, create_user, login_as):
+    set_up_office(client, create_user, login_as, "enterprise", "示范供电服务有限公司")
+    unit = units()
+    return {
+        "reception": create_user("registrar", unit=unit["客服中心"]),
+        "service": create_user("office", unit=unit["客服中心"]),
+        "gm": create_user("leader", unit=unit["总经理室"]),
+        "power_head": create_user("dept_head", unit=unit["供电服务部"]),
+        "power_handler": create_user("handler", unit=unit["供电服务部"]),
+        "qa_head": create_user("dept_head", unit=unit["质保部"]),
+        "qa_handler": create_user("handler", unit=unit["质保部"]),
+        "sales_head": create_user("dept_head", unit=unit["销售部"]),
+        "sales_handler": create_user("handler", unit=unit["销售部"]),
+        "hr_manager": create_user("office", unit=unit["人力行政部"]),
+        "tech_head": create_user("dept_head", unit=unit["技术中心"]),
+        "units": unit,
+    }
+
+
+def accept_and_assign(client, login_as, intake, assigner, case, unit, handler, note=""):
+    step(client, login_as, intake, "accept", case)
+    step(
+        client,
+        login_as,
+        assigner,
+        "assign",
+        case,
+        handling_unit=unit.id,
+        handler=handler.id,
+        note=note,
+    )
+    step(client, login_as, handler, "acknowledge", case)
+
+
+def test_s8_power_supply_hotline_first_contact_two_replies_extension_closed_loop(
+    client, login_as, enterprise_office
+):
+    people = enterprise_office
+    # 1. A 95598 complaint about repeated power cuts: a complaint with a 3-working-day limit;
+    # the first contact with the customer is due at once (2 hours) and is logged first.
+    case = register(
+        client,
+        login_as,
+        people["reception"],
+        "call",
+        called_at=local_text(utcnow() - timedelta(minutes=10)),
+        line="hotline",
+        line_number="95598",
+        caller_number="13698765432",
+        record="客户来电：本月小区已停电四次",
+        new_person_name="郑客户",
+        new_person_phone="13698765432",
+        new_subject="小区反复停电",
+        new_content="本月小区已停电四次，影响生活。",
+        new_demands="查明原因，保证供电",
+        new_category=str(category("GD01").id),
+        new_priority="normal",
+    )
+    assert case.number.startswith(f"KF{to_local(utcnow()).year}-")
+    first = clock(case, Clock.first_contact)
+    assert (first.amount, first.unit) == (2, TimeUnit.hours) and first.stopped_at is None
+    page = details(client, case)
+    assert "首次联系时限" in page and "客户" in page
+    assert fresh(case).routed_unit_id == people["units"]["供电服务部"].id
+    accept_and_assign(
+        client,
+        login_as,
+        people["reception"],
+        people["service"],
+        case,
+        people["units"]["供电服务部"],
+        people["power_handler"],
+    )
+    for kind in (Clock.closing, Clock.reply, Clock.superior_reply):
+        limit = clock(case, kind)
+        assert (limit.amount, limit.unit) == (3, TimeUnit.working_days), kind
+    step(
+        client,
+        login_as,
+        people["power_handler"],
+        "log_contact",
+        case,
+        method="phone",
+        summary="第一时间联系客户，说明抢修安排",
+        result="客户表示理解",
+    )
+    first = clock(case, Clock.first_contact)
+    assert first.stopped_at is not None and first.stopped_at <= first.due_at
+    contact = db.session.scalars(
+        sa.select(OutgoingContact).where(OutgoingContact.case_id == case.id)
+    ).one()
+    assert contact.created_by_id == people["power_handler"].id and contact.person == "郑客户"
+    page = details(client, case)
+    assert "联系记录（1）" in page and "第一时间联系客户，说明抢修安排" in page
+
+    # 3. Complex: the closing deadline is extended with the general manager's approval.
+    closing = clock(case, Clock.closing)
+    old_due = closing.due_at
+    step(
+        client,
+        login_as,
+        people["power_handler"],
+        "request_extension",
+        case,
+        clock="closing",
+        amount="2",
+        reason="需更换线路，涉及多户",
+    )
+    step(client, login_as, people["gm"], "decide_extension", case, approved="1", note="同意延期")
+    closing = clock(case, Clock.closing)
+    assert closing.extension == 2 and closing.due_at > old_due
+    decision = db.session.scalars(
+        sa.select(CaseEvent).where(
+            CaseEvent.case_id == case.id, CaseEvent.kind == EventKind.decide_extension
+        )
+    ).one()
+    assert decision.created_by_id == people["gm"].id
+    page = details(client, case)
+    assert "同意延期" in page and people["gm"].full_name in page
+    assert to_local(closing.due_at).strftime("%Y-%m-%d") in page
+
+    # 2. Investigated and answered: to the customer and to the superior.
+    step(client, login_as, people["power_handler"], "investigate", case, findings="线路老化")
+    step(
+        client,
+        login_as,
+        people["power_handler"],
+        "report_result",
+        case,
+        facts="线路老化导致跳闸",
+        decision="已更换线路",
+    )
+    step(client, login_as, people["power_head"], "approve_result", case, note="同意")
+    step(
+        client,
+        login_as,
+        people["power_handler"],
+        "reply",
+        case,
+        method="phone",
+        text="线路已更换，供电恢复正常",
+    )
+    step(
+        client,
+        login_as,
+        people["power_handler"],
+        "send_reply",
+        case,
+        kind="superior",
+        method="letter",
+        recipient="省电力公司客户服务中心",
+        text="已按期处理并答复客户",
+    )
+    replies = db.session.scalars(
+        sa.select(CaseReply).where(CaseReply.case_id == case.id).order_by(CaseReply.id)
+    ).all()
+    assert [(r.kind, r.recipient) for r in replies] == [
+        (ReplyKind.formal, "郑客户"),
+        (ReplyKind.superior, "省电力公司客户服务中心"),
+    ]
+    assert clock(case, Clock.superior_reply).stopped_at is not None
+    page = details(client, case)
+    assert "答复（2）" in page and "回复上级" in page and "省电力公司客户服务中心" in page
+
+    # 4. The callback closes the loop: 受理 → 处理 → 回访.
+    step(client, login_as, people["service"], "close", case, opinion="处理完毕")
+    task = callback_task(case)
+    callback_form(
+        client,
+        login_as,
+        people["service"],
+        task,
+        person_reached="郑客户",
+        opinion="供电已正常，满意",
+    )
+    assert clock(case, Clock.callback).stopped_at is not None
+    page = details(client, case)
+    assert "供电已正常，满意" in page and "已办结" in page
+    step(client, login_as, people["service"], "archive", case)
+    assert fresh(case).status == CaseStatus.archived
+    # The monthly report (issue 15 completes the good-service meeting's report).
+    login_as(people["service"])
+    today = to_local(utcnow()).date()
+    report = client.get(
+        f"/admin/stats/report/?kind=monthly&format=pdf&start={today.replace(day=1)}&end={today}"
+    )
+    assert report.status_code == 200 and report.mimetype == "application/pdf"
