@@ -747,3 +747,225 @@ def test_s8_power_supply_hotline_first_contact_two_replies_extension_closed_loop
         f"/admin/stats/report/?kind=monthly&format=pdf&start={today.replace(day=1)}&end={today}"
     )
     assert report.status_code == 200 and report.mimetype == "application/pdf"
+
+
+def write_in(client, login_as, user, *, writer, work_unit, subject, content, code, **extra):
+    """A user's letter registered on 来信登记 with its new case."""
+    return register(
+        client,
+        login_as,
+        user,
+        "letter",
+        new_person_name=writer,
+        new_person_work_unit=work_unit,
+        received_at=local_text(utcnow() - timedelta(hours=1)),
+        form="paper",
+        origin="direct",
+        new_subject=subject,
+        new_content=content,
+        new_category=str(category(code).id),
+        new_priority="normal",
+        **extra,
+    )
+
+
+def test_s9_product_quality_routing_interim_and_formal_reply_reference_standard_approval(
+    client, login_as, enterprise_office
+):
+    people = enterprise_office
+    # 1. A hospital pharmacy reports discoloured tablets: product quality, routed to 质保部.
+    tablets = write_in(
+        client,
+        login_as,
+        people["reception"],
+        writer="市一医院药剂科",
+        work_unit="市第一人民医院",
+        subject="某批次片剂变色",
+        content="批号20260412的片剂出现变色。",
+        code="ZL01",
+        cf_batch_number="20260412",
+    )
+    assert tablets.custom_values["batch_number"] == "20260412"
+    assert fresh(tablets).routed_unit_id == people["units"]["质保部"].id
+    page = details(client, tablets)
+    assert "产品缺陷" in page and "产品质量投诉→质保部" in page and "质保部" in page
+    login_as(people["service"])
+    form = client.get(f"/admin/workflow/assign/{tablets.id}/").get_data(as_text=True)
+    selected = re.search(r'<option selected value="(\d+)"|<option value="(\d+)" selected', form)
+    assert selected and people["units"]["质保部"].id in {
+        int(value) for value in selected.groups() if value
+    }
+    accept_and_assign(
+        client,
+        login_as,
+        people["reception"],
+        people["service"],
+        tablets,
+        people["units"]["质保部"],
+        people["qa_handler"],
+    )
+    # A visit can be organised at once: logged as an outgoing contact.
+    step(
+        client,
+        login_as,
+        people["qa_handler"],
+        "log_contact",
+        tablets,
+        method="visit",
+        summary="质保部上门查看留样并封存",
+    )
+    # 2. Two deadlines: the interim answer in 5 days, the formal reply in 8.
+    interim, formal = clock(tablets, Clock.interim_reply), clock(tablets, Clock.reply)
+    assert (interim.amount, interim.unit) == (5, TimeUnit.calendar_days)
+    assert (formal.amount, formal.unit) == (8, TimeUnit.calendar_days)
+    assert interim.due_at < formal.due_at
+    page = details(client, tablets)
+    assert "阶段性答复时限" in page and "质量投诉正式答复（8日）" in page
+    step(
+        client,
+        login_as,
+        people["qa_handler"],
+        "send_reply",
+        tablets,
+        kind="interim",
+        method="letter",
+        text="样品已封存，正在进行内部质量检验",
+    )
+    assert clock(tablets, Clock.interim_reply).stopped_at is not None
+    assert clock(tablets, Clock.reply).stopped_at is None
+    step(client, login_as, people["qa_handler"], "investigate", tablets, findings="检验中")
+    step(
+        client,
+        login_as,
+        people["qa_handler"],
+        "report_result",
+        tablets,
+        facts="包装受潮导致变色",
+        decision="同批次召回更换",
+    )
+    step(client, login_as, people["qa_head"], "approve_result", tablets, note="同意")
+    step(
+        client,
+        login_as,
+        people["qa_handler"],
+        "reply",
+        tablets,
+        method="letter",
+        text="经检验为包装受潮所致，同批次产品予以更换",
+    )
+    formal = clock(tablets, Clock.reply)
+    assert formal.stopped_at is not None and formal.stopped_at <= formal.due_at
+    kinds = db.session.scalars(
+        sa.select(CaseReply.kind).where(CaseReply.case_id == tablets.id).order_by(CaseReply.id)
+    ).all()
+    assert kinds == [ReplyKind.interim, ReplyKind.formal]
+    page = details(client, tablets)
+    assert "答复（2）" in page and "阶段性答复" in page and "正式答复" in page
+
+    # 3. A usage question goes to sales, who answer promptly.
+    usage = write_in(
+        client,
+        login_as,
+        people["reception"],
+        writer="县医院药房",
+        work_unit="县人民医院",
+        subject="咨询注射剂配伍方法",
+        content="请告知该注射剂可否与葡萄糖注射液配伍。",
+        code="ZX",
+    )
+    assert fresh(usage).routed_unit_id == people["units"]["销售部"].id
+    assert "使用咨询→销售部" in details(client, usage)
+    accept_and_assign(
+        client,
+        login_as,
+        people["reception"],
+        people["service"],
+        usage,
+        people["units"]["销售部"],
+        people["sales_handler"],
+    )
+    step(
+        client,
+        login_as,
+        people["sales_handler"],
+        "report_result",
+        usage,
+        facts="查阅说明书",
+        decision="可以配伍",
+    )
+    step(client, login_as, people["sales_head"], "approve_result", usage)
+    step(client, login_as, people["sales_handler"], "reply", usage, method="phone", text="可配伍")
+    assert fresh(usage).status == CaseStatus.replied
+
+    # 4. A reference standard: no reply before the QA head approves (报结审核).
+    standard = write_in(
+        client,
+        login_as,
+        people["reception"],
+        writer="省药检所",
+        work_unit="省药品检验所",
+        subject="申请对照品",
+        content="申请提供某原料药对照品一支。",
+        code="DZ",
+    )
+    assert fresh(standard).routed_unit_id == people["units"]["质保部"].id
+    accept_and_assign(
+        client,
+        login_as,
+        people["reception"],
+        people["service"],
+        standard,
+        people["units"]["质保部"],
+        people["qa_handler"],
+    )
+    step(
+        client,
+        login_as,
+        people["qa_handler"],
+        "report_result",
+        standard,
+        facts="库存充足",
+        decision="拟提供对照品一支",
+    )
+    refused = step(
+        client,
+        login_as,
+        people["qa_handler"],
+        "reply",
+        standard,
+        expect_ok=False,
+        method="letter",
+        text="同意提供",
+    )
+    assert refused.status_code in (302, 403)
+    assert fresh(standard).status == CaseStatus.result_reported
+    page = details(client, standard)
+    assert "报结尚未经部门负责人审核，不能答复" in page
+    # The handler cannot approve their own result; the QA head does.
+    step(client, login_as, people["qa_handler"], "approve_result", standard, expect_ok=False)
+    assert fresh(standard).result_approved_at is None
+    step(client, login_as, people["qa_head"], "approve_result", standard, note="同意提供")
+    assert fresh(standard).result_approved_by_id == people["qa_head"].id
+    step(client, login_as, people["qa_handler"], "reply", standard, method="letter", text="同意")
+    assert fresh(standard).status == CaseStatus.replied
+
+    # 5. All three in the letters register: date, the user's unit, form, content, result.
+    # (The 5-year retention date belongs to issue 15.)
+    login_as(people["service"])
+    today = to_local(utcnow()).date()
+    register_pdf = client.post(
+        "/admin/registers/",
+        data={
+            "kind": "letters",
+            "start": (today - timedelta(days=1)).isoformat(),
+            "end": today.isoformat(),
+            "unit_id": "",
+            "category_id": "",
+        },
+    )
+    assert register_pdf.status_code == 200 and register_pdf.mimetype == "application/pdf"
+    text = squeezed(register_pdf.data)
+    for case in (tablets, usage, standard):
+        assert case.number in text
+    assert "市第一人民医院" in text or "市一医院药剂科" in text
+    assert "纸质信函" in text and "已答复" in text
