@@ -36,6 +36,7 @@ from models.enums import (
     Clock,
     EventKind,
     ReplyKind,
+    ReplyMethod,
     Satisfaction,
     TimeUnit,
 )
@@ -969,3 +970,190 @@ def test_s9_product_quality_routing_interim_and_formal_reply_reference_standard_
         assert case.number in text
     assert "市第一人民医院" in text or "市一医院药剂科" in text
     assert "纸质信函" in text and "已答复" in text
+
+
+def test_s10_email_complaint_validity_two_timers_callback_summary_and_scoped_lists(
+    client, login_as, enterprise_office
+):
+    people = enterprise_office
+    manager = people["hr_manager"]
+
+    def e_mailed(subject, content, valid):
+        return register(
+            client,
+            login_as,
+            manager,
+            "letter",
+            new_person_name="孙客户",
+            new_person_phone="13511112222",
+            received_at=local_text(utcnow() - timedelta(hours=1)),
+            form="email",
+            origin="direct",
+            new_subject=subject,
+            new_content=content,
+            new_demands="工程师道歉并改进服务",
+            new_category=str(category("FW01").id),
+            new_priority="normal",
+            cf_complaint_valid=valid,
+        )
+
+    # 1. The complaint record form: content, demand, category 服务态度.
+    rude = e_mailed("上门工程师态度粗暴", "工程师上门安装时态度粗暴，出言不逊。", "有效")
+    page = details(client, rude)
+    for text in ("上门工程师态度粗暴", "工程师道歉并改进服务", "服务态度", "电子邮件"):
+        assert text in page
+    # 2. The validity decision, on the case page and as a list column.
+    assert rude.custom_values["complaint_valid"] == "有效"
+    assert "投诉是否有效" in page and "有效" in page
+    # An invalid complaint: a tactful reply, and closed.
+    invalid = e_mailed("对价格不满", "认为公司产品价格偏高。", "无效")
+    step(
+        client,
+        login_as,
+        manager,
+        "answer_on_spot",
+        invalid,
+        method="email",
+        answer="感谢您的反馈，产品价格按公示标准执行，欢迎继续提出宝贵意见。",
+    )
+    assert fresh(invalid).status == CaseStatus.closed
+    reply = db.session.scalars(sa.select(CaseReply).where(CaseReply.case_id == invalid.id)).one()
+    assert reply.kind == ReplyKind.formal and "感谢您的反馈" in reply.text
+    assert reply.method == ReplyMethod.email and reply.recipient == "孙客户"
+    assert "感谢您的反馈" in details(client, invalid)
+    login_as(manager)
+    listing = client.get("/admin/case/").get_data(as_text=True)
+    assert "投诉是否有效" in listing and "无效" in listing
+
+    # Valid: sent to the supervisor of the department complained about (技术中心).
+    accept_and_assign(
+        client,
+        login_as,
+        manager,
+        manager,
+        rude,
+        people["units"]["技术中心"],
+        people["tech_head"],
+        note="投诉有效，请技术中心主管调查处理",
+    )
+    assert fresh(rude).handling_unit_id == people["units"]["技术中心"].id
+    # 3. Two timers: start the investigation in 1 working day, the satisfactory reply
+    # within 2 more (3 working days from acceptance).
+    handling, reply_clock = clock(rude, Clock.handling), clock(rude, Clock.reply)
+    assert (handling.amount, handling.unit) == (1, TimeUnit.working_days)
+    assert (reply_clock.amount, reply_clock.unit) == (3, TimeUnit.working_days)
+    assert handling.due_at < reply_clock.due_at
+    page = details(client, rude)
+    assert "投诉调查（1个工作日）" in page and "投诉答复（3个工作日）" in page
+    step(
+        client,
+        login_as,
+        people["tech_head"],
+        "investigate",
+        rude,
+        findings="经查，责任人为安装工程师李某",
+        responsible_unit="技术中心",
+    )
+    step(
+        client,
+        login_as,
+        people["tech_head"],
+        "log_contact",
+        rude,
+        method="phone",
+        summary="向客户致歉并说明处理方案",
+    )
+    step(
+        client,
+        login_as,
+        people["tech_head"],
+        "report_result",
+        rude,
+        facts="工程师李某服务用语不当属实",
+        decision="李某书面检讨，扣减当月服务考核分，由主管上门致歉",
+    )
+    step(client, login_as, people["tech_head"], "approve_result", rude, note="同意")
+    step(
+        client,
+        login_as,
+        people["tech_head"],
+        "reply",
+        rude,
+        method="phone",
+        text="已对工程师作出处理，并由主管上门致歉",
+    )
+    assert clock(rude, Clock.reply).stopped_at <= clock(rude, Clock.reply).due_at
+    assert "李某书面检讨" in details(client, rude)  # the solution text
+
+    # 4. The manager calls back, records the final opinion, and writes the summary.
+    step(
+        client,
+        login_as,
+        manager,
+        "close",
+        rude,
+        opinion="总结评价：处理及时，客户接受道歉；加强工程师服务用语培训",
+    )
+    callback_form(
+        client,
+        login_as,
+        manager,
+        callback_task(rude),
+        person_reached="孙客户",
+        opinion="接受道歉，对处理结果满意",
+    )
+    page = details(client, rude)
+    assert "接受道歉，对处理结果满意" in page and "总结评价：处理及时" in page
+    step(client, login_as, manager, "archive", rude)
+    step(client, login_as, manager, "archive", invalid)
+
+    # 5. Department supervisors see only their department's complaints; the GM sees all.
+    def listed(user) -> str:
+        login_as(user)
+        response = client.get("/admin/case/")
+        assert response.status_code == 200
+        return response.get_data(as_text=True)
+
+    assert rude.number in listed(people["tech_head"])
+    assert invalid.number not in listed(people["tech_head"])
+    sales = listed(people["sales_head"])
+    assert rude.number not in sales and invalid.number not in sales
+    login_as(people["sales_head"])
+    assert client.get(f"/admin/case/details/?id={rude.id}").status_code in (302, 403, 404)
+    everything = listed(people["gm"])
+    assert rude.number in everything and invalid.number in everything
+
+
+def test_answer_on_spot_refuses_an_unknown_reply_method(client, login_as, enterprise_office):
+    people = enterprise_office
+    case = write_in(
+        client,
+        login_as,
+        people["reception"],
+        writer="孙客户",
+        work_unit="",
+        subject="无效投诉",
+        content="无",
+        code="FW01",
+    )
+    before = fresh(case).version
+    response = step(
+        client,
+        login_as,
+        people["service"],
+        "answer_on_spot",
+        case,
+        expect_ok=False,
+        method="carrier_pigeon",
+        answer="感谢来信",
+    )
+    assert response.status_code == 200 and "不是有效的选择" in response.get_data(as_text=True)
+    from models.operations import ValidationFailed
+    from models.operations.workflow import perform
+
+    with pytest.raises(ValidationFailed, match="请选择答复方式"):
+        perform("answer_on_spot", fresh(case), by=people["service"], method="x", answer="好")
+    db.session.rollback()
+    case = fresh(case)
+    assert case.status == CaseStatus.registered and case.version == before
+    assert not db.session.scalars(sa.select(CaseReply)).all()
