@@ -1157,3 +1157,39 @@ def test_answer_on_spot_refuses_an_unknown_reply_method(client, login_as, enterp
     case = fresh(case)
     assert case.status == CaseStatus.registered and case.version == before
     assert not db.session.scalars(sa.select(CaseReply)).all()
+
+
+@pytest.mark.parametrize(
+    ("quotas", "message"),
+    [
+        ([{"role": "nobody", "min_percent": 10}], "没有代码为“nobody”的角色"),
+        ([{"role": "handler", "min_percent": 160}], "最低比例须为0至100的整数"),
+        ([{"role": "handler", "min_percent": -1}], "最低比例须为不小于0的整数"),
+        ([{"role": "handler", "min_percent": 5}] * 2, "重复出现"),
+    ],
+)
+def test_callback_quotas_in_a_configuration_file_are_checked(app, quotas, message):
+    from models.maintenance.configuration import apply_configuration, export_configuration
+    from models.maintenance.presets import load_preset
+    from models.operations import ValidationFailed
+
+    load_preset("property")
+    db.session.commit()
+    data = export_configuration()
+    assert {item["role"]: item["min_percent"] for item in data["sections"]["callback_quotas"]} == {
+        "office": 10,
+        "dept_head": 30,
+        "handler": 60,
+    }
+    data["sections"]["callback_quotas"] = quotas
+    with pytest.raises(ValidationFailed, match=message):
+        apply_configuration(data)
+    db.session.rollback()
+    assert len(db.session.scalars(sa.select(CallbackQuota)).all()) == 3
+    # A good file replaces the quotas.
+    data["sections"]["callback_quotas"] = [{"role": "handler", "min_percent": 50}]
+    apply_configuration(data)
+    db.session.commit()
+    assert [(q.role.code, q.min_percent) for q in db.session.scalars(sa.select(CallbackQuota))] == [
+        ("handler", 50)
+    ]

@@ -680,7 +680,7 @@ def validate_callback_quotas(items: list[dict], data: dict) -> None:
             raise _fail(CALLBACK_QUOTAS, _("没有代码为“%(code)s”的角色", code=code))
         percent = _integer(CALLBACK_QUOTAS, item, "min_percent", _("最低比例"))
         if percent > 100:
-            raise _fail(CALLBACK_QUOTAS, _("最低比例不能超过100%"), code)
+            raise _fail(CALLBACK_QUOTAS, _("最低比例须为0至100的整数"), code)
 
 
 def apply_callback_quotas(items: list[dict]) -> None:
