@@ -502,6 +502,7 @@ def test_s13_maintenance_callbacks_deadlines_charge_check_rectification_quotas(
     record = issue(client, login_as, people["office"], repairs["WX01"], "callback_record")
     text = squeezed(record.pdf)
     assert "闭门器已更换" in text and repairs["WX01"].number in text
+    assert "是否核对收费是" in text and "被回访人是否签名是" in text
     light = callback_form(
         client,
         login_as,
