@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import re
 from datetime import timedelta
+from html.parser import HTMLParser
 
 import pytest
 import sqlalchemy as sa
@@ -153,6 +154,55 @@ def callback_form(client, login_as, user, callback, **fields):
     return db.session.get(Callback, callback.id)
 
 
+class _FormFields(HTMLParser):
+    """The values a browser would submit from the page's form (what is filled in)."""
+
+    def __init__(self):
+        super().__init__()
+        self.values: list[tuple[str, str]] = []
+        self._select = None
+        self._textarea = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        name = attrs.get("name")
+        if tag == "input" and name and attrs.get("type") not in ("submit", "button", "file"):
+            if attrs.get("type") in ("checkbox", "radio") and "checked" not in attrs:
+                return
+            self.values.append((name, attrs.get("value") or ""))
+        elif tag == "select" and name:
+            self._select = name
+        elif tag == "option" and self._select and "selected" in attrs:
+            self.values.append((self._select, attrs.get("value") or ""))
+        elif tag == "textarea" and name:
+            self._textarea = name
+            self.values.append((name, ""))
+
+    def handle_data(self, data):
+        if self._textarea:
+            name, text = self.values[-1]
+            self.values[-1] = (name, text + data)
+
+    def handle_endtag(self, tag):
+        if tag == "select":
+            self._select = None
+        elif tag == "textarea":
+            self._textarea = None
+
+
+def edit_in_browser(client, url: str, **changes):
+    """Open an edit form, change some fields and save it, sending everything else as shown."""
+    parser = _FormFields()
+    parser.feed(client.get(url).get_data(as_text=True))
+    data: dict[str, list[str]] = {}
+    for name, value in parser.values:
+        if name not in changes:
+            # A textarea's first line break belongs to the markup, not to the value.
+            data.setdefault(name, []).append(value[1:] if value.startswith("\n") else value)
+    data.update({name: [value] for name, value in changes.items()})
+    return client.post(url, data=data)
+
+
 def callback_task(case) -> Callback:
     return db.session.scalars(
         sa.select(Callback).where(Callback.case_id == case.id, Callback.is_deleted.is_(False))
@@ -242,6 +292,24 @@ def test_s12_walk_in_complaint_same_day_check_remedial_reply_callback(
     # The case list shows the apology flag as a column (a listed field).
     listing = client.get("/admin/case/").get_data(as_text=True)
     assert "已先行致歉" in listing
+    # The visit reception record on the case page.
+    page = details(client, leak)
+    assert "来访（1）" in page and "投诉楼上漏水" in page
+    # The complaint register (客户投诉登记表) prints both entries with their numbers.
+    today = to_local(utcnow()).date()
+    register_pdf = client.post(
+        "/admin/registers/",
+        data={
+            "kind": "complaints",
+            "start": (today - timedelta(days=1)).isoformat(),
+            "end": today.isoformat(),
+            "unit_id": "",
+            "category_id": "",
+        },
+    )
+    assert register_pdf.status_code == 200 and register_pdf.mimetype == "application/pdf"
+    text = squeezed(register_pdf.data)
+    assert leak.number in text and cleaner.number in text and "周业主" in text
 
     # 2. The same day: accepted, the director decides the handling (repair team for the leak,
     # the cleaning supervisor for the cleaner); the routing rules suggested those units.
@@ -309,22 +377,12 @@ def test_s12_walk_in_complaint_same_day_check_remedial_reply_callback(
     login_as(people["repairer"])
     edit_page = client.get(f"/admin/case/edit/?id={leak.id}").get_data(as_text=True)
     assert "补救措施" in edit_page and "纠正措施" in edit_page
-    response = client.post(
+    response = edit_in_browser(
+        client,
         f"/admin/case/edit/?id={leak.id}",
-        data={
-            "subject": leak.subject,
-            "channel": "visit",
-            "received_at": local_text(fresh(leak).received_at),
-            "demands": fresh(leak).demands,
-            "content": leak.content,
-            "category": str(category("WX02").id),
-            "priority": "normal",
-            "cf_room_number": "3-502",
-            "cf_remedial_measure": "重做防水层、修复顶棚",
-            "cf_corrective_action": "楼上卫生间防水层返修并闭水试验",
-            "cf_corrective_planned_on": planned,
-            "expected_version": str(fresh(leak).version),
-        },
+        cf_remedial_measure="重做防水层、修复顶棚",
+        cf_corrective_action="楼上卫生间防水层返修并闭水试验",
+        cf_corrective_planned_on=planned,
     )
     assert response.status_code == 302
     values = fresh(leak).custom_values
@@ -381,6 +439,15 @@ def test_s12_walk_in_complaint_same_day_check_remedial_reply_callback(
         recipient="管理处主任",
         text="漏水投诉已处理完毕",
     )
+    replies = db.session.scalars(
+        sa.select(CaseReply).where(CaseReply.case_id == leak.id).order_by(CaseReply.id)
+    ).all()
+    assert [(r.kind, r.recipient) for r in replies] == [
+        (ReplyKind.remedial_plan, "周业主"),
+        (ReplyKind.formal, "周业主"),
+        (ReplyKind.superior, "管理处主任"),
+    ]
+    assert "答复（3）" in details(client, leak)
     step(client, login_as, people["office"], "close", leak, opinion="处理完毕")
     task = callback_task(leak)
     today = to_local(utcnow()).date()
@@ -402,6 +469,14 @@ def test_s12_walk_in_complaint_same_day_check_remedial_reply_callback(
     assert "维修及时，满意" in page
     step(client, login_as, people["office"], "archive", leak, volume="2026-TS-01")
     assert fresh(leak).status == CaseStatus.archived
+
+    # 7. The half-year analysis report exists (grouping and recurring items: issue 15).
+    login_as(people["office"])
+    report = client.get(
+        f"/admin/stats/report/?kind=half_year&format=pdf&start={today.replace(day=1)}&end={today}"
+    )
+    assert report.status_code == 200 and report.mimetype == "application/pdf"
+    assert "半年投诉分析报告" in squeezed(report.data)
 
 
 def repair_reported_and_closed(client, login_as, people, case, *, done: str):
