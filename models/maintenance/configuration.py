@@ -707,6 +707,44 @@ def apply_document_templates(items: list[dict]) -> None:
     db.session.flush()
 
 
+# --- callback quotas --------------------------------------------------------------------------
+
+CALLBACK_QUOTAS = _l("回访配额")
+
+
+def export_callback_quotas() -> list[dict]:
+    from ..callbacks import CallbackQuota
+
+    rows = db.session.execute(
+        sa.select(Role.code, CallbackQuota.min_percent).join(Role, Role.id == CallbackQuota.role_id)
+    ).all()
+    return [{"role": code, "min_percent": percent} for code, percent in sorted(rows)]
+
+
+def validate_callback_quotas(items: list[dict], data: dict) -> None:
+    _unique(CALLBACK_QUOTAS, items, "role")
+    roles = _names(data, "roles", "code") | set(db.session.scalars(sa.select(Role.code)))
+    for item in items:
+        code = item.get("role")
+        if code not in roles:
+            raise _fail(CALLBACK_QUOTAS, _("没有代码为“%(code)s”的角色", code=code))
+        percent = _integer(CALLBACK_QUOTAS, item, "min_percent", _("最低比例"))
+        if percent > 100:
+            raise _fail(CALLBACK_QUOTAS, _("最低比例须为0至100的整数"), code)
+
+
+def apply_callback_quotas(items: list[dict]) -> None:
+    """Each role's minimum share of the callbacks (回访工作制度 一); the file's list replaces
+    the quotas in place."""
+    from ..callbacks import CallbackQuota
+
+    db.session.execute(sa.delete(CallbackQuota))
+    roles = {role.code: role for role in db.session.scalars(sa.select(Role))}
+    for item in items:
+        db.session.add(CallbackQuota(role=roles[item["role"]], min_percent=item["min_percent"]))
+    db.session.flush()
+
+
 # --- the registry -----------------------------------------------------------------------------
 
 SECTIONS: dict[str, Section] = {}
@@ -757,6 +795,14 @@ for _section in (
         apply_document_templates,
         "kind",
         validate_document_templates,
+    ),
+    Section(
+        "callback_quotas",
+        CALLBACK_QUOTAS,
+        export_callback_quotas,
+        apply_callback_quotas,
+        "role",
+        validate_callback_quotas,
     ),
 ):
     register_section(_section)
@@ -881,6 +927,7 @@ FIELD_TITLES = {
     "same_unit_only": _l("仅承办单位内"),
     "title": _l("标题"),
     "body": _l("正文"),
+    "min_percent": _l("最低比例"),
 }
 #: Fields whose values are enum codes, shown by their Chinese titles.
 _ENUM_FIELDS = {

@@ -3,8 +3,8 @@
 Each preset is the same shape as a configuration export (models/maintenance/configuration.py):
 units, roles' display names, categories with their kinds and codes, deadline, escalation and
 callback rules, settings (number pattern, who replies …), the vocabulary (信访人 → 患者及家属 …),
-document wording, and the custom fields and routing rules of the sector. Loading one into an
-empty database gives a working office with nothing typed by hand.
+document wording, and the custom fields, routing rules and callback quotas of the sector.
+Loading one into an empty database gives a working office with nothing typed by hand.
 
 Loading is idempotent: running it again adds what is missing and leaves alone anything an
 administrator changed (a renamed role, an edited setting, rules already in place).
@@ -495,6 +495,7 @@ PRESETS: dict[str, dict] = {
         "document_templates": [],
         "custom_fields": [],
         "routing_rules": [],
+        "callback_quotas": [],
     },
     "enterprise": {
         "title": "企业客服",
@@ -545,6 +546,7 @@ PRESETS: dict[str, dict] = {
             _route("服务投诉→人力行政部", "人力行政部", category="FW"),
             _route("供电服务投诉→供电服务部", "供电服务部", category="GD"),
         ],
+        "callback_quotas": [],
     },
     "property": {
         "title": "物业管理",
@@ -591,6 +593,13 @@ PRESETS: dict[str, dict] = {
             _route("维修类→维修班", "维修班", category="WX"),
             _route("保洁卫生→保洁部", "保洁部", category="FW02"),
             _route("秩序维护→秩序维护部", "秩序维护部", category="FW03"),
+        ],
+        # 回访工作制度 一: the 管理处 (its manager) calls back at least 10 % of the repairs, the
+        # supervisors (主管) 30 %, the repair staff 60 %. Roles that may record callbacks.
+        "callback_quotas": [
+            {"role": "dept_head", "min_percent": 30},
+            {"role": "handler", "min_percent": 60},
+            {"role": "office", "min_percent": 10},
         ],
     },
     "hospital": {
@@ -645,6 +654,7 @@ PRESETS: dict[str, dict] = {
             _route("住院患者投诉→医务科", "医务科", field="patient_type", value="住院"),
             _route("门诊患者投诉→门诊部", "门诊部", field="patient_type", value="门诊"),
         ],
+        "callback_quotas": [],
     },
 }
 
@@ -817,6 +827,12 @@ def load_preset(name: str = "government", *, organisation_name: str | None = Non
     for key in ("custom_fields", "routing_rules"):
         if preset[key]:
             SECTIONS[key].apply(preset[key])
+    from ..callbacks import CallbackQuota
+
+    if preset["callback_quotas"] and not db.session.scalar(
+        sa.select(sa.func.count(CallbackQuota.id))
+    ):
+        SECTIONS["callback_quotas"].apply(preset["callback_quotas"])
     from ..operations.surveys import ensure_owner_survey_template
 
     ensure_owner_survey_template()
@@ -853,6 +869,7 @@ def preset_configuration(name: str, organisation_name: str | None = None) -> dic
         "document_templates": preset["document_templates"],
         "custom_fields": preset["custom_fields"],
         "routing_rules": preset["routing_rules"],
+        "callback_quotas": preset["callback_quotas"],
     }
     return {"format": FORMAT, "version": VERSION, "sections": sections}
 
