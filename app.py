@@ -272,9 +272,14 @@ def _register_cli(app: Flask) -> None:
     @click.password_option(prompt="密码")
     def create_user_command(username, full_name, role_codes, unit_name, password):
         """Create a staff account (roles by code: admin, registrar, handler, ...)."""
+        from models.maintenance.presets import ensure_roles, ensure_settings
         from models.operations import WorkflowError
         from models.operations.users import create_user
 
+        # On a database just migrated, the first administrator comes before any preset (the
+        # set-up wizard chooses one at their first login): the roles must exist already.
+        ensure_roles()
+        ensure_settings()
         try:
             user = create_user(
                 username=username,

@@ -8,6 +8,8 @@ case list rebuilds its filter list when a field was saved (the ``CachedOptions``
 
 from __future__ import annotations
 
+from datetime import date
+
 import sqlalchemy as sa
 from flask import g, has_app_context, request
 from flask_admin.contrib.sqla import filters
@@ -23,6 +25,8 @@ from wtforms.validators import DataRequired, InputRequired
 from models import Category, User, db
 from models.base import to_local
 from models.custom_fields import (
+    EARLIEST_YEAR,
+    LATEST_YEAR,
     CustomField,
     active_fields,
     applies_to,
@@ -32,6 +36,7 @@ from models.custom_fields import (
     display_value,
     person_names,
     stored_values,
+    value_bound_clause,
     value_equals_clause,
     value_text,
 )
@@ -409,6 +414,48 @@ class CustomFieldContainsFilter(CustomFieldFilter):
     url_suffix = "like"
 
 
+class CustomFieldFromFilter(CustomFieldFilter):
+    """不早于 a day / 不小于 a number."""
+
+    upper = False
+    url_suffix = "from"
+
+    def __init__(self, field: CustomField, options=None):
+        super().__init__(field, options)
+        if field.field_type != T.number:
+            self.data_type = "datepicker"
+
+    def _cleaned(self, value):
+        if self.field.field_type == T.number:
+            return clean_value(self.field, value)
+        day = date.fromisoformat(str(value).strip())
+        if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+            raise ValueError("year out of range")
+        return day.isoformat()
+
+    def validate(self, value) -> bool:
+        try:
+            return self._cleaned(value) is not None
+        except (ValidationFailed, ValueError):
+            return False
+
+    def apply(self, query, value, alias=None):
+        return query.filter(value_bound_clause(self.field, self._cleaned(value), upper=self.upper))
+
+    def operation(self):
+        return _l("不小于") if self.field.field_type == T.number else _l("不早于")
+
+
+class CustomFieldUntilFilter(CustomFieldFromFilter):
+    """不晚于 a day (inclusive) / 不大于 a number."""
+
+    upper = True
+    url_suffix = "until"
+
+    def operation(self):
+        return _l("不大于") if self.field.field_type == T.number else _l("不晚于")
+
+
 def _options_of(field: CustomField):
     if field.field_type == T.choice:
         return [(text, text) for text in field.choices or []]
@@ -430,9 +477,12 @@ def custom_field_filters() -> list:
         return []
     result = []
     for field in fields:
-        result.append(CustomFieldFilter(field, options=_options_of(field)))
+        if field.field_type != T.datetime:  # a time is looked for by its day
+            result.append(CustomFieldFilter(field, options=_options_of(field)))
         if field.field_type in (T.text, T.long_text):
             result.append(CustomFieldContainsFilter(field))
+        if field.field_type in (T.number, T.date, T.datetime):
+            result += [CustomFieldFromFilter(field), CustomFieldUntilFilter(field)]
     return result
 
 

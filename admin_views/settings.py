@@ -18,6 +18,7 @@ from wtforms.validators import Optional
 
 from models import Category, SystemSetting, Unit, User, db
 from models.calendar import forget_work_calendar, work_calendar
+from models.custom_fields import CustomField
 from models.deadlines import clock_event_rows
 from models.enums import CategoryKind, Clock, EscalationTrigger, TimeUnit, UnitKind
 from models.maintenance.presets import DEADLINE_PRESETS, load_deadline_preset
@@ -30,7 +31,7 @@ from models.routing import check_routing_rule
 from models.settings import DEFAULT_SETTINGS, SettingKind, setting_spec
 
 from .base import ProtectedModelView
-from .choices import assignable_units
+from .choices import INACTIVE_SUFFIX, assignable_units
 from .fields import PermissionsField, PhoneNumber
 from .filters import CachedOptions, ChoiceEqualFilter
 from .labels import labels
@@ -532,7 +533,7 @@ class RoutingRuleView(CheckedRuleView):
         moment=_l("何时分派"),
         action=_l("分派方式"),
         category_kind=_l("事项性质"),
-        field_key=_l("自定义字段代码"),
+        field_key=_l("自定义字段"),
         field_value=_l("字段值"),
         unit=_l("承办单位"),
         handler=_l("承办人"),
@@ -541,16 +542,17 @@ class RoutingRuleView(CheckedRuleView):
     column_descriptions = {
         "sort_order": _l("从小到大依次比对，第一条符合的规则生效"),
         "category": _l("空表示任何分类；选父分类则对其子分类也适用"),
-        "field_key": _l(
-            "登记表自定义字段的代码（字母、数字、下划线），如 patient_type；空表示不限"
-        ),
+        "field_key": _l("按登记表的哪个自定义字段分派；空表示不限"),
         "field_value": _l("该字段须等于的值：选项填选项文字（如“住院”），是否填“是”或“否”"),
         "handler": _l("可选；须是承办单位的人员"),
         "action": _l("建议：交办、批示、转办时预选该单位，可改选；直接交办：登记或受理后立即交办"),
         "set_priority": _l("空表示不改变事项的紧急程度"),
     }
     column_formatters = {"conditions": lambda view, context, model, name: model.conditions_text()}
+    # The key is picked from the defined fields, never typed (choices set per form below).
+    form_overrides = {"field_key": SelectField}
     form_args = {
+        "field_key": {"choices": [], "validators": [Optional()]},
         # Checked in _check, so a missing unit gets the same message as everywhere else.
         "unit": {"validators": [Optional()], "query_factory": assignable_units},
         "handler": {"validators": [Optional()]},
@@ -561,10 +563,29 @@ class RoutingRuleView(CheckedRuleView):
         check_routing_rule(model)
 
     def create_form(self, obj=None):
-        return self._unit_may_be_blank(super().create_form(obj))
+        return self._offer_fields(self._unit_may_be_blank(super().create_form(obj)), obj)
 
     def edit_form(self, obj=None):
-        return self._unit_may_be_blank(super().edit_form(obj))
+        return self._offer_fields(self._unit_may_be_blank(super().edit_form(obj)), obj)
+
+    @staticmethod
+    def _offer_fields(form, obj):
+        """The defined custom fields as choices ("label（key）"); a deactivated field, or a key
+        whose field was removed, stays offered while a rule still uses it."""
+        fields = db.session.scalars(
+            sa.select(CustomField).order_by(CustomField.sort_order, CustomField.id)
+        ).all()
+        # Only the saved value is kept on offer: a posted key must be one of the fields.
+        current = getattr(obj, "field_key", None)
+        choices = [("", "——")]
+        for field in fields:
+            if field.is_active or field.key == current:
+                suffix = "" if field.is_active else str(INACTIVE_SUFFIX)
+                choices.append((field.key, f"{field.label}（{field.key}）{suffix}"))
+        if current and current not in {key for key, _label in choices}:
+            choices.append((current, f"{current}{INACTIVE_SUFFIX}"))
+        form.field_key.choices = choices
+        return form
 
     @staticmethod
     def _unit_may_be_blank(form):

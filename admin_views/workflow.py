@@ -35,6 +35,7 @@ from models.queries.worklists import (
     notifications_of,
     running_clocks,
     similar_open_cases,
+    stand_in_case_ids,
     unit_summary,
 )
 
@@ -310,9 +311,11 @@ class WorkListView(BaseView):
         calendar = work_calendar()
         due_soon = sa.and_(CaseClock.due_at >= now, CaseClock.due_at <= due_soon_limit(now))
         units = unit_summary(now) if sees_all_units(current_user) else []
+        awaiting = awaiting_cases(current_user)
         return self.render(
             "admin/workflow/worklist.html",
-            awaiting=awaiting_cases(current_user),
+            awaiting=awaiting,
+            stand_in_ids=stand_in_case_ids(current_user, awaiting),
             overdue=[
                 (clock, time_left(clock, calendar, now))
                 for clock in running_clocks(current_user, CaseClock.due_at < now)

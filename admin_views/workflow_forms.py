@@ -125,7 +125,12 @@ STEP_FIELDS = {
         "related_number": line(_l("关联的已答复事项编号"), required=False, max_length=40),
         "note": text(_l("备注"), required=False, rows=2),
     },
-    "answer_on_spot": lambda: {"answer": text(_l("答复内容"), rows=4)},
+    "answer_on_spot": lambda: {
+        "method": SelectField(
+            _l("答复方式"), choices=ReplyMethod.choices(), default=ReplyMethod.on_site.value
+        ),
+        "answer": text(_l("答复内容"), rows=4),
+    },
     "propose": lambda: {"proposal": text(_l("拟办意见"), rows=4)},
     "send_for_reading": lambda: {
         "leader": user_field(_l("送阅领导"), query=_leaders),
@@ -274,7 +279,7 @@ def step_inputs(code: str, form) -> dict:
     }
     if code == "decide_extension":
         data["approved"] = data.get("approved") == "1"
-    if code in ("reply", "send_reply") and data.get("method"):
+    if code in ("reply", "send_reply", "answer_on_spot") and data.get("method"):
         data["method"] = ReplyMethod(data["method"])
     for key, value in list(data.items()):
         if isinstance(value, str):

@@ -345,11 +345,16 @@ def display_rows(case: Case) -> list[tuple[str, str]]:
 
 
 def placeholder_values(case: Case | None) -> dict[str, str]:
-    """The document placeholders of every active field, filled from ``case``."""
+    """The document placeholders of every field, filled from ``case``.
+
+    Deactivated fields are included (empty when the case has no value), so wording written
+    while a field was active still renders after it was switched off.
+    """
     values = (case.custom_values or {}) if case is not None else {}
-    return {
-        field.placeholder: display_value(field, values.get(field.key)) for field in active_fields()
-    }
+    every_field = db.session.scalars(
+        sa.select(CustomField).order_by(CustomField.is_active, CustomField.id)
+    )
+    return {field.placeholder: display_value(field, values.get(field.key)) for field in every_field}
 
 
 def placeholder_descriptions() -> dict[str, str]:
@@ -385,6 +390,23 @@ def value_text(field: CustomField):
     if _dialect() == "postgresql":
         return sa.type_coerce(Case.custom_values, JSONB)[field.key].astext
     return sa.func.json_extract(Case.custom_values, f'$."{field.key}"')
+
+
+def value_bound_clause(field: CustomField, bound, *, upper: bool):
+    """Cases whose date, time or number ``field`` is at least (or, ``upper``, at most)
+    ``bound``: a number, or a day ("YYYY-MM-DD", inclusive; stored times carry the local
+    offset, so their text sorts by time within the day)."""
+    if field.field_type == T.number:
+        if _dialect() == "postgresql":
+            number = sa.cast(value_text(field), sa.Numeric)
+        else:
+            number = sa.func.json_extract(Case.custom_values, f'$."{field.key}"')
+        return number <= bound if upper else number >= bound
+    text = value_text(field)
+    if upper:
+        following = date.fromordinal(date.fromisoformat(bound).toordinal() + 1).isoformat()
+        return text < following
+    return text >= bound
 
 
 def has_value_clause(key: str):

@@ -653,6 +653,8 @@ def stands_in_clause(user):
 
 def may_act_instead(user, case, step: str) -> bool:
     """May ``user`` take ``step`` on ``case`` in place of a usual actor who does not exist?"""
+    if not may_stand_in(user):
+        return False
     turn = awaited_turn(case)
     return turn is not None and step in turn.stand_in_steps and stands_in_for(user, case)
 

@@ -27,5 +27,10 @@ cat <<TEXT
  按 Ctrl+C 停止。
 ========================================================
 TEXT
-exec .venv/bin/gunicorn --workers "${WEB_WORKERS:-2}" --threads 4 --bind "$address" \
+# Deadline warnings (down to 3-minute clocks) are checked every minute beside the web server;
+# the loop ends with this script.
+.venv/bin/flask run-escalations --every 60 > instance/escalations.log 2>&1 &
+escalations=$!
+trap 'kill "$escalations" 2>/dev/null' EXIT
+.venv/bin/gunicorn --workers "${WEB_WORKERS:-2}" --threads 4 --bind "$address" \
   --access-logfile - "app:create_app()"

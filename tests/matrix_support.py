@@ -455,6 +455,7 @@ PUBLIC_OR_IRRELEVANT = {
 #: tests/test_access_control.py checks role by role; they cannot show another unit's record.
 UNOWNED_MODELS = {
     "Category": "the category tree, shared by all units",
+    "CustomField": "custom field definitions, shared by all units",
     "Role": "roles and permissions",
     "SystemSetting": "system settings",
     "DeadlineRule": "deadline rules (per category, not per unit)",

@@ -429,6 +429,10 @@ def test_register_prints_the_list_columns(three_cases):
     assert sorted(row[-1] for row in rows) == ["住院", "住院", "门诊"]
 
 
+#: Yes/no fields fill in "是" or "否", as the built-in 问题仍存在 does.
+WORDING = "患者类型：{{ 患者类型 }}{% if 已先致歉 == '是' %}，已致歉{% endif %}"
+
+
 def test_document_placeholder_renders(three_cases):
     from models.rendering.catalog import TYPES, common_values
     from models.rendering.wording import render_wording
@@ -439,8 +443,17 @@ def test_document_placeholder_renders(three_cases):
     values = common_values(
         cases["inpatient"], unit_name="某医院", issued_on=utcnow().date(), number="1"
     )
-    text = render_wording("患者类型：{{ 患者类型 }}{% if 已先致歉 %}，已致歉{% endif %}", values)
+    text = render_wording(WORDING, values)
     assert text == "患者类型：住院，已致歉"
+    # Wording written while a field was active still renders after it is switched off.
+    db.session.scalars(
+        sa.select(CustomField).where(CustomField.key == "apologised")
+    ).one().is_active = False
+    values = common_values(
+        cases["outpatient"], unit_name="某医院", issued_on=utcnow().date(), number="1"
+    )
+    text = render_wording(WORDING, values)
+    assert text == "患者类型：门诊"
 
 
 # --- definitions ------------------------------------------------------------------------------
@@ -519,3 +532,36 @@ def test_a_removed_choice_stays_on_cases_that_hold_it(hospital, create_user):
     assert case.custom_values == {"patient_type": "门诊"}
     with pytest.raises(ValidationFailed, match="不在可选项中"):
         register_case(_new_case(hospital["inpatient"], patient_type="门诊"), by=registrar)
+
+
+def test_range_filters_on_numbers_dates_and_times(hospital, create_user, login_as):
+    registrar = create_user("registrar")
+    for subject, values in (
+        (
+            "三月初的投诉",
+            {"amount": 50, "visit_day": "2026-03-01", "first_contact": "2026-03-01T23:30"},
+        ),
+        (
+            "三月中的投诉",
+            {"amount": 500, "visit_day": "2026-03-15", "first_contact": "2026-03-15T08:00"},
+        ),
+    ):
+        case = register_case(_new_case(hospital["consultation"], **values), by=registrar)
+        case.subject = subject
+    for field in ("amount", "visit_day", "first_contact"):
+        hospital[field].filterable = True
+    db.session.commit()
+    client = login_as(create_user("office"))
+
+    def listed(query):
+        page = client.get(f"/admin/case/?{query}").get_data(as_text=True)
+        return [subject for subject in ("三月初的投诉", "三月中的投诉") if subject in page]
+
+    assert listed("flt0_cf_amount_from=100") == ["三月中的投诉"]
+    assert listed("flt0_cf_amount_until=100") == ["三月初的投诉"]
+    assert listed("flt0_cf_amount_eq=500") == ["三月中的投诉"]
+    assert listed("flt0_cf_visit_day_until=2026-03-01") == ["三月初的投诉"]
+    assert listed("flt0_cf_visit_day_from=2026-03-02") == ["三月中的投诉"]
+    # A time late on 1 March still belongs to that day.
+    assert listed("flt0_cf_first_contact_until=2026-03-01") == ["三月初的投诉"]
+    assert listed("flt0_cf_first_contact_from=2026-03-15") == ["三月中的投诉"]

@@ -337,12 +337,11 @@ CREATE = {
     },
     "calendar": lambda w: {"day": "2031-02-03", "note": "春节调休"},
     "routingrule": lambda w: {
-        "name": "住院投诉归医务科",
+        "name": "来电投诉归本部门",
         "sort_order": 10,
         "moment": "registration",
         "action": "suggest",
-        "field_key": "patient_type",
-        "field_value": "住院",
+        "channel": "call",
         "unit": w["unit"].id,
         "is_active": "y",
     },
@@ -373,7 +372,7 @@ EDIT = {
     "deadlinerule": ("note", "依条例", "note", "依条例"),
     "escalationrule": ("threshold", "90", "threshold", 90),
     "calendar": ("note", "春节放假", "note", "春节放假"),
-    "routingrule": ("field_value", "门诊", "field_value", "门诊"),
+    "routingrule": ("note", "夜间来电", "note", "夜间来电"),
     "setting": ("value", "信访复查机关", "value", "信访复查机关"),
     "rectificationorder": ("content", "三日内修复", "content", "三日内修复"),
 }

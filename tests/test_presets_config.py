@@ -259,7 +259,7 @@ def test_diff_shows_a_changed_deadline_amount_and_additions(app):
             lambda d: next(
                 s for s in d["sections"]["settings"] if s["key"] == "leader_reading"
             ).update(value="sometimes"),
-            "可选值",
+            "请从列表中选择",
         ),
         (lambda d: d["sections"]["units"][0].update(kind="castle"), "castle"),
         (lambda d: d["sections"]["units"][0].update(is_active="yes"), "true 或 false"),
@@ -267,7 +267,7 @@ def test_diff_shows_a_changed_deadline_amount_and_additions(app):
             lambda d: next(
                 s for s in d["sections"]["settings"] if s["key"] == "attachment_max_mb"
             ).update(value="很多"),
-            "须为整数",
+            "之间的整数",
         ),
         (
             lambda d: d["sections"]["document_templates"][0].update(body="{{ 病历号 }}"),

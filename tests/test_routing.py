@@ -16,6 +16,7 @@ from models import (
     CaseClock,
     CaseEvent,
     Category,
+    CustomField,
     DeadlineRule,
     RoutingRule,
     SystemSetting,
@@ -29,6 +30,7 @@ from models.enums import (
     CaseStatus,
     CategoryKind,
     Clock,
+    CustomFieldType,
     EventKind,
     RoutingAction,
     RoutingMoment,
@@ -478,10 +480,25 @@ def test_only_administrators_manage_routing_rules(org, create_user, client, logi
         assert after == before
 
 
+def define_patient_type(is_active=True) -> CustomField:
+    field = CustomField(
+        key="patient_type",
+        label="患者类型",
+        field_type=CustomFieldType.choice,
+        choices=["门诊", "住院"],
+        is_active=is_active,
+    )
+    db.session.add(field)
+    db.session.commit()
+    return field
+
+
 def test_the_settings_screen_creates_a_working_rule(org, client, login_as, create_case):
+    define_patient_type()
     login_as(org["admin"])
     page = client.get("/admin/routingrule/new/").get_data(as_text=True)
     assert "从小到大依次比对，第一条符合的规则生效" in page
+    assert 'value="patient_type">患者类型（patient_type）</option>' in page
     form = read_form(client, "/admin/routingrule/new/")
     response = client.post(
         "/admin/routingrule/new/",
@@ -508,7 +525,8 @@ def test_the_settings_screen_creates_a_working_rule(org, client, login_as, creat
 BAD_INPUT = [
     ({"unit": "__None"}, "请选择承办单位"),
     ({"handler": "sales_clerk"}, "承办人须是“质保部”的人员"),
-    ({"field_key": "病人类型"}, "字段代码须以字母开头"),
+    ({"field_key": "病人类型"}, "不是有效的选择"),
+    ({"field_key": "no_such_field"}, "不是有效的选择"),
     ({"field_key": "", "field_value": "住院"}, "请同时填写字段代码"),
     ({"name": "已有规则"}, "已经存在"),
     ({"name": ""}, "请填写规则名称"),
@@ -520,6 +538,7 @@ def test_bad_rules_are_refused_in_chinese_and_nothing_is_saved(
     org, client, login_as, values, message
 ):
     rule("已有规则", org["units"]["销售部"])
+    define_patient_type()
     login_as(org["admin"])
     form = read_form(client, "/admin/routingrule/new/")
     values = {
@@ -677,3 +696,23 @@ def test_an_edit_after_hand_over_leaves_the_routing_alone(org, create_case):
     record_case_edit(case, by=org["office"])
     db.session.commit()
     assert case.routed_unit.name == "医务科" and len(events(case)) == 1
+
+
+def test_a_rule_keeps_its_field_after_the_field_is_switched_off(org, client, login_as):
+    field = define_patient_type()
+    existing = rule(
+        "住院投诉", org["units"]["医务科"], field_key="patient_type", field_value="住院"
+    )
+    field.is_active = False
+    db.session.commit()
+    login_as(org["admin"])
+    url = f"/admin/routingrule/edit/?id={existing.id}"
+    page = client.get(url).get_data(as_text=True)
+    assert selected_option(page, "field_key") == "patient_type"
+    assert "患者类型（patient_type）（已停用）" in page
+    new_page = client.get("/admin/routingrule/new/").get_data(as_text=True)
+    assert "patient_type" not in new_page  # not offered to new rules
+    response = client.post(url, data=fill(read_form(client, url), {"note": "停用后仍保留"}))
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert existing.field_key == "patient_type" and existing.note == "停用后仍保留"

@@ -248,6 +248,8 @@ def test_a_unit_without_a_head_is_approved_by_the_office(app, office_world):
     case = _case(office_world, S.result_reported, office_world["units"][1])
     client = sign_in(app.test_client(), office)
     url = f"/admin/workflow/approve_result/{case.id}/"
+    worklist = client.get("/admin/worklist/?tab=awaiting").get_data(as_text=True)
+    assert case.number in worklist and "代为办理" in worklist
     form_page = client.get(url)
     assert form_page.status_code == 200
     assert "您在代为办理：承办单位没有在职的部门负责人。" in form_page.get_data(as_text=True)
@@ -272,6 +274,7 @@ def test_with_a_head_the_office_still_may_not_approve(app, office_world):
     before = row_counts()
     assert client.get(f"/admin/workflow/approve_result/{case.id}/").status_code == 403
     assert client.post(f"/admin/workflow/approve_result/{case.id}/").status_code == 403
+    assert case.number not in client.get("/admin/worklist/?tab=awaiting").get_data(as_text=True)
     assert row_counts() == before
     # The head approves as always, and is not recorded as a stand-in.
     perform("approve_result", case, by=office_world["people"]["head_a"])
@@ -486,4 +489,5 @@ def test_a_unit_chooses_its_out_of_scope_policy_from_titles(admin_client):
     before = row_counts()
     response = admin_client.post(url, data=fill(form, {"out_of_scope_policy": "anything"}))
     assert response.status_code == 200
+    assert "不是有效的选择" in response.get_data(as_text=True)
     assert row_counts() == before

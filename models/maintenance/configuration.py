@@ -43,13 +43,14 @@ from ..enums import (
 from ..operations import ValidationFailed
 from ..permissions import PERMISSIONS
 from ..routing import apply_routing_rules, export_routing_rules
-from ..settings import DEFAULT_SETTINGS, SETTING_CHOICES, SystemSetting
+from ..settings import DEFAULT_SETTINGS, SystemSetting
 from ..units import Unit
 from ..users import Role
 from ..vocabulary import (
     MAX_WORD_CHARS,
     VOCABULARY_SETTING,
     dump_vocabulary,
+    forget_vocabulary,
     parse_vocabulary,
 )
 
@@ -72,6 +73,70 @@ class Section:
 
 
 # --- small helpers ----------------------------------------------------------------------------
+
+
+def deadline_rule_from_item(item: dict, categories: dict[str, Category]) -> DeadlineRule | None:
+    """A rule row from an item; ``None`` when its category (by code) does not exist here."""
+    category = None
+    if item.get("category"):
+        category = categories.get(item["category"])
+        if category is None:
+            return None
+    return DeadlineRule(
+        name=item["name"],
+        clock=Clock(item["clock"]),
+        amount=item["amount"],
+        unit=TimeUnit(item["unit"]),
+        max_extension=item.get("max_extension"),
+        max_extension_count=item.get("max_extension_count"),
+        category=category,
+        category_kind=_member(CategoryKind, item.get("category_kind")),
+        priority=_member(CasePriority, item.get("priority")),
+        channel=_member(CaseChannel, item.get("channel")),
+        is_active=item.get("is_active", True),
+        note=item.get("note"),
+    )
+
+
+def escalation_rule_from_item(item: dict) -> EscalationRule:
+    return EscalationRule(
+        name=item["name"],
+        level=item.get("level", 1),
+        clock=_member(Clock, item.get("clock")),
+        trigger=EscalationTrigger(item["trigger"]),
+        threshold=item.get("threshold", 0),
+        recipient_role=item["recipient_role"],
+        same_unit_only=bool(item.get("same_unit_only", False)),
+        is_active=item.get("is_active", True),
+    )
+
+
+def _member(enum, value):
+    return None if value in (None, "") else enum(value)
+
+
+def categories_by_code() -> dict[str, Category]:
+    return {
+        category.code: category
+        for category in db.session.scalars(sa.select(Category).where(Category.code.is_not(None)))
+    }
+
+
+def set_setting(key: str, value: str, description: str | None = None) -> SystemSetting:
+    """Create or change one setting row (flush, no commit)."""
+    row = db.session.get(SystemSetting, key)
+    if row is None:
+        if description is None and key in DEFAULT_SETTINGS:
+            description = str(DEFAULT_SETTINGS[key][1])
+        row = SystemSetting(key=key, value=value, description=description)
+        db.session.add(row)
+    else:
+        row.value = value
+    db.session.info.get("system_settings", {}).pop(key, None)
+    if key == VOCABULARY_SETTING:
+        forget_vocabulary()
+    db.session.flush()
+    return row
 
 
 def _fail(section_title, message: str, item=None) -> ValidationFailed:
@@ -368,32 +433,23 @@ def export_settings() -> list[dict]:
 
 
 def validate_settings(items: list[dict], data: dict) -> None:
-    from ..operations.numbering import validate_number_pattern
+    from ..operations.settings import clean_setting_value
 
     _unique(SETTINGS, items, "key")
     for item in items:
         key, value = item.get("key"), item.get("value")
         if key not in DEFAULT_SETTINGS:
             raise _fail(SETTINGS, _("没有“%(key)s”这项设置", key=key))
-        if not isinstance(value, str) or len(value) > 500:
-            raise _fail(SETTINGS, _("值须为不超过500个字的文字"), key)
-        problem = None
-        if key == "case_number_pattern":
-            problem = validate_number_pattern(value)
-        elif key in SETTING_CHOICES and value not in SETTING_CHOICES[key]:
-            problem = _("可选值为：%(values)s", values=" / ".join(SETTING_CHOICES[key]))
-        elif DEFAULT_SETTINGS[key][0].isdigit() and not value.isdigit():
-            # Numeric settings (sizes, days, rows) hold a whole number.
-            problem = _("须为整数")
-        elif not value.strip():
-            problem = _("不能为空")
-        if problem:
-            raise _fail(SETTINGS, problem, key)
+        if not isinstance(value, str):
+            raise _fail(SETTINGS, _("值须为文字"), key)
+        # The same check as the settings screen (one rule per setting, in SETTING_SPECS).
+        try:
+            item["value"] = clean_setting_value(key, value)
+        except ValidationFailed as error:
+            raise _fail(SETTINGS, str(error), key) from None
 
 
 def apply_settings(items: list[dict]) -> None:
-    from .presets import set_setting
-
     for item in items:
         set_setting(item["key"], item["value"])
 
@@ -433,8 +489,6 @@ def validate_vocabulary(items: list[dict], data: dict) -> None:
 
 
 def apply_vocabulary(items: list[dict]) -> None:
-    from .presets import set_setting
-
     pairs = {item["standard"]: item["word"] for item in items if item["standard"] != item["word"]}
     set_setting(VOCABULARY_SETTING, dump_vocabulary(pairs), "称谓")
 
@@ -491,8 +545,6 @@ def validate_deadline_rules(items: list[dict], data: dict) -> None:
 
 
 def apply_deadline_rules(items: list[dict]) -> None:
-    from .presets import deadline_rule_from_item
-
     categories = {_category_key(c): c for c in db.session.scalars(sa.select(Category))}
     # Rows are kept where the name matches (running clocks point at them), others replaced.
     rules = _keyed_rows(db.session.scalars(sa.select(DeadlineRule).order_by(DeadlineRule.id)))
@@ -595,8 +647,6 @@ def validate_escalation_rules(items: list[dict], data: dict) -> None:
 
 
 def apply_escalation_rules(items: list[dict]) -> None:
-    from .presets import escalation_rule_from_item
-
     # Kept by name: a warning that already fired for a clock does not fire again.
     rules = _keyed_rows(db.session.scalars(sa.select(EscalationRule).order_by(EscalationRule.id)))
     wanted = _keyed(SECTIONS["escalation_rules"], items)
@@ -657,6 +707,44 @@ def apply_document_templates(items: list[dict]) -> None:
     db.session.flush()
 
 
+# --- callback quotas --------------------------------------------------------------------------
+
+CALLBACK_QUOTAS = _l("回访配额")
+
+
+def export_callback_quotas() -> list[dict]:
+    from ..callbacks import CallbackQuota
+
+    rows = db.session.execute(
+        sa.select(Role.code, CallbackQuota.min_percent).join(Role, Role.id == CallbackQuota.role_id)
+    ).all()
+    return [{"role": code, "min_percent": percent} for code, percent in sorted(rows)]
+
+
+def validate_callback_quotas(items: list[dict], data: dict) -> None:
+    _unique(CALLBACK_QUOTAS, items, "role")
+    roles = _names(data, "roles", "code") | set(db.session.scalars(sa.select(Role.code)))
+    for item in items:
+        code = item.get("role")
+        if code not in roles:
+            raise _fail(CALLBACK_QUOTAS, _("没有代码为“%(code)s”的角色", code=code))
+        percent = _integer(CALLBACK_QUOTAS, item, "min_percent", _("最低比例"))
+        if percent > 100:
+            raise _fail(CALLBACK_QUOTAS, _("最低比例须为0至100的整数"), code)
+
+
+def apply_callback_quotas(items: list[dict]) -> None:
+    """Each role's minimum share of the callbacks (回访工作制度 一); the file's list replaces
+    the quotas in place."""
+    from ..callbacks import CallbackQuota
+
+    db.session.execute(sa.delete(CallbackQuota))
+    roles = {role.code: role for role in db.session.scalars(sa.select(Role))}
+    for item in items:
+        db.session.add(CallbackQuota(role=roles[item["role"]], min_percent=item["min_percent"]))
+    db.session.flush()
+
+
 # --- the registry -----------------------------------------------------------------------------
 
 SECTIONS: dict[str, Section] = {}
@@ -707,6 +795,14 @@ for _section in (
         apply_document_templates,
         "kind",
         validate_document_templates,
+    ),
+    Section(
+        "callback_quotas",
+        CALLBACK_QUOTAS,
+        export_callback_quotas,
+        apply_callback_quotas,
+        "role",
+        validate_callback_quotas,
     ),
 ):
     register_section(_section)
@@ -831,6 +927,7 @@ FIELD_TITLES = {
     "same_unit_only": _l("仅承办单位内"),
     "title": _l("标题"),
     "body": _l("正文"),
+    "min_percent": _l("最低比例"),
 }
 #: Fields whose values are enum codes, shown by their Chinese titles.
 _ENUM_FIELDS = {

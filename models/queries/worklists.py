@@ -25,6 +25,7 @@ from ..policies import (
     handles_case_clause,
     open_clause,
     reporter_visible_clause,
+    stands_in_clause,
     visible_cases_clause,
 )
 from ..units import Unit
@@ -94,6 +95,17 @@ def awaiting_cases(user, limit: int = WORKLIST_LIMIT) -> list[Case]:
         .order_by(Case.received_at)
         .limit(limit)
     ).all()
+
+
+def stand_in_case_ids(user, cases) -> set[int]:
+    """Of ``cases``, those in the user's list only because nobody holds the role whose turn it
+    is (``policies.stands_in_for``): the list marks them."""
+    ids = [case.id for case in cases]
+    if not ids:
+        return set()
+    return set(
+        db.session.scalars(sa.select(Case.id).where(Case.id.in_(ids), stands_in_clause(user)))
+    )
 
 
 def running_clocks(user, condition, limit: int = WORKLIST_LIMIT) -> list[CaseClock]:

@@ -79,6 +79,8 @@ SPECIFIC_VARIABLES: dict[DocumentKind, dict[str, str]] = {
         "满意度": "满意、基本满意或不满意",
         "回访意见": "信访人的意见",
         "问题仍存在": "“是”或“否”",
+        "已核对收费": "“是”或“否”（回访时核对维修收费）",
+        "已签名": "“是”或“否”（被回访人在回访记录上签名）",
     },
     K.review_opinion: {
         "意见类型": "“复查”或“复核”",
@@ -433,6 +435,8 @@ def specific_values(
             "满意度": callback.satisfaction.title if callback and callback.satisfaction else "",
             "回访意见": (callback.opinion or "") if callback else "",
             "问题仍存在": ("是" if callback.problem_remains else "否") if callback else "",
+            "已核对收费": ("是" if callback.charges_checked else "否") if callback else "",
+            "已签名": ("是" if callback.signature_obtained else "否") if callback else "",
         }
     if kind == K.review_opinion:
         final = event is not None and event.kind == E.answer_re_review
@@ -514,6 +518,8 @@ def form_rows(
             ("被回访人", values["被回访人"]),
             ("满意度", values["满意度"]),
             ("问题是否仍存在", values["问题仍存在"]),
+            ("是否核对收费", values["已核对收费"]),
+            ("被回访人是否签名", values["已签名"]),
             ("信访人意见", values["回访意见"]),
         ]
     return []
@@ -566,6 +572,8 @@ def sample_values(kind: DocumentKind) -> dict[str, str]:
         "满意度": "满意",
         "回访意见": "电梯已修复，感谢政府。",
         "问题仍存在": "否",
+        "已核对收费": "是",
+        "已签名": "是",
         "意见类型": "复查",
         "申请日期": "2026年5月20日",
         "申请理由": "对维修资金公示范围有异议。",

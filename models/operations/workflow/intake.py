@@ -15,7 +15,7 @@ from ...replies import CaseReply
 from .. import ValidationFailed
 from ..deadlines import open_clock, stop_all_clocks
 from .common import accept_if_needed, deadline_data, required
-from .replies import default_recipient
+from .replies import checked_method, default_recipient
 from .routing import route_case
 from .steps import begin_step, finish_step
 
@@ -89,23 +89,30 @@ def keep(
     )
 
 
-def answer_on_spot(case, *, by, answer=None, at=None, expected_version=None):
+def answer_on_spot(case, *, by, answer=None, method=None, at=None, expected_version=None):
+    """当场答复 / 即时办理: answered at once (in person by default; an e-mailed complaint judged
+    invalid gets its tactful answer by e-mail) and closed."""
     at = at or utcnow()
     step = begin_step("answer_on_spot", case, by, expected_version)
     answer = required(answer, "answer", _l("答复内容"))
+    method = (
+        ReplyMethod.on_site
+        if method in (None, "")
+        else checked_method(method, ReplyMethod, "method", _("请选择答复方式"))
+    )
     stop_all_clocks(case, at=at)
     case.accepted_at = case.accepted_at or at
     case.closed_at = at
     answer_row = None
     if not case.is_anonymous:
         case.replied_at = at
-        case.reply_method = ReplyMethod.on_site
+        case.reply_method = method
         # The answer on the spot is the formal reply: one row among the case's replies.
         answer_row = CaseReply(
             case_id=case.id,
             kind=ReplyKind.formal,
             recipient=default_recipient(case, ReplyKind.formal),
-            method=ReplyMethod.on_site,
+            method=method,
             replied_at=at,
             text=answer,
             created_by_id=by.id,

@@ -54,7 +54,7 @@ def _moment(value: datetime | None, case: Case, at: datetime, field: str, label)
     return value
 
 
-def _method(value, enum_cls, field: str, message: str):
+def checked_method(value, enum_cls, field: str, message: str):
     if value in (None, ""):
         raise ValidationFailed(message, field=field)
     try:
@@ -73,7 +73,7 @@ def record_reply(
         raise ValidationFailed(_("请选择答复类型"), field="kind") from None
     if kind in TO_PETITIONER and case.is_anonymous:
         raise ValidationFailed(_("匿名事项不予答复"), field="kind")
-    method = _method(method, ReplyMethod, "method", _("请选择答复方式"))
+    method = checked_method(method, ReplyMethod, "method", _("请选择答复方式"))
     text = required(text, "text", _l("答复内容"))
     replied_at = _moment(replied_at, case, at, "replied_at", _l("答复时间"))
     recipient = (recipient or "").strip() or default_recipient(case, kind)
@@ -148,7 +148,7 @@ def log_contact(
     clock."""
     at = at or utcnow()
     step = begin_step("log_contact", case, by, expected_version)
-    method = _method(method, ContactMethod, "method", _("请选择联系方式"))
+    method = checked_method(method, ContactMethod, "method", _("请选择联系方式"))
     contacted_at = _moment(contacted_at, case, at, "contacted_at", _l("联系时间"))
     person = (person or "").strip() or case.petitioner_names or ""
     person = required(person, "person", _l("联系对象"))
