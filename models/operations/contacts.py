@@ -13,6 +13,7 @@ from ..cases import Case
 from ..contacts import Call, Letter, Visit
 from ..enums import CaseChannel, EventKind, LetterOrigin
 from ..policies import is_open
+from ..vocabulary import substitute
 from . import ValidationFailed
 from .audit import changes_of, log_event
 from .cases import register_case
@@ -134,8 +135,9 @@ def register_contact(
         notify(
             [case.handler],
             case,
-            f"{case.number}「{case.subject[:40]}」再次来信来访来电"
-            f"（重复{case.repeat_count}次），请及时联系信访人",
+            # The organisation's word for the petitioner; the subject is the petitioner's own.
+            f"{case.number}「{case.subject[:40]}」再次来信来访来电（重复{case.repeat_count}次），"
+            + substitute("请及时联系信访人"),
             at=at or utcnow(),
         )
     return contact
