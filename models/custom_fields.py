@@ -146,7 +146,7 @@ def _user_ok(user_id: int, previous) -> bool:
     return user is not None and (user.is_active_user or user_id == previous)
 
 
-def clean_value(field: CustomField, value, previous=None):
+def clean_value(field: CustomField, value, previous=None, *, enforce_required: bool = True):
     """The stored form of ``value`` (typed text or an imported value), ``None`` when empty.
 
     Raises ``ValidationFailed`` (on the form's input ``cf_<key>``) when it cannot be one, or is
@@ -156,7 +156,7 @@ def clean_value(field: CustomField, value, previous=None):
     label = field.label
     where = field.form_name
     if _is_empty(value):
-        if field.required:
+        if field.required and enforce_required:
             raise ValidationFailed(_("请填写%(label)s", label=label), field=where)
         return None
     kind = field.field_type
@@ -275,8 +275,16 @@ def validate_custom_values(case: Case, before: dict | None = None) -> dict[str, 
     """
     before = stored_values(case) if before is None else before
     values = dict(case.custom_values or {})
-    for field in fields_for(_category_of(case)):
-        value = clean_value(field, values.get(field.key), previous=before.get(field.key))
+    category = _category_of(case)
+    for field in fields_for(category):
+        # Quick intake (the reception queue, an opinion box) registers a matter before anyone
+        # classifies it: a required field is required once the case has its category.
+        value = clean_value(
+            field,
+            values.get(field.key),
+            previous=before.get(field.key),
+            enforce_required=category is not None,
+        )
         if value is None:
             values.pop(field.key, None)
         else:

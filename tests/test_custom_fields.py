@@ -19,7 +19,7 @@ from models.custom_fields import (
 )
 from models.enums import CaseChannel, CategoryKind, CustomFieldType, EventKind, UnitKind
 from models.operations import ValidationFailed
-from models.operations.cases import register_case
+from models.operations.cases import record_case_edit, register_case
 
 PAST = (utcnow() - timedelta(hours=3)).astimezone(local_zone()).strftime("%Y-%m-%d %H:%M:%S")
 T = CustomFieldType
@@ -244,6 +244,27 @@ def test_registration_form_refuses_bad_values_and_saves_nothing(
     assert message in response.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count(Case.id))) == 0
     assert db.session.scalar(sa.select(sa.func.count(Letter.id))) == 0
+
+
+def test_a_required_field_waits_for_the_category(hospital, create_user):
+    """The reception queue and opinion boxes register before anyone classifies the matter: an
+    unscoped required field is required once the case has a category, not before."""
+    registrar = create_user("registrar")
+    hospital["bed"].required = True
+    db.session.commit()
+    unclassified = register_case(_new_case(None), by=registrar)
+    db.session.commit()
+    assert unclassified.custom_values == {}
+    with pytest.raises(ValidationFailed) as refused:
+        register_case(_new_case(hospital["consultation"]), by=registrar)
+    assert "请填写床号" in str(refused.value)
+    db.session.rollback()
+    # Classifying it later asks for the value.
+    unclassified = db.session.get(Case, unclassified.id)
+    unclassified.category = hospital["consultation"]
+    with pytest.raises(ValidationFailed):
+        record_case_edit(unclassified, by=registrar)
+    db.session.rollback()
 
 
 def test_registration_outside_the_scope_needs_no_required_field(hospital, create_user, login_as):

@@ -535,7 +535,6 @@ PRESETS: dict[str, dict] = {
             _field(
                 "complaint_valid", "投诉是否有效", "choice", choices=["有效", "无效"], listed=True
             ),
-            _field("first_contact_at", "首次联系客户时间", "datetime", category="GD"),
             _field("remedial_measure", "补救措施", "text"),
             _field("corrective_action", "纠正措施", "text"),
             _field("corrective_planned_on", "纠正措施计划完成日期", "date"),
