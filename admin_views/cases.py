@@ -640,6 +640,7 @@ STEP_DATA_LABELS = {
     "petitioner_informed": _l("已告知信访人"),
     "informed_how": _l("告知方式"),
     "returned_to": _l("退回对象"),
+    "suggested_destination": _l("建议转往"),
     "within_limit": _l("在期限内"),
     "findings": _l("调查情况"),
     "responsible_unit": _l("责任单位"),

@@ -165,6 +165,9 @@ STEP_FIELDS = {
     "return_to_sender": lambda: {
         "returned_to": line(_l("退回对象（来信人或原批转单位）"), max_length=100),
         "reason": text(_l("退回理由")),
+        "suggested_destination": line(
+            _l("建议转往（有权处理的机关或单位）"), required=False, max_length=100
+        ),
     },
     "investigate": lambda: {
         "findings": text(_l("调查核实情况"), rows=5),

@@ -839,9 +839,13 @@ def test_s15_city_hotline_three_minute_dispatch_repeat_call_review_and_return(
         "return_to_sender",
         efficiency,
         returned_to="市12345派单中心",
-        reason="属效能信访投诉，不属城管职责；建议转市效能投诉中心办理",
+        reason="属效能信访投诉，不属城管职责",
+        suggested_destination="市效能投诉中心",
     )
     efficiency = fresh(efficiency)
     assert efficiency.status == CaseStatus.returned
     page = details(client, efficiency)
-    assert "市12345派单中心" in page and "建议转市效能投诉中心办理" in page
+    assert "市12345派单中心" in page and "属效能信访投诉，不属城管职责" in page
+    assert "建议转往" in page and "市效能投诉中心" in page
+    letter = printed(client, efficiency, "return_letter")
+    assert "建议转市效能投诉中心处理" in letter

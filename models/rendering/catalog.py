@@ -70,7 +70,7 @@ SPECIFIC_VARIABLES: dict[DocumentKind, dict[str, str]] = {
         "办理期限": "要求办结的日期",
     },
     K.complaint_notice: {"办理期限": "要求办结的日期"},
-    K.return_letter: {"退回对象": "退回给谁", "退回理由": "退回理由"},
+    K.return_letter: {"退回对象": "退回给谁", "退回理由": "退回理由", "建议转往": "建议转往何处"},
     K.callback_record: {
         "回访方式": "回访方式",
         "回访时间": "回访时间",
@@ -195,7 +195,8 @@ _RETURN_BODY = """{{ 退回对象 }}：
 {{ 收到日期 }}收到的关于{{ 事项标题 }}的信访事项（登记编号：{{ 事项编号 }}），\
 经审查，不属于本机关职责范围，现予退回。理由如下：
 {{ 退回理由 }}
-特此函复。"""
+{% if 建议转往 %}建议转{{ 建议转往 }}处理。
+{% endif %}特此函复。"""
 
 _CALLBACK_BODY = """以上回访情况经被回访人确认属实。"""
 
@@ -420,7 +421,11 @@ def specific_values(
     if kind == K.complaint_notice:
         return {"办理期限": chinese_date(data.get("due_on") or data.get("due_at"))}
     if kind == K.return_letter:
-        return {"退回对象": text("returned_to"), "退回理由": text("reason")}
+        return {
+            "退回对象": text("returned_to"),
+            "退回理由": text("reason"),
+            "建议转往": text("suggested_destination"),
+        }
     if kind == K.callback_record:
         callback = _callback_of(event)
         return {
@@ -565,6 +570,7 @@ def sample_values(kind: DocumentKind) -> dict[str, str]:
         "批示日期": "2026年3月5日",
         "退回对象": "市信访局",
         "退回理由": "该事项已由县人民法院立案受理，应通过诉讼程序解决。",
+        "建议转往": "",
         "回访方式": "电话回访",
         "回访时间": "2026年5月12日 10:30",
         "回访人": "孙赟",

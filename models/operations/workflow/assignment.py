@@ -131,11 +131,21 @@ def transfer(
     )
 
 
-def return_to_sender(case, *, by, returned_to=None, reason=None, at=None, expected_version=None):
+def return_to_sender(
+    case,
+    *,
+    by,
+    returned_to=None,
+    reason=None,
+    suggested_destination=None,
+    at=None,
+    expected_version=None,
+):
     at = at or utcnow()
     step = begin_step("return_to_sender", case, by, expected_version)
     returned_to = required(returned_to, "returned_to", _l("退回对象（来信人或原批转单位）"))
     reason = required(reason, "reason", _l("退回理由"))
+    suggested_destination = (suggested_destination or "").strip()
     handover = open_clock(case, Clock.handover)
     within_limit = handover is None or at <= handover.due_at
     stop_all_clocks(case, at=at)
@@ -145,5 +155,11 @@ def return_to_sender(case, *, by, returned_to=None, reason=None, at=None, expect
         case,
         by,
         at,
-        {"returned_to": returned_to, "reason": reason, "within_limit": within_limit},
+        {
+            "returned_to": returned_to,
+            "reason": reason,
+            # Where the matter belongs, as the returning office sees it (96310: 建议转往).
+            **({"suggested_destination": suggested_destination} if suggested_destination else {}),
+            "within_limit": within_limit,
+        },
     )
