@@ -28,6 +28,7 @@ from .enums import (
     CaseChannel,
     CasePriority,
     CategoryKind,
+    CustomFieldType,
     RoutingAction,
     RoutingMoment,
     enum_column,
@@ -186,10 +187,37 @@ def check_routing_rule(rule: RoutingRule) -> None:
         )
     if value and not key:
         raise ValidationFailed(_("填写了字段值，请同时填写字段代码"), field="field_key")
+    _check_field_value(key, value)
     rule.field_key = key or None
     rule.field_value = value or None
     if rule.sort_order is None:
         rule.sort_order = 100
+
+
+def _check_field_value(key: str, value: str) -> None:
+    """A value a defined choice or yes/no field can never hold would make the rule dead."""
+    from .custom_fields import CustomField
+    from .operations import ValidationFailed
+
+    field = db.session.scalar(sa.select(CustomField).where(CustomField.key == key)) if key else None
+    if field is None or not value:
+        return
+    if field.field_type == CustomFieldType.choice:
+        allowed = [str(choice) for choice in field.choices or []]
+    elif field.field_type == CustomFieldType.boolean:
+        allowed = ["是", "否"]
+    else:
+        return
+    if value not in allowed:
+        raise ValidationFailed(
+            _(
+                "“%(value)s”不是“%(label)s”的可选值，请填写：%(allowed)s",
+                value=value,
+                label=field.label,
+                allowed=" / ".join(allowed),
+            ),
+            field="field_value",
+        )
 
 
 # --- configuration export / import (models.maintenance.configuration) ---------------------

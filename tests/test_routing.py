@@ -528,6 +528,7 @@ BAD_INPUT = [
     ({"field_key": "病人类型"}, "不是有效的选择"),
     ({"field_key": "no_such_field"}, "不是有效的选择"),
     ({"field_key": "", "field_value": "住院"}, "请同时填写字段代码"),
+    ({"field_key": "patient_type", "field_value": "急诊"}, "不是“患者类型”的可选值"),
     ({"name": "已有规则"}, "已经存在"),
     ({"name": ""}, "请填写规则名称"),
 ]
