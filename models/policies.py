@@ -491,6 +491,7 @@ def _turn(steps, permissions, scope, role, action, stand_in_steps=None, instead=
 
 
 _INTAKE_STEPS = ("accept", "not_accept", "no_longer_accept", "keep", "answer_on_spot")
+_HAND_OVER_STEPS = ("assign", "send_for_reading", "instruct", "transfer", "return_to_sender")
 _REASSIGN = _l("%(office)s或%(leader)s可改派其他单位或人员办理")
 
 
@@ -501,9 +502,15 @@ def _turns():
     sign_off = closing_permission() == "workflow.sign_off"
     return [
         (
-            lambda case: case.status in (S.registered, S.accepted),
-            Case.status.in_([S.registered, S.accepted]),
+            lambda case: case.status == S.registered,
+            Case.status == S.registered,
             _turn(_INTAKE_STEPS, ("workflow.intake",), "all", "registrar", _l("受理")),
+        ),
+        (
+            # Accepted: the office hands it over (or sends it to a leader for reading).
+            lambda case: case.status == S.accepted,
+            Case.status == S.accepted,
+            _turn(_HAND_OVER_STEPS, ("workflow.assign",), "all", "office", _l("交办")),
         ),
         (
             lambda case: case.status == S.awaiting_instruction,
