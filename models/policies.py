@@ -352,45 +352,17 @@ def _ready_to_close_clause():
 
 
 def awaiting_me(user, case) -> bool:
-    """Is the case's next step the user's (我的待办)?"""
+    """Is the case's next step the user's (我的待办)? Whose turn it is comes from the turn
+    table below (one rule for the work list, the case page and the stand-ins)."""
     if not _signed_in(user):
         return False
-    status = case.status
-    if case.handler_id == user.id and status in (S.assigned, S.in_progress):
+    turn = awaited_turn(case)
+    if turn is not None and _takes_turn(user, turn, case):
         return True
-    if (
-        user.unit_id is not None
-        and user.has_permission("workflow.handle")
-        and case.handling_unit_id == user.unit_id
-        and case.handler_id is None
-        and status == S.assigned
+    # A leader also decides the extensions asked for, whatever the case's state.
+    if user.has_permission("workflow.instruct") and any(
+        c.pending_extension is not None and c.stopped_at is None for c in case.clocks
     ):
-        return True
-    if user.has_permission("workflow.intake") and status in (S.registered, S.accepted):
-        return True
-    if user.has_permission("workflow.instruct"):
-        if status == S.awaiting_instruction:
-            return True
-        if any(c.pending_extension is not None and c.stopped_at is None for c in case.clocks):
-            return True
-    if (
-        user.has_permission("workflow.approve")
-        and user.unit_id is not None
-        and status == S.result_reported
-        and case.result_approved_at is None
-        and case.handling_unit_id == user.unit_id
-    ):
-        return True
-    if (
-        user.has_permission("workflow.reply")
-        and status == S.result_reported
-        and case.result_approved_at is not None
-        and not case.is_anonymous
-    ):
-        return True
-    if user.has_permission(closing_permission()) and _ready_to_close(case):
-        return True
-    if user.has_permission("workflow.review") and status in (S.under_review, S.under_re_review):
         return True
     return stands_in_for(user, case)
 
@@ -399,47 +371,40 @@ def awaiting_me_clause(user):
     """SQL twin of :func:`awaiting_me`."""
     if not _signed_in(user):
         return sa.false()
-    conditions = [
-        sa.and_(_is(Case.handler_id, user.id), Case.status.in_([S.assigned, S.in_progress]))
-    ]
-    if user.unit_id is not None and user.has_permission("workflow.handle"):
-        conditions.append(
-            sa.and_(
-                _is(Case.handling_unit_id, user.unit_id),
-                Case.handler_id.is_(None),
-                Case.status == S.assigned,
-            )
-        )
-    if user.has_permission("workflow.intake"):
-        conditions.append(Case.status.in_([S.registered, S.accepted]))
+    conditions = []
+    for _matches, clause, turn in _turns():
+        takes = _takes_turn_clause(user, turn)
+        if takes is not None:
+            conditions.append(sa.and_(clause, takes))
     if user.has_permission("workflow.instruct"):
-        conditions.append(Case.status == S.awaiting_instruction)
         pending = sa.select(CaseClock.case_id).where(
             CaseClock.pending_extension.is_not(None), CaseClock.stopped_at.is_(None)
         )
         conditions.append(Case.id.in_(pending))
-    if user.has_permission("workflow.approve") and user.unit_id is not None:
-        conditions.append(
-            sa.and_(
-                Case.status == S.result_reported,
-                Case.result_approved_at.is_(None),
-                _is(Case.handling_unit_id, user.unit_id),
-            )
-        )
-    if user.has_permission("workflow.reply"):
-        conditions.append(
-            sa.and_(
-                Case.status == S.result_reported,
-                Case.result_approved_at.is_not(None),
-                Case.is_anonymous.is_(False),
-            )
-        )
-    if user.has_permission(closing_permission()):
-        conditions.append(_ready_to_close_clause())
-    if user.has_permission("workflow.review"):
-        conditions.append(Case.status.in_([S.under_review, S.under_re_review]))
     conditions.append(stands_in_clause(user))
     return sa.or_(*conditions)
+
+
+def _takes_turn(user, turn, case) -> bool:
+    """Does ``user`` usually take ``turn``'s step on ``case``?"""
+    if not any(user.has_permission(permission) for permission in turn.permissions):
+        return False
+    if turn.scope == "unit":
+        return user.unit_id is not None and case.handling_unit_id == user.unit_id
+    if turn.scope == "handler":
+        return case.handler_id == user.id
+    return True
+
+
+def _takes_turn_clause(user, turn):
+    """SQL twin of :func:`_takes_turn` (``None``: never)."""
+    if not any(user.has_permission(permission) for permission in turn.permissions):
+        return None
+    if turn.scope == "unit":
+        return None if user.unit_id is None else _is(Case.handling_unit_id, user.unit_id)
+    if turn.scope == "handler":
+        return _is(Case.handler_id, user.id)
+    return sa.true()
 
 
 # --- whose turn it is, and who stands in (no dead ends) ---------------------------------------
@@ -507,10 +472,16 @@ def _turns():
             _turn(_INTAKE_STEPS, ("workflow.intake",), "all", "registrar", _l("受理")),
         ),
         (
-            # Accepted: the office hands it over (or sends it to a leader for reading).
+            # Accepted: the office hands it over, or the desk sends it to a leader to read.
             lambda case: case.status == S.accepted,
             Case.status == S.accepted,
-            _turn(_HAND_OVER_STEPS, ("workflow.assign",), "all", "office", _l("交办")),
+            _turn(
+                _HAND_OVER_STEPS,
+                ("workflow.assign", "workflow.intake"),
+                "all",
+                "office",
+                _l("交办或送阅"),
+            ),
         ),
         (
             lambda case: case.status == S.awaiting_instruction,

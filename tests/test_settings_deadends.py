@@ -311,7 +311,7 @@ def test_an_accepted_case_waits_for_the_office_to_hand_it_over(app, office_world
     work list holds the case."""
     case = _case(office_world, S.accepted, None, assigned_at=None)
     page = _page(app, office_world, case)
-    assert "等待信访办/办公室交办" in page and "受理；" not in page
+    assert "等待信访办/办公室交办或送阅" in page and "受理；" not in page
     assert "office" in _who_lists(office_world, case)
 
 
