@@ -3,13 +3,10 @@
 
 from __future__ import annotations
 
-import io
-import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from pypdf import PdfReader
 
 from models import (
     CaseReply,
@@ -38,13 +35,9 @@ from models.operations.deadlines import check_extension, extend, open_clock, run
 from models.operations.documents import issue_document
 from models.operations.workflow import perform
 from tests.conftest import row_counts
+from tests.test_documents import pdf_words
 
 MINUTE = timedelta(minutes=1)
-
-
-def squeezed(data: bytes) -> str:
-    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
-    return re.sub(r"—\d+—", "", re.sub(r"\s+", "", text))
 
 
 @pytest.fixture
@@ -584,7 +577,7 @@ def test_reply_letter_prints_the_chosen_reply(people, create_case, create_party,
     document = db.session.scalars(sa.select(IssuedDocument)).one()
     assert document.source_event_id == interim.event_id
     assert document.title == "赵业主信访事项阶段性答复书"
-    text = squeezed(document.pdf)
+    text = pdf_words(document.pdf)
     assert "样品已送检，预计五日内出结果" in text and "阶段性答复" in text
     assert "给上级的情况说明" not in text and "救济途径" not in text
     # Issued again from the same row: the same document (a reprint).
@@ -602,7 +595,7 @@ def test_reply_letter_prints_the_chosen_reply(people, create_case, create_party,
     formal_letter, created = issue_document(case, "reply_letter", by=people["office"])
     db.session.commit()
     assert created and formal_letter.title == "赵业主信访事项答复意见书"
-    text = squeezed(formal_letter.pdf)
+    text = pdf_words(formal_letter.pdf)
     assert "正式答复的内容" in text and "救济途径" in text and "样品已送检" not in text
 
 

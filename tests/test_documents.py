@@ -46,6 +46,11 @@ def squeezed(text: str) -> str:
     return re.sub(r"—\d+—", "", re.sub(r"\s+", "", text))
 
 
+def pdf_words(data: bytes) -> str:
+    """A PDF's text, squeezed (see :func:`squeezed`)."""
+    return squeezed(pdf_text(data))
+
+
 @pytest.fixture
 def people(app, government, create_user):
     units = {unit.name: unit for unit in db.session.scalars(sa.select(Unit))}

@@ -9,14 +9,12 @@ page, the printed PDF, the lists) and on the rows behind it.
 
 from __future__ import annotations
 
-import io
 import re
 from datetime import timedelta
 from html.parser import HTMLParser
 
 import pytest
 import sqlalchemy as sa
-from pypdf import PdfReader
 
 from models import (
     Callback,
@@ -42,6 +40,8 @@ from models.enums import (
     TimeUnit,
 )
 from models.settings import SystemSetting
+from tests.test_documents import pdf_words
+from tests.test_scenarios_workflow import details, fresh, step
 
 # --- helpers: what a browser does ---------------------------------------------------------------
 
@@ -79,47 +79,8 @@ def register(client, login_as, user, screen: str, **fields) -> Case:
     return db.session.scalars(sa.select(Case).where(Case.id > before)).one()
 
 
-def step(client, login_as, user, code, case, expect_ok=True, **form):
-    """One workflow step through its page, as in tests/test_scenarios_workflow.py."""
-    login_as(user)
-    page = client.get(f"/admin/workflow/{code}/{case.id}/")
-    assert page.status_code in (200, 302, 403)
-    data = {
-        key: ("y" if value is True else value) for key, value in form.items() if value is not False
-    }
-    if page.status_code == 200:
-        token = page.get_data(as_text=True).split('name="expected_version" type="hidden" value="')
-        if len(token) > 1:
-            data.setdefault("expected_version", token[1].split('"')[0])
-    response = client.post(f"/admin/workflow/{code}/{case.id}/", data=data)
-    if expect_ok:
-        assert response.status_code == 302, response.get_data(as_text=True)[-2000:]
-        db.session.expire_all()
-        last = db.session.scalars(
-            sa.select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id.desc())
-        ).first()
-        assert last.kind == EventKind(code)
-    return response
-
-
-def details(client, case) -> str:
-    response = client.get(f"/admin/case/details/?id={case.id}")
-    assert response.status_code == 200
-    return response.get_data(as_text=True)
-
-
-def fresh(case) -> Case:
-    db.session.expire_all()
-    return db.session.get(Case, case.id)
-
-
 def clock(case, kind: Clock):
     return next(c for c in fresh(case).clocks if c.kind == kind)
-
-
-def squeezed(data: bytes) -> str:
-    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
-    return re.sub(r"—\d+—", "", re.sub(r"\s+", "", text))
 
 
 def issue(client, login_as, user, case, kind: str, **form) -> IssuedDocument:
@@ -308,7 +269,7 @@ def test_s12_walk_in_complaint_same_day_check_remedial_reply_callback(
         },
     )
     assert register_pdf.status_code == 200 and register_pdf.mimetype == "application/pdf"
-    text = squeezed(register_pdf.data)
+    text = pdf_words(register_pdf.data)
     assert leak.number in text and cleaner.number in text and "周业主" in text
 
     # 2. The same day: accepted, the director decides the handling (repair team for the leak,
@@ -351,7 +312,7 @@ def test_s12_walk_in_complaint_same_day_check_remedial_reply_callback(
 
     # 3. The 客户投诉处理通知单, with the register's number, goes to the repair team.
     notice = issue(client, login_as, people["office"], leak, "complaint_notice")
-    text = squeezed(notice.pdf)
+    text = pdf_words(notice.pdf)
     assert "客户投诉处理通知单" in text and leak.number in text
     assert "业主" in text and "信访人" not in text
     assert notice.number == leak.number or leak.number in (notice.number or "")
@@ -476,7 +437,7 @@ def test_s12_walk_in_complaint_same_day_check_remedial_reply_callback(
         f"/admin/stats/report/?kind=half_year&format=pdf&start={today.replace(day=1)}&end={today}"
     )
     assert report.status_code == 200 and report.mimetype == "application/pdf"
-    assert "半年投诉分析报告" in squeezed(report.data)
+    assert "半年投诉分析报告" in pdf_words(report.data)
 
 
 def repair_reported_and_closed(client, login_as, people, case, *, done: str):
@@ -575,7 +536,7 @@ def test_s13_maintenance_callbacks_deadlines_charge_check_rectification_quotas(
     )
     assert door.is_done and door.charges_checked and door.signature_obtained
     record = issue(client, login_as, people["office"], repairs["WX01"], "callback_record")
-    text = squeezed(record.pdf)
+    text = pdf_words(record.pdf)
     assert "闭门器已更换" in text and repairs["WX01"].number in text
     assert "是否核对收费是" in text and "被回访人是否签名是" in text
     light = callback_form(
@@ -613,7 +574,7 @@ def test_s13_maintenance_callbacks_deadlines_charge_check_rectification_quotas(
     login_as(people["office"])
     printed = client.get(f"/admin/rectificationorder/print/{order.id}/")
     assert printed.status_code == 200 and printed.mimetype == "application/pdf"
-    text = squeezed(printed.data)
+    text = pdf_words(printed.data)
     assert "整改通知" in text and "水管接口仍在渗水" in text and repairs["WX02"].number in text
     assert client.post(f"/admin/rectificationorder/issue/{order.id}/").status_code == 302
     db.session.expire_all()
@@ -1044,7 +1005,7 @@ def test_s9_product_quality_routing_interim_and_formal_reply_reference_standard_
         },
     )
     assert register_pdf.status_code == 200 and register_pdf.mimetype == "application/pdf"
-    text = squeezed(register_pdf.data)
+    text = pdf_words(register_pdf.data)
     for case in (tablets, usage, standard):
         assert case.number in text
     assert "市第一人民医院" in text or "市一医院药剂科" in text

@@ -11,11 +11,10 @@ from ...base import to_local, utcnow
 from ...cases import Case
 from ...enums import Clock, ReplyKind, ReplyMethod, RoutingMoment
 from ...policies import can_view_case
-from ...replies import CaseReply
 from .. import ValidationFailed
 from ..deadlines import open_clock, stop_all_clocks
 from .common import accept_if_needed, deadline_data, required
-from .replies import checked_method, default_recipient
+from .replies import checked_method, record_reply
 from .routing import route_case
 from .steps import begin_step, finish_step
 
@@ -108,17 +107,10 @@ def answer_on_spot(case, *, by, answer=None, method=None, at=None, expected_vers
         case.replied_at = at
         case.reply_method = method
         # The answer on the spot is the formal reply: one row among the case's replies.
-        answer_row = CaseReply(
-            case_id=case.id,
-            kind=ReplyKind.formal,
-            recipient=default_recipient(case, ReplyKind.formal),
-            method=method,
-            replied_at=at,
-            text=answer,
-            created_by_id=by.id,
-            created_at=at,
-        )
-        db.session.add(answer_row)
+        answer_row = record_reply(
+            case, ReplyKind.formal, by=by, method=method, replied_at=at, text=answer,
+            recipient=None, at=at,
+        )  # fmt: skip
     event = finish_step(step, case, by, at, {"answer": answer})
     if answer_row is not None:
         answer_row.event_id = event.id
