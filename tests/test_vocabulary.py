@@ -90,6 +90,33 @@ def test_hospital_case_form_and_printed_notice_say_patient(
     assert "患者及家属" in details
 
 
+def test_a_sectors_reply_letter_prints_an_interim_answer_as_such(app, create_user, create_case):
+    """The preset's own reply wording knows the reply kinds, like the standard one."""
+    from models import Category
+    from models.replies import CaseReply
+
+    load_preset("hospital")
+    db.session.commit()
+    units = {unit.name: unit for unit in db.session.scalars(sa.select(Unit))}
+    office = create_user("office", unit=units["院行风办"])
+    attitude = db.session.scalar(sa.select(Category).where(Category.code == "TD"))
+    case = create_case(
+        by=office,
+        category_id=attitude.id,
+        subject="护士态度生硬",
+        content="住院期间护士态度生硬。",
+        custom_values={"patient_type": "住院"},
+    )
+    perform("accept", case, by=office)
+    perform("send_reply", case, by=office, kind="interim", method="phone", text="医务科正在调查。")
+    interim = db.session.scalars(sa.select(CaseReply)).one()
+    document, _created = issue_document(case, DocumentKind.reply_letter, by=office, reply=interim)
+    db.session.commit()
+    text = pdf_text(document.pdf)
+    assert "阶段性答复函" in text and "医务科正在调查。" in text
+    assert "经调查核实" not in text and "投诉处理答复函" not in text
+
+
 def test_government_case_form_unchanged(app, client, create_user, login_as):
     load_preset("government")
     db.session.commit()

@@ -437,6 +437,10 @@ HOSPITAL_ESCALATIONS = [
 # --- document wording -------------------------------------------------------------------------
 
 _CUSTOMER_REPLY_BODY = """{{ 称呼 }}：
+{% if 答复类型 and 答复类型 != "正式答复" %}\
+您反映{{ 事项标题 }}的信访事项（编号：{{ 事项编号 }}）正在处理中，现将{{ 答复类型 }}内容告知如下：
+{{ 答复内容 }}
+处理结束后，我们将正式答复您。感谢您的理解和支持。{% else %}\
 {{ 收到日期 }}，我们收到您反映{{ 事项标题 }}的信访事项（编号：{{ 事项编号 }}）。\
 经调查核实，现答复如下：
 一、调查情况
@@ -444,7 +448,12 @@ _CUSTOMER_REPLY_BODY = """{{ 称呼 }}：
 二、处理意见
 {{ 处理意见 }}
 {{ 答复内容 }}
-如对处理结果仍有意见，请与我们联系。感谢您的理解和支持。"""
+如对处理结果仍有意见，请与我们联系。感谢您的理解和支持。{% endif %}"""
+#: An interim answer or remedial plan is titled by its kind, the formal one as the reply.
+_CUSTOMER_REPLY_TITLE = (
+    '{% if 答复类型 and 答复类型 != "正式答复" %}{{ 答复类型 }}函'
+    "{% else %}投诉处理答复函{% endif %}"
+)
 
 _ENTERPRISE_NOTICE_BODY = """请{{ 承办单位 }}收到本处理单后一个工作日内展开调查，核实情况，\
 {% if 办理期限 %}于{{ 办理期限 }}前{% else %}在规定时限内{% endif %}提出处理措施并联系信访人，\
@@ -472,7 +481,7 @@ def _documents(notice_title: str, notice_body: str, *, customer_reply: bool) -> 
         items.append(
             {
                 "kind": DocumentKind.reply_letter.value,
-                "title": "投诉处理答复函",
+                "title": _CUSTOMER_REPLY_TITLE,
                 "body": _CUSTOMER_REPLY_BODY,
             }
         )
