@@ -333,6 +333,10 @@ class EventKind(TitledEnum):
 
     routed = "routed"
 
+    out_of_scope = "out_of_scope"
+    sign_off_report = "sign_off_report"
+    commend = "commend"
+
     __titles__ = {
         "registered": _l("登记"),
         "edited": _l("修改事项"),
@@ -387,6 +391,9 @@ class EventKind(TitledEnum):
         "send_reply": _l("阶段性答复/回复上级"),
         "log_contact": _l("联系信访人"),
         "routed": _l("自动分派"),
+        "out_of_scope": _l("界定为不属本单位职责范围"),
+        "sign_off_report": _l("信息报告领导签发"),
+        "commend": _l("表扬信访人"),
     }
 
 
@@ -409,6 +416,8 @@ class Clock(TitledEnum):
     remedial_plan = "remedial_plan"
     superior_reply = "superior_reply"
 
+    out_of_scope = "out_of_scope"
+
     __titles__ = {
         "handover": _l("交转办时限"),
         "acceptance": _l("受理告知时限"),
@@ -425,6 +434,7 @@ class Clock(TitledEnum):
         "interim_reply": _l("阶段性答复时限"),
         "remedial_plan": _l("告知补救措施时限"),
         "superior_reply": _l("回复上级时限"),
+        "out_of_scope": _l("不属职责事项转送/退回时限"),
     }
 
 
@@ -496,6 +506,11 @@ class DocumentKind(TitledEnum):
     callback_record = "callback_record"
     review_opinion = "review_opinion"
 
+    special_report = "special_report"
+    information_report = "information_report"
+    public_notice = "public_notice"
+    complaint_record = "complaint_record"
+
     __titles__ = {
         "reply_letter": _l("答复意见书"),
         "acceptance_notice": _l("受理告知书"),
@@ -507,6 +522,10 @@ class DocumentKind(TitledEnum):
         "return_letter": _l("退回函"),
         "callback_record": _l("回访记录表"),
         "review_opinion": _l("复查意见书"),
+        "special_report": _l("专报"),
+        "information_report": _l("信访信息报告"),
+        "public_notice": _l("公示"),
+        "complaint_record": _l("客户投诉记录表"),
     }
 
 
@@ -520,6 +539,11 @@ class RegisterKind(TitledEnum):
     callbacks = "callbacks"
     overdue = "overdue"
 
+    leaders_reception = "leaders_reception"
+    supervision_report = "supervision_report"
+    kept_letters = "kept_letters"
+    destructions = "destructions"
+
     __titles__ = {
         "letters": _l("来信登记台账"),
         "visits": _l("来访登记台账"),
@@ -527,6 +551,10 @@ class RegisterKind(TitledEnum):
         "complaints": _l("投诉登记台账"),
         "callbacks": _l("回访台账"),
         "overdue": _l("超期事项清单"),
+        "leaders_reception": _l("领导接待来访登记表"),
+        "supervision_report": _l("督办卡月末情况报告"),
+        "kept_letters": _l("存信登记簿"),
+        "destructions": _l("存信销毁登记簿"),
     }
 
 
