@@ -34,6 +34,7 @@ from .reception_days import (  # noqa: E402
     ReceptionSchedule,
 )
 from .replies import CaseReply, OutgoingContact  # noqa: E402
+from .retention import DestructionBatch, RetentionRule  # noqa: E402
 from .routing import RoutingRule  # noqa: E402
 from .settings import SystemSetting  # noqa: E402
 from .surveys import (  # noqa: E402
@@ -64,6 +65,7 @@ __all__ = [
     "ClockEscalation",
     "CustomField",
     "DeadlineRule",
+    "DestructionBatch",
     "DocumentTemplate",
     "EscalationRule",
     "IssuedDocument",
@@ -82,6 +84,7 @@ __all__ = [
     "ReceptionSchedule",
     "RectificationOrder",
     "RegisterJob",
+    "RetentionRule",
     "Role",
     "RoutingRule",
     "SurveyAnswer",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
@@ -126,6 +126,19 @@ class Case(TimestampMixin, CreatedByMixin, SoftDeleteMixin, db.Model):
     #: 存信: packed by region and year for periodic destruction.
     kept_region: Mapped[str | None] = mapped_column(sa.String(60))
     kept_year: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    kept_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Retention (models.retention): the day the case reached its outcome, and the day its
+    #: retention ends; both empty while it is open. Kept by models.operations.retention.
+    retention_from: Mapped[date | None] = mapped_column(sa.Date)
+    retain_until: Mapped[date | None] = mapped_column(sa.Date, index=True)
+    #: The tombstone of a destroyed case: which batch, when and by whom.
+    destruction_batch_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("destruction_batches.id", ondelete="SET NULL"), index=True
+    )
+    destroyed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    destroyed_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
     #: Contacts after the first one about the same matter (重复信访).
     repeat_count: Mapped[int] = mapped_column(default=0, nullable=False)
     merged_into_id: Mapped[int | None] = mapped_column(
@@ -174,6 +187,8 @@ class Case(TimestampMixin, CreatedByMixin, SoftDeleteMixin, db.Model):
     instructed_by = relationship("User", foreign_keys=[instructed_by_id], lazy="select")
     result_approved_by = relationship("User", foreign_keys=[result_approved_by_id], lazy="select")
     merged_into = relationship("Case", remote_side=[id], foreign_keys=[merged_into_id])
+    destruction_batch = relationship("DestructionBatch", lazy="select")
+    destroyed_by = relationship("User", foreign_keys=[destroyed_by_id], lazy="select")
     parent = relationship("Case", remote_side=[id], foreign_keys=[parent_id], lazy="select")
     clocks = relationship(
         "CaseClock",

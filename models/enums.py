@@ -768,3 +768,21 @@ class RoutingAction(TitledEnum):
     assign = "assign"
 
     __titles__ = {"suggest": _l("建议承办单位（交办时预选）"), "assign": _l("直接交办")}
+
+
+class RetentionOutcome(TitledEnum):
+    """The outcome a retention rule applies to (models.retention); ``any`` matches every one."""
+
+    any = "any"
+    closed = "closed"
+    not_accepted = "not_accepted"
+    transferred = "transferred"
+    kept = "kept"
+
+    __titles__ = {
+        "any": _l("任何结果"),
+        "closed": _l("办结（含归档、合并）"),
+        "not_accepted": _l("不予受理、不再受理"),
+        "transferred": _l("转办、退回"),
+        "kept": _l("存信"),
+    }

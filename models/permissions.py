@@ -26,6 +26,7 @@ PERMISSIONS: dict[str, str] = {
     "workflow.sign_off": _l("签批办结意见（领导）"),
     "workflow.review": _l("登记复查、复核申请和意见"),
     "workflow.archive": _l("归档和销毁存信"),
+    "retention.destroy": _l("按批次销毁到期存信（删除内容和个人信息，只留销毁记录）"),
     "callback.manage": _l("登记和修改回访、分派回访任务、下达回访整改通知"),
     "survey.manage": _l("满意度调查：问卷模板、调查、录入回收问卷、整改单"),
     "attachment.manage": _l("上传和删除附件"),

@@ -77,6 +77,16 @@ def is_open(case) -> bool:
     return case.status in OPEN_STATUSES
 
 
+def accepts_additions(case) -> bool:
+    """Whether letters, visits, calls, attachments, callbacks, edits or steps may still be
+    added to ``case``: a destroyed case keeps only its tombstone."""
+    return case is not None and case.status != S.destroyed
+
+
+def accepts_additions_clause():
+    return Case.status != S.destroyed
+
+
 def open_clause():
     """SQL twin of :func:`is_open`."""
     return Case.status.in_(OPEN_STATUSES)

@@ -42,6 +42,7 @@ from ..enums import (
 )
 from ..operations import ValidationFailed
 from ..permissions import PERMISSIONS
+from ..retention import apply_retention_rules, export_retention_rules
 from ..routing import apply_routing_rules, export_routing_rules
 from ..settings import DEFAULT_SETTINGS, SystemSetting
 from ..units import Unit
@@ -669,6 +670,7 @@ def apply_escalation_rules(items: list[dict]) -> None:
 DOCUMENTS = _l("文书模板")
 CUSTOM_FIELDS = _l("自定义字段")
 ROUTING_RULES = _l("分派规则")
+RETENTION_RULES = _l("保存期限规则")
 
 
 def export_document_templates() -> list[dict]:
@@ -788,6 +790,9 @@ for _section in (
     ),
     Section("custom_fields", CUSTOM_FIELDS, export_custom_fields, apply_custom_fields, "key"),
     Section("routing_rules", ROUTING_RULES, export_routing_rules, apply_routing_rules, "name"),
+    Section(
+        "retention_rules", RETENTION_RULES, export_retention_rules, apply_retention_rules, "name"
+    ),
     Section(
         "document_templates",
         DOCUMENTS,

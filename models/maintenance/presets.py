@@ -191,6 +191,42 @@ def _route(name, unit, *, category=None, channel=None, priority=None, field=None
     }
 
 
+def _retain(name, years, *, outcome="any", category=None, note=None) -> dict:
+    """A retention rule item (natural key ``name``): category × outcome → years."""
+    return {
+        "name": name,
+        "category": category,
+        "outcome": outcome,
+        "years": years,
+        "is_active": True,
+        "note": note,
+    }
+
+
+#: 存信 are packed by region and year and destroyed periodically (003 科技局 第十一条); their
+#: retention counts from the end of the pack's year, so 0 years frees a pack the next January.
+GOVERNMENT_RETENTION = [
+    _retain("办结事项保存5年", 5, outcome="closed"),
+    _retain("不予受理、不再受理事项保存5年", 5, outcome="not_accepted"),
+    _retain("转办、退回事项保存5年", 5, outcome="transferred"),
+    _retain(
+        "存信按年度打包，次年起可销毁", 0, outcome="kept", note="存信按地区、年份打包，定期销毁"
+    ),
+]
+#: 000 用户访问管理制度 8: after-sales and callback records are kept 5 years (S9).
+ENTERPRISE_RETENTION = [
+    _retain("客户来信来访及回访记录保存5年", 5, note="售后服务、客户回访等记录保存时限为5年"),
+]
+PROPERTY_RETENTION = [
+    _retain("业主投诉报修记录保存5年", 5),
+    _retain("存信保存至次年年底", 1, outcome="kept"),
+]
+HOSPITAL_RETENTION = [
+    _retain("投诉接待记录保存5年", 5),
+    _retain("存信保存至次年年底", 1, outcome="kept"),
+]
+
+
 # --- 政府信访 ---------------------------------------------------------------------------------
 
 GOVERNMENT_UNITS = [
@@ -506,6 +542,7 @@ PRESETS: dict[str, dict] = {
         "document_templates": [],
         "custom_fields": [],
         "routing_rules": [],
+        "retention_rules": GOVERNMENT_RETENTION,
         "callback_quotas": [],
     },
     "enterprise": {
@@ -556,6 +593,7 @@ PRESETS: dict[str, dict] = {
             _route("服务投诉→人力行政部", "人力行政部", category="FW"),
             _route("供电服务投诉→供电服务部", "供电服务部", category="GD"),
         ],
+        "retention_rules": ENTERPRISE_RETENTION,
         "callback_quotas": [],
     },
     "property": {
@@ -606,6 +644,7 @@ PRESETS: dict[str, dict] = {
         ],
         # 回访工作制度 一: the 管理处 (its manager) calls back at least 10 % of the repairs, the
         # supervisors (主管) 30 %, the repair staff 60 %. Roles that may record callbacks.
+        "retention_rules": PROPERTY_RETENTION,
         "callback_quotas": [
             {"role": "dept_head", "min_percent": 30},
             {"role": "handler", "min_percent": 60},
@@ -664,6 +703,7 @@ PRESETS: dict[str, dict] = {
             _route("住院患者投诉→医务科", "医务科", field="patient_type", value="住院"),
             _route("门诊患者投诉→门诊部", "门诊部", field="patient_type", value="门诊"),
         ],
+        "retention_rules": HOSPITAL_RETENTION,
         "callback_quotas": [],
     },
 }
@@ -837,6 +877,10 @@ def load_preset(name: str = "government", *, organisation_name: str | None = Non
     for key in ("custom_fields", "routing_rules"):
         if preset[key]:
             SECTIONS[key].apply(preset[key])
+    from ..retention import RetentionRule
+
+    if not db.session.scalar(sa.select(sa.func.count(RetentionRule.id))):
+        SECTIONS["retention_rules"].apply(preset["retention_rules"])
     from ..callbacks import CallbackQuota
 
     if preset["callback_quotas"] and not db.session.scalar(
@@ -879,6 +923,7 @@ def preset_configuration(name: str, organisation_name: str | None = None) -> dic
         "document_templates": preset["document_templates"],
         "custom_fields": preset["custom_fields"],
         "routing_rules": preset["routing_rules"],
+        "retention_rules": preset["retention_rules"],
         "callback_quotas": preset["callback_quotas"],
     }
     return {"format": FORMAT, "version": VERSION, "sections": sections}

@@ -18,7 +18,7 @@ from ..enums import EventKind
 from ..settings import SystemSetting
 from . import ValidationFailed
 from .audit import log_event
-from .guards import ensure_case_visible, ensure_permission
+from .guards import ensure_accepts_additions, ensure_case_visible, ensure_permission
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +94,7 @@ def store_attachment(attachment: Attachment, *, filename: str, data: bytes, by) 
     """
     ensure_permission(by, "attachment.manage")
     ensure_case_visible(attachment.case, by)
+    ensure_accepts_additions(attachment.case)
     if attachment.letter is not None and attachment.letter.case_id != attachment.case.id:
         raise ValidationFailed(_("所选来信不属于该事项"), field="letter")
     if attachment.visit is not None and attachment.visit.case_id != attachment.case.id:

@@ -70,7 +70,14 @@ def log_event(
     at: datetime | None = None,
     **subjects,
 ) -> CaseEvent:
-    """Append one event to ``case``'s timeline (``subjects``: letter/visit/call/callback)."""
+    """Append one event to ``case``'s timeline (``subjects``: letter/visit/call/callback).
+
+    Every addition to a case passes here, so a destroyed case refuses them all at this one
+    point (its own 销毁 event excepted)."""
+    if kind != EventKind.destroy:
+        from .guards import ensure_accepts_additions
+
+        ensure_accepts_additions(case)
     event = CaseEvent(
         created_at=at or utcnow(),
         kind=kind,

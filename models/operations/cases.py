@@ -21,7 +21,7 @@ from ..users import Role, User
 from . import NotPermitted
 from .audit import changes_of, log_event
 from .deadlines import clock_event, notify
-from .guards import ensure_not_future, ensure_permission
+from .guards import ensure_accepts_additions, ensure_not_future, ensure_permission
 from .numbering import assign_case_number
 
 logger = logging.getLogger(__name__)
@@ -111,6 +111,7 @@ def record_case_edit(case: Case, *, by, at: datetime | None = None) -> bool:
     custom_before = stored_values(case)
     category_change = _category_change(case)
     ensure_permission(by, "case.edit")
+    ensure_accepts_additions(case)
     # Per field, with its label and displayed values, instead of two JSON dicts.
     custom_changes = validate_custom_values(case, custom_before)
     changes.update(custom_changes)

@@ -18,7 +18,12 @@ from . import ValidationFailed
 from .audit import changes_of, log_event
 from .cases import register_case
 from .deadlines import notify
-from .guards import ensure_case_visible, ensure_not_future, ensure_permission
+from .guards import (
+    ensure_accepts_additions,
+    ensure_case_visible,
+    ensure_not_future,
+    ensure_permission,
+)
 from .parties import ensure_not_banned
 
 logger = logging.getLogger(__name__)
@@ -101,6 +106,7 @@ def register_contact(
         ensure_not_banned(party=person, acknowledged=ban_acknowledged)
     if case is not None:
         ensure_case_visible(case, by)
+        ensure_accepts_additions(case)
         contact.is_first_contact = False
         case.repeat_count = (case.repeat_count or 0) + 1
         if person is not None and not case.is_anonymous and person not in case.petitioners:
@@ -149,6 +155,7 @@ def record_contact_edit(contact, *, by) -> bool:
     changes = changes_of(contact)
     ensure_permission(by, "case.edit")
     _check_times(contact)
+    ensure_accepts_additions(contact.case)
     if "case" in changes or "case_id" in changes:
         raise ValidationFailed(_("来信、来访、来电登记后不能改挂到其他事项"), field="case")
     if not changes:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from flask_babel import gettext as _
 
 from ..base import utcnow
-from ..policies import can_see_live_case, may_assign_to_unit
+from ..policies import accepts_additions, can_see_live_case, may_assign_to_unit
 from . import NotPermitted, ValidationFailed
 
 #: Clocks drift; a received time a few minutes ahead is a typo-free "now", not the future.
@@ -22,6 +22,14 @@ def ensure_permission(user, permission: str) -> None:
 def ensure_case_visible(case, user) -> None:
     if not can_see_live_case(user, case):
         raise ValidationFailed(_("所选信访事项不存在或您无权查看"), field="case")
+
+
+def ensure_accepts_additions(case) -> None:
+    if case is not None and not accepts_additions(case):
+        raise ValidationFailed(
+            _("事项%(number)s已销毁，只保留销毁记录，不能再添加或修改内容", number=case.number),
+            field="case",
+        )
 
 
 def ensure_not_future(value: datetime | None, field: str, label: str) -> None:

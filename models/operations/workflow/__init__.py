@@ -19,6 +19,7 @@ from collections.abc import Callable
 from flask_babel import gettext as _
 
 from ...cases import Case
+from ...retention import CALLBACK_RETENTION_YEARS
 from .. import InvalidTransition
 from .assignment import acknowledge, add_assistant, assign, return_to_sender, transfer
 from .closing import (
@@ -51,7 +52,6 @@ from .merging import merge, split
 from .replies import log_contact, send_reply
 from .routing import reroute, route_case, routing_data
 from .steps import (
-    CALLBACK_RETENTION_YEARS,
     STEPS,
     Step,
     available_steps,

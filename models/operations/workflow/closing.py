@@ -16,6 +16,7 @@ from ...settings import SystemSetting
 from .. import ValidationFailed
 from ..callback_planning import plan_callback_on_close
 from ..deadlines import clock_event, start_clock, stop_all_clocks
+from ..retention import DESTROY_PERMISSION, destroy_batch, note_outcome
 from .common import deadline_data, required
 from .replies import record_reply, reply_data
 from .steps import S, begin_step, finish_step
@@ -172,17 +173,29 @@ def reopen_after_callback(case: Case, at: datetime) -> bool:
     if case.status not in (S.closed, S.replied, S.archived, S.result_reported):
         return False
     _reopen(case, at)
+    before = case.status
     case.status = S.in_progress if case.handling_unit_id is not None else S.accepted
+    note_outcome(case, before, at)
     return True
 
 
 def destroy(case, *, by, batch=None, at=None, expected_version=None):
+    """销毁 one kept letter: a batch of one, through the same erasure as every batch."""
     at = at or utcnow()
     step = begin_step("destroy", case, by, expected_version)
+    region, year = case.kept_region, case.kept_year
+    permission = next(
+        (name for name in step.permissions if by.has_permission(name)), DESTROY_PERMISSION
+    )
+    record = destroy_batch(
+        [case], by=by, year=year, region=region, note=batch, at=at, permission=permission
+    )
+    db.session.refresh(case)
     finish_step(
         step,
         case,
         by,
         at,
-        {"batch": batch or "", "region": case.kept_region, "year": case.kept_year},
+        {"batch": record.number, "note": batch or "", "region": region, "year": year},
+        before=S.kept,
     )

@@ -73,6 +73,7 @@ def keep(
             raise ValidationFailed(_("找不到所关联的事项编号"), field="related_number")
     case.kept_region = region
     case.kept_year = int(year)
+    case.kept_at = at
     stop_all_clocks(case, at=at)
     finish_step(
         step,

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from ... import db
-from ...base import utcnow
 from ...callbacks import Callback
 from ...cases import Case, CaseEvent
 from ...enums import CasePriority, CaseStatus, EventKind, OutOfScopePolicy
@@ -30,6 +29,7 @@ from ...policies import (
 from ...settings import SystemSetting
 from .. import Conflict, InvalidTransition, NotPermitted
 from ..audit import log_event
+from ..retention import note_outcome, retention_problem
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +37,6 @@ S = CaseStatus
 INTAKE = frozenset({S.registered, S.accepted})
 BEFORE_ASSIGNMENT = frozenset({S.registered, S.accepted, S.awaiting_instruction})
 HANDLING = frozenset({S.assigned, S.in_progress})
-#: Years a callback record must be kept (000 用户访问管理制度 8: 5 years).
-CALLBACK_RETENTION_YEARS = 5
 
 
 @dataclass(frozen=True)
@@ -159,7 +157,14 @@ STEPS: dict[str, Step] = {
             "workflow.assign",
             secondary=True,
         ),
-        _step("destroy", {S.kept}, S.destroyed, "workflow.archive", secondary=True),
+        _step(
+            "destroy",
+            {S.kept},
+            S.destroyed,
+            "workflow.archive",
+            "retention.destroy",
+            secondary=True,
+        ),
         _step(
             "merge",
             INTAKE | HANDLING | {S.awaiting_instruction, S.kept},
@@ -325,28 +330,13 @@ def _guard(step: Step, case: Case, user) -> str | None:
             return _("已有延期申请待审批")
         if not any(c.max_extension and c.stopped_at is None for c in case.clocks):
             return _("没有可以延期的时限")
-    if code == "destroy" and _recent_callbacks(case):
-        return _(
-            "该事项有%(years)s年保存期内的回访记录，不能提前销毁", years=CALLBACK_RETENTION_YEARS
-        )
+    if code == "destroy":
+        return retention_problem(case)
     if code == "merge" and _open_children(case):
         return _("已拆分出子事项的事项不能合并")
     if code == "split" and case.parent_id is not None:
         return _("子事项不能再拆分")
     return None
-
-
-def _recent_callbacks(case: Case) -> bool:
-    limit = utcnow() - timedelta(days=365 * CALLBACK_RETENTION_YEARS + 1)
-    return bool(
-        db.session.scalar(
-            sa.select(sa.func.count(Callback.id)).where(
-                Callback.case_id == case.id,
-                Callback.is_deleted.is_(False),
-                Callback.created_at > limit,
-            )
-        )
-    )
 
 
 def step_problem(step: Step, case: Case, user) -> tuple[type, str] | None:
@@ -409,15 +399,23 @@ def begin_step(code: str, case: Case, by, expected_version: int | None = None) -
 
 
 def finish_step(
-    step: Step, case: Case, by, at: datetime, data: dict | None = None, target=None
+    step: Step,
+    case: Case,
+    by,
+    at: datetime,
+    data: dict | None = None,
+    target=None,
+    before: CaseStatus | None = None,
 ) -> CaseEvent:
-    before = case.status
+    """``before``: the state the step started from, when the step has already moved it."""
+    before = before or case.status
     data = dict(data or {})
     if not any(by.has_permission(name) for name in _permissions(step, case)):
         # begin_step let them in as a stand-in for a usual actor who does not exist.
         data["stood_in"] = True
     if target or step.target:
         case.status = target or step.target
+        note_outcome(case, before, at)
     # Always touch the row, so its version moves and a concurrent step on the same case fails.
     case.updated_at = at
     event = log_event(
