@@ -21,6 +21,7 @@ from models import (
     Category,
     CustomField,
     DeadlineRule,
+    DestructionBatch,
     EscalationRule,
     LeaderAbsence,
     Letter,
@@ -31,6 +32,7 @@ from models import (
     ReceptionQueueEntry,
     ReceptionSchedule,
     RectificationOrder,
+    RetentionRule,
     Role,
     RoutingRule,
     SurveyCampaign,
@@ -73,6 +75,7 @@ from .reception_setup import (
 )
 from .registers import RegisterView
 from .registration import CallView, LetterView, PartyView, VisitView
+from .retention import DestructionBatchView, KeptLettersView, RetentionRuleView
 from .security import csp_nonce
 from .settings import (
     CalendarOverrideView,
@@ -118,6 +121,14 @@ def init_admin(app: Flask) -> Admin:
         DocumentView(name=_l("文书"), endpoint="documents"),
         AttachmentView(Attachment, db, name=_l("附件"), category=handle, endpoint="attachment"),
         CaseEventView(CaseEvent, db, name=_l("办理时间线"), category=handle, endpoint="caseevent"),
+        KeptLettersView(name=_l("存信登记簿"), category=handle, endpoint="keptletters"),
+        DestructionBatchView(
+            DestructionBatch,
+            db,
+            name=_l("存信销毁登记簿"),
+            category=handle,
+            endpoint="destructionbatch",
+        ),
         CallbackView(
             Callback, db, name=_l("回访任务与记录"), category=callback, endpoint="callback"
         ),
@@ -219,6 +230,9 @@ def init_admin(app: Flask) -> Admin:
         ),
         RoutingRuleView(
             RoutingRule, db, name=_l("分派规则"), category=settings, endpoint="routingrule"
+        ),
+        RetentionRuleView(
+            RetentionRule, db, name=_l("保存期限规则"), category=settings, endpoint="retentionrule"
         ),
         CalendarOverrideView(
             CalendarOverride, db, name=_l("工作日调整"), category=settings, endpoint="calendar"

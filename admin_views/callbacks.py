@@ -43,6 +43,7 @@ from models.policies import (
     reporter_text,
     visible_cases_clause,
 )
+from models.retention import callback_retain_until
 
 from .base import ProtectedModelView
 from .cases import CaseChildView
@@ -127,6 +128,12 @@ class CallbackStateFilter(filters.BaseSQLAFilter):
         return _l("为")
 
 
+def _retain_until(view, context, model, name) -> str:
+    """Callback records are kept five years (models.retention)."""
+    until = callback_retain_until(model)
+    return until.isoformat() if until else ""
+
+
 class CallbackView(ExportMixin, CaseRecordSearchMixin, CaseChildView):
     # A callback's opinion and notes are the petitioner's words: hidden with the reporter.
     export_identity_columns = frozenset({"person_reached", "opinion", "note"})
@@ -145,6 +152,7 @@ class CallbackView(ExportMixin, CaseRecordSearchMixin, CaseChildView):
         "satisfaction",
         "problem_remains",
         "follow_up",
+        "retain_until",
     )
     column_default_sort = [("id", True)]
     column_sortable_list = ("due_on", "done_at")
@@ -159,6 +167,7 @@ class CallbackView(ExportMixin, CaseRecordSearchMixin, CaseChildView):
         *date_filters(Callback.done_at, _l("回访日期")),
     )
     column_formatters = {
+        "retain_until": _retain_until,
         "case": _subject_link,
         "due_on": _due_badge,
         "person_reached": lambda view, context, model, name: list_value(
@@ -181,6 +190,7 @@ class CallbackView(ExportMixin, CaseRecordSearchMixin, CaseChildView):
         follow_up=_l("问题跟进"),
         note=_l("备注"),
         schedule=_l("回访计划"),
+        retain_until=_l("保存期至"),
     )
     form_columns = (
         "case",
@@ -215,8 +225,10 @@ class CallbackView(ExportMixin, CaseRecordSearchMixin, CaseChildView):
         "note",
         "created_at",
         "created_by",
+        "retain_until",
     )
     column_formatters_detail = {
+        "retain_until": _retain_until,
         "case": _subject_link,
         "person_reached": _petitioners_words,
         "opinion": _petitioners_words,

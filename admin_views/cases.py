@@ -48,9 +48,12 @@ from models.operations.documents import (
     issued_documents,
     reply_letter_problem,
 )
+from models.operations.retention import DESTROY_PERMISSION
 from models.operations.workflow import STEPS, available_steps, blocked_steps
 from models.policies import (
+    accepts_additions,
     can_view_attachment,
+    can_view_destructions,
     hidden_reporter_case_ids,
     reporter_text,
     reporter_visible_clause,
@@ -79,6 +82,7 @@ from .filters import (
 )
 from .labels import labels
 from .lookups import case_lookup, party_lookup
+from .retention import RetentionFilter, destroy_selected_cases, tombstone_context
 from .search import CaseRecordSearchMixin, NumberSearchMixin, as_case_number, contains
 from .workflow import clock_rows, report_bulk, run_bulk
 
@@ -217,6 +221,7 @@ class CaseView(
         "received_at",
         "handling_unit",
         "handler",
+        "retain_until",
     )
     column_default_sort = [("received_at", True), ("id", True)]
     column_sortable_list = ("number", "received_at", "priority", "status", "channel")
@@ -240,6 +245,7 @@ class CaseView(
         AwaitingMeFilter(Case.id, _l("待我办理")),
         StatsDrillFilter(Case.id, _l("统计口径")),
         DailyReviewFilter(Case.id, _l("日常复核")),
+        RetentionFilter(Case.retain_until, _l("保存期限")),
     )
     column_formatters = {
         "flags": lambda view, context, model, name: _case_flags(model),
@@ -257,10 +263,11 @@ class CaseView(
         "agent": _identity_detail,
         "representatives": _identity_detail,
     }
-    column_labels = labels(flags=_l("标记"))
+    column_labels = labels(flags=_l("标记"), retain_until=_l("保存期至"))
     column_details_list = (
         "number",
         "status",
+        "retain_until",
         "channel",
         "category",
         "priority",
@@ -414,6 +421,13 @@ class CaseView(
     def details_view(self):
         # A merged case's number stays searchable but leads to the case it was folded into.
         case = self.get_one(request.args.get("id"))
+        if case is not None and not accepts_additions(case):
+            # A destroyed case is its tombstone: nothing else is left to show.
+            return self.render(
+                "admin/retention/tombstone.html",
+                **tombstone_context(case),
+                may_view_batch=can_view_destructions(current_user),
+            )
         if case is not None and case.merged_into_id is not None:
             survivor = self.get_one(str(case.merged_into_id))
             if survivor is not None:
@@ -452,11 +466,20 @@ class CaseView(
     def action_assign(self, ids):
         return redirect(url_for("workflow.bulk_view", ids=list(ids)))
 
+    @action(
+        "destroy",
+        _l("销毁存信"),
+        _l("销毁选中的存信？内容和个人信息将永久删除，只保留销毁记录。"),
+    )
+    def action_destroy(self, ids):
+        destroy_selected_cases(ids)
+
     def is_action_allowed(self, name):
         permission = {
             "urge": "workflow.assign",
             "archive": "workflow.archive",
             "assign": "workflow.assign",
+            "destroy": DESTROY_PERMISSION,
         }.get(name)
         if permission is not None:
             return current_user.has_permission(permission)

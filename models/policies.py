@@ -87,6 +87,17 @@ def accepts_additions_clause():
     return Case.status != S.destroyed
 
 
+#: Either is enough to read and print the destruction register (a tombstone list: numbers,
+#: dates, regions; no content).
+DESTRUCTION_LOG_PERMISSIONS = ("retention.destroy", "register.print")
+
+
+def can_view_destructions(user) -> bool:
+    return _signed_in(user) and any(
+        user.has_permission(name) for name in DESTRUCTION_LOG_PERMISSIONS
+    )
+
+
 def open_clause():
     """SQL twin of :func:`is_open`."""
     return Case.status.in_(OPEN_STATUSES)

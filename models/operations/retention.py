@@ -336,20 +336,29 @@ def _unused_parties(candidate_ids: set[int]) -> list[int]:
     return sorted(candidate_ids - used)
 
 
+def _rows_linked_to(case_ids: list[int]) -> dict[str, list]:
+    """Ids of the rows of every table that points at one of ``case_ids`` (``case_id``), for
+    redacting their audit rows: whatever table a later change adds is covered too."""
+    linked = {}
+    for table in db.metadata.sorted_tables:
+        column = table.columns.get("case_id")
+        key = list(table.primary_key.columns)
+        if column is None or len(key) != 1:
+            continue
+        if not any(fk.column.table.name == "cases" for fk in column.foreign_keys):
+            continue
+        linked[table.name] = list(db.session.scalars(sa.select(key[0]).where(column.in_(case_ids))))
+    return linked
+
+
 def erase_cases(case_ids: list[int], *, batch: DestructionBatch, by, at: datetime) -> None:
     """Erase the content and personal data of ``case_ids`` everywhere; keep the tombstone."""
     db.session.flush()
     in_cases = list(case_ids)
-    letters = _ids(sa.select(Letter.id).where(Letter.case_id.in_(in_cases)))
-    visits = _ids(sa.select(Visit.id).where(Visit.case_id.in_(in_cases)))
-    calls = _ids(sa.select(Call.id).where(Call.case_id.in_(in_cases)))
-    callbacks = _ids(sa.select(Callback.id).where(Callback.case_id.in_(in_cases)))
     events = _ids(sa.select(CaseEvent.id).where(CaseEvent.case_id.in_(in_cases)))
     attachments = db.session.execute(
         sa.select(Attachment.id, Attachment.stored_name).where(Attachment.case_id.in_(in_cases))
     ).all()
-    replies = _ids(sa.select(CaseReply.id).where(CaseReply.case_id.in_(in_cases)))
-    contacts = _ids(sa.select(OutgoingContact.id).where(OutgoingContact.case_id.in_(in_cases)))
     orders = _ids(sa.select(RectificationOrder.id).where(RectificationOrder.case_id.in_(in_cases)))
     documents = _ids(sa.select(IssuedDocument.id).where(IssuedDocument.case_id.in_(in_cases)))
     appointments = _ids(sa.select(Appointment.id).where(Appointment.case_id.in_(in_cases)))
@@ -374,6 +383,7 @@ def erase_cases(case_ids: list[int], *, batch: DestructionBatch, by, at: datetim
         people.update(db.session.scalars(sa.select(column).where(model.case_id.in_(in_cases))))
     people.discard(None)
 
+    linked = _rows_linked_to(in_cases)
     execute = db.session.execute
     # Rows that are nothing but the case's content go entirely.
     # The timeline keeps what happened when and by whom; what was written goes.
@@ -441,26 +451,7 @@ def erase_cases(case_ids: list[int], *, batch: DestructionBatch, by, at: datetim
     unused = _unused_parties(people)
     if unused:
         execute(sa.delete(Party.__table__).where(Party.id.in_(unused)))
-    _redact_audit(
-        {
-            "cases": in_cases,
-            "case_events": events,
-            "letters": letters,
-            "visits": visits,
-            "calls": calls,
-            "callbacks": callbacks,
-            "attachments": [row.id for row in attachments],
-            "case_replies": replies,
-            "outgoing_contacts": contacts,
-            "rectification_orders": orders,
-            "issued_documents": documents,
-            "appointments": appointments,
-            "visitor_passes": passes,
-            "reception_queue_entries": queue,
-            "parties": unused,
-        },
-        batch,
-    )
+    _redact_audit({**linked, "cases": in_cases, "parties": unused}, batch)
     _erase_files_after_commit([row.stored_name for row in attachments])
     # The session's copies still hold the erased text; reload from the database.
     db.session.expire_all()
@@ -497,3 +488,97 @@ def install_file_erasure() -> None:
 
 
 install_file_erasure()
+
+
+# --- the two registers ------------------------------------------------------------------------
+
+#: A register above this many rows is refused (print a year or a region at a time).
+REGISTER_MAX_ROWS = 5000
+
+
+def _render(kind, period: str, rows, *, by, data: dict) -> bytes:
+    from ..audit import AuditAction
+    from ..rendering.pdf import RenderError, render_pdf
+    from ..rendering.retention import retention_register_html
+
+    if len(rows) > REGISTER_MAX_ROWS:
+        raise ValidationFailed(
+            _(
+                "该登记簿有 %(rows)s 条，超过 %(limit)s 条，请按年份或地区分册打印",
+                rows=len(rows),
+                limit=REGISTER_MAX_ROWS,
+            )
+        )
+    try:
+        pdf = render_pdf(
+            retention_register_html(kind, period, rows), timeout=max(60, len(rows) // 20 + 30)
+        )
+    except RenderError as error:
+        raise ValidationFailed(str(error)) from None
+    record_audit(
+        AuditAction.print,
+        None,
+        by=by,
+        target_type="register",
+        summary=f"打印{kind.title}：{period}",
+        data={"register": kind.value, "rows": len(rows), **data},
+    )
+    return pdf
+
+
+def print_kept_register(by, *, year=None, region=None) -> bytes:
+    """The 存信 register of ``by``'s visible kept cases, optionally one year and region."""
+    from ..enums import RegisterKind
+    from ..policies import hidden_reporter_case_ids
+    from ..rendering.retention import kept_rows
+
+    if by is None or not by.is_authenticated or not by.has_permission("register.print"):
+        raise NotPermitted(_("您没有打印台账的权限"))
+    year = parse_year(year)
+    region = (region or "").strip() or None
+    cases = list(db.session.scalars(kept_cases_query(by, year=year, region=region)))
+    masked = frozenset(db.session.scalars(hidden_reporter_case_ids(by)))
+    parts = [_("%(year)s年", year=year) if year else _("全部年份"), region or _("全部地区")]
+    return _render(
+        RegisterKind.kept_letters,
+        "　".join(parts),
+        kept_rows(cases, masked),
+        by=by,
+        data={"year": year, "region": region},
+    )
+
+
+def destruction_batches_query(*, batch_id=None, year=None):
+    statement = sa.select(DestructionBatch).order_by(
+        DestructionBatch.created_at, DestructionBatch.id
+    )
+    if batch_id is not None:
+        statement = statement.where(DestructionBatch.id == batch_id)
+    if year is not None:
+        statement = statement.where(DestructionBatch.number.like(f"XH{year}-%"))
+    return statement
+
+
+def print_destruction_register(by, *, batch_id=None, year=None) -> bytes:
+    """The destruction register: every batch (or one, or one year's) with its cases."""
+    from ..enums import RegisterKind
+    from ..policies import can_view_destructions
+    from ..rendering.retention import destruction_rows
+
+    if not can_view_destructions(by):
+        raise NotPermitted(_("您没有查看销毁登记的权限"))
+    year = parse_year(year)
+    batches = list(db.session.scalars(destruction_batches_query(batch_id=batch_id, year=year)))
+    if batch_id is not None and not batches:
+        raise ValidationFailed(_("找不到该销毁批次"), field="batch")
+    if batch_id is not None:
+        period = _("批次 %(number)s", number=batches[0].number)
+    else:
+        period = _("%(year)s年", year=year) if year else _("全部批次")
+    return _render(
+        RegisterKind.destructions,
+        period,
+        destruction_rows(batches),
+        by=by,
+        data={"batch_id": batch_id, "year": year},
+    )
