@@ -48,12 +48,12 @@ from models.enums import (
 )
 from models.maintenance.configuration import export_configuration
 from models.maintenance.presets import PRESETS
-from models.operations import ValidationFailed
+from models.operations import InvalidTransition, ValidationFailed
 from models.operations.attachments import attachment_root, store_attachment
 from models.operations.cases import record_case_edit
 from models.operations.contacts import register_contact
 from models.operations.retention import destroy_batch, refresh_retention, select_cases
-from models.operations.workflow import available_steps, keep, not_accept
+from models.operations.workflow import available_steps, destroy, keep, not_accept
 from models.permissions import DEFAULT_ROLES
 from models.retention import add_years, today
 from tests.conftest import row_counts
@@ -115,17 +115,13 @@ def test_retention_dates_follow_the_rules_and_default_to_five_years(
     # The most specific rule wins: the case's category over any category, then the outcome.
     category = case.category
     parent_rule = RetentionRule(name="任何结果3年", outcome=RetentionOutcome.any, years=3)
-    outcome_rule = RetentionRule(
-        name="不予受理7年", outcome=RetentionOutcome.not_accepted, years=7
-    )
+    outcome_rule = RetentionRule(name="不予受理7年", outcome=RetentionOutcome.not_accepted, years=7)
     db.session.add_all([parent_rule, outcome_rule])
     refresh_retention()
     db.session.commit()
     assert fresh(case).retain_until == add_years(today(), 7)
     if category is not None:
-        db.session.add(
-            RetentionRule(name="本分类任何结果9年", category_id=category.id, years=9)
-        )
+        db.session.add(RetentionRule(name="本分类任何结果9年", category_id=category.id, years=9))
         refresh_retention()
         db.session.commit()
         assert fresh(case).retain_until == add_years(today(), 9)
@@ -471,9 +467,7 @@ def test_records_under_retention_refuse_the_whole_batch_and_change_nothing(
     assert fresh(ready).status == CaseStatus.kept and fresh(ready).subject == "可销毁的存信"
 
     # The single-case step asks the same rule.
-    with pytest.raises(Exception, match="回访记录"):
-        from models.operations.workflow import destroy
-
+    with pytest.raises(InvalidTransition, match="回访记录"):
         destroy(fresh(recent), by=staff["admin"])
     db.session.rollback()
 
