@@ -309,6 +309,15 @@ def _register_cli(app: Flask) -> None:
         else:
             click.echo("演示数据已存在，未重复生成。")
 
+    @app.cli.command("refresh-retention")
+    def refresh_retention_command():
+        """Recompute every finished case's retention date from the current rules."""
+        from models.operations.retention import refresh_retention
+
+        changed = refresh_retention()
+        db.session.commit()
+        click.echo(f"保存期限已重新计算：{changed} 件事项有变化")
+
     @app.cli.command("run-escalations")
     @click.option(
         "--every",

@@ -615,3 +615,16 @@ def test_case_list_action_destroys_the_ticked_kept_letters(staff, create_case, c
     assert response.status_code == 302
     assert fresh(case).status == CaseStatus.destroyed
     assert Path(attachment_root()).exists()
+
+
+def test_refresh_command_recomputes_the_dates(app, staff, create_case):
+    case = kept_case(create_case, staff["office"], year=2020)
+    db.session.execute(
+        sa.update(RetentionRule)
+        .where(RetentionRule.outcome == RetentionOutcome.kept)
+        .values(years=3)
+    )
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["refresh-retention"])
+    assert result.exit_code == 0 and "1 件事项有变化" in result.output
+    assert fresh(case).retain_until == date(2023, 12, 31)

@@ -75,7 +75,7 @@ def destruction_rows(batches) -> list[tuple[str, ...]]:
                     batch.number,
                     format_local(batch.created_at),
                     who,
-                    batch.criteria,
+                    f"{batch.criteria}（{batch.note}）" if batch.note else batch.criteria,
                     case.number,
                     _day(case.received_at),
                     _day(case.kept_at),
