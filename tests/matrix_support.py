@@ -470,6 +470,9 @@ UNOWNED_MODELS = {
     "OpinionBox": "opinion boxes in the building",
     "OpinionBoxOpening": "openings of the opinion boxes",
     "Unit": "the organisation chart",
+    "RetentionRule": "retention rules (per category and outcome, not per unit)",
+    # Tombstones only: batch and case numbers, dates, regions; the content is gone.
+    "DestructionBatch": "destruction batches of kept letters (numbers and dates, no content)",
 }
 
 #: Custom (non-model) pages that take no record id: each must omit the other unit's records.
@@ -484,6 +487,8 @@ RECORDLESS_PAGES = {
     "stats.index": [],
     "registers.index": [],
     "documenttemplate.index": [],
+    "keptletters.index": ["year=2020&region=城关镇"],
+    "keptletters.pdf_view": [],
 }
 
 
@@ -755,6 +760,17 @@ def probes_for(app, world: World, *, search_terms: list[str]) -> tuple[list[Prob
                 add("page", "GET", rule.rule, "read")
             if "POST" in methods:
                 add("submit", "POST", rule.rule, "write", ADMINISTRATOR_SCREENS[endpoint])
+        elif endpoint == "keptletters.destroy_view":
+            # Only kept letters can be destroyed; the world's cases are not, so this must
+            # refuse (403 without the permission, a message with it) and change nothing.
+            for target in (case_id, open_id):
+                add(
+                    "destroy",
+                    "POST",
+                    rule.rule,
+                    "write",
+                    (("mode", "selected"), ("case_id", target)),
+                )
         elif endpoint in RECORDLESS_PAGES:
             add("page", "GET", rule.rule, "read")
             for query in RECORDLESS_PAGES[endpoint]:
@@ -777,7 +793,7 @@ GENERIC_MODEL_ENDPOINTS = {
     "export",
 }
 #: Extra endpoints of settings views (see UNOWNED_MODELS).
-CUSTOM_MODEL_ENDPOINTS = {"load_preset_view"}
+CUSTOM_MODEL_ENDPOINTS = {"load_preset_view", "refresh_view", "print_view"}
 
 
 def stats_drill_urls(app, unit_ids) -> list[str]:

@@ -33,6 +33,8 @@ MATRIX = {
     "deadlinerule": ({"admin"}, {"admin"}),
     "escalationrule": ({"admin"}, {"admin"}),
     "routingrule": ({"admin"}, {"admin"}),
+    "retentionrule": ({"admin"}, {"admin"}),
+    "destructionbatch": ({"admin", "registrar", "office", "supervisor"}, set()),
     "calendar": ({"admin"}, {"admin"}),
     "appointment": (RECEPTION, RECEPTION_DESK),
     "visitorpass": (RECEPTION, RECEPTION_DESK),

@@ -345,6 +345,12 @@ CREATE = {
         "unit": w["unit"].id,
         "is_active": "y",
     },
+    "retentionrule": lambda w: {
+        "name": "办结事项保存8年",
+        "outcome": "closed",
+        "years": "8",
+        "is_active": "y",
+    },
 }
 
 #: endpoint -> (form field, new value, model attribute, expected value) for a valid edit.
@@ -373,6 +379,7 @@ EDIT = {
     "escalationrule": ("threshold", "90", "threshold", 90),
     "calendar": ("note", "春节放假", "note", "春节放假"),
     "routingrule": ("note", "夜间来电", "note", "夜间来电"),
+    "retentionrule": ("years", "6", "years", 6),
     "setting": ("value", "信访复查机关", "value", "信访复查机关"),
     "rectificationorder": ("content", "三日内修复", "content", "三日内修复"),
 }
