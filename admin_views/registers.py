@@ -24,6 +24,12 @@ from models.operations.registers import (
 
 from .documents import pdf_response
 
+#: Registers printed by the retention screens (admin_views/retention.py).
+RETENTION_REGISTERS = {
+    RegisterKind.kept_letters.value: "keptletters.pdf_view",
+    RegisterKind.destructions.value: "destructionbatch.print_view",
+}
+
 
 class RegisterView(BaseView):
     def is_accessible(self):
@@ -75,6 +81,9 @@ class RegisterView(BaseView):
         }
         if request.method == "GET":
             return self._form_page(values, {})
+        if values["kind"] in RETENTION_REGISTERS:
+            # Listed by region and year, not by date: they print from their own screens.
+            return redirect(url_for(RETENTION_REGISTERS[values["kind"]]))
         try:
             params = parse_params(**values)
             pdf, job = print_register(params, by=current_user)

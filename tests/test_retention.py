@@ -628,3 +628,15 @@ def test_refresh_command_recomputes_the_dates(app, staff, create_case):
     result = app.test_cli_runner().invoke(args=["refresh-retention"])
     assert result.exit_code == 0 and "1 件事项有变化" in result.output
     assert fresh(case).retain_until == date(2023, 12, 31)
+
+
+def test_the_register_form_hands_the_retention_registers_to_their_screens(staff, client, login_as):
+    login_as(staff["office"])
+    for kind, target in (
+        ("kept_letters", "/admin/keptletters/pdf/"),
+        ("destructions", "/admin/destructionbatch/print/"),
+    ):
+        response = client.post(
+            "/admin/registers/", data={"kind": kind, "start": "2026-01-01", "end": "2026-01-31"}
+        )
+        assert response.status_code == 302 and response.headers["Location"].endswith(target)
