@@ -69,6 +69,11 @@ class RetentionRuleView(CheckedRuleView):
     list_template = "admin/retention/rule_list.html"
     column_list = ("name", "category", "outcome", "years", "is_active", "note")
     column_default_sort = [("id", False)]
+    column_formatters = {
+        "category": lambda view, context, model, name: (
+            model.category.name if model.category is not None else _("（任何分类）")
+        )
+    }
     form_columns = ("name", "category", "outcome", "years", "is_active", "note")
     column_labels = labels(
         name=_l("名称"),
