@@ -50,6 +50,7 @@ from models.maintenance.configuration import export_configuration
 from models.maintenance.presets import PRESETS
 from models.operations import InvalidTransition, ValidationFailed
 from models.operations.attachments import attachment_root, store_attachment
+from models.operations.callbacks import record_callback
 from models.operations.cases import record_case_edit
 from models.operations.contacts import register_contact
 from models.operations.retention import destroy_batch, refresh_retention, select_cases
@@ -494,6 +495,9 @@ def test_nothing_can_be_added_to_a_destroyed_case(staff, create_case, client, lo
     case.subject = "改回原来的事由"
     with pytest.raises(ValidationFailed, match="已销毁"):
         record_case_edit(case, by=office)
+    db.session.rollback()
+    with pytest.raises(ValidationFailed, match="已销毁"):
+        record_callback(Callback(case=fresh(case), note="回访"), by=office)
     db.session.rollback()
     assert available_steps(fresh(case), admin) == []
     # Through the browser: a repeat letter on the destroyed case is refused, not saved.

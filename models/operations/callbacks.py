@@ -26,7 +26,12 @@ from ..surveys import RectificationOrder
 from . import NotPermitted, ValidationFailed
 from .audit import changes_of, log_event
 from .deadlines import clock_event
-from .guards import ensure_case_visible, ensure_not_future, ensure_permission
+from .guards import (
+    ensure_accepts_additions,
+    ensure_case_visible,
+    ensure_not_future,
+    ensure_permission,
+)
 from .workflow import reopen_after_callback
 
 logger = logging.getLogger(__name__)
@@ -67,6 +72,7 @@ def record_callback(callback: Callback, *, by, at=None) -> Callback:
     ensure_permission(by, "callback.manage")
     if callback.schedule is None or callback.case is not None:
         ensure_case_visible(callback.case, by)
+    ensure_accepts_additions(callback.case)
     _check(callback)
     callback.created_by_id = by.id
     if at is not None:
