@@ -77,6 +77,13 @@ class Callback(TimestampMixin, CreatedByMixin, SoftDeleteMixin, db.Model):
         return self.done_at is not None
 
     @property
+    def retain_until(self):
+        """The day this record's five-year retention ends (models.retention)."""
+        from .retention import callback_retain_until
+
+        return callback_retain_until(self)
+
+    @property
     def is_overdue(self) -> bool:
         from .base import local_zone, utcnow
 

@@ -172,8 +172,10 @@ def test_callback_records_show_five_years(staff, create_case, client, login_as):
     db.session.commit()
     login_as(staff["office"])
     page = client.get("/admin/callback/").get_data(as_text=True)
-    assert "保存期至" in page
-    assert add_years((made + timedelta(hours=8)).date(), 5).isoformat() in page
+    until = add_years((made + timedelta(hours=8)).date(), 5).isoformat()
+    assert "保存期至" in page and until in page
+    export = client.get("/admin/callback/export/csv/")
+    assert export.status_code == 200 and until in export.get_data(as_text=True)
 
 
 def test_every_preset_has_retention_rules_and_they_travel_in_the_configuration(staff):
