@@ -231,7 +231,11 @@ class DocumentView(_SignedInView):
             try:
                 party = next((p for p in parties if str(p.id) == values["party"]), None)
                 try:
-                    day = date.fromisoformat(values["commended_on"])
+                    day = (
+                        date.fromisoformat(values["commended_on"])
+                        if values["commended_on"]
+                        else None
+                    )
                 except ValueError:
                     raise ValidationFailed(
                         _("请填写有效的表扬日期（如 2026-03-01）"), field="commended_on"
