@@ -107,15 +107,25 @@ def test_special_report_is_drafted_issued_and_reprinted(client, login_as, people
 
     # A missing field: a Chinese message, nothing recorded.
     url = f"/admin/documents/draft/{case.id}/special_report/"
-    bad = client.post(url, data={"facts": "情况", "head_count": "30", "proposals": "建议"})
+    bad = client.post(
+        url, data={"addressee": "领导", "facts": "情况", "head_count": "30", "proposals": "建议"}
+    )
     assert bad.status_code == 400 and "请填写已采取的措施" in bad.get_data(as_text=True)
     bad = client.post(
-        url, data={"facts": "情况", "head_count": "三十", "measures": "稳控", "proposals": "建议"}
+        url,
+        data={
+            "addressee": "领导",
+            "facts": "情况",
+            "head_count": "三十",
+            "measures": "稳控",
+            "proposals": "建议",
+        },
     )
     assert bad.status_code == 400 and "来访人数应为1以上的整数" in bad.get_data(as_text=True)
     assert _events(case, EventKind.draft_report) == [] and _count(IssuedDocument) == 0
 
     data = {
+        "addressee": "县委、县政府领导",
         "facts": "上午九时许群众聚集在信访局门口。",
         "head_count": "30",
         "representatives": "李喆、赵玥",
@@ -127,6 +137,7 @@ def test_special_report_is_drafted_issued_and_reprinted(client, login_as, people
     assert document.kind == DocumentKind.special_report and DOCUMENT_NUMBER.match(document.number)
     for expected in (
         "关于基站建设扰民的专报",
+        "县委、县政府领导：",
         "王堃等30人来访",
         "推选李喆、赵玥为代表",
         "一、基本情况上午九时许群众聚集在信访局门口。",
@@ -335,7 +346,7 @@ def test_complaint_record_grows_with_the_complaint(client, login_as, people, cre
         "客户诉求赔礼道歉",
         "有效性判定有效（",
         "处理情况工程师言语不当属实。已批评教育并道歉。",
-        "满意：满意",
+        "满意度：满意；客户意见：满意",
         case.number,
     ):
         assert expected in text, expected
@@ -505,6 +516,7 @@ def report_case(people, create_case):
 def test_access_matrix_for_the_new_documents(client, login_as, people, report_case):
     case = report_case
     drafted = {"facts": "情况", "head_count": "1", "measures": "措施", "proposals": "建议"}
+    drafted["addressee"] = "领导"
     drafted["category"] = "一般信访信息"
 
     # (user, kind) -> may draft. Outside the owner chain nobody without the confidential

@@ -26,6 +26,7 @@ from ..enums import DocumentKind, EventKind
 from ..parties import Party
 from ..policies import can_see_live_case, reporter_visible
 from ..rendering.catalog import TYPES
+from ..settings import SystemSetting
 from . import NotPermitted, ValidationFailed
 from .audit import log_event
 from .documents import document_problem, issue15_document_problem
@@ -52,6 +53,7 @@ class ReportField:
 #: What the staff fill in for each drafted report (the rest comes from the case).
 REPORT_FIELDS: dict[DocumentKind, tuple[ReportField, ...]] = {
     K.special_report: (
+        ReportField("addressee", _l("报送领导"), kind="line"),
         ReportField("facts", _l("基本情况")),
         ReportField("head_count", _l("来访人数"), kind="count"),
         ReportField("representatives", _l("代表"), required=False, kind="line"),
@@ -81,6 +83,9 @@ def report_defaults(kind: DocumentKind, case: Case) -> dict[str, str]:
         return {"category": category, "facts": case.content or "", "measures": ""}
     if kind == K.special_report:
         return {
+            "addressee": _(
+                "%(organisation)s领导", organisation=SystemSetting.get("organisation_name")
+            ),
             "facts": case.content or "",
             "head_count": str(case.head_count),
             "representatives": case.representatives or "",

@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 
 from .. import db
 from ..audit import AuditAction
-from ..base import format_chinese_date, format_local, local_zone, utcnow
+from ..base import format_chinese_date, local_zone, to_local, utcnow
 from ..cases import Case
 from ..deadlines import CaseClock
 from ..enums import Clock, RegisterKind
@@ -199,7 +199,7 @@ def report_html(params: ReportParams, rows: list[CardRow], *, now: datetime) -> 
         addressee=params.leader.full_name,
         copy_to=params.copy_to or default_copy_to(params, rows),
         period=f"{format_chinese_date(params.first_day)}至{format_chinese_date(params.last_day)}",
-        as_of=format_local(now),
+        as_of=f"{format_chinese_date(now)} {to_local(now):%H:%M}",
         rows=rows,
         total=len(rows),
         done=counts[DONE],

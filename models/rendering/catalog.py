@@ -94,6 +94,7 @@ SPECIFIC_VARIABLES: dict[DocumentKind, dict[str, str]] = {
     },
     # --- issue 15: 专报, 信访信息报告, 公示, 客户投诉记录表 ---
     K.special_report: {
+        "报送领导": "专报的主送对象，如 县政府领导",
         "基本情况": "专报中填写的基本情况",
         "人数": "来访人数",
         "代表": "群体访的代表",
@@ -240,7 +241,7 @@ _REVIEW_BODY = """{{ 称呼 }}：
 仍以同一事实和理由提出信访诉求的，不再受理。{% endif %}
 特此告知。"""
 
-_SPECIAL_REPORT_BODY = """{{ 本机关 }}领导：
+_SPECIAL_REPORT_BODY = """{{ 报送领导 }}：
 {{ 收到日期 }}，{{ 信访人 }}等{{ 人数 }}人来访反映{{ 事项标题 }}（登记编号：{{ 事项编号 }}）。\
 {% if 代表 %}来访群众推选{{ 代表 }}为代表。{% endif %}现将有关情况专题报告如下：
 一、基本情况
@@ -261,9 +262,11 @@ _INFORMATION_REPORT_BODY = """【{{ 信息类别 }}】{{ 收到日期 }}，{{ �
 上报时间：{{ 上报时间 }}"""
 
 _PUBLIC_NOTICE_BODY = """{{ 信访人 }}于{{ 收到日期 }}提出{{ 事项标题 }}的建议。\
-经研究，该建议合理可行，现将整改措施公示如下：
+经研究，该建议合理可行，现将整改措施{% if 表扬名单 %}和表扬名单{% endif %}公示如下。
+一、整改措施
 {{ 整改措施 }}
-{% if 表扬名单 %}对提出合理建议、关心集体的以下人员予以表扬：
+{% if 表扬名单 %}二、表扬名单
+对提出合理建议、关心集体的以下人员予以表扬：
 {{ 表扬名单 }}
 {% endif %}公示期{{ 公示期限 }}日。欢迎大家继续监督，提出意见和建议。
 特此公示。"""
@@ -595,6 +598,7 @@ def issue15_values(kind: DocumentKind, case: Case, event: CaseEvent | None) -> d
 
     if kind == K.special_report:
         return {
+            "报送领导": text(data, "addressee") or "领导",
             "基本情况": text(data, "facts"),
             "人数": text(data, "head_count") or str(case.head_count),
             "代表": text(data, "representatives"),
@@ -663,10 +667,12 @@ def _complaint_record_values(case: Case) -> dict[str, str]:
     )
     callback_text = ""
     if callback is not None:
-        parts = [_local_minute(callback.done_at), callback.method.title]
+        parts = [f"{_local_minute(callback.done_at)} {callback.method.title}"]
         if callback.satisfaction is not None:
-            parts.append(callback.satisfaction.title)
-        callback_text = "，".join(parts) + (f"：{callback.opinion}" if callback.opinion else "")
+            parts.append(f"满意度：{callback.satisfaction.title}")
+        if callback.opinion:
+            parts.append(f"客户意见：{callback.opinion}")
+        callback_text = "；".join(parts)
     closing = last(E.close)
     return {
         "投诉类别": case.category.name if case.category else "",
@@ -823,6 +829,7 @@ def sample_values(kind: DocumentKind) -> dict[str, str]:
         "复查结论": "经复查，维持原处理意见。",
         "可再申请": "是",
         "复核机关": "示范市人民政府",
+        "报送领导": "县政府领导",
         "基本情况": "3月1日上午，某小区30余名居民到县信访局集体反映基站建设问题，情绪较为激动。",
         "人数": "30",
         "代表": "王堃、李喆、赵玥、孙赟、周龑",
