@@ -11,7 +11,17 @@ import pytest
 import sqlalchemy as sa
 from pypdf import PdfReader
 
-from models import Callback, CaseEvent, Category, Commendation, IssuedDocument, Party, Unit, db
+from models import (
+    Callback,
+    CaseEvent,
+    Category,
+    Commendation,
+    IssuedDocument,
+    Notification,
+    Party,
+    Unit,
+    db,
+)
 from models.audit import AuditAction, AuditEntry
 from models.base import format_chinese_date, local_zone, to_local, utcnow
 from models.enums import CategoryKind, DocumentKind, EventKind, Satisfaction
@@ -156,6 +166,18 @@ def test_special_report_is_drafted_issued_and_reprinted(client, login_as, people
     assert _count(IssuedDocument) == 1
 
 
+def test_special_report_is_for_major_matters(client, login_as, people, create_case):
+    plain = create_case(by=people["registrar"], subject="路灯不亮")
+    login_as(people["registrar"])
+    assert "起草专报" not in _page(client, f"/admin/case/details/?id={plain.id}")
+    response = client.get(f"/admin/documents/draft/{plain.id}/special_report/")
+    assert response.status_code == 302
+    with pytest.raises(NotPermitted, match="专报用于重大"):
+        draft_report(plain, DocumentKind.special_report, by=people["registrar"], values={})
+    db.session.rollback()
+    assert _events(plain, EventKind.draft_report) == []
+
+
 # --- 信访信息报告 and its sign-off --------------------------------------------------------------
 
 
@@ -170,6 +192,14 @@ def test_information_report_needs_the_leaders_sign_off(client, login_as, people,
     )
     assert response.status_code == 302
     assert _count(IssuedDocument) == 0  # a draft is not issued
+    # It goes up at once: each leader finds it in the work list, marked urgent.
+    notes = db.session.scalars(
+        sa.select(Notification).where(Notification.case_id == case.id, Notification.level == 3)
+    ).all()
+    assert {note.user_id for note in notes if "信访信息报告" in note.message} == {
+        people["leader"].id,
+        people["deputy"].id,
+    }
     page = _page(client, f"/admin/case/details/?id={case.id}")
     assert "待领导签发" in page and "出具信访信息报告" not in page
 
@@ -506,7 +536,11 @@ def report_case(people, create_case):
     db.session.add(reporter)
     db.session.commit()
     case = create_case(
-        by=people["registrar"], petitioners=[reporter], category=category, subject="举报违规收费"
+        by=people["registrar"],
+        petitioners=[reporter],
+        category=category,
+        subject="举报违规收费",
+        is_sensitive=True,
     )
     perform("accept", case, by=people["registrar"])
     db.session.commit()

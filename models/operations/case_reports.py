@@ -27,8 +27,10 @@ from ..parties import Party
 from ..policies import can_see_live_case, reporter_visible
 from ..rendering.catalog import TYPES
 from ..settings import SystemSetting
+from ..users import Role, User, user_roles
 from . import NotPermitted, ValidationFailed
 from .audit import log_event
+from .deadlines import notify
 from .documents import document_problem, issue15_document_problem
 
 K = DocumentKind
@@ -142,14 +144,37 @@ def draft_report(case: Case, kind, *, by, values: dict, at: datetime | None = No
     if problem is not None:
         raise NotPermitted(problem)
     cleaned = _clean(kind, values)
-    return log_event(
+    at = at or utcnow()
+    event = log_event(
         case,
         EventKind.draft_report,
         f"drafted {kind.value} for {case.number}",
         by=by,
-        at=at or utcnow(),
+        at=at,
         data={"document": kind.value, **cleaned},
     )
+    if kind == K.information_report:
+        # Major items go up at once: the leaders find the draft in their work list.
+        notify(
+            leader_users(),
+            case,
+            f"{case.number}「{case.subject[:40]}」信访信息报告（{cleaned['category']}）待签发",
+            at=at,
+            level=3 if cleaned["category"] != INFORMATION_CATEGORIES[-1] else 1,
+        )
+    return event
+
+
+def leader_users() -> list[User]:
+    """Active users who may sign off (the leaders), administrators left out."""
+    admins = sa.select(user_roles.c.user_id).join(Role, Role.id == user_roles.c.role_id)
+    admins = admins.where(Role.code == "admin")
+    users = db.session.scalars(
+        sa.select(User)
+        .where(User.is_active_user.is_(True), User.id.notin_(admins))
+        .order_by(User.id)
+    ).all()
+    return [user for user in users if user.has_permission(SIGN_OFF_PERMISSION)]
 
 
 # --- the information report's sign-off --------------------------------------------------------

@@ -122,6 +122,21 @@ def document_problem(doc_type: DocumentType, case: Case, user, *, check_state=Tr
     return None
 
 
+def is_major_matter(case: Case) -> bool:
+    """A matter worth a 专报 to the leader: major, group, urgent, difficult or sensitive, or
+    one the leaders must hear of at once (越级访, 异常访)."""
+    return (
+        case.is_major
+        or case.is_group
+        or case.is_important
+        or case.is_difficult
+        or case.is_sensitive
+        or case.is_beyond_level
+        or case.is_abnormal
+        or case.priority.value != "normal"
+    )
+
+
 def issue15_document_problem(doc_type: DocumentType, case: Case) -> str | None:
     """The rules of the 专报, 信息报告, 公示 and 客户投诉记录表 beyond state and permission."""
     kind = doc_type.kind
@@ -129,6 +144,8 @@ def issue15_document_problem(doc_type: DocumentType, case: Case) -> str | None:
         case.category is None or case.category.kind != CategoryKind.complaint
     ):
         return _("只有投诉类事项才出具客户投诉记录表")
+    if kind == DocumentKind.special_report and not is_major_matter(case):
+        return _("专报用于重大、群体、紧急或疑难复杂的事项，请先标记事项的重要程度")
     if kind == DocumentKind.public_notice and case.is_confidential:
         # A notice is posted for everyone to read; a 举报 matter is never made public.
         return _("举报类事项不得公示")

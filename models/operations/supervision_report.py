@@ -28,14 +28,14 @@ from ..enums import Clock, RegisterKind
 from ..policies import MASK, is_open, visible_cases_clause
 from ..rendering.pdf import RenderError, render_pdf
 from ..settings import SystemSetting
-from ..users import Role, User, user_roles
+from ..users import User
 from . import NotPermitted, ValidationFailed
 from .audit_log import record_audit
+from .case_reports import leader_users
 from .deadlines import overdue_case_ids
 from .registers import hidden_reporters
 
 MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
-LEADER_PERMISSION = "workflow.instruct"
 
 DONE, IN_PROGRESS, OVERDUE = "办结", "办理中", "超期"
 
@@ -72,25 +72,8 @@ class CardRow:
 
 
 def leaders() -> list[User]:
-    """Active users who may instruct (and so fill in 督办卡), administrators left out."""
-    holders = [
-        user
-        for user in db.session.scalars(
-            sa.select(User)
-            .where(User.is_active_user.is_(True))
-            .order_by(User.id)
-            .options(sa.orm.selectinload(User.roles))
-        )
-        if user.has_permission(LEADER_PERMISSION)
-    ]
-    admins = set(
-        db.session.scalars(
-            sa.select(user_roles.c.user_id)
-            .join(Role, Role.id == user_roles.c.role_id)
-            .where(Role.code == "admin")
-        )
-    )
-    return [user for user in holders if user.id not in admins]
+    """Who may receive the report: the leaders (who fill in 督办卡)."""
+    return leader_users()
 
 
 def parse_report_params(month: str, leader_id: str, own_cards: bool, copy_to: str):
