@@ -23,7 +23,7 @@ from ..audit import AuditAction
 from ..base import format_chinese_date, to_local, utcnow
 from ..cases import Case, CaseEvent
 from ..documents import DocumentTemplate, IssuedDocument
-from ..enums import CategoryKind, DocumentKind, EventKind, ReplyKind, UnitKind
+from ..enums import CasePriority, CategoryKind, DocumentKind, EventKind, ReplyKind, UnitKind
 from ..policies import can_see_live_case, reporter_visible
 from ..rendering.catalog import (
     TYPES,
@@ -133,7 +133,7 @@ def is_major_matter(case: Case) -> bool:
         or case.is_sensitive
         or case.is_beyond_level
         or case.is_abnormal
-        or case.priority.value != "normal"
+        or case.priority != CasePriority.normal
     )
 
 
