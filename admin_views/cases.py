@@ -42,6 +42,7 @@ from models.enums import (
     Satisfaction,
 )
 from models.operations.attachments import attachment_root, delete_attachment, store_attachment
+from models.operations.case_reports import case_page_reports
 from models.operations.cases import delete_case, record_case_edit, register_case
 from models.operations.documents import (
     available_documents,
@@ -513,6 +514,7 @@ def case_details_context(case: Case) -> dict:
     return {
         "documents": available_documents(case, current_user) if not case.is_deleted else [],
         "issued_documents": issued_documents(case),
+        "reports": case_page_reports(case, current_user),
         "reporter_hidden": hidden,
         "masked": masked(),
         "steps": [step for step in steps if not step.secondary],
@@ -623,6 +625,8 @@ def describe_event(event: CaseEvent, labels_by_key: dict, reporter_hidden: bool 
             title=IMMEDIATE_REPORT_TITLES.get(data.get("flag"), data.get("flag", "")),
             recipients=data.get("recipients") or _("无（未设置领导和办公室用户）"),
         )
+    if event.kind in REPORT_EVENT_KINDS:
+        return describe_report_event(event, reporter_hidden)
     if event.kind.value in STEPS or event.kind in (EventKind.merged_in, EventKind.escalated):
         return describe_step_event(data, reporter_hidden)
     if data.get("deleted"):
@@ -633,6 +637,28 @@ def describe_event(event: CaseEvent, labels_by_key: dict, reporter_hidden: bool 
             return _("分类改为举报类，举报人身份自此保密")
         return _("分类改为非举报类，举报人身份不再保密")
     return _changed_fields_text(data, labels_by_key)
+
+
+#: Issue 15: a drafted report, an information report's sign-off, a commendation.
+REPORT_EVENT_KINDS = (EventKind.draft_report, EventKind.sign_off_report, EventKind.commend)
+
+
+def describe_report_event(event: CaseEvent, reporter_hidden: bool = False) -> str:
+    """The timeline line of a drafted report, a sign-off or a commendation; what was written
+    quotes the petitioner, so it is masked where the reporter is hidden."""
+    data = event.data or {}
+    if event.kind == EventKind.draft_report:
+        return DocumentKind.title_of(data.get("document"))
+    if event.kind == EventKind.sign_off_report:
+        return _("上报时间：%(when)s", when=local_time_text(data.get("reported_at") or ""))
+    if reporter_hidden:
+        return masked()
+    return _(
+        "%(person)s：%(text)s（%(day)s）",
+        person=data.get("person", ""),
+        text=data.get("text", ""),
+        day=data.get("commended_on", ""),
+    )
 
 
 def _changed_fields_text(data: dict, labels_by_key: dict) -> str:

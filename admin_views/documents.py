@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import date, datetime
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -12,9 +13,20 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from models import Case, db
+from models.base import local_zone, to_local, utcnow
 from models.documents import DocumentTemplate, IssuedDocument
 from models.enums import DocumentKind
 from models.operations import NotPermitted, ValidationFailed, WorkflowError
+from models.operations.case_reports import (
+    REPORT_FIELDS,
+    commend_party,
+    commend_problem,
+    commendable_parties,
+    draft_problem,
+    draft_report,
+    report_defaults,
+    sign_off_report,
+)
 from models.operations.documents import (
     CONFIDENTIAL_DOCUMENT,
     document_for_print,
@@ -128,6 +140,139 @@ class DocumentView(_SignedInView):
             abort(403)
         db.session.commit()
         return pdf_response(pdf, document.filename, download=request.args.get("download") == "1")
+
+    # --- issue 15: drafted reports, the information report's sign-off, commendations -------
+
+    def _case_or_404(self, case_id: int) -> Case:
+        case = _visible_case(case_id)
+        if case is None:
+            abort(404)
+        return case
+
+    @expose("/draft/<int:case_id>/<kind>/", methods=("GET", "POST"))
+    def draft_view(self, case_id, kind):
+        """Draft a 专报, 信访信息报告 or 公示; the 专报 and 公示 are issued at once, the
+        information report waits for the leader's sign-off."""
+        case = self._case_or_404(case_id)
+        if kind not in DocumentKind.__members__ or DocumentKind(kind) not in REPORT_FIELDS:
+            abort(404)
+        kind = DocumentKind(kind)
+        values = report_defaults(kind, case)
+        errors: dict[str, str] = {}
+        if request.method == "POST":
+            values = {spec.key: request.form.get(spec.key, "") for spec in REPORT_FIELDS[kind]}
+            try:
+                draft_report(case, kind, by=current_user, values=values)
+                if kind == DocumentKind.information_report:
+                    db.session.commit()
+                    flash(_("信访信息报告已起草，待领导签发后出具。"), "success")
+                    return redirect(url_for("case.details_view", id=case.id))
+                document, _created = issue_document(case, kind, by=current_user)
+                db.session.commit()
+            except ValidationFailed as error:
+                db.session.rollback()
+                errors[error.field or "form"] = str(error)
+            except WorkflowError as error:
+                db.session.rollback()
+                flash(str(error), "error")
+                return redirect(url_for("case.details_view", id=case.id))
+            else:
+                flash(
+                    _(
+                        "已出具%(title)s，文号 %(number)s。",
+                        title=document.kind.title,
+                        number=document.number,
+                    ),
+                    "success",
+                )
+                return redirect(url_for(".pdf_view", document_id=document.id))
+        elif (problem := draft_problem(case, kind, current_user)) is not None:
+            flash(problem, "error")
+            return redirect(url_for("case.details_view", id=case.id))
+        return self.render(
+            "admin/documents/draft.html",
+            case=case,
+            kind=kind,
+            fields=REPORT_FIELDS[kind],
+            values=values,
+            errors=errors,
+        ), (400 if errors else 200)
+
+    @expose("/sign-off/<int:case_id>/", methods=("POST",))
+    def sign_off_view(self, case_id):
+        case = self._case_or_404(case_id)
+        try:
+            reported_at = _local_datetime(request.form.get("reported_at", ""))
+            sign_off_report(case, by=current_user, reported_at=reported_at)
+            db.session.commit()
+        except WorkflowError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            flash(_("信访信息报告已签发，可以出具。"), "success")
+        return redirect(url_for("case.details_view", id=case.id))
+
+    @expose("/commend/<int:case_id>/", methods=("GET", "POST"))
+    def commend_view(self, case_id):
+        case = self._case_or_404(case_id)
+        problem = commend_problem(case, current_user)
+        if problem is not None:
+            flash(problem, "error")
+            return redirect(url_for("case.details_view", id=case.id))
+        parties = commendable_parties(case)
+        values = {
+            "party": str(parties[0].id) if parties else "",
+            "text": "",
+            "commended_on": to_local(utcnow()).date().isoformat(),
+        }
+        errors: dict[str, str] = {}
+        if request.method == "POST":
+            values = {key: request.form.get(key, "").strip() for key in values}
+            try:
+                party = next((p for p in parties if str(p.id) == values["party"]), None)
+                try:
+                    day = (
+                        date.fromisoformat(values["commended_on"])
+                        if values["commended_on"]
+                        else None
+                    )
+                except ValueError:
+                    raise ValidationFailed(
+                        _("请填写有效的表扬日期（如 2026-03-01）"), field="commended_on"
+                    ) from None
+                commend_party(case, party, by=current_user, text=values["text"], commended_on=day)
+                db.session.commit()
+            except ValidationFailed as error:
+                db.session.rollback()
+                errors[error.field or "form"] = str(error)
+            except WorkflowError as error:
+                db.session.rollback()
+                flash(str(error), "error")
+                return redirect(url_for("case.details_view", id=case.id))
+            else:
+                flash(_("已记录表扬。"), "success")
+                return redirect(url_for("case.details_view", id=case.id))
+        return self.render(
+            "admin/documents/commend.html",
+            case=case,
+            parties=parties,
+            values=values,
+            errors=errors,
+        ), (400 if errors else 200)
+
+
+def _local_datetime(text: str):
+    """A ``datetime-local`` form value in the unit's time zone (empty: ``None``)."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationFailed(
+            _("请填写有效的上报时间（如 2026-03-01 10:30）"), field="reported_at"
+        ) from None
+    return value.replace(tzinfo=local_zone()) if value.tzinfo is None else value
 
 
 class DocumentTemplateView(_SignedInView):

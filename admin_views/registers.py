@@ -21,6 +21,11 @@ from models.operations.registers import (
     register_job_pdf,
     start_job,
 )
+from models.operations.supervision_report import (
+    leaders,
+    parse_report_params,
+    print_supervision_report,
+)
 
 from .documents import pdf_response
 
@@ -79,6 +84,9 @@ class RegisterView(BaseView):
             "unit_id": request.values.get("unit_id", ""),
             "category_id": request.values.get("category_id", ""),
         }
+        if values["kind"] == RegisterKind.supervision_report.value:
+            # A report with its own form (month, addressee, copy), not a date-range register.
+            return redirect(url_for(".supervision_report_view"))
         if request.method == "GET":
             return self._form_page(values, {})
         if values["kind"] in RETENTION_REGISTERS:
@@ -121,3 +129,40 @@ class RegisterView(BaseView):
             abort(404)
         db.session.commit()
         return pdf_response(pdf, job.filename, download=request.args.get("download") == "1")
+
+    # --- issue 15: the month-end report on supervision cards (督办卡办理情况月报) -----------
+
+    @expose("/supervision-report/", methods=("GET", "POST"))
+    def supervision_report_view(self):
+        today = to_local(utcnow()).date()
+        values = {
+            "month": request.values.get("month", f"{today.year}-{today.month:02d}"),
+            "leader_id": request.values.get("leader_id", ""),
+            "own_cards": request.values.get("own_cards", "1" if request.method == "GET" else ""),
+            "copy_to": request.values.get("copy_to", ""),
+        }
+        errors: dict[str, str] = {}
+        if request.method == "POST":
+            try:
+                params = parse_report_params(
+                    values["month"], values["leader_id"], values["own_cards"] == "1",
+                    values["copy_to"],
+                )  # fmt: skip
+                pdf = print_supervision_report(params, by=current_user)
+                db.session.commit()
+            except ValidationFailed as error:
+                db.session.rollback()
+                errors[error.field or "form"] = str(error)
+            except NotPermitted as error:
+                db.session.rollback()
+                errors["form"] = str(error)
+            else:
+                return pdf_response(
+                    pdf, f"{RegisterKind.supervision_report.title}-{values['month']}.pdf"
+                )
+        return self.render(
+            "admin/registers/supervision_report.html",
+            values=values,
+            errors=errors,
+            leaders=leaders(),
+        ), (400 if errors else 200)

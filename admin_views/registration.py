@@ -627,8 +627,17 @@ class PartyView(ProtectedModelView):
     }
     form_overrides = {"age": IntegerField}
 
+    details_template = "admin/party/details.html"
+
     def scope(self, query):
         return super().scope(query).filter(party_visible_clause(current_user))
+
+    def render(self, template, **kwargs):
+        if template == self.details_template and "model" in kwargs:
+            from models.operations.case_reports import party_commendations
+
+            kwargs["commendations"] = party_commendations(kwargs["model"], current_user)
+        return super().render(template, **kwargs)
 
     def on_create(self, form, model):
         register_party(model, by=current_user)

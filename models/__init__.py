@@ -12,6 +12,7 @@ from .calendar import CalendarOverride  # noqa: E402
 from .callbacks import Callback, CallbackQuota, CallbackSchedule  # noqa: E402
 from .cases import Case, CaseEvent, NumberSequence, case_assistants, case_petitioners  # noqa: E402
 from .categories import Category  # noqa: E402
+from .commendations import Commendation  # noqa: E402
 from .contacts import Call, Letter, Visit  # noqa: E402
 from .custom_fields import CustomField  # noqa: E402
 from .deadlines import (  # noqa: E402
@@ -63,6 +64,7 @@ __all__ = [
     "CaseReply",
     "Category",
     "ClockEscalation",
+    "Commendation",
     "CustomField",
     "DeadlineRule",
     "DestructionBatch",

@@ -336,6 +336,7 @@ class EventKind(TitledEnum):
     out_of_scope = "out_of_scope"
     sign_off_report = "sign_off_report"
     commend = "commend"
+    draft_report = "draft_report"
 
     __titles__ = {
         "registered": _l("登记"),
@@ -394,6 +395,7 @@ class EventKind(TitledEnum):
         "out_of_scope": _l("界定为不属本单位职责范围"),
         "sign_off_report": _l("信息报告领导签发"),
         "commend": _l("表扬信访人"),
+        "draft_report": _l("起草报告文书"),
     }
 
 

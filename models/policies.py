@@ -1117,6 +1117,9 @@ REPORTER_TEXT_FIELDS = frozenset(
         "informed_how",
         "description",
         "result",
+        # Drafted reports (专报, 信访信息报告, 公示): the measures and proposals retell the matter.
+        "measures",
+        "proposals",
     }
 )
 

@@ -503,6 +503,51 @@ ADMINISTRATOR_SCREENS = {
 }
 
 
+#: Issue 15: drafting 专报 / 信访信息报告 / 公示, the sign-off, commendations, the month-end
+#: supervision-card report (see :func:`_issue15_document_probes`).
+ISSUE15_DOCUMENT_ENDPOINTS = frozenset(
+    {
+        "documents.draft_view",
+        "documents.sign_off_view",
+        "documents.commend_view",
+        "registers.supervision_report_view",
+    }
+)
+
+
+def _issue15_document_probes(endpoint: str, rule: str, targets, add) -> None:
+    """The requests of the issue-15 document endpoints on unit B's cases."""
+    if endpoint == "registers.supervision_report_view":
+        from models.operations.supervision_report import leaders
+
+        add("supervision report form", "GET", rule, "read")
+        form = (("month", date.today().strftime("%Y-%m")),)
+        for leader in leaders()[:1]:
+            form += (("leader_id", str(leader.id)),)
+        add("supervision report", "POST", rule, "read", form)
+        return
+    for target in targets:
+        if endpoint == "documents.draft_view":
+            for kind in ("special_report", "information_report", "public_notice"):
+                url = rule.replace("<int:case_id>", str(target)).replace("<kind>", kind)
+                add(f"draft {kind} form", "GET", url, "read")
+                drafted = (
+                    ("addressee", "改"),
+                    ("facts", "改"),
+                    ("head_count", "3"),
+                    ("measures", "改"),
+                    ("proposals", "改"),
+                    ("category", "一般信访信息"),
+                )
+                add(f"draft {kind}", "POST", url, "write", drafted)
+        elif endpoint == "documents.sign_off_view":
+            add("sign off", "POST", rule.replace("<int:case_id>", str(target)), "write")
+        else:
+            url = rule.replace("<int:case_id>", str(target))
+            add("commend form", "GET", url, "read")
+            add("commend", "POST", url, "write", (("text", "改"),))
+
+
 @dataclass(frozen=True)
 class Probe:
     """One request of the matrix: ``kind`` says what answer is acceptable.
@@ -715,6 +760,8 @@ def probes_for(app, world: World, *, search_terms: list[str]) -> tuple[list[Prob
                         f"/admin/documents/issue/{target}/{kind}/",
                         "write",
                     )
+        elif endpoint in ISSUE15_DOCUMENT_ENDPOINTS:
+            _issue15_document_probes(endpoint, rule.rule, (case_id, open_id), add)
         elif endpoint in ("registers.job_view", "registers.job_pdf_view"):
             url = rule.rule.replace("<int:job_id>", str(world.register_job_id or 0))
             add(endpoint, "GET", url, "read")

@@ -23,7 +23,7 @@ from ..audit import AuditAction
 from ..base import format_chinese_date, to_local, utcnow
 from ..cases import Case, CaseEvent
 from ..documents import DocumentTemplate, IssuedDocument
-from ..enums import CategoryKind, DocumentKind, EventKind, ReplyKind, UnitKind
+from ..enums import CasePriority, CategoryKind, DocumentKind, EventKind, ReplyKind, UnitKind
 from ..policies import can_see_live_case, reporter_visible
 from ..rendering.catalog import (
     TYPES,
@@ -32,6 +32,7 @@ from ..rendering.catalog import (
     contact_phone,
     form_rows,
     sample_values,
+    signature_lines,
     specific_values,
 )
 from ..rendering.pdf import RenderError, render_pdf
@@ -68,6 +69,9 @@ def source_event(doc_type: DocumentType, case: Case) -> CaseEvent | None:
         candidates = [e for e in candidates if e.callback_id is not None and _callback_done(e)]
     if doc_type.kind == DocumentKind.supervision_card:
         candidates = [e for e in candidates if e.data.get("instruction")]
+    if EventKind.draft_report in doc_type.source_kinds:
+        # One draft event kind serves every drafted report; each keeps its own.
+        candidates = [e for e in candidates if e.data.get("document") == doc_type.kind.value]
     if not candidates:
         return None
     return candidates[0] if doc_type.pick == "first" else candidates[-1]
@@ -110,8 +114,41 @@ def document_problem(doc_type: DocumentType, case: Case, user, *, check_state=Tr
         case.category is None or case.category.kind != CategoryKind.complaint
     ):
         return _("只有投诉类事项才出具投诉处理通知单")
+    problem = issue15_document_problem(doc_type, case)
+    if problem is not None:
+        return problem
     if source_event(doc_type, case) is None:
         return _("事项尚无可写入“%(document)s”的办理记录", document=doc_type.title)
+    return None
+
+
+def is_major_matter(case: Case) -> bool:
+    """A matter worth a 专报 to the leader: major, group, urgent, difficult or sensitive, or
+    one the leaders must hear of at once (越级访, 异常访)."""
+    return (
+        case.is_major
+        or case.is_group
+        or case.is_important
+        or case.is_difficult
+        or case.is_sensitive
+        or case.is_beyond_level
+        or case.is_abnormal
+        or case.priority != CasePriority.normal
+    )
+
+
+def issue15_document_problem(doc_type: DocumentType, case: Case) -> str | None:
+    """The rules of the 专报, 信息报告, 公示 and 客户投诉记录表 beyond state and permission."""
+    kind = doc_type.kind
+    if kind == DocumentKind.complaint_record and (
+        case.category is None or case.category.kind != CategoryKind.complaint
+    ):
+        return _("只有投诉类事项才出具客户投诉记录表")
+    if kind == DocumentKind.special_report and not is_major_matter(case):
+        return _("专报用于重大、群体、紧急或疑难复杂的事项，请先标记事项的重要程度")
+    if kind == DocumentKind.public_notice and case.is_confidential:
+        # A notice is posted for everyone to read; a 举报 matter is never made public.
+        return _("举报类事项不得公示")
     return None
 
 
@@ -250,10 +287,14 @@ def build_html(
         "signer": authority,
         "date_text": format_chinese_date(issued_on),
     }
+    if doc_type.kind == DocumentKind.information_report:
+        # 上行文: the signing leader's name stands opposite the document number.
+        context["issuer"] = values.get("签发人", "")
     if doc_type.layout == "letter":
         return render_template("documents/letter.html", **context)
     return render_template(
         "documents/form.html",
+        sign_lines=signature_lines(doc_type.kind, values),
         rows=[
             (substitute(label), value) for label, value in form_rows(doc_type.kind, values, contact)
         ],

@@ -92,6 +92,37 @@ SPECIFIC_VARIABLES: dict[DocumentKind, dict[str, str]] = {
         "复核机关": "系统设置中的复核机关",
         "复查期限": "申请复核的期限（日）",
     },
+    # --- issue 15: 专报, 信访信息报告, 公示, 客户投诉记录表 ---
+    K.special_report: {
+        "报送领导": "专报的主送对象，如 县政府领导",
+        "基本情况": "专报中填写的基本情况",
+        "人数": "来访人数",
+        "代表": "群体访的代表",
+        "已采取措施": "已采取的稳控、处置措施",
+        "意见建议": "报请领导决定的意见和建议",
+        "报告人": "起草专报的人员",
+    },
+    K.information_report: {
+        "信息类别": "重大集体访、越级访、异常访或一般信访信息",
+        "基本情况": "信息报告中填写的基本情况",
+        "处置情况": "已采取的处置措施",
+        "拟稿人": "起草信息报告的人员",
+        "签发人": "审定签发的领导",
+        "签发时间": "领导签发的时间",
+        "上报时间": "信息报送上级的时间",
+    },
+    K.public_notice: {
+        "整改措施": "针对建议采取的整改措施",
+        "表扬名单": "受表扬的人员及表扬事由，每人一行",
+        "公示期限": "公示的天数",
+    },
+    K.complaint_record: {
+        "投诉类别": "投诉的分类",
+        "有效性": "投诉是否有效的判定（无效时附理由）",
+        "处理情况": "调查核实和处理情况",
+        "回访情况": "回访时间、满意度和客户意见",
+        "总结评价": "办结时填写的总结与评价",
+    },
 }
 
 
@@ -210,6 +241,38 @@ _REVIEW_BODY = """{{ 称呼 }}：
 仍以同一事实和理由提出信访诉求的，不再受理。{% endif %}
 特此告知。"""
 
+_SPECIAL_REPORT_BODY = """{{ 报送领导 }}：
+{{ 收到日期 }}，{{ 信访人 }}等{{ 人数 }}人来访反映{{ 事项标题 }}（登记编号：{{ 事项编号 }}）。\
+{% if 代表 %}来访群众推选{{ 代表 }}为代表。{% endif %}现将有关情况专题报告如下：
+一、基本情况
+{{ 基本情况 }}
+二、已采取的措施
+{{ 已采取措施 }}
+三、意见建议
+{{ 意见建议 }}
+以上报告妥否，请批示。"""
+
+_INFORMATION_REPORT_BODY = """【{{ 信息类别 }}】{{ 收到日期 }}，{{ 信访人 }}反映{{ 事项标题 }}\
+（登记编号：{{ 事项编号 }}）。
+一、基本情况
+{{ 基本情况 }}
+二、处置情况
+{{ 处置情况 }}
+拟稿：{{ 拟稿人 }}　签发：{{ 签发人 }}（{{ 签发时间 }}）
+上报时间：{{ 上报时间 }}"""
+
+_PUBLIC_NOTICE_BODY = """{{ 信访人 }}于{{ 收到日期 }}提出{{ 事项标题 }}的建议。\
+经研究，该建议合理可行，现将整改措施{% if 表扬名单 %}和表扬名单{% endif %}公示如下。
+一、整改措施
+{{ 整改措施 }}
+{% if 表扬名单 %}二、表扬名单
+对提出合理建议、关心集体的以下人员予以表扬：
+{{ 表扬名单 }}
+{% endif %}公示期{{ 公示期限 }}日。欢迎大家继续监督，提出意见和建议。
+特此公示。"""
+
+_COMPLAINT_RECORD_BODY = """本表与投诉登记台账编号一致，随投诉材料一并存档。"""
+
 TYPES: dict[DocumentKind, DocumentType] = {
     t.kind: t
     for t in (
@@ -306,6 +369,50 @@ TYPES: dict[DocumentKind, DocumentType] = {
             to_petitioner=True,
             default_title="{{ 意见类型 }}意见书",
             default_body=_REVIEW_BODY,
+        ),
+        DocumentType(
+            K.special_report,
+            "letter",
+            (E.draft_report,),
+            ("workflow.intake", "workflow.assign"),
+            default_title="关于{{ 事项标题 }}的专报",
+            default_body=_SPECIAL_REPORT_BODY,
+        ),
+        DocumentType(
+            K.information_report,
+            "letter",
+            # Only a report the leader signed off goes out (see sign_off_report).
+            (E.sign_off_report,),
+            ("workflow.intake", "workflow.assign", "workflow.instruct"),
+            default_title="信访信息：{{ 事项标题 }}",
+            default_body=_INFORMATION_REPORT_BODY,
+        ),
+        DocumentType(
+            K.public_notice,
+            "letter",
+            (E.draft_report,),
+            ("workflow.assign", "workflow.reply"),
+            default_title="关于{{ 事项标题 }}整改措施的公示",
+            default_body=_PUBLIC_NOTICE_BODY,
+        ),
+        DocumentType(
+            K.complaint_record,
+            "form",
+            # The form grows with the complaint: each later step gives a new, fuller record.
+            (
+                E.registered,
+                E.accept,
+                E.not_accept,
+                E.report_result,
+                E.reply,
+                E.callback_added,
+                E.callback_edited,
+                E.close,
+            ),
+            ("workflow.intake", "workflow.assign", "callback.manage"),
+            numbered=False,
+            default_title="客户投诉记录表",
+            default_body=_COMPLAINT_RECORD_BODY,
         ),
     )
 }
@@ -460,7 +567,120 @@ def specific_values(
             "复核机关": SystemSetting.get("re_review_body_name"),
             "复查期限": SystemSetting.get("review_request_days"),
         }
+    if kind in ISSUE15_KINDS:
+        return issue15_values(kind, case, event)
     return {}
+
+
+# --- issue 15: values of 专报, 信访信息报告, 公示, 客户投诉记录表 ---------------------------------
+
+ISSUE15_KINDS = frozenset(
+    {K.special_report, K.information_report, K.public_notice, K.complaint_record}
+)
+#: Days a 公示 stays posted (printed on the notice).
+PUBLIC_NOTICE_DAYS = 7
+
+
+def _local_minute(value) -> str:
+    if value in (None, ""):
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return to_local(value).strftime("%Y年%m月%d日 %H:%M").replace("年0", "年").replace("月0", "月")
+
+
+def issue15_values(kind: DocumentKind, case: Case, event: CaseEvent | None) -> dict[str, str]:
+    data = (event.data if event is not None else None) or {}
+
+    def text(source: dict, key: str) -> str:
+        value = source.get(key)
+        return "" if value is None else str(value)
+
+    if kind == K.special_report:
+        return {
+            "报送领导": text(data, "addressee") or "领导",
+            "基本情况": text(data, "facts"),
+            "人数": text(data, "head_count") or str(case.head_count),
+            "代表": text(data, "representatives"),
+            "已采取措施": text(data, "measures"),
+            "意见建议": text(data, "proposals"),
+            "报告人": event.created_by.full_name if event and event.created_by else "",
+        }
+    if kind == K.information_report:
+        draft = db.session.get(CaseEvent, data["draft"]) if data.get("draft") else None
+        drafted = (draft.data if draft is not None else None) or {}
+        return {
+            "信息类别": text(drafted, "category"),
+            "基本情况": text(drafted, "facts"),
+            "处置情况": text(drafted, "measures"),
+            "拟稿人": draft.created_by.full_name if draft and draft.created_by else "",
+            "签发人": event.created_by.full_name if event and event.created_by else "",
+            "签发时间": _local_minute(event.created_at) if event else "",
+            "上报时间": _local_minute(data.get("reported_at")),
+        }
+    if kind == K.public_notice:
+        from ..commendations import Commendation
+
+        commendations = db.session.scalars(
+            sa.select(Commendation)
+            .where(Commendation.case_id == case.id)
+            .order_by(Commendation.commended_on, Commendation.id)
+        ).all()
+        return {
+            "整改措施": text(data, "measures"),
+            "表扬名单": "\n".join(f"{c.party.name}：{c.text}" for c in commendations),
+            "公示期限": str(PUBLIC_NOTICE_DAYS),
+        }
+    return _complaint_record_values(case)
+
+
+def _complaint_record_values(case: Case) -> dict[str, str]:
+    """What the 客户投诉记录表 says at this point of the complaint's life."""
+    from ..callbacks import Callback
+
+    def last(*kinds: EventKind) -> CaseEvent | None:
+        found = [e for e in case.events if e.kind in kinds]
+        return found[-1] if found else None
+
+    decision = last(E.accept, E.not_accept, E.instruct, E.assign)
+    if decision is None:
+        validity = "待判定"
+    elif decision.kind == E.not_accept:
+        validity = f"无效：{decision.data.get('reason') or ''}"
+    else:
+        validity = f"有效（{format_chinese_date(decision.created_at)}受理）"
+    result = last(E.report_result)
+    handling = ""
+    if result is not None:
+        handling = "\n".join(
+            part for part in (result.data.get("facts"), result.data.get("decision")) if part
+        )
+    callback = db.session.scalar(
+        sa.select(Callback)
+        .where(
+            Callback.case_id == case.id,
+            Callback.is_deleted.is_(False),
+            Callback.done_at.is_not(None),
+        )
+        .order_by(Callback.done_at.desc(), Callback.id.desc())
+        .limit(1)
+    )
+    callback_text = ""
+    if callback is not None:
+        parts = [f"{_local_minute(callback.done_at)} {callback.method.title}"]
+        if callback.satisfaction is not None:
+            parts.append(f"满意度：{callback.satisfaction.title}")
+        if callback.opinion:
+            parts.append(f"客户意见：{callback.opinion}")
+        callback_text = "；".join(parts)
+    closing = last(E.close)
+    return {
+        "投诉类别": case.category.name if case.category else "",
+        "有效性": validity,
+        "处理情况": handling,
+        "回访情况": callback_text,
+        "总结评价": str(closing.data.get("opinion") or "") if closing is not None else "",
+    }
 
 
 def _callback_of(event: CaseEvent | None):
@@ -470,6 +690,14 @@ def _callback_of(event: CaseEvent | None):
     if event is None or event.callback_id is None:
         return None
     return db.session.get(Callback, event.callback_id)
+
+
+def signature_lines(kind: DocumentKind, values: dict[str, str]) -> list[tuple[str, str]]:
+    """Lines signed by hand under a form: (label, printed name and date). The 督办卡 is filled
+    in and signed by the leader who instructed (S6)."""
+    if kind == K.supervision_card:
+        return [("批示领导（签字）", f"{values['批示领导']}　{values['批示日期']}".strip())]
+    return []
 
 
 def contact_phone(case: Case) -> str:
@@ -526,6 +754,20 @@ def form_rows(
             ("是否核对收费", values["已核对收费"]),
             ("被回访人是否签名", values["已签名"]),
             ("信访人意见", values["回访意见"]),
+        ]
+    if kind == K.complaint_record:
+        return [
+            ("编号", values["事项编号"]),
+            ("客户", values["称呼"]),
+            ("联系方式", contact or ""),
+            ("投诉时间", values["收到日期"]),
+            ("投诉类别", values["投诉类别"]),
+            ("投诉内容", values["信访内容"]),
+            ("客户诉求", values["诉求"]),
+            ("有效性判定", values["有效性"]),
+            ("处理情况", values["处理情况"]),
+            ("回访情况", values["回访情况"]),
+            ("总结评价", values["总结评价"]),
         ]
     return []
 
@@ -587,6 +829,27 @@ def sample_values(kind: DocumentKind) -> dict[str, str]:
         "复查结论": "经复查，维持原处理意见。",
         "可再申请": "是",
         "复核机关": "示范市人民政府",
+        "报送领导": "县政府领导",
+        "基本情况": "3月1日上午，某小区30余名居民到县信访局集体反映基站建设问题，情绪较为激动。",
+        "人数": "30",
+        "代表": "王堃、李喆、赵玥、孙赟、周龑",
+        "已采取措施": "接待人员当即安排代表座谈，耐心解释政策，现场秩序平稳。",
+        "意见建议": "建议由县工信局牵头，会同街道于一周内召开听证会。",
+        "报告人": "孙赟",
+        "信息类别": "重大集体访",
+        "处置情况": "已由分管领导接待，群众情绪稳定，已有序离开。",
+        "拟稿人": "孙赟",
+        "签发人": "赵玥",
+        "签发时间": "2026年3月1日 10:20",
+        "上报时间": "2026年3月1日 10:30",
+        "整改措施": "在3号楼北侧增设自行车停放架40个，4月底前完成。",
+        "表扬名单": "王堃：提出增设自行车停放架的合理建议",
+        "公示期限": "7",
+        "投诉类别": "服务态度",
+        "有效性": "有效（2026年3月1日受理）",
+        "处理情况": "经核实，维修工程师言语不当，已批评教育并向客户致歉。",
+        "回访情况": "2026年3月4日 10:00，电话回访，满意：问题已解决。",
+        "总结评价": "投诉属实，处理及时，客户满意。",
     }
     return {name: values.get(name, "") for name in TYPES[kind].variables}
 
