@@ -543,5 +543,11 @@ def test_s4_office_transfers_within_3_days_and_tells_the_petitioner(
     records = section(details(client, case), "recorded-steps")
     transfer_row = records[records.index("转办") :]
     today = to_local(case.closed_at).strftime("%Y-%m-%d")
-    for text in ("县人民法院", "已告知信访人", "是", "电话告知来信人", today):
+    for text in ("县人民法院", "已告知信访人", "是", "电话告知来信人", today, "在期限内"):
         assert text in transfer_row, text
+    transferred = db.session.scalars(
+        sa.select(CaseEvent).where(
+            CaseEvent.case_id == case.id, CaseEvent.kind == EventKind.transfer
+        )
+    ).one()
+    assert transferred.data["within_limit"] is True

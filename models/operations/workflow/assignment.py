@@ -114,6 +114,9 @@ def transfer(
     reason = required(reason, "reason", _l("转办理由"))
     if petitioner_informed and not (informed_how or "").strip():
         raise ValidationFailed(_("已告知信访人的，请填写告知方式"), field="informed_how")
+    deciding = open_clock(case, Clock.out_of_scope)
+    # After an out-of-scope decision: was it passed on within that clock (我办: 3 days)?
+    timing = {"within_limit": at <= deciding.due_at} if deciding is not None else {}
     clock_event(case, "transferred", at=at)
     stop_all_clocks(case, at=at)
     case.closed_at = at
@@ -127,6 +130,7 @@ def transfer(
             "reason": reason,
             "petitioner_informed": bool(petitioner_informed),
             "informed_how": informed_how or "",
+            **timing,
             **routing_data(case, target_unit),
         },
     )
