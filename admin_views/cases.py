@@ -37,6 +37,7 @@ from models.enums import (
     ContactMethod,
     DocumentKind,
     EventKind,
+    OutOfScopePolicy,
     ReplyKind,
     ReplyMethod,
     Satisfaction,
@@ -64,6 +65,7 @@ from models.policies import (
 )
 
 from .base import ProtectedModelView
+from .case_records import case_facts, recorded_steps
 from .confidential import list_value, log_confidential_view, masked, reporter_hidden
 from .custom_fields import (
     CustomFieldFormMixin,
@@ -553,6 +555,8 @@ def case_details_context(case: Case) -> dict:
         "reporter_text": reporter_text,
         "field_labels": timeline_labels(),
         "custom_rows": display_rows(case),
+        "case_facts": case_facts(case),
+        "recorded_steps": recorded_steps(events, hidden),
     }
 
 
@@ -728,6 +732,14 @@ STEP_DATA_LABELS = {
     "due_at": _l("期限"),
     "note": _l("说明"),
     "stood_in": _l("代为办理（无人担任该职责）"),
+    "result_signer": _l("签字的分管领导"),
+    "reported_to_office_on": _l("报送办公室日期"),
+    "forwarding_unit": _l("原批转单位"),
+    "policy": _l("本单位规定"),
+    "old_due_at": _l("原期限"),
+    "requested": _l("申请延期时长"),
+    "notified": _l("已通知"),
+    "no_callback": _l("匿名且未留联系方式，不安排回访"),
 }
 
 
@@ -738,6 +750,14 @@ def describe_step_event(data: dict, reporter_hidden: bool = False) -> str:
     before, after = data.get("from"), data.get("to")
     if before and after and before != after:
         parts.append(f"{CaseStatus.title_of(before)} → {CaseStatus.title_of(after)}")
+    parts.extend(f"{label}：{value}" for label, value in step_value_rows(data, reporter_hidden))
+    return "；".join(parts)
+
+
+def step_value_rows(data: dict, reporter_hidden: bool = False) -> list[tuple[str, str]]:
+    """A step's recorded inputs as ``(label, value)`` pairs, in the order of the labels (the
+    timeline line and the case page's records both read them from here)."""
+    rows = []
     for key, label in STEP_DATA_LABELS.items():
         value = data.get(key)
         if value in (None, "", [], False) and key not in ("approved", "upheld"):
@@ -748,20 +768,22 @@ def describe_step_event(data: dict, reporter_hidden: bool = False) -> str:
             value = masked()
         elif isinstance(value, bool):
             value = _("是") if value else _("否")
-        elif key in ("due_at", "contacted_at"):
+        elif key in ("due_at", "contacted_at", "old_due_at"):
             value = local_time_text(value)
+        elif key == "policy":
+            value = OutOfScopePolicy.title_of(value)
         elif key == "method":
             value = ReplyMethod.title_of(value)
         elif key == "kind":
             value = ReplyKind.title_of(value)
         elif key == "contact_method":
             value = ContactMethod.title_of(value)
-        elif key in ("amount", "granted") and data.get("unit"):
+        elif key in ("amount", "granted", "requested") and data.get("unit"):
             value = f"{value}{data['unit']}"
         elif isinstance(value, list):
             value = "、".join(str(item) for item in value)
-        parts.append(f"{label}：{value}")
-    return "；".join(parts)
+        rows.append((str(label), str(value)))
+    return rows
 
 
 def local_time_text(value: str) -> str:

@@ -26,6 +26,7 @@ from models.operations.workflow import (
     step_problem,
 )
 from models.policies import (
+    result_signers,
     sees_all_units,
     visible_cases_clause,
     waiting_note,
@@ -39,6 +40,7 @@ from models.queries.worklists import (
     unit_summary,
 )
 
+from .case_records import approval_facts, case_letters
 from .workflow_forms import step_form, step_inputs
 
 CONFLICT_MESSAGE = _l("该事项刚被其他人办理或修改，您的操作未执行。请查看最新情况后再试。")
@@ -128,6 +130,7 @@ class WorkflowView(BaseView):
             case=case,
             step=definition,
             clocks=clock_rows(case),
+            approval=approval_facts(definition, case),
             # Taken in place of a usual actor who does not exist: the page says so.
             stand_in=None
             if any(current_user.has_permission(n) for n in step_permissions(definition, case))
@@ -142,6 +145,16 @@ class WorkflowView(BaseView):
                 unit_field.data = case.routed_unit
             if "handler" in form and form.handler.data is None and case.routed_handler:
                 form.handler.data = case.routed_handler
+        if step == "report_result":
+            signers = result_signers(case)
+            form.signed_by.query_factory = lambda: signers
+            # Reading the posted value already loaded the (empty) default list: load again.
+            form.signed_by._object_list = None
+        if step == "out_of_scope" and request.method == "GET":
+            # The unit that forwarded the first letter, as registered.
+            first = next((letter for letter in case_letters(case) if letter.forwarding_unit), None)
+            if first is not None:
+                form.forwarding_unit.data = first.forwarding_unit
         if step == "keep" and form.year.data is None and request.method == "GET":
             form.year.data = utcnow().year
         if step == "request_extension":

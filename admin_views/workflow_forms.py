@@ -156,6 +156,10 @@ STEP_FIELDS = {
         "assistant": user_field(_l("协办人"), required=True),
         "note": text(_l("说明"), required=False, rows=2),
     },
+    "out_of_scope": lambda: {
+        "reason": text(_l("不属本单位职责范围的理由")),
+        "forwarding_unit": unit_field(_l("原批转单位"), required=False, query=_active_units),
+    },
     "transfer": lambda: {
         "target_unit": unit_field(_l("转送机关或单位"), query=_active_units),
         "reason": text(_l("转办理由")),
@@ -178,6 +182,13 @@ STEP_FIELDS = {
     "interim_report": lambda: {
         "reason": text(_l("不能按期办结的原因")),
         "difficulties": text(_l("需领导协调的困难"), required=False),
+        "amount": IntegerField(
+            _l("申请延长办理期限"),
+            [Optional(), NumberRange(min=1, max=365, message=_l("须为正整数"))],
+            description=_l(
+                "需要新的期限时填写（按承办时限的单位计），报领导审批；中途报告同时通知办公室和领导"
+            ),
+        ),
     },
     "request_extension": lambda: {
         "clock": SelectField(_l("延期的时限"), choices=[]),
@@ -201,6 +212,20 @@ STEP_FIELDS = {
     "report_result": lambda: {
         "facts": text(_l("查明的事实"), rows=5),
         "decision": text(_l("对每项诉求的处理意见"), rows=5),
+        # The choices are the case's possible signers (policies.result_signers), set per case.
+        "signed_by": QuerySelectField(
+            _l("签字的分管领导"),
+            query_factory=lambda: [],
+            get_label=_user_label,
+            allow_blank=True,
+            blank_text="——",
+            validators=[Optional()],
+            description=_l("承办单位负责人或领导；该领导没有系统账号时，在下一栏填写其姓名"),
+        ),
+        "signer_name": line(_l("签字领导姓名（无系统账号时）"), required=False, max_length=50),
+        "reported_to_office_on": DateField(
+            _l("报送办公室日期"), [Optional()], description=_l("不填则为今天")
+        ),
     },
     "approve_result": lambda: {"note": text(_l("审核意见"), required=False, rows=2)},
     "send_back": lambda: {"reason": text(_l("退回重办的理由"))},

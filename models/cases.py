@@ -173,6 +173,21 @@ class Case(TimestampMixin, CreatedByMixin, SoftDeleteMixin, db.Model):
     )
     routing_assigned: Mapped[bool] = mapped_column(default=False, nullable=False)
 
+    #: The result's sign-off (我办 四.2: the result is signed by the leader in charge and
+    #: reported to the office): the signing user when the office has them as a user, and their
+    #: name in any case (a leader without an account signs on paper), and the date reported.
+    result_signed_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    result_signer_name: Mapped[str | None] = mapped_column(sa.String(50))
+    result_reported_to_office_on: Mapped[date | None] = mapped_column(sa.Date)
+    #: 不属本单位职责范围: when decided, why, and the unit that forwarded the matter here.
+    out_of_scope_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    out_of_scope_reason: Mapped[str | None] = mapped_column(sa.Text)
+    out_of_scope_forwarding_unit_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("units.id", ondelete="SET NULL")
+    )
+
     category = relationship("Category", lazy="select")
     routing_rule = relationship("RoutingRule", lazy="select")
     routed_unit = relationship("Unit", foreign_keys=[routed_unit_id], lazy="select")
@@ -186,6 +201,10 @@ class Case(TimestampMixin, CreatedByMixin, SoftDeleteMixin, db.Model):
     assistants = relationship("User", secondary=case_assistants, lazy="select")
     instructed_by = relationship("User", foreign_keys=[instructed_by_id], lazy="select")
     result_approved_by = relationship("User", foreign_keys=[result_approved_by_id], lazy="select")
+    result_signed_by = relationship("User", foreign_keys=[result_signed_by_id], lazy="select")
+    out_of_scope_forwarding_unit = relationship(
+        "Unit", foreign_keys=[out_of_scope_forwarding_unit_id], lazy="select"
+    )
     merged_into = relationship("Case", remote_side=[id], foreign_keys=[merged_into_id])
     destruction_batch = relationship("DestructionBatch", lazy="select")
     destroyed_by = relationship("User", foreign_keys=[destroyed_by_id], lazy="select")

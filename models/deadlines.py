@@ -52,6 +52,9 @@ CLOCK_EVENT_TITLES = {
     "review_answered": _l("出具复查意见"),
     "re_review_requested": _l("登记复核申请"),
     "re_review_answered": _l("出具复核意见"),
+    "out_of_scope_decided": _l("界定为不属本单位职责（退回的，自收到之时起算）"),
+    "transferred": _l("转送有权处理的机关"),
+    "returned": _l("退回来信人或原批转单位"),
 }
 
 #: Every clock's start and stop events, once: clock -> (starts on, stops on). Besides these,
@@ -74,6 +77,7 @@ CLOCK_EVENTS: dict[Clock, tuple[tuple[str, ...], tuple[str, ...]]] = {
     Clock.callback: (("closed",), ("callback_done", "reopened")),
     Clock.review: (("review_requested",), ("review_answered",)),
     Clock.re_review: (("re_review_requested",), ("re_review_answered",)),
+    Clock.out_of_scope: (("out_of_scope_decided",), ("transferred", "returned")),
 }
 
 #: Clocks that run towards the petitioner: never started on an anonymous case (no one to
@@ -92,8 +96,35 @@ STARTED_BY_STEP = frozenset(
         Clock.callback,
         Clock.review,
         Clock.re_review,
+        # From the decision, or from receipt where the unit returns such matters (15 days
+        # of receipt, 工程质量站 第五条1): see workflow.assignment.out_of_scope.
+        Clock.out_of_scope,
     }
 )
+
+
+def can_call_back(case) -> bool:
+    """Whether a callback task makes sense: an anonymous matter has nobody to call unless a
+    way to reach the writer was recorded anyway (a phone or e-mail on the case's people, the
+    caller's number, the sender's e-mail). Without one, a task could never be done and would
+    only ever show as overdue."""
+    if not case.is_anonymous:
+        return True
+    from .contacts import Call, Letter
+
+    if any(party.phone or party.email for party in case.petitioners):
+        return True
+    reached = sa.or_(
+        sa.exists().where(
+            Call.case_id == case.id, Call.is_deleted.is_(False), Call.caller_number.is_not(None),
+            Call.caller_number != "",
+        ),
+        sa.exists().where(
+            Letter.case_id == case.id, Letter.is_deleted.is_(False),
+            Letter.sender_email.is_not(None), Letter.sender_email != "",
+        ),
+    )  # fmt: skip
+    return bool(db.session.scalar(sa.select(reached)))
 
 
 def clock_event_rows() -> list[tuple[str, str, str]]:

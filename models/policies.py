@@ -618,6 +618,63 @@ def usual_actors(turn: Turn, case, limit: int = 5) -> list:
     return db.session.scalars(sa.select(User).where(User.id.in_(ids)).order_by(User.id)).all()
 
 
+#: Who hears of a 中途报告 (我办 五.4: difficulties go to the leader, and the office is told):
+#: the office that assigns and urges, and the leaders who decide a new deadline.
+_INTERIM_REPORT_OFFICE = _turn(("urge",), ("workflow.assign",), "all", "office", _l("催办"))
+_INTERIM_REPORT_LEADER = _turn(
+    ("decide_extension",), ("workflow.instruct",), "all", "leader", _l("批示")
+)
+
+
+def interim_report_audience(case) -> list:
+    """The users told of a case's interim report: the office users who assign and may see the
+    case, and its instructing leader (or, when no leader instructed it or that leader left,
+    the leaders who may see it)."""
+    office = [
+        user
+        for user in usual_actors(_INTERIM_REPORT_OFFICE, case, limit=50)
+        if can_view_case(user, case)
+    ]
+    instructing = case.instructed_by
+    if instructing is not None and instructing.is_active_user:
+        leaders = [instructing]
+    else:
+        leaders = [
+            user
+            for user in usual_actors(_INTERIM_REPORT_LEADER, case, limit=50)
+            if can_view_case(user, case)
+        ]
+    return list({user.id: user for user in [*office, *leaders]}.values())
+
+
+def may_sign_result(user, case) -> bool:
+    """The leader in charge who signs a reported result (我办 四.2): the head of the handling
+    unit (who approves its results) or a leader of the organisation."""
+    if user is None or not user.is_active_user:
+        return False
+    if user.has_permission("workflow.instruct"):
+        return True
+    return (
+        user.has_permission("workflow.approve")
+        and case.handling_unit_id is not None
+        and user.unit_id == case.handling_unit_id
+    )
+
+
+def result_signers(case) -> list:
+    """The users who may sign ``case``'s result, for the 报结 form's picker (the administrator
+    account, which holds every permission to set the system up, is not one of them)."""
+    holders = sa.select(user_roles.c.user_id).where(
+        user_roles.c.role_id.in_(_working_role_ids(("workflow.instruct", "workflow.approve")))
+    )
+    users = db.session.scalars(
+        sa.select(User)
+        .where(User.is_active_user.is_(True), User.id.in_(holders))
+        .order_by(User.unit_id, User.id)
+    ).all()
+    return [user for user in users if may_sign_result(user, case)]
+
+
 def may_stand_in(user) -> bool:
     """The office or a leader: whoever sees all units and may assign or instruct."""
     return sees_all_units(user) and (

@@ -32,6 +32,7 @@ SAMPLE_INPUTS = {
     "add_assistant": {},
     "transfer": {"reason": "不属本机关职责", "petitioner_informed": True, "informed_how": "电话"},
     "return_to_sender": {"returned_to": "市信访局", "reason": "不属本站职责"},
+    "out_of_scope": {"reason": "属法院执行职责"},
     "investigate": {"findings": "经现场核实，情况属实"},
     "urge": {"note": "请抓紧办理"},
     "interim_report": {"reason": "需等待现场勘验"},

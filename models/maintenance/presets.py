@@ -297,6 +297,12 @@ GOVERNMENT_RULES = [
     _rule("办结后回访（1周）", C.callback, 7, DAYS),
     _rule("复查意见（30日）", C.review, 30, DAYS),
     _rule("复核意见（30日）", C.re_review, 30, DAYS),
+    # 我办 四.3: a matter outside the section's remit goes on through the office within 3 days
+    # of the decision. An office that returns such matters instead (工程质量站: 15 days of
+    # receipt) sets this rule to 15 days; the clock then counts from receipt. The enterprise,
+    # property and hospital presets ship no such rule: they guide the customer to the right
+    # body at once, with no statutory limit.
+    _rule("不属职责事项转交（3日）", C.out_of_scope, 3, DAYS),
 ]
 
 GOVERNMENT_ESCALATIONS = [

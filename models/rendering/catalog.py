@@ -36,6 +36,26 @@ COMMON_VARIABLES: dict[str, str] = {
     "文号": "发文字号，如 县信复〔2026〕12号",
 }
 
+# --- the result's sign-off (issue 15, S1 step 4) -----------------------------------------
+#: The leader in charge who signed the reported result and the date it went to the office,
+#: offered to every document's template.
+SIGN_OFF_VARIABLES: dict[str, str] = {
+    "分管领导签字": "报结时签字的分管领导（承办单位负责人或领导）姓名",
+    "报送办公室日期": "承办单位将结果报送办公室的日期",
+}
+SIGN_OFF_SAMPLES: dict[str, str] = {"分管领导签字": "钱昊", "报送办公室日期": "2026年4月18日"}
+COMMON_VARIABLES.update(SIGN_OFF_VARIABLES)
+
+
+def sign_off_values(case: Case) -> dict[str, str]:
+    return {
+        "分管领导签字": case.result_signer_name or "",
+        "报送办公室日期": chinese_date(case.result_reported_to_office_on),
+    }
+
+
+# --- end of the sign-off block ------------------------------------------------------------
+
 #: Placeholders specific to one document type.
 SPECIFIC_VARIABLES: dict[DocumentKind, dict[str, str]] = {
     K.reply_letter: {
@@ -467,6 +487,7 @@ def common_values(case: Case, *, unit_name: str, issued_on: date, number: str) -
         "本机关": unit_name,
         "成文日期": format_chinese_date(issued_on),
         "文号": number,
+        **sign_off_values(case),
     }
 
 
@@ -851,6 +872,7 @@ def sample_values(kind: DocumentKind) -> dict[str, str]:
         "回访情况": "2026年3月4日 10:00，电话回访，满意：问题已解决。",
         "总结评价": "投诉属实，处理及时，客户满意。",
     }
+    values.update(SIGN_OFF_SAMPLES)
     return {name: values.get(name, "") for name in TYPES[kind].variables}
 
 

@@ -21,7 +21,14 @@ from flask_babel import gettext as _
 from ...cases import Case
 from ...retention import CALLBACK_RETENTION_YEARS
 from .. import InvalidTransition
-from .assignment import acknowledge, add_assistant, assign, return_to_sender, transfer
+from .assignment import (
+    acknowledge,
+    add_assistant,
+    assign,
+    out_of_scope,
+    return_to_sender,
+    transfer,
+)
 from .closing import (
     answer_re_review,
     answer_review,
@@ -76,6 +83,7 @@ STEP_FUNCTIONS: dict[str, Callable] = {
     "assign": assign,
     "acknowledge": acknowledge,
     "add_assistant": add_assistant,
+    "out_of_scope": out_of_scope,
     "transfer": transfer,
     "return_to_sender": return_to_sender,
     "investigate": investigate,

@@ -6,9 +6,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from ...base import utcnow
-from ...enums import Clock
+from ...enums import Clock, OutOfScopePolicy
 from .. import ValidationFailed
-from ..deadlines import notify, open_clock, stop_all_clocks
+from ..deadlines import clock_event, notify, open_clock, start_clock, stop_all_clocks
 from .common import (
     active_unit,
     deadline_data,
@@ -19,7 +19,7 @@ from .common import (
     required,
 )
 from .routing import routing_data
-from .steps import INTAKE, begin_step, finish_step
+from .steps import INTAKE, begin_step, finish_step, out_of_scope_policy
 
 
 def assign(
@@ -114,6 +114,10 @@ def transfer(
     reason = required(reason, "reason", _l("转办理由"))
     if petitioner_informed and not (informed_how or "").strip():
         raise ValidationFailed(_("已告知信访人的，请填写告知方式"), field="informed_how")
+    deciding = open_clock(case, Clock.out_of_scope)
+    # After an out-of-scope decision: was it passed on within that clock (我办: 3 days)?
+    timing = {"within_limit": at <= deciding.due_at} if deciding is not None else {}
+    clock_event(case, "transferred", at=at)
     stop_all_clocks(case, at=at)
     case.closed_at = at
     finish_step(
@@ -126,6 +130,7 @@ def transfer(
             "reason": reason,
             "petitioner_informed": bool(petitioner_informed),
             "informed_how": informed_how or "",
+            **timing,
             **routing_data(case, target_unit),
         },
     )
@@ -148,6 +153,10 @@ def return_to_sender(
     suggested_destination = (suggested_destination or "").strip()
     handover = open_clock(case, Clock.handover)
     within_limit = handover is None or at <= handover.due_at
+    deciding = open_clock(case, Clock.out_of_scope)
+    if deciding is not None:
+        within_limit = within_limit and at <= deciding.due_at
+    clock_event(case, "returned", at=at)
     stop_all_clocks(case, at=at)
     case.closed_at = at
     finish_step(
@@ -161,5 +170,47 @@ def return_to_sender(
             # Where the matter belongs, as the returning office sees it (96310: 建议转往).
             **({"suggested_destination": suggested_destination} if suggested_destination else {}),
             "within_limit": within_limit,
+        },
+    )
+
+
+def out_of_scope(
+    case,
+    *,
+    by,
+    reason=None,
+    forwarding_unit=None,
+    at=None,
+    expected_version=None,
+):
+    """不属本单位职责范围: the decision, its reason and the unit that forwarded the matter.
+
+    Starts the out-of-scope clock (its amount from the deadline rules): counted from receipt
+    where the unit returns such matters (退回, 15 days of receipt at the construction-quality
+    station), from the decision where it transfers them or passes them to the office (3 days,
+    我办 四.3). 转办 or 退回 stops it; which of the two the unit may take is ``steps._guard``'s.
+    """
+    at = at or utcnow()
+    step = begin_step("out_of_scope", case, by, expected_version)
+    reason = required(reason, "reason", _l("不属本单位职责范围的理由"))
+    if forwarding_unit is not None and not forwarding_unit.is_active:
+        raise ValidationFailed(_("所选单位已停用"), field="forwarding_unit")
+    policy = out_of_scope_policy(by)
+    case.out_of_scope_at = at
+    case.out_of_scope_reason = reason
+    case.out_of_scope_forwarding_unit = forwarding_unit
+    clock_event(case, "out_of_scope_decided", at=at)
+    since = case.received_at if policy == OutOfScopePolicy.return_only else at
+    clock = start_clock(case, Clock.out_of_scope, at=since, restart=True)
+    finish_step(
+        step,
+        case,
+        by,
+        at,
+        {
+            "reason": reason,
+            "forwarding_unit": forwarding_unit.name if forwarding_unit else "",
+            "policy": policy.value,
+            **deadline_data(clock),
         },
     )

@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from ... import db
 from ...base import to_local, utcnow
 from ...cases import Case
+from ...deadlines import can_call_back
 from ...enums import Clock, EventKind, ReplyKind
 from ...settings import SystemSetting
 from .. import ValidationFailed
@@ -52,7 +53,10 @@ def close(case, *, by, opinion=None, at=None, expected_version=None):
     opinion = required(opinion, "opinion", _l("办结意见"))
     case.closed_at = at
     stop_all_clocks(case, at=at)
-    clock = start_clock(case, Clock.callback, at=at, restart=True)
+    reachable = can_call_back(case)
+    # An anonymous matter with no recorded way to reach the writer gets no callback task
+    # (it could never be done, and would only count as overdue).
+    clock = start_clock(case, Clock.callback, at=at, restart=True) if reachable else None
     task = plan_callback_on_close(case, clock=clock, by=by, at=at)
     finish_step(
         step,
@@ -63,6 +67,7 @@ def close(case, *, by, opinion=None, at=None, expected_version=None):
             "opinion": opinion,
             "signed_by": str(by),
             **(deadline_data(clock) if task is not None else {}),
+            **({} if reachable else {"no_callback": True}),
         },
     )
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from ...base import utcnow
+from ...base import to_local, utcnow
 from ...cases import Case
 from ...enums import Clock
+from ...policies import interim_report_audience, may_sign_result
 from .. import ValidationFailed
 from ..deadlines import (
     check_extension,
@@ -60,20 +61,66 @@ def urge(case, *, by, note=None, at=None, expected_version=None):
     finish_step(step, case, by, at, {"note": note or ""})
 
 
-def interim_report(case, *, by, reason=None, difficulties=None, at=None, expected_version=None):
+def interim_report(
+    case,
+    *,
+    by,
+    reason=None,
+    difficulties=None,
+    amount=None,
+    at=None,
+    expected_version=None,
+):
+    """中途报告 (我办 五.4): why the case cannot close on time, reported to the leader with the
+    office told. ``amount``: a new deadline asked for at the same time (days, or the clock's
+    unit, on the handling clock); the leader decides it as any extension (``decide_extension``)."""
     at = at or utcnow()
     step = begin_step("interim_report", case, by, expected_version)
     reason = required(reason, "reason", _l("不能按期办结的原因"))
-    finish_step(step, case, by, at, {"reason": reason, "difficulties": difficulties or ""})
+    asked = {}
+    if amount:
+        if any(c.pending_extension and c.stopped_at is None for c in case.clocks):
+            raise ValidationFailed(_("已有延期申请待审批"), field="amount")
+        extendable = {c.kind.value for c in case.clocks if c.stopped_at is None and c.max_extension}
+        # The handling clock is the one a 中途报告 is about; else whatever may be extended.
+        kind = "handling" if "handling" in extendable else None
+        target = _clock_to_extend(case, kind, field="amount")
+        asked = _ask_for_extension(target, int(amount), reason, by)
+    audience = interim_report_audience(case)
+    message = f"中途报告：{case.number}「{case.subject[:40]}」{reason[:60]}"
+    if asked:
+        message += f"（申请延期{asked['amount']}{asked['unit']}，待领导审批）"
+    notify(audience, case, message[:300], at=at)
+    finish_step(
+        step,
+        case,
+        by,
+        at,
+        {
+            "reason": reason,
+            "difficulties": difficulties or "",
+            **asked,
+            "notified": [str(user) for user in audience],
+        },
+    )
 
 
-def _clock_to_extend(case: Case, kind) -> object:
+def _clock_to_extend(case: Case, kind, field: str = "clock") -> object:
     candidates = [c for c in case.clocks if c.stopped_at is None and c.max_extension]
     if kind:
         candidates = [c for c in candidates if c.kind.value == str(kind)]
     if not candidates:
-        raise ValidationFailed(_("所选时限不能延期或已结束"), field="clock")
+        raise ValidationFailed(_("所选时限不能延期或已结束"), field=field)
     return candidates[0]
+
+
+def _ask_for_extension(target, amount: int, reason: str, by) -> dict:
+    """Put an extension request on ``target`` for the leader's decision; its timeline data."""
+    check_extension(target, amount)
+    target.pending_extension = amount
+    target.pending_reason = reason
+    target.pending_by_id = by.id
+    return {"clock": target.kind.value, "amount": amount, "unit": target.unit_label}
 
 
 def request_extension(
@@ -83,18 +130,8 @@ def request_extension(
     step = begin_step("request_extension", case, by, expected_version)
     target = _clock_to_extend(case, clock)
     reason = required(reason, "reason", _l("延期理由"))
-    amount = int(amount or 0)
-    check_extension(target, amount)
-    target.pending_extension = amount
-    target.pending_reason = reason
-    target.pending_by_id = by.id
-    finish_step(
-        step,
-        case,
-        by,
-        at,
-        {"clock": target.kind.value, "amount": amount, "unit": target.unit_label, "reason": reason},
-    )
+    asked = _ask_for_extension(target, int(amount or 0), reason, by)
+    finish_step(step, case, by, at, {**asked, "reason": reason})
 
 
 def decide_extension(
@@ -158,16 +195,59 @@ def resume_clock(case, *, by, note=None, at=None, expected_version=None):
     )
 
 
-def report_result(case, *, by, facts=None, decision=None, at=None, expected_version=None):
+def report_result(
+    case,
+    *,
+    by,
+    facts=None,
+    decision=None,
+    signed_by=None,
+    signer_name=None,
+    reported_to_office_on=None,
+    at=None,
+    expected_version=None,
+):
+    """报结: the facts and the decision, signed by the leader in charge and reported to the
+    office (我办 四.2). The signer is a user (``signed_by``: the handling unit's head or a
+    leader) or, where the leader has no account, their name as signed on paper."""
     at = at or utcnow()
     step = begin_step("report_result", case, by, expected_version)
     facts = required(facts, "facts", _l("查明的事实"))
     decision = required(decision, "decision", _l("对每项诉求的处理意见"))
+    signer_name = (signer_name or "").strip()
+    if signed_by is not None:
+        if not may_sign_result(signed_by, case):
+            raise ValidationFailed(_("签字的分管领导须是承办单位负责人或领导"), field="signed_by")
+        signer_name = signed_by.full_name
+    if len(signer_name) > 50:
+        raise ValidationFailed(_("签字领导姓名不能超过50个字"), field="signer_name")
+    today = to_local(at).date()
+    reported_on = reported_to_office_on or today
+    if reported_on > today:
+        raise ValidationFailed(_("报送办公室日期不能晚于今天"), field="reported_to_office_on")
+    if reported_on < to_local(case.received_at).date():
+        raise ValidationFailed(
+            _("报送办公室日期不能早于收到信访事项的日期"), field="reported_to_office_on"
+        )
     case.result_reported_at = at
     case.result_approved_at = None
     case.result_approved_by_id = None
+    case.result_signed_by = signed_by
+    case.result_signer_name = signer_name or None
+    case.result_reported_to_office_on = reported_on
     clock_event(case, "result_reported", at=at)
-    finish_step(step, case, by, at, {"facts": facts, "decision": decision})
+    finish_step(
+        step,
+        case,
+        by,
+        at,
+        {
+            "facts": facts,
+            "decision": decision,
+            "result_signer": signer_name,
+            "reported_to_office_on": reported_on.isoformat(),
+        },
+    )
 
 
 def approve_result(case, *, by, note=None, at=None, expected_version=None):

@@ -79,6 +79,8 @@ STEPS: dict[str, Step] = {
         _step("assign", INTAKE | HANDLING, S.assigned, "workflow.assign"),
         _step("acknowledge", {S.assigned}, S.in_progress, "workflow.handle", on_case=True),
         _step("add_assistant", HANDLING, None, "workflow.approve", "workflow.assign", on_case=True),
+        # 不属本单位职责范围: the decision (and its clock), then 转办 or 退回 by the unit's policy.
+        _step("out_of_scope", BEFORE_ASSIGNMENT, None, "workflow.intake", "workflow.assign"),
         _step("transfer", BEFORE_ASSIGNMENT, S.transferred, "workflow.intake", "workflow.assign"),
         _step(
             "return_to_sender",
@@ -263,6 +265,8 @@ def _guard(step: Step, case: Case, user) -> str | None:
             return _("按本单位规定，不属于职责范围的事项须送办公室转交")
     if code == "return_to_sender" and policy == OutOfScopePolicy.transfer:
         return _("按本单位规定，不属于职责范围的事项应转送有权处理的机关并告知信访人")
+    if code == "out_of_scope" and case.out_of_scope_at is not None:
+        return _("已界定为不属本单位职责范围，请按本单位规定转送或退回")
     if code == "assign" and case.status in INTAKE and needs_leader_instruction(case):
         if SystemSetting.get("leader_reading") == "important":
             return _("重要、紧急事项须经领导批示后方可交办，请先送阅")
