@@ -17,6 +17,7 @@ from models.base import local_zone, utcnow
 from models.operations.audit_log import record_audit
 from models.policies import visible_cases_clause
 from models.queries.statistics import (
+    RECURRING_RULE,
     StatsFilter,
     breakdown,
     by_category,
@@ -25,6 +26,7 @@ from models.queries.statistics import (
     by_unit,
     callback_quotas,
     dimensions,
+    recurring_problems,
     summary,
 )
 from models.rendering import charts as svg
@@ -239,6 +241,8 @@ class StatsView(BaseView):
             months=months,
             units=units,
             quotas=callback_quotas(flt),
+            recurring=recurring_problems(flt, scope=scope, limit=None),
+            recurring_rule=RECURRING_RULE,
             charts=charts,
             link=link,
             quick_periods=_quick_periods(today),

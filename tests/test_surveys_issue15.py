@@ -294,7 +294,7 @@ def test_report_pdf_for_the_director(campaign, people, client, login_as):
     response = client.get(f"/admin/surveycampaign/report/{campaign.id}/")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     text = pdf_words(response.data)
-    assert "2026年度业主意见调查调查报告" in text
+    assert "2026年度业主意见调查报告" in text and "调查调查" not in text
     assert "回收问卷4份" in text and "发放问卷200份" in text
     assert "满意和基本满意20项次，总满意率62.5%" in text  # 20 of 32 ratings
     for title, rate in [("供电管理", "100.0%"), ("卫生管理", "75.0%"), ("供水管理", "50.0%")]:
@@ -340,3 +340,92 @@ def test_leader_reads_results_and_report_but_changes_nothing(campaign, people, c
     g.pop("_login_user", None)  # the test's app context caches the last signed-in user
     anonymous = client.application.test_client().get(f"/admin/surveycampaign/report/{campaign.id}/")
     assert anonymous.status_code == 302 and "/admin/login/" in anonymous.headers["Location"]
+
+
+# --- S12 step 7 and S13 step 4: the analysis reports -----------------------------------------
+
+
+@pytest.fixture
+def property_office(app, client, create_user, login_as):
+    from tests.test_sector_scenarios_enterprise_property import set_up_office, units
+
+    set_up_office(client, create_user, login_as, "property", "锦绣花园管理处")
+    unit = units()
+    return {
+        "office": create_user("office", unit=unit["管理处"]),
+        "repair_lead": create_user("dept_head", unit=unit["维修班"]),
+        "repairer": create_user("handler", unit=unit["维修班"]),
+    }
+
+
+def _report(client, kind: str, fmt: str = "pdf"):
+    import os
+
+    today = _today()
+    start = today.replace(day=1)
+    response = client.get(
+        f"/admin/stats/report/?kind={kind}&format={fmt}&start={start}&end={today}"
+    )
+    assert response.status_code == 200
+    if os.environ.get("REPORT_OUT"):  # to look at the printed page while developing
+        with open(f"{os.environ['REPORT_OUT']}-{kind}.{fmt}", "wb") as handle:
+            handle.write(response.data)
+    return response
+
+
+def test_s12_half_year_analysis_groups_by_problem_type_and_marks_recurring(
+    property_office, create_case, client, login_as
+):
+    from tests.test_sector_scenarios_enterprise_property import category
+
+    # Four leaks and one cleaning complaint: the leaks dominate a quiet half-year, and are
+    # recurring although no type reaches twice the average of all types (4 < 2 × 2.5).
+    for flat in ("3栋201", "3栋301", "5栋102", "7栋502"):
+        create_case(subject=f"{flat}楼上漏水", category=category("WX02"))
+    create_case(subject="保洁员态度差", category=category("FW02"))
+    login_as(property_office["office"])
+    text = pdf_words(_report(client, "half_year").data)
+    assert "半年投诉分析报告" in text and "五、按问题类型分析（反复出现的问题）" in text
+    assert "本期反复出现的问题：管道漏水（4件）" in text
+    assert "管道漏水（反复出现）4" in text
+    assert "保洁卫生1" in text and "保洁卫生（反复出现）" not in text
+    assert "或有3件以上事项被重复信访" in text  # the rule, printed from the one definition
+    # The same grouping and marks on the dashboard.
+    page = client.get(f"/admin/stats/?start={_today().replace(day=1)}&end={_today()}")
+    html = page.get_data(as_text=True)
+    assert "按问题类型（反复出现的问题）" in html
+    assert '管道漏水 <span class="badge badge-warning">反复出现</span>' in html
+    assert "保洁卫生 <span" not in html
+
+
+def test_s13_monthly_callback_kpis_against_targets(property_office, create_case, client, login_as):
+    from models import Callback, Role
+
+    roles = {role.code: role.name for role in db.session.scalars(sa.select(Role))}
+    case = create_case(subject="消防门闭门器维修")
+    callers = [property_office["office"]] + [property_office["repair_lead"]] * 2
+    callers += [property_office["repairer"]] * 7
+    for caller in callers:
+        db.session.add(
+            Callback(
+                case=case,
+                caller=caller,
+                due_on=_today(),
+                done_at=utcnow(),
+                satisfaction=Satisfaction.satisfied,
+            )
+        )
+    db.session.add(Callback(case=case, due_on=_today()))  # fell due, not made
+    db.session.commit()
+
+    login_as(property_office["office"])
+    text = pdf_words(_report(client, "monthly").data)
+    assert "月度信访投诉情况报告" in text and "六、回访考核指标" in text
+    assert "期间完成回访10次；期间到期的回访11次，已回访10次，回访处理率90.9%（目标100%）" in text
+    assert f"{roles['office']}回访占比≥10%1次10.0%达标" in text
+    assert f"{roles['dept_head']}回访占比≥30%2次20.0%未达标" in text
+    assert f"{roles['handler']}回访占比≥60%7次70.0%达标" in text
+    assert "回访处理率100%10/1190.9%未达标" in text
+    page = client.get(f"/admin/stats/?start={_today().replace(day=1)}&end={_today()}")
+    assert "回访处理率（到期回访已完成 10/11）" in page.get_data(as_text=True)
+    assert _report(client, "monthly", "xlsx").data[:2] == b"PK"

@@ -362,14 +362,17 @@ def survey_report_data(campaign: SurveyCampaign, *, by) -> dict:
 def survey_report_pdf(campaign: SurveyCampaign, *, by) -> bytes:
     """The survey report for the office director (S17 step 2), as PDF."""
     from flask import render_template
+    from flask_babel import force_locale
 
     from ..rendering.pdf import render_pdf
     from ..settings import SystemSetting
 
-    data = survey_report_data(campaign, by=by)
-    html = render_template(
-        "documents/survey_report.html",
-        organisation=SystemSetting.get("organisation_name"),
-        **data,
-    )
+    # The printed report is a Chinese document whatever the screen's language.
+    with force_locale("zh_Hans_CN"):
+        data = survey_report_data(campaign, by=by)
+        html = render_template(
+            "documents/survey_report.html",
+            organisation=SystemSetting.get("organisation_name"),
+            **data,
+        )
     return render_pdf(html)
