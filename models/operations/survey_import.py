@@ -287,7 +287,7 @@ def import_survey_forms(campaign: SurveyCampaign, *, by, data: bytes) -> list[Su
                 row_errors.append(
                     _(
                         "第 %(row)s 行：“%(item)s”填的“%(value)s”不是有效评价，"
-                        "只能填满意、基本满意、不满意或留空",
+                        "只能填“满意”“基本满意”“不满意”或留空",
                         row=number,
                         item=title,
                         value=word,
