@@ -358,11 +358,11 @@ def property_office(app, client, create_user, login_as):
     }
 
 
-def _report(client, kind: str, fmt: str = "pdf"):
+def _report(client, kind: str, fmt: str = "pdf", *, start=None):
     import os
 
     today = _today()
-    start = today.replace(day=1)
+    start = start or today.replace(day=1)
     response = client.get(
         f"/admin/stats/report/?kind={kind}&format={fmt}&start={start}&end={today}"
     )
@@ -415,17 +415,23 @@ def test_s13_monthly_callback_kpis_against_targets(property_office, create_case,
                 satisfaction=Satisfaction.satisfied,
             )
         )
-    db.session.add(Callback(case=case, due_on=_today()))  # fell due, not made
+    yesterday = _today() - timedelta(days=1)
+    db.session.add(Callback(case=case, due_on=yesterday))  # fell due, not made: missed
+    db.session.add(Callback(case=case, due_on=_today() + timedelta(days=2)))  # not due yet
     db.session.commit()
 
     login_as(property_office["office"])
-    text = pdf_words(_report(client, "monthly").data)
+    start = _today() - timedelta(days=10)
+    text = pdf_words(_report(client, "monthly", start=start).data)
     assert "月度信访投诉情况报告" in text and "六、回访考核指标" in text
-    assert "期间完成回访10次；期间到期的回访11次，已回访10次，回访处理率90.9%（目标100%）" in text
+    assert (
+        "期间完成回访10次；应回访11次（期间完成或期间到期），已回访10次，回访处理率90.9%（目标100%）"
+        in text
+    )
     assert f"{roles['office']}回访占比≥10%1次10.0%达标" in text
     assert f"{roles['dept_head']}回访占比≥30%2次20.0%未达标" in text
     assert f"{roles['handler']}回访占比≥60%7次70.0%达标" in text
     assert "回访处理率100%10/1190.9%未达标" in text
-    page = client.get(f"/admin/stats/?start={_today().replace(day=1)}&end={_today()}")
+    page = client.get(f"/admin/stats/?start={start}&end={_today()}")
     assert "回访处理率（到期回访已完成 10/11）" in page.get_data(as_text=True)
-    assert _report(client, "monthly", "xlsx").data[:2] == b"PK"
+    assert _report(client, "monthly", "xlsx", start=start).data[:2] == b"PK"

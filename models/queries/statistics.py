@@ -594,17 +594,26 @@ def callback_quotas(flt: StatsFilter) -> dict:
                 "met": share is not None and share >= minimum,
             }
         )
-    # 回访处理率: of the callbacks that fell due in the period, how many were made (target 100 %).
-    due_in_period = sa.and_(
+    # 回访处理率: of the callbacks that belong to the period, how many were made (target 100 %).
+    # A callback belongs to the period when it was made in it, or fell due in it and was made or
+    # is now overdue; one due later than today is not missed yet.
+    today = utcnow().astimezone(local_zone()).date()
+    in_period = sa.and_(
         Callback.is_deleted.is_(False),
-        Callback.due_on >= flt.start,
-        Callback.due_on <= flt.end,
+        sa.or_(
+            period,
+            sa.and_(
+                Callback.due_on >= flt.start,
+                Callback.due_on <= flt.end,
+                sa.or_(Callback.done_at.is_not(None), Callback.due_on < today),
+            ),
+        ),
     )
     due, handled = db.session.execute(
         sa.select(
             sa.func.count(Callback.id),
             sa.func.count(Callback.id).filter(Callback.done_at.is_not(None)),
-        ).where(due_in_period)
+        ).where(in_period)
     ).one()
     handling_rate = _rate(handled, due)
     handling = {
