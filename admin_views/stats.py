@@ -270,7 +270,11 @@ class StatsView(BaseView):
             start, end = default_period(kind, today)
             flt = StatsFilter(start, end, flt.unit_id, flt.category_id)
         data = report_data(
-            kind, flt, scope=visible_cases_clause(current_user), filter_text=self._filter_text(flt)
+            kind,
+            flt,
+            scope=visible_cases_clause(current_user),
+            filter_text=self._filter_text(flt),
+            user=current_user,
         )
         name = f"{REPORT_KINDS[kind]}_{flt.start.isoformat()}_{flt.end.isoformat()}"
         if fmt == "xlsx":

@@ -209,6 +209,7 @@ class SurveyCampaignView(ProtectedModelView):
                     returned_on=form.returned_on.data,
                     respondent=form.respondent.data,
                     opinion=form.opinion.data,
+                    form_number=form.form_number.data,
                 )
                 db.session.commit()
             except WorkflowError as error:
@@ -378,6 +379,7 @@ RATING_CHOICES = [("", _l("未评价")), *Satisfaction.choices()]
 
 def entry_form(campaign: SurveyCampaign, formdata=None):
     fields = {
+        "form_number": StringField(_l("问卷编号"), validators=[Optional()]),
         "returned_on": DateField(_l("回收日期"), default=_today, validators=[Optional()]),
         "respondent": StringField(_l("填表人/房号"), validators=[Optional()]),
     }
@@ -414,10 +416,12 @@ class SurveyResponseView(ProtectedModelView):
     permission_delete = "survey.manage"
     allow_create = False
     allow_edit = False
-    column_list = ("campaign", "returned_on", "respondent", "opinion", "created_by")
+    column_list = ("campaign", "form_number", "returned_on", "respondent", "opinion", "created_by")
     column_default_sort = ("id", True)
+    column_searchable_list = ("form_number",)
     column_labels = labels(
         campaign=_l("调查"),
+        form_number=_l("问卷编号"),
         returned_on=_l("回收日期"),
         respondent=_l("填表人/房号"),
         opinion=_l("意见和建议"),

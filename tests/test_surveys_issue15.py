@@ -162,6 +162,15 @@ def test_importing_180_forms_saves_180_and_the_rates_are_right(campaign, people,
     again = upload(client, campaign, data).get_data(as_text=True)
     assert "问卷编号“1000”已经录入过" in again
     assert responses_in(campaign) == 180
+    # Typing a form that was imported already is refused the same way.
+    typed = client.post(
+        f"/admin/surveycampaign/entry/{campaign.id}/",
+        data={"form_number": "1001", "returned_on": _today().isoformat(), "opinion": "好"},
+    )
+    assert "问卷编号“1001”已经录入过" in typed.get_data(as_text=True)
+    assert responses_in(campaign) == 180
+    listing = client.get("/admin/surveyresponse/?search=1179").get_data(as_text=True)
+    assert "1179" in listing
 
 
 def test_bad_rows_are_each_reported_in_chinese_and_nothing_is_saved(

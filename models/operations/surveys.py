@@ -108,10 +108,19 @@ def record_survey_response(
     returned_on: date | None = None,
     respondent: str | None = None,
     opinion: str | None = None,
+    form_number: str | None = None,
 ) -> SurveyResponse:
     """Enter one returned form; items left blank on the paper are simply not rated."""
     ensure_permission(by, "survey.manage")
     ensure_campaign_visible(campaign, by=by)
+    form_number = (form_number or "").strip() or None
+    if form_number is not None:
+        if len(form_number) > 40:
+            raise ValidationFailed(_("问卷编号最长 40 个字"), field="form_number")
+        if form_number_taken(campaign, form_number):
+            raise ValidationFailed(
+                _("问卷编号“%(number)s”已经录入过", number=form_number), field="form_number"
+            )
     returned_on = returned_on or to_local(utcnow()).date()
     problem = returned_on_problem(campaign, returned_on)
     if problem:
@@ -130,10 +139,23 @@ def record_survey_response(
         returned_on=returned_on,
         respondent=respondent,
         opinion=opinion,
+        form_number=form_number,
     )
     db.session.flush()
     logger.info("survey %s response %s entered by user %s", campaign.id, response.id, by.id)
     return response
+
+
+def form_number_taken(campaign: SurveyCampaign, form_number: str) -> bool:
+    return (
+        db.session.scalar(
+            sa.select(SurveyResponse.id).where(
+                SurveyResponse.campaign_id == campaign.id,
+                SurveyResponse.form_number == form_number,
+            )
+        )
+        is not None
+    )
 
 
 def delete_survey_response(response: SurveyResponse, *, by) -> None:

@@ -116,19 +116,24 @@ def reception_day_items(flt: StatsFilter, *, scope=None) -> list[dict]:
     ]
 
 
-def survey_results_in(flt: StatsFilter) -> list[dict]:
+def survey_results_in(flt: StatsFilter, *, user=None) -> list[dict]:
+    """The period's survey campaigns with their results; only those ``user`` may see."""
     from ..operations.surveys import campaign_results
+    from ..policies import survey_campaign_visible_clause
     from ..surveys import SurveyCampaign
 
+    conditions = [SurveyCampaign.starts_on >= flt.start, SurveyCampaign.starts_on <= flt.end]
+    if user is not None:
+        conditions.append(survey_campaign_visible_clause(user))
     campaigns = db.session.scalars(
-        sa.select(SurveyCampaign)
-        .where(SurveyCampaign.starts_on >= flt.start, SurveyCampaign.starts_on <= flt.end)
-        .order_by(SurveyCampaign.starts_on)
+        sa.select(SurveyCampaign).where(*conditions).order_by(SurveyCampaign.starts_on)
     ).all()
     return [{"campaign": c, "results": campaign_results(c)} for c in campaigns]
 
 
-def report_data(kind: str, flt: StatsFilter, *, scope=None, filter_text: str = "") -> dict:
+def report_data(
+    kind: str, flt: StatsFilter, *, scope=None, filter_text: str = "", user=None
+) -> dict:
     if kind not in REPORT_KINDS:
         raise ValueError(kind)
     rows = breakdown(flt, scope=scope)
@@ -153,7 +158,7 @@ def report_data(kind: str, flt: StatsFilter, *, scope=None, filter_text: str = "
         data["recurring"] = recurring_problems(flt, scope=scope, limit=None)
         data["recurring_rule"] = RECURRING_RULE
     if kind == "annual_summary":
-        data["surveys"] = survey_results_in(flt)
+        data["surveys"] = survey_results_in(flt, user=user)
     return data
 
 
