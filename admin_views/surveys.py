@@ -29,6 +29,7 @@ from models.operations.survey_import import (
     template_columns,
 )
 from models.operations.surveys import (
+    SURVEY_READ_PERMISSIONS,
     campaign_results,
     check_campaign,
     delete_survey_response,
@@ -123,7 +124,7 @@ def _campaign_links(view, context, model, name):
 class SurveyCampaignView(ProtectedModelView):
     #: Leaders and supervisors read the results and the report; entering forms, importing them
     #: and ordering rectification need survey.manage (checked again by each operation).
-    permission_any = ("survey.view", "survey.manage")
+    permission_any = SURVEY_READ_PERMISSIONS
     permission_create = "survey.manage"
     permission_edit = "survey.manage"
     permission_delete = "survey.manage"

@@ -215,7 +215,25 @@ def test_bad_rows_are_each_reported_in_chinese_and_nothing_is_saved(
     # Not a spreadsheet at all.
     text = upload(client, campaign, b"name,phone\n").get_data(as_text=True)
     assert "不是 Excel 工作簿" in text
+    # A workbook whose sheet declares entities (an expansion bomb) is refused unread.
+    text = upload(client, campaign, with_entity_bomb(workbook(header, [row("B1")])))
+    assert "文件内容损坏" in text.get_data(as_text=True)
     assert responses_in(campaign) == 0
+
+
+def with_entity_bomb(data: bytes) -> bytes:
+    import zipfile
+
+    source = zipfile.ZipFile(io.BytesIO(data))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as target:
+        for info in source.infolist():
+            part = source.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                bomb = b'<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]>'
+                part = part.replace(b"?>", b"?>" + bomb, 1)
+            target.writestr(info, part)
+    return buffer.getvalue()
 
 
 def test_weakest_items_take_ties_at_the_cut_and_compare_exact_rates():

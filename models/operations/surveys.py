@@ -355,9 +355,13 @@ COMMON_OPINION_MIN_FORMS = 2
 OTHER_OPINIONS_SHOWN = 30
 
 
+#: Holding any one of these opens a survey's results and report (managing implies reading).
+SURVEY_READ_PERMISSIONS = ("survey.view", "survey.manage")
+
+
 def survey_report_data(campaign: SurveyCampaign, *, by) -> dict:
     """Everything the director's report shows, for the PDF (and nothing from other units)."""
-    if not (by.has_permission("survey.view") or by.has_permission("survey.manage")):
+    if not any(by.has_permission(name) for name in SURVEY_READ_PERMISSIONS):
         raise NotPermitted(_("您没有查看满意度调查结果的权限"))
     ensure_campaign_visible(campaign, by=by)
     from ..policies import rectification_visible_clause
