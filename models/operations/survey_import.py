@@ -319,7 +319,12 @@ def import_survey_forms(campaign: SurveyCampaign, *, by, data: bytes) -> list[Su
         )
         for form_number, returned_on, respondent, answered, opinion in checked
     ]
-    db.session.flush()
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError as error:
+        # Only a form number saved by another upload since the check above can get here;
+        # the caller rolls back, so nothing of this file stays.
+        raise SurveyImportFailed([_("有问卷编号刚被另一次导入或录入使用，请重新上传")]) from error
     record_audit(
         AuditAction.create,
         campaign,
