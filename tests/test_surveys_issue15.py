@@ -462,3 +462,25 @@ def test_s13_monthly_callback_kpis_against_targets(property_office, create_case,
     page = client.get(f"/admin/stats/?start={start}&end={_today()}")
     assert "回访处理率（到期回访已完成 10/11）" in page.get_data(as_text=True)
     assert _report(client, "monthly", "xlsx", start=start).data[:2] == b"PK"
+
+
+def test_annual_summary_lists_only_the_survey_rounds_the_reader_may_see(people, create_user):
+    from models.queries.statistics import StatsFilter
+    from models.rendering.reports import report_data
+
+    units = {unit.name: unit for unit in db.session.scalars(sa.select(Unit))}
+    template = ensure_owner_survey_template()
+    for name, unit in (("住建局调查", "县住房和城乡建设局"), ("信访局调查", "县信访局")):
+        db.session.add(
+            SurveyCampaign(template=template, name=name, starts_on=_today(), unit=units[unit])
+        )
+    db.session.commit()
+    head = create_user("dept_head", unit=units["县住房和城乡建设局"])
+    period = StatsFilter(_today().replace(month=1, day=1), _today())
+
+    def rounds(user):
+        data = report_data("annual_summary", period, user=user)
+        return sorted(entry["campaign"].name for entry in data["surveys"])
+
+    assert rounds(head) == ["住建局调查"]
+    assert rounds(people["leader"]) == ["住建局调查", "信访局调查"]
