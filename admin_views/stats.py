@@ -17,6 +17,7 @@ from models.base import local_zone, utcnow
 from models.operations.audit_log import record_audit
 from models.policies import visible_cases_clause
 from models.queries.statistics import (
+    RECURRING_RULE,
     StatsFilter,
     breakdown,
     by_category,
@@ -25,6 +26,7 @@ from models.queries.statistics import (
     by_unit,
     callback_quotas,
     dimensions,
+    recurring_problems,
     summary,
 )
 from models.rendering import charts as svg
@@ -239,6 +241,8 @@ class StatsView(BaseView):
             months=months,
             units=units,
             quotas=callback_quotas(flt),
+            recurring=recurring_problems(flt, scope=scope, limit=None),
+            recurring_rule=RECURRING_RULE,
             charts=charts,
             link=link,
             quick_periods=_quick_periods(today),
@@ -266,7 +270,11 @@ class StatsView(BaseView):
             start, end = default_period(kind, today)
             flt = StatsFilter(start, end, flt.unit_id, flt.category_id)
         data = report_data(
-            kind, flt, scope=visible_cases_clause(current_user), filter_text=self._filter_text(flt)
+            kind,
+            flt,
+            scope=visible_cases_clause(current_user),
+            filter_text=self._filter_text(flt),
+            user=current_user,
         )
         name = f"{REPORT_KINDS[kind]}_{flt.start.isoformat()}_{flt.end.isoformat()}"
         if fmt == "xlsx":

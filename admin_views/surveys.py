@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import quote
 
-from flask import flash, redirect, request, url_for
+from flask import Response, abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -14,16 +15,27 @@ from wtforms import DateField, RadioField, SelectField, StringField, TextAreaFie
 from wtforms.validators import Optional
 
 from models import SurveyCampaign, SurveyItem, SurveyResponse, Unit, db
+from models.audit import AuditAction
 from models.base import local_zone, utcnow
 from models.enums import Satisfaction
 from models.operations import WorkflowError
+from models.operations.audit_log import record_audit
 from models.operations.records import create_record, delete_record, update_record
+from models.operations.survey_import import (
+    MAX_FILE_BYTES,
+    SurveyImportFailed,
+    import_survey_forms,
+    survey_form_template_xlsx,
+    template_columns,
+)
 from models.operations.surveys import (
+    SURVEY_READ_PERMISSIONS,
     campaign_results,
     check_campaign,
     delete_survey_response,
     order_rectification,
     record_survey_response,
+    survey_report_pdf,
 )
 from models.policies import (
     rectification_visible_clause,
@@ -31,6 +43,7 @@ from models.policies import (
     survey_response_visible_clause,
 )
 from models.rendering import charts as svg
+from models.rendering.pdf import RenderError
 from models.surveys import RectificationOrder
 
 from .base import ProtectedModelView
@@ -75,20 +88,43 @@ class SurveyTemplateView(ProtectedModelView):
         delete_record(model, by=current_user)
 
 
+def _manages_surveys() -> bool:
+    return current_user.is_authenticated and current_user.has_permission("survey.manage")
+
+
 def _campaign_links(view, context, model, name):
-    return Markup(
-        '<a class="btn btn-sm btn-outline-primary" href="{}">{}</a> '
-        '<a class="btn btn-sm btn-outline-success" href="{}">{}</a>'
-    ).format(
-        url_for("surveycampaign.entry_view", campaign_id=model.id),
-        _("录入问卷"),
-        url_for("surveycampaign.results_view", campaign_id=model.id),
-        _("调查结果"),
+    link = Markup('<a class="btn btn-sm btn-outline-{}" href="{}">{}</a>')
+    links = []
+    if _manages_surveys():
+        links.append(
+            link.format(
+                "primary", url_for("surveycampaign.entry_view", campaign_id=model.id), _("录入问卷")
+            )
+        )
+        links.append(
+            link.format(
+                "primary",
+                url_for("surveycampaign.import_view", campaign_id=model.id),
+                _("导入问卷"),
+            )
+        )
+    links.append(
+        link.format(
+            "success", url_for("surveycampaign.results_view", campaign_id=model.id), _("调查结果")
+        )
     )
+    links.append(
+        link.format(
+            "secondary", url_for("surveycampaign.report_view", campaign_id=model.id), _("调查报告")
+        )
+    )
+    return Markup(" ").join(links)
 
 
 class SurveyCampaignView(ProtectedModelView):
-    permission_view = "survey.manage"
+    #: Leaders and supervisors read the results and the report; entering forms, importing them
+    #: and ordering rectification need survey.manage (checked again by each operation).
+    permission_any = SURVEY_READ_PERMISSIONS
     permission_create = "survey.manage"
     permission_edit = "survey.manage"
     permission_delete = "survey.manage"
@@ -145,9 +181,15 @@ class SurveyCampaignView(ProtectedModelView):
             flash(_("该调查不存在或您无权查看"), "error")
         return campaign
 
+    def _managed_campaign(self, campaign_id):
+        """The campaign for a page that changes it: a reader gets 403, not a form to fill in."""
+        if not _manages_surveys():
+            abort(403)
+        return self._campaign(campaign_id)
+
     @expose("/entry/<int:campaign_id>/", methods=("GET", "POST"))
     def entry_view(self, campaign_id):
-        campaign = self._campaign(campaign_id)
+        campaign = self._managed_campaign(campaign_id)
         if campaign is None:
             return redirect(url_for(".index_view"))
         form = entry_form(campaign, request.form if request.method == "POST" else None)
@@ -168,6 +210,7 @@ class SurveyCampaignView(ProtectedModelView):
                     returned_on=form.returned_on.data,
                     respondent=form.respondent.data,
                     opinion=form.opinion.data,
+                    form_number=form.form_number.data,
                 )
                 db.session.commit()
             except WorkflowError as error:
@@ -203,7 +246,7 @@ class SurveyCampaignView(ProtectedModelView):
             .order_by(RectificationOrder.id)
             .all()
         )
-        form = rectification_form(campaign)
+        form = rectification_form(campaign) if _manages_surveys() else None
         return self.render(
             "admin/surveys/results.html",
             campaign=campaign,
@@ -211,11 +254,82 @@ class SurveyCampaignView(ProtectedModelView):
             chart=chart,
             orders=orders,
             form=form,
+            can_open_orders=current_user.has_permission("callback.manage"),
+        )
+
+    @expose("/report/<int:campaign_id>/")
+    def report_view(self, campaign_id):
+        """The survey report for the office director, as PDF."""
+        campaign = self._campaign(campaign_id)
+        if campaign is None:
+            return redirect(url_for(".index_view"))
+        try:
+            body = survey_report_pdf(campaign, by=current_user)
+        except (WorkflowError, RenderError) as error:
+            db.session.rollback()
+            flash(str(error), "error")
+            return redirect(url_for(".results_view", campaign_id=campaign.id))
+        record_audit(
+            AuditAction.print,
+            campaign,
+            by=current_user,
+            summary=f"满意度调查报告（{campaign.name}）",
+        )
+        db.session.commit()
+        return _download(body, "application/pdf", f"{campaign.name}调查报告.pdf")
+
+    @expose("/template/<int:campaign_id>/")
+    def template_view(self, campaign_id):
+        """The spreadsheet to type the returned forms into, with this survey's items."""
+        campaign = self._managed_campaign(campaign_id)
+        if campaign is None:
+            return redirect(url_for(".index_view"))
+        try:
+            body = survey_form_template_xlsx(campaign, by=current_user)
+        except WorkflowError as error:
+            flash(str(error), "error")
+            return redirect(url_for(".import_view", campaign_id=campaign.id))
+        return _download(body, XLSX, f"{campaign.name}回收问卷导入模板.xlsx")
+
+    @expose("/import/<int:campaign_id>/", methods=("GET", "POST"))
+    def import_view(self, campaign_id):
+        campaign = self._managed_campaign(campaign_id)
+        if campaign is None:
+            return redirect(url_for(".index_view"))
+        form = ImportForm()
+        errors: list[str] = []
+        message = None
+        if request.method == "POST" and form.validate_on_submit():
+            upload = request.files.get("file")
+            data = upload.read(MAX_FILE_BYTES + 1) if upload and upload.filename else b""
+            try:
+                responses = import_survey_forms(campaign, by=current_user, data=data)
+                db.session.commit()
+            except SurveyImportFailed as error:
+                db.session.rollback()
+                errors = error.errors
+            except WorkflowError as error:
+                db.session.rollback()
+                message = str(error)
+            else:
+                flash(_("已导入 %(n)s 份问卷", n=len(responses)))
+                return redirect(url_for(".results_view", campaign_id=campaign.id))
+        elif request.method == "POST":
+            message = _("页面已过期，请重新上传")
+        returned = db.session.query(SurveyResponse).filter_by(campaign_id=campaign.id).count()
+        return self.render(
+            "admin/surveys/import.html",
+            campaign=campaign,
+            form=form,
+            errors=errors,
+            message=message,
+            returned=returned,
+            columns=template_columns(campaign),
         )
 
     @expose("/rectify/<int:campaign_id>/", methods=("POST",))
     def rectify_view(self, campaign_id):
-        campaign = self._campaign(campaign_id)
+        campaign = self._managed_campaign(campaign_id)
         if campaign is None:
             return redirect(url_for(".index_view"))
         form = rectification_form(campaign, request.form)
@@ -243,11 +357,30 @@ class SurveyCampaignView(ProtectedModelView):
         return redirect(url_for(".results_view", campaign_id=campaign.id))
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _download(body: bytes, mimetype: str, filename: str) -> Response:
+    return Response(
+        body,
+        mimetype=mimetype,
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}",
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+class ImportForm(CheckedForm):
+    """Only the CSRF token: the file itself is read from ``request.files``."""
+
+
 RATING_CHOICES = [("", _l("未评价")), *Satisfaction.choices()]
 
 
 def entry_form(campaign: SurveyCampaign, formdata=None):
     fields = {
+        "form_number": StringField(_l("问卷编号"), validators=[Optional()]),
         "returned_on": DateField(_l("回收日期"), default=_today, validators=[Optional()]),
         "respondent": StringField(_l("填表人/房号"), validators=[Optional()]),
     }
@@ -284,10 +417,12 @@ class SurveyResponseView(ProtectedModelView):
     permission_delete = "survey.manage"
     allow_create = False
     allow_edit = False
-    column_list = ("campaign", "returned_on", "respondent", "opinion", "created_by")
+    column_list = ("campaign", "form_number", "returned_on", "respondent", "opinion", "created_by")
     column_default_sort = ("id", True)
+    column_searchable_list = ("form_number",)
     column_labels = labels(
         campaign=_l("调查"),
+        form_number=_l("问卷编号"),
         returned_on=_l("回收日期"),
         respondent=_l("填表人/房号"),
         opinion=_l("意见和建议"),

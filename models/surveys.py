@@ -105,12 +105,19 @@ class SurveyResponse(TimestampMixin, CreatedByMixin, db.Model):
     campaign_id: Mapped[int] = mapped_column(
         sa.ForeignKey("survey_campaigns.id", ondelete="CASCADE"), index=True
     )
+    #: The number printed or written on the paper form (问卷编号); unique within the campaign, so
+    #: a spreadsheet imported twice is refused instead of counting every form twice.
+    form_number: Mapped[str | None] = mapped_column(sa.String(40))
     respondent: Mapped[str | None] = mapped_column(sa.String(100))
     returned_on: Mapped[date] = mapped_column(sa.Date)
     opinion: Mapped[str | None] = mapped_column(sa.Text)
 
     campaign = relationship("SurveyCampaign", lazy="select")
     answers = relationship("SurveyAnswer", back_populates="response", cascade="all, delete-orphan")
+
+    __table_args__ = (
+        sa.UniqueConstraint("campaign_id", "form_number", name="uq_survey_form_number"),
+    )
 
     def __str__(self) -> str:
         return f"问卷 #{self.id}"
@@ -183,3 +190,12 @@ class RectificationOrder(TimestampMixin, CreatedByMixin, db.Model):
         if self.issued_at is None and self.notice_due_at is not None and now > self.notice_due_at:
             return True
         return now.astimezone(local_zone()).date() > self.due_on
+
+    @property
+    def state_title(self) -> str:
+        """已整改 / 已逾期 / 整改中, as the results page and the survey report print it."""
+        from flask_babel import gettext as _
+
+        if self.completed_at is not None:
+            return _("已整改")
+        return _("已逾期") if self.is_overdue else _("整改中")

@@ -13,6 +13,8 @@ RECEPTION_DESK = {"admin", "registrar", "office"}
 
 CALLBACKS = {"admin", "handler", "dept_head", "office"}
 SURVEYS = {"admin", "dept_head", "office"}
+#: Survey results and reports are read by the leader and the supervisor too (issue 15, S17).
+SURVEY_READERS = SURVEYS | {"leader", "supervisor"}
 
 #: endpoint -> (roles that may open the list, roles that may open the create form)
 MATRIX = {
@@ -49,7 +51,7 @@ MATRIX = {
     "callbackschedule": (CALLBACKS, CALLBACKS),
     "callbackquota": (CALLBACKS, {"admin"}),
     "rectificationorder": (CALLBACKS, set()),
-    "surveycampaign": (SURVEYS, SURVEYS),
+    "surveycampaign": (SURVEY_READERS, SURVEYS),
     "surveyresponse": (SURVEYS, set()),
     "surveytemplate": (SURVEYS, SURVEYS),
 }

@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
 from .. import db
 from ..base import local_zone, utcnow
@@ -505,8 +506,28 @@ def breakdown(flt: StatsFilter, *, scope=None, now=None) -> list[dict]:
     return _breakdown(flt, scope, now or utcnow())
 
 
-def recurring_problems(flt: StatsFilter, *, scope=None, limit: int = 10) -> list[dict]:
-    """Categories that keep coming back: cases per category and how many were repeats."""
+#: A problem type needs at least this many cases in the period to count as recurring.
+RECURRING_MIN_CASES = 3
+#: The recurring rule in words, printed under the table on the dashboard and in the reports.
+RECURRING_RULE = _l(
+    "标色的问题类型为反复出现的问题：期间至少 3 件，且不少于其他各类平均件数的 2 倍；"
+    "或有 3 件以上事项被重复信访。"
+)
+
+
+def is_recurring(count: int, repeat_cases: int, others_average: float) -> bool:
+    """One problem type recurring in the period (业主投诉处理和分析制度 六).
+
+    Compared with the average of the *other* types, so one type that dominates a quiet period
+    (four leaks and one rude cleaner) still stands out; or people came back about it repeatedly.
+    """
+    return (
+        count >= RECURRING_MIN_CASES and count >= 2 * others_average
+    ) or repeat_cases >= RECURRING_MIN_CASES
+
+
+def recurring_problems(flt: StatsFilter, *, scope=None, limit: int | None = 10) -> list[dict]:
+    """Cases per problem type (category), with how many were repeats and which ones recur."""
     names = dict(db.session.execute(sa.select(Category.id, Category.name)).all())
     rows = db.session.execute(
         sa.select(
@@ -519,23 +540,29 @@ def recurring_problems(flt: StatsFilter, *, scope=None, limit: int = 10) -> list
         .group_by(Case.category_id)
         .order_by(sa.func.count(Case.id).desc(), Case.category_id)
     ).all()
-    # Recurring: at least twice the average category's count (and 3), or three or more cases
-    # that people came back about. The average is over the categories that had any case.
-    average = sum(n for _key, n, _r, _c in rows) / len(rows) if rows else 0
-    return [
-        {
-            "key": key if key is not None else "none",
-            "label": names.get(key, "未分类"),
-            "count": n,
-            "repeat_cases": repeat_cases,
-            "repeat_contacts": int(repeat_contacts),
-            "recurring": n >= max(2 * average, 3) or repeat_cases >= 3,
-        }
-        for key, n, repeat_cases, repeat_contacts in rows[:limit]
-    ]
+    total = sum(n for _key, n, _r, _c in rows)
+    result = []
+    for key, n, repeat_cases, repeat_contacts in rows[:limit]:
+        others_average = (total - n) / (len(rows) - 1) if len(rows) > 1 else 0
+        result.append(
+            {
+                "key": key if key is not None else "none",
+                "label": names.get(key, "未分类"),
+                "count": n,
+                "repeat_cases": repeat_cases,
+                "repeat_contacts": int(repeat_contacts),
+                # Cases nobody classified are no problem type of their own.
+                "recurring": key is not None and is_recurring(n, repeat_cases, others_average),
+            }
+        )
+    return result
 
 
-def callback_quotas(flt: StatsFilter) -> list[dict]:
+#: 回访处理率 target (住宅区管理处回访制度: 回访处理率达100%).
+CALLBACK_HANDLING_TARGET = 100
+
+
+def callback_quotas(flt: StatsFilter) -> dict:
     """Completed callbacks per role against the role's minimum share (回访工作制度 一)."""
     from ..callbacks import CallbackQuota
     from ..users import Role, user_roles
@@ -567,7 +594,37 @@ def callback_quotas(flt: StatsFilter) -> list[dict]:
                 "met": share is not None and share >= minimum,
             }
         )
-    return {"total": total, "rows": result}
+    # 回访处理率: of the callbacks that belong to the period, how many were made (target 100 %).
+    # A callback belongs to the period when it was made in it, or fell due in it and was made or
+    # is now overdue; one due later than today is not missed yet.
+    today = utcnow().astimezone(local_zone()).date()
+    in_period = sa.and_(
+        Callback.is_deleted.is_(False),
+        sa.or_(
+            period,
+            sa.and_(
+                Callback.due_on >= flt.start,
+                Callback.due_on <= flt.end,
+                sa.or_(Callback.done_at.is_not(None), Callback.due_on < today),
+            ),
+        ),
+    )
+    due, handled = db.session.execute(
+        sa.select(
+            sa.func.count(Callback.id),
+            sa.func.count(Callback.id).filter(Callback.done_at.is_not(None)),
+        ).where(in_period)
+    ).one()
+    handling_rate = _rate(handled, due)
+    handling = {
+        "due": due,
+        "handled": handled,
+        "rate": handling_rate,
+        "target": CALLBACK_HANDLING_TARGET,
+        # Nothing due is nothing missed.
+        "met": handling_rate is None or handling_rate >= CALLBACK_HANDLING_TARGET,
+    }
+    return {"total": total, "rows": result, "handling": handling}
 
 
 def period_of(kind: str, year: int, number: int = 1) -> tuple[date, date]:

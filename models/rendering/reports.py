@@ -16,6 +16,7 @@ from .. import db
 from ..base import local_zone, utcnow
 from ..enums import QueueStatus
 from ..queries.statistics import (
+    RECURRING_RULE,
     StatsFilter,
     breakdown,
     by_category,
@@ -115,19 +116,24 @@ def reception_day_items(flt: StatsFilter, *, scope=None) -> list[dict]:
     ]
 
 
-def survey_results_in(flt: StatsFilter) -> list[dict]:
+def survey_results_in(flt: StatsFilter, *, user=None) -> list[dict]:
+    """The period's survey campaigns with their results; only those ``user`` may see."""
     from ..operations.surveys import campaign_results
+    from ..policies import survey_campaign_visible_clause
     from ..surveys import SurveyCampaign
 
+    conditions = [SurveyCampaign.starts_on >= flt.start, SurveyCampaign.starts_on <= flt.end]
+    if user is not None:
+        conditions.append(survey_campaign_visible_clause(user))
     campaigns = db.session.scalars(
-        sa.select(SurveyCampaign)
-        .where(SurveyCampaign.starts_on >= flt.start, SurveyCampaign.starts_on <= flt.end)
-        .order_by(SurveyCampaign.starts_on)
+        sa.select(SurveyCampaign).where(*conditions).order_by(SurveyCampaign.starts_on)
     ).all()
     return [{"campaign": c, "results": campaign_results(c)} for c in campaigns]
 
 
-def report_data(kind: str, flt: StatsFilter, *, scope=None, filter_text: str = "") -> dict:
+def report_data(
+    kind: str, flt: StatsFilter, *, scope=None, filter_text: str = "", user=None
+) -> dict:
     if kind not in REPORT_KINDS:
         raise ValueError(kind)
     rows = breakdown(flt, scope=scope)
@@ -149,9 +155,10 @@ def report_data(kind: str, flt: StatsFilter, *, scope=None, filter_text: str = "
         data["reception_items"] = reception_day_items(flt, scope=scope)
         data["quotas"] = callback_quotas(flt)
     if kind in ("half_year", "annual_analysis", "annual_summary"):
-        data["recurring"] = recurring_problems(flt, scope=scope)
+        data["recurring"] = recurring_problems(flt, scope=scope, limit=None)
+        data["recurring_rule"] = RECURRING_RULE
     if kind == "annual_summary":
-        data["surveys"] = survey_results_in(flt)
+        data["surveys"] = survey_results_in(flt, user=user)
     return data
 
 
@@ -268,7 +275,7 @@ def report_xlsx(data: dict) -> bytes:
             data["reception_items"],
         )
     if "quotas" in data:
-        table(
+        ws = table(
             "回访配额",
             [
                 ("角色", "role"),
@@ -280,11 +287,22 @@ def report_xlsx(data: dict) -> bytes:
             data["quotas"]["rows"],
             mark=lambda row: not row["met"],
         )
+        handling = data["quotas"]["handling"]
+        r = len(data["quotas"]["rows"]) + 2
+        style = None if handling["met"] else highlight
+        ws.write(r, 0, "回访处理率（到期回访已完成）", style)
+        ws.write_number(r, 1, handling["target"], style)
+        ws.write(r, 2, f"{handling['handled']}/{handling['due']}", style)
+        if handling["rate"] is None:
+            ws.write(r, 3, "—", style)
+        else:
+            ws.write_number(r, 3, handling["rate"] / 100, percent)
+        ws.write(r, 4, "是" if handling["met"] else "", style)
     if "recurring" in data:
         table(
-            "反复出现的问题",
+            "按问题类型",
             [
-                ("分类", "label"),
+                ("问题类型（分类）", "label"),
                 ("事项数", "count"),
                 ("有重复信访的事项", "repeat_cases"),
                 ("重复来信来访来电", "repeat_contacts"),
@@ -330,9 +348,14 @@ def report_html(data: dict) -> str:
 
 
 def report_pdf(data: dict) -> bytes:
+    from flask_babel import force_locale
+
     from .pdf import render_pdf
 
-    return render_pdf(report_html(data))
+    # The printed report is a Chinese document whatever the screen's language.
+    with force_locale("zh_Hans_CN"):
+        html = report_html(data)
+    return render_pdf(html)
 
 
 def default_period(kind: str, today) -> tuple:
