@@ -420,6 +420,11 @@ def _person(field):
     return formatter
 
 
+def _yes_no(value: bool) -> str:
+    """是 / 否 in words, as the printed register has them (not a tick icon)."""
+    return _("是") if value else _("否")
+
+
 class LetterView(ContactView):
     person_field = "writer"
     person_label = _l("来信人")
@@ -494,7 +499,16 @@ class VisitView(ContactView):
         "answered_on_spot",
         "answer",
     )
-    column_list = ("case", "visitor", "visited_at", "kind", "head_count", "purpose", "receptionist")
+    column_list = (
+        "case",
+        "visitor",
+        "visited_at",
+        "kind",
+        "head_count",
+        "purpose",
+        "receptionist",
+        "answered_on_spot",
+    )
     column_default_sort = [("visited_at", True), ("id", True)]
     column_sortable_list = ("visited_at",)
     column_filters = (
@@ -503,7 +517,14 @@ class VisitView(ContactView):
         *date_filters(Visit.visited_at, _l("来访日期")),
     )
     column_searchable_list = ("visitor.name", "purpose")
-    column_formatters = {"case": _case_link, "visitor": _person("visitor")}
+    column_formatters = {
+        "case": _case_link,
+        "visitor": _person("visitor"),
+        "answered_on_spot": lambda view, context, model, name: _yes_no(model.answered_on_spot),
+    }
+    column_formatters_detail = {
+        "answered_on_spot": lambda view, context, model, name: _yes_no(model.answered_on_spot),
+    }
     column_labels = labels(
         visitor=_l("来访人"),
         visited_at=_l("来访时间"),

@@ -5,16 +5,34 @@ leaders' reception register as PDF and XLSX (S6 step 2). Everything through the 
 from __future__ import annotations
 
 import io
-from datetime import date, time, timedelta
+import re
+import zipfile
+from datetime import timedelta
+from xml.etree import ElementTree
 
 import pytest
 import sqlalchemy as sa
 
-from models import Case, CaseRepresentative, Category, Party, Unit, Visit, db
-from models.base import local_zone, utcnow
-from models.enums import CategoryKind
+from models import (
+    Case,
+    CaseRepresentative,
+    Category,
+    Party,
+    ReceptionLeader,
+    ReceptionQueueEntry,
+    Role,
+    Unit,
+    Visit,
+    db,
+)
+from models.base import local_zone, to_local, utcnow
+from models.enums import CaseStatus, CategoryKind
+from models.operations.reception import local_today
+from models.reception_days import reception_days
 from models.validation import resident_id_check_char
 from tests.test_documents import pdf_words
+from tests.test_reception import _set_up_court, text_of
+from tests.test_scenarios_workflow import fresh, step
 
 PAST = (utcnow() - timedelta(hours=3)).astimezone(local_zone()).strftime("%Y-%m-%d %H:%M:%S")
 
@@ -201,3 +219,187 @@ def test_group_visit_counts_one_batch_thirty_person_visits(create_user, login_as
     assert client.post("/admin/visit/new/", data=_group_visit_form()).status_code == 302
     html = login_as(create_user("leader")).get("/admin/stats/").get_data(as_text=True)
     assert "1 / 30" in html
+
+
+# -- 2-4. the reception day: queue dates, 当场答复, the leaders' register ----------------------
+
+
+def xlsx_cells(data: bytes) -> list[list[str]]:
+    """The first sheet of an XLSX file as rows of texts (shared strings resolved)."""
+    namespace = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+    with zipfile.ZipFile(io.BytesIO(data)) as book:
+        strings = [
+            "".join(t.text or "" for t in item.iter(f"{{{namespace['m']}}}t"))
+            for item in ElementTree.fromstring(book.read("xl/sharedStrings.xml")).findall(  # noqa: S314
+                "m:si", namespace
+            )
+        ]
+        sheet = ElementTree.fromstring(book.read("xl/worksheets/sheet1.xml"))  # noqa: S314
+    rows = []
+    for row in sheet.iter(f"{{{namespace['m']}}}row"):
+        cells = []
+        for cell in row.findall("m:c", namespace):
+            value = cell.find("m:v", namespace)
+            text = "" if value is None else value.text
+            cells.append(strings[int(text)] if cell.get("t") == "s" else text)
+        rows.append(cells)
+    return rows
+
+
+VISITOR_A_ID = resident_id(21, "19700505")
+
+
+@pytest.fixture
+def reception_day(create_user, login_as, create_party, government):
+    """The court's schedule, and two visitors queued for the next reception day through the
+    admin: A asks about legal procedure, B complains about a delayed execution."""
+    office = create_user("office")
+    client = login_as(office)
+    _set_up_court(client)
+    today = local_today()
+    upcoming = next(o for o in reception_days(today + timedelta(days=1), today + timedelta(40)))
+    visitor_a = create_party("甲某", id_number=VISITOR_A_ID, phone="13700000001")
+    visitor_b = create_party("乙某", phone="13700000002")
+    for person, purpose in ((visitor_a, "咨询诉讼程序"), (visitor_b, "反映判决执行迟延")):
+        response = client.post(
+            "/admin/receptionqueue/new/",
+            data={
+                "day": upcoming.day.isoformat(),
+                "schedule": str(upcoming.schedule.id),
+                "party": str(person.id),
+                "purpose": purpose,
+                "new_subject": purpose,
+                "new_content": f"{person.name}{purpose}",
+            },
+        )
+        assert response.status_code == 302, text_of(response)
+    entries = db.session.scalars(
+        sa.select(ReceptionQueueEntry).order_by(ReceptionQueueEntry.queue_number)
+    ).all()
+    return client, office, upcoming, entries
+
+
+def test_queued_visits_carry_the_reception_day(reception_day):
+    client, _office, upcoming, entries = reception_day
+    assert len(entries) == 2
+    for entry in entries:
+        assert entry.day == upcoming.day
+        visited = to_local(entry.visit.visited_at)
+        # The reception day at the start of its slot, not the moment of queueing (today).
+        assert visited.date() == upcoming.day
+        assert visited.time() == upcoming.schedule.start_time
+        # The matter itself was received at the desk today.
+        assert to_local(entry.case.received_at).date() == local_today()
+    listing = text_of(client.get("/admin/visit/"))
+    assert upcoming.day.isoformat() in listing
+
+
+def test_answer_on_spot_and_supervision_card_on_visits_and_leaders_register(
+    reception_day, create_user, login_as, client, tmp_path
+):
+    _client, office, upcoming, (entry_a, entry_b) = reception_day
+    housing = db.session.scalar(sa.select(Unit).where(Unit.name == "县住房和城乡建设局"))
+    step(client, login_as, office, "answer_on_spot", entry_a.case,
+         answer="上诉期限为判决书送达之日起十五日内")  # fmt: skip
+    assert fresh(entry_a.case).status == CaseStatus.closed
+    due = upcoming.day + timedelta(days=15)
+    # The president fills in the supervision card: instruction, division, deadline.
+    president = create_user("leader")
+    step(client, login_as, president, "instruct", entry_b.case, instruction="请依法督促执行",
+         handling_unit=str(housing.id), due_on=due.isoformat(), supervised=True)  # fmt: skip
+    db.session.expire_all()
+    visit_a = db.session.get(Visit, entry_a.visit_id)
+    assert visit_a.answered_on_spot and visit_a.answer.startswith("上诉期限")
+    assert not db.session.get(Visit, entry_b.visit_id).answered_on_spot
+
+    login_as(office)
+    # The visit row and its details say 是.
+    row = re.search(r"<tr[^>]*>(?:(?!</tr>).)*咨询诉讼程序(?:(?!</tr>).)*</tr>",
+                    text_of(client.get("/admin/visit/")), re.S).group(0)  # fmt: skip
+    assert "<td" in row and "是" in re.sub(r"<[^>]+>", " ", row).split()
+    details = text_of(client.get(f"/admin/visit/details/?id={entry_a.visit_id}"))
+    assert "当场答复" in details and "是" in details
+
+    day = upcoming.day.isoformat()
+    visits = client.post("/admin/registers/", data={"kind": "visits", "start": day, "end": day})
+    assert visits.status_code == 200 and visits.mimetype == "application/pdf"
+    words = pdf_words(visits.data)
+    assert "咨询诉讼程序" in words and "当场答复" in words
+    # The two rows end 是 (A, answered) and 否 (B, assigned).
+    assert re.search(r"咨询诉讼程序.*?是", words) and re.search(r"反映判决执行迟延.*?否", words)
+
+    leader = db.session.scalar(
+        sa.select(ReceptionLeader).where(ReceptionLeader.id == entry_a.leader_id)
+    )
+    form = {"kind": "leaders_reception", "start": day, "end": day, "leader_id": str(leader.id)}
+    pdf = client.post("/admin/registers/", data=form)
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    words = pdf_words(pdf.data)
+    # Kept for a look at the page (pdftoppm -r 60 -png leaders_reception.pdf out).
+    (tmp_path / "leaders_reception.pdf").write_bytes(pdf.data)
+    print("leaders' reception register:", tmp_path / "leaders_reception.pdf")
+    for text in ("领导接待来访登记表", "顺序号", "来访人签名", f"接待领导：{leader}", "甲某",
+                 VISITOR_A_ID, "13700000001", "咨询诉讼程序", "当场答复", "乙某",
+                 f"督办卡：交县住房和城乡建设局办理，限{due.isoformat()}前办结"):  # fmt: skip
+        assert text.replace(" ", "") in words, text
+
+    xlsx = client.get(
+        f"/admin/registers/leaders-reception.xlsx?start={day}&end={day}&leader_id={leader.id}"
+    )
+    assert xlsx.status_code == 200 and xlsx.mimetype.endswith("spreadsheetml.sheet")
+    cells = xlsx_cells(xlsx.data)
+    assert cells[1][:9] == ["顺序号", "接待日期", "来访人", "身份证号码", "联系电话", "反映事项",
+                            "接待领导", "处理结果", "来访人签名"]  # fmt: skip
+    first, second = cells[2], cells[3]
+    assert first[:7] == ["1", day, "甲某", VISITOR_A_ID, "13700000001", "咨询诉讼程序",
+                         leader.name]  # fmt: skip
+    assert first[7].startswith("当场答复")
+    assert second[0] == "2" and second[2] == "乙某"
+    assert second[7] == f"督办卡：交县住房和城乡建设局办理，限{due.isoformat()}前办结"
+
+    # Reachable from the reception day page.
+    desk = text_of(client.get(f"/admin/reception/?day={day}"))
+    assert "打印领导接待登记表" in desk and "leaders-reception.xlsx" in desk
+
+
+def test_leaders_register_masks_a_reporter_and_keeps_to_the_users_cases(
+    reception_day, create_user, login_as, client
+):
+    _client, office, upcoming, (entry_a, _entry_b) = reception_day
+    units = db.session.scalars(
+        sa.select(Unit).where(Unit.parent_id.is_not(None)).order_by(Unit.id)
+    ).all()
+    unit = units[0]
+    report = db.session.scalar(
+        sa.select(Category).where(Category.kind == CategoryKind.report).limit(1)
+    )
+    # A's matter turns out to be a 举报, handled by the unit; B's stays with the office.
+    entry_a.case.category = report
+    entry_a.case.handling_unit = unit
+    db.session.commit()
+    # The unit's users print registers here (an administrator granted it to their roles).
+    for code in ("dept_head", "handler"):
+        role = db.session.scalar(sa.select(Role).where(Role.code == code))
+        role.permissions = sorted({*role.permissions, "register.print"})
+    db.session.commit()
+    head = create_user("dept_head", unit=unit)
+    colleague = create_user("handler", unit=unit)
+    day = upcoming.day.isoformat()
+    url = f"/admin/registers/leaders-reception.xlsx?start={day}&end={day}"
+    login_as(office)
+    assert "甲某" in str(xlsx_cells(client.get(url).data))
+    for user in (head, colleague):
+        login_as(user)
+        cells = xlsx_cells(client.get(url).data)
+        body = [row for row in cells[2:] if row]
+        # Only the unit's case; B's matter is not in the unit's scope.
+        assert len(body) == 1 and "乙某" not in str(cells)
+        hidden = user is colleague
+        assert (body[0][2] == "（保密）") is hidden
+        assert (VISITOR_A_ID in str(cells)) is not hidden
+    login_as(colleague)
+    pdf = client.post("/admin/registers/", data={"kind": "leaders_reception", "start": day,
+                                                 "end": day})  # fmt: skip
+    assert pdf.mimetype == "application/pdf"
+    words = pdf_words(pdf.data)
+    assert "甲某" not in words and VISITOR_A_ID not in words and "（保密）" in words
