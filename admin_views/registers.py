@@ -26,7 +26,7 @@ from models.operations.registers import (
     start_job,
 )
 from models.reception_days import ReceptionLeader
-from models.rendering.registers import describe
+from models.rendering.registers import describe, register_title
 
 from .documents import pdf_response
 from .exports import safe_cell
@@ -146,7 +146,7 @@ class RegisterView(BaseView):
         except NotPermitted as error:
             db.session.rollback()
             return self._form_page(values, {"form": str(error)}, 403)
-        title = str(params.kind.title)
+        title = register_title(params.kind)
         return xlsx_response(
             f"{title}-{params.start}-{params.end}.xlsx",
             title,

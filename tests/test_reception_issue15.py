@@ -328,6 +328,11 @@ def test_answer_on_spot_and_supervision_card_on_visits_and_leaders_register(
     # The two rows end 是 (A, answered) and 否 (B, assigned).
     assert re.search(r"咨询诉讼程序.*?是", words) and re.search(r"反映判决执行迟延.*?否", words)
 
+    # A court names the register its own way (设置 → 系统设置).
+    from models.maintenance.configuration import set_setting
+
+    set_setting("leaders_register_title", "院长、副院长接待上访当事人登记表")
+    db.session.commit()
     leader = db.session.scalar(
         sa.select(ReceptionLeader).where(ReceptionLeader.id == entry_a.leader_id)
     )
@@ -338,9 +343,10 @@ def test_answer_on_spot_and_supervision_card_on_visits_and_leaders_register(
     # Kept for a look at the page (pdftoppm -r 60 -png leaders_reception.pdf out).
     (tmp_path / "leaders_reception.pdf").write_bytes(pdf.data)
     print("leaders' reception register:", tmp_path / "leaders_reception.pdf")
-    for text in ("领导接待来访登记表", "顺序号", "来访人签名", f"接待领导：{leader}", "甲某",
-                 VISITOR_A_ID, "13700000001", "咨询诉讼程序", "当场答复", "乙某",
-                 f"督办卡：交县住房和城乡建设局办理，限{due.isoformat()}前办结"):  # fmt: skip
+    card = f"督办卡：交县住房和城乡建设局办理，限{due.isoformat()}前办结"
+    for text in ("院长、副院长接待上访当事人登记表", "顺序号", "来访人签名",
+                 f"接待领导：{leader}", "甲某", VISITOR_A_ID, "13700000001", "咨询诉讼程序",
+                 "当场答复", "乙某", card):  # fmt: skip
         assert text.replace(" ", "") in words, text
 
     xlsx = client.get(
@@ -348,6 +354,7 @@ def test_answer_on_spot_and_supervision_card_on_visits_and_leaders_register(
     )
     assert xlsx.status_code == 200 and xlsx.mimetype.endswith("spreadsheetml.sheet")
     cells = xlsx_cells(xlsx.data)
+    assert cells[0][0].startswith("院长、副院长接待上访当事人登记表")
     assert cells[1][:9] == ["顺序号", "接待日期", "来访人", "身份证号码", "联系电话", "反映事项",
                             "接待领导", "处理结果", "来访人签名"]  # fmt: skip
     first, second = cells[2], cells[3]

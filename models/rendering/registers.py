@@ -549,7 +549,7 @@ def register_html(
     :func:`register_parts`): no page footer, and after part 1 no heading either."""
     return render_template(
         "documents/register.html",
-        title=params.kind.title,
+        title=register_title(params.kind),
         organisation=SystemSetting.get("organisation_name"),
         period=describe(params),
         printed=format_local(utcnow()),
@@ -557,7 +557,17 @@ def register_html(
         rows=rows,
         total_rows=len(rows) if total_rows is None else total_rows,
         part=part,
+        # Rows tall enough to sign in (the visitor signs the leaders' reception register).
+        row_min_height_mm=12 if params.kind == RegisterKind.leaders_reception else None,
     )
+
+
+def register_title(kind: RegisterKind) -> str:
+    """The printed heading: the kind's title, or the office's own for the leaders' register
+    (a court calls it 院长、副院长接待上访当事人登记表)."""
+    if kind == RegisterKind.leaders_reception:
+        return SystemSetting.get("leaders_register_title") or str(kind.title)
+    return str(kind.title)
 
 
 def register_parts(params: RegisterParams, rows: list[tuple[str, ...]]) -> list[str]:
