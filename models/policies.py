@@ -1144,7 +1144,15 @@ def may_change_confidentiality(user) -> bool:
 
 #: Audit-log tables whose rows are named after a person (``str()`` of the row is the name).
 PERSON_TABLES = frozenset(
-    {"parties", "appointments", "visitor_passes", "visit_incidents", "attachments"}
+    {
+        "parties",
+        "appointments",
+        "visitor_passes",
+        "visit_incidents",
+        "attachments",
+        # A representative's link row is labelled with the person.
+        "case_representatives",
+    }
 )
 #: Besides identity and reporter texts, the audit log hides an original's file name and the
 #: text and addressee of issued documents (a 答复意见书 names the petitioner).
