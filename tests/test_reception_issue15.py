@@ -410,3 +410,53 @@ def test_leaders_register_masks_a_reporter_and_keeps_to_the_users_cases(
     assert pdf.mimetype == "application/pdf"
     words = pdf_words(pdf.data)
     assert "甲某" not in words and VISITOR_A_ID not in words and "（保密）" in words
+
+
+# -- the migration: old free text becomes people ------------------------------------------------
+
+
+def test_migration_moves_free_text_representatives_into_people(tmp_path):
+    """g5d0c0000023 on a database holding a group case with representatives as free text."""
+    from flask_migrate import downgrade, upgrade
+
+    from app import create_app
+    from tests.conftest import TEST_CONFIG
+
+    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/m.db"})
+    with app.app_context():
+        upgrade(revision="g0d0c0000018")
+        now = utcnow().replace(tzinfo=None)
+        values = {
+            "number": "XF2026-000001", "register": "case", "register_year": 2026,
+            "register_seq": 1, "channel": "visit", "priority": "normal",
+            "status": "registered", "subject": "集体来访", "content": "三十人", "received_at": now,
+            "created_at": now, "updated_at": now, "version": 1, "head_count": 30,
+            "representatives": "周一、吴二，郑三, 王四  冯五、周一",
+        }  # fmt: skip
+        columns = sa.inspect(db.engine).get_columns("cases")
+        with db.engine.begin() as connection:
+            for column in columns:
+                if column["name"] in values or column["nullable"] or column["name"] == "id":
+                    continue
+                # Flags and counters: false / 0; the custom values an empty object.
+                values[column["name"]] = (
+                    "{}" if column["name"] == "custom_values" else 0
+                )  # fmt: skip
+            connection.execute(sa.table("cases", *map(sa.column, values)).insert(), values)
+        upgrade()
+        with db.engine.connect() as connection:
+            names = connection.execute(
+                sa.text(
+                    "SELECT p.name, l.position FROM case_representatives l "
+                    "JOIN parties p ON p.id = l.party_id ORDER BY l.position"
+                )
+            ).all()
+            assert "representatives" not in {
+                c["name"] for c in sa.inspect(connection).get_columns("cases")
+            }
+        assert names == [("周一", 1), ("吴二", 2), ("郑三", 3), ("王四", 4), ("冯五", 5)]
+        downgrade(revision="g0d0c0000018")
+        with db.engine.connect() as connection:
+            text = connection.execute(sa.text("SELECT representatives FROM cases")).scalar()
+        assert text == "周一、吴二、郑三、王四、冯五"
+        db.engine.dispose()

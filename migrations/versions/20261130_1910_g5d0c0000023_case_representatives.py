@@ -32,17 +32,19 @@ cases = sa.table(
     sa.column("created_at", sa.DateTime(timezone=True)),
     sa.column("created_by_id", sa.Integer),
 )
-parties = sa.table(
+# A Table with its key, so that an insert reports the new person's id on both databases.
+parties = sa.Table(
     "parties",
-    sa.column("id", sa.Integer),
-    sa.column("name", sa.String),
-    sa.column("is_repeat_petitioner", sa.Boolean),
-    sa.column("is_important_customer", sa.Boolean),
-    sa.column("is_banned", sa.Boolean),
-    sa.column("note", sa.Text),
-    sa.column("created_at", sa.DateTime(timezone=True)),
-    sa.column("updated_at", sa.DateTime(timezone=True)),
-    sa.column("created_by_id", sa.Integer),
+    sa.MetaData(),
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String),
+    sa.Column("is_repeat_petitioner", sa.Boolean),
+    sa.Column("is_important_customer", sa.Boolean),
+    sa.Column("is_banned", sa.Boolean),
+    sa.Column("note", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True)),
+    sa.Column("updated_at", sa.DateTime(timezone=True)),
+    sa.Column("created_by_id", sa.Integer),
 )
 links = sa.table(
     "case_representatives",
