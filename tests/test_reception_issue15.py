@@ -174,6 +174,29 @@ def test_case_form_keeps_and_edits_representatives(create_user, login_as, govern
     assert _count(Party) == parties_before + 1
 
 
+def test_case_form_registers_a_joint_letter_with_representatives(create_user, login_as, government):
+    client = login_as(create_user("registrar"))
+    response = client.post(
+        "/admin/case/new/",
+        data={
+            "channel": "letter",
+            "received_at": PAST,
+            "priority": "normal",
+            "subject": "联名反映小区停车难",
+            "content": "四十户居民联名来信。",
+            "is_group": "y",
+            "head_count": "40",
+            "representative_lines": _lines(REPRESENTATIVES[2:4]),
+        },
+    )
+    assert response.status_code == 302, text_of(response)
+    case = db.session.scalars(sa.select(Case)).one()
+    assert [p.name for p in case.representatives] == ["郑三", "王四"]
+    # Registering the next contact, the desk is told of the representative's open matter.
+    found = client.get(f"/admin/workflow/similar/?id_number={REPRESENTATIVES[2][1]}").get_json()
+    assert case.number in str(found)
+
+
 @pytest.fixture
 def report_case(create_user, create_case, government):
     """A 举报 case handled by unit A, with two representatives."""
