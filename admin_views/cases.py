@@ -11,8 +11,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
-from wtforms import FileField, HiddenField
-from wtforms.validators import NumberRange
+from wtforms import FileField, HiddenField, TextAreaField
+from wtforms.validators import NumberRange, Optional
 
 from models import (
     Attachment,
@@ -21,9 +21,11 @@ from models import (
     Case,
     CaseEvent,
     CaseReply,
+    CaseRepresentative,
     Category,
     Letter,
     OutgoingContact,
+    Party,
     Unit,
     User,
     Visit,
@@ -51,6 +53,11 @@ from models.operations.documents import (
     reply_letter_problem,
 )
 from models.operations.retention import DESTROY_PERMISSION
+from models.operations.representatives import (
+    parse_representatives,
+    representative_lines,
+    set_representatives,
+)
 from models.operations.workflow import STEPS, available_steps, blocked_steps
 from models.policies import (
     accepts_additions,
@@ -189,6 +196,18 @@ def _priority_badge(view, context, model, name):
     return Markup('<span class="badge badge-danger">{}</span>').format(model.priority.title)
 
 
+def representatives_field() -> TextAreaField:
+    """Where staff type a group's representatives, one person per line."""
+    return TextAreaField(
+        _l("代表人"),
+        [Optional()],
+        description=_l(
+            "集体访、联名信的代表人，每行一人：姓名 身份证号码 联系电话（证件号码、电话可不填）"
+        ),
+        render_kw={"rows": 3, "placeholder": _l("张三 110101199003074514 13800138000")},
+    )
+
+
 def _identity_detail(view, context, model, name):
     """Petitioners, agent and representatives: hidden from users outside a 举报 case's chain."""
     if reporter_hidden(model):
@@ -197,6 +216,27 @@ def _identity_detail(view, context, model, name):
     if isinstance(value, list):
         return _("、").join(str(item) for item in value)
     return "" if value is None else str(value)
+
+
+def _representatives_detail(case: Case):
+    """Each representative with the ID number shortened (as in the register of people) and the
+    phone; masked like the petitioners."""
+    if reporter_hidden(case):
+        return masked()
+    lines = []
+    for party in case.representatives:
+        extra = [value for value in (short_id_number(party.id_number), party.phone) if value]
+        lines.append(f"{party.name}（{'，'.join(extra)}）" if extra else party.name)
+    return _("、").join(lines)
+
+
+def short_id_number(number: str | None) -> str:
+    """The first six and last four characters of an identity number; the rest as stars."""
+    if not number:
+        return ""
+    if len(number) <= 10:
+        return number[:2] + "*" * (len(number) - 2)
+    return number[:6] + "*" * (len(number) - 10) + number[-4:]
 
 
 class CaseView(
@@ -264,9 +304,11 @@ class CaseView(
         "flags": lambda view, context, model, name: _case_flags(model),
         "petitioners": _identity_detail,
         "agent": _identity_detail,
-        "representatives": _identity_detail,
+        "representatives": lambda view, context, model, name: _representatives_detail(model),
     }
-    column_labels = labels(flags=_l("标记"), retain_until=_l("保存期至"))
+    column_labels = labels(
+        flags=_l("标记"), retain_until=_l("保存期至"), representative_lines=_l("代表人")
+    )
     column_details_list = (
         "number",
         "status",
@@ -304,7 +346,7 @@ class CaseView(
         "is_group",
         "is_investigation_order",
         "head_count",
-        "representatives",
+        "representative_lines",
         "is_important",
         "is_major",
         "is_difficult",
@@ -317,7 +359,10 @@ class CaseView(
     # the workflow steps (交办, 签收, 增加协办人 …), which check who may do them; a generic form
     # offering them would let a handler join a 举报 case's circle or skip 交办.
     #: The version the editor saw; a save against a newer version is refused, not merged.
-    form_extra_fields = {"expected_version": HiddenField()}
+    form_extra_fields = {
+        "expected_version": HiddenField(),
+        "representative_lines": representatives_field(),
+    }
     form_ajax_refs = {
         "petitioners": party_lookup("petitioners"),
         "agent": party_lookup("agent"),
@@ -365,7 +410,13 @@ class CaseView(
         # A name may find a 举报 case only for those allowed to know who reported it.
         names_visible = reporter_visible_clause(current_user)
         for term in search.split():
-            names = contains(Case.petitioner_names, term)
+            # A group's representatives are found like its petitioners.
+            representatives = Case.id.in_(
+                sa.select(CaseRepresentative.case_id)
+                .join(Party, Party.id == CaseRepresentative.party_id)
+                .where(contains(Party.name, term))
+            )
+            names = sa.or_(contains(Case.petitioner_names, term), representatives)
             condition = sa.or_(contains(Case.subject, term), sa.and_(names, names_visible))
             query = query.filter(condition)
             if count_query is not None:
@@ -374,7 +425,10 @@ class CaseView(
 
     def on_create(self, form, model):
         model.custom_values = submitted_values(form, model.category, {})
+        representatives = parse_representatives(form.representative_lines.data)
         register_case(model, by=current_user)
+        if representatives:
+            set_representatives(model, representatives, by=current_user)
 
     def create_form(self, obj=None):
         form = super().create_form(obj)
@@ -385,15 +439,26 @@ class CaseView(
         form = super().edit_form(obj)
         if obj is not None and reporter_hidden(obj):
             # Without the fields the values are neither shown nor overwritten.
-            for name in ("petitioners", "agent", "representatives"):
+            for name in ("petitioners", "agent", "representative_lines"):
                 if name in form:
                     del form[name]
+        elif obj is not None and request.method == "GET":
+            form.representative_lines.data = representative_lines(obj)
         return form
 
     def on_update(self, form, model):
         # A stale form was already refused by ProtectedModelView.update_model.
         model.custom_values = submitted_values(form, model.category, stored_values(model))
+        # Parsed (and every ID number checked) before anything is written.
+        representatives = (
+            parse_representatives(form.representative_lines.data)
+            if "representative_lines" in form
+            else None
+        )
         record_case_edit(model, by=current_user)
+        if representatives is not None:
+            # After the edit's own diff: linking people flushes, which clears attribute history.
+            set_representatives(model, representatives, by=current_user)
 
     def on_delete(self, model):
         delete_case(model, by=current_user)

@@ -1004,6 +1004,7 @@ class ReceptionDeskView(BaseView):
             boxes=boxes,
             feedback=feedback,
             may_manage=current_user.has_permission("reception.manage"),
+            may_print_registers=current_user.has_permission("register.print"),
             opening_state=opening_state,
         )
 

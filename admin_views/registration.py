@@ -24,6 +24,7 @@ from models.enums import (
     LetterOrigin,
     VisitKind,
 )
+from models.operations import ValidationFailed
 from models.operations.cases import mark_case_flags
 from models.operations.contacts import delete_contact, record_contact_edit, register_contact
 from models.operations.parties import (
@@ -31,6 +32,7 @@ from models.operations.parties import (
     record_party_edit,
     register_party,
 )
+from models.operations.representatives import parse_representatives, set_representatives
 from models.policies import (
     can_see_live_case,
     party_visible_clause,
@@ -38,7 +40,14 @@ from models.policies import (
 )
 
 from .base import ProtectedModelView
-from .cases import CaseChildView, _active_categories, _active_units, _case_link
+from .cases import (
+    CaseChildView,
+    _active_categories,
+    _active_units,
+    _case_link,
+    representatives_field,
+    short_id_number,
+)
 from .choices import ModelSelectField as QuerySelectField
 from .confidential import list_value, log_confidential_view, masked, reporter_hidden
 from .custom_fields import (
@@ -132,18 +141,24 @@ class ContactView(ExportMixin, CaseChildView):
     contact_fields: tuple[str, ...] = ()
     #: Visits consult the ban list, like appointments and passes at the desk.
     checks_ban = False
+    #: A group visit names its representatives on the same form (S19).
+    takes_representatives = False
 
     def __init__(self, model, session, **kwargs):
         self.form_extra_fields = new_case_and_person_fields()
         ban_fields = ("ban_acknowledged",) if self.checks_ban else ()
         if self.checks_ban:
             self.form_extra_fields["ban_acknowledged"] = BAN_ACK_FIELD
+        group_fields = ("representative_lines",) if self.takes_representatives else ()
+        if self.takes_representatives:
+            self.form_extra_fields["representative_lines"] = representatives_field()
         self.form_columns = (
             "case",
             self.person_field,
             *NEW_PERSON_FIELDS,
             *NEW_CASE_FIELDS,
             *self.contact_fields,
+            *group_fields,
             *ban_fields,
         )
         self.form_create_rules = (
@@ -154,6 +169,7 @@ class ContactView(ExportMixin, CaseChildView):
             "case",
             rules.Header(_l("二、登记信息")),
             *self.contact_fields,
+            *group_fields,
             rules.Header(_l("三、%(person)s", person=self.person_label)),
             rules.Text(_l("选择已登记的人员，或在下面填写新人员信息（匿名来信可都不填）。")),
             self.person_field,
@@ -234,7 +250,9 @@ class ContactView(ExportMixin, CaseChildView):
         form = super().edit_form(obj)
         hidden = obj is not None and reporter_hidden(obj.case)
         identity = (self.person_field, *IDENTITY_CONTACT_FIELDS) if hidden else ()
-        for name in ("case", *NEW_CASE_FIELDS, *NEW_PERSON_FIELDS, "ban_acknowledged", *identity):
+        # Representatives belong to the case: they are edited on the case form.
+        contact_only = ("case", "representative_lines", "ban_acknowledged")
+        for name in (*contact_only, *NEW_CASE_FIELDS, *NEW_PERSON_FIELDS, *identity):
             if name in form:
                 del form[name]
         return form
@@ -279,6 +297,14 @@ class ContactView(ExportMixin, CaseChildView):
         return valid
 
     def on_create(self, form, model):
+        # Every representative's ID number is checked before anyone is registered.
+        representatives = (
+            parse_representatives(form.representative_lines.data)
+            if "representative_lines" in form
+            else []
+        )
+        if representatives and getattr(model, "kind", None) != VisitKind.group:
+            raise ValidationFailed(_("登记代表人的来访请选择“集体来访”"), field="kind")
         person = getattr(model, self.person_field)
         if person is None and form.new_person_name.data:
             person = find_or_create_party(
@@ -317,6 +343,13 @@ class ContactView(ExportMixin, CaseChildView):
             new_case=new_case,
             ban_acknowledged=bool("ban_acknowledged" in form and form.ban_acknowledged.data),
         )
+        if representatives:
+            set_representatives(
+                model.case,
+                representatives,
+                by=current_user,
+                keep_existing=existing_case is not None,
+            )
         if existing_case is not None:
             # A repeat contact may be the one that goes beyond level: mark the case it joins.
             mark_case_flags(
@@ -387,6 +420,11 @@ def _person(field):
     return formatter
 
 
+def _yes_no(value: bool) -> str:
+    """是 / 否 in words, as the printed register has them (not a tick icon)."""
+    return _("是") if value else _("否")
+
+
 class LetterView(ContactView):
     person_field = "writer"
     person_label = _l("来信人")
@@ -447,6 +485,7 @@ class VisitView(ContactView):
     person_field = "visitor"
     person_label = _l("来访人")
     checks_ban = True
+    takes_representatives = True
     attachment_key = "visit_id"
     time_field = "visited_at"
     staff_field = "receptionist"
@@ -460,7 +499,16 @@ class VisitView(ContactView):
         "answered_on_spot",
         "answer",
     )
-    column_list = ("case", "visitor", "visited_at", "kind", "head_count", "purpose", "receptionist")
+    column_list = (
+        "case",
+        "visitor",
+        "visited_at",
+        "kind",
+        "head_count",
+        "purpose",
+        "receptionist",
+        "answered_on_spot",
+    )
     column_default_sort = [("visited_at", True), ("id", True)]
     column_sortable_list = ("visited_at",)
     column_filters = (
@@ -469,7 +517,14 @@ class VisitView(ContactView):
         *date_filters(Visit.visited_at, _l("来访日期")),
     )
     column_searchable_list = ("visitor.name", "purpose")
-    column_formatters = {"case": _case_link, "visitor": _person("visitor")}
+    column_formatters = {
+        "case": _case_link,
+        "visitor": _person("visitor"),
+        "answered_on_spot": lambda view, context, model, name: _yes_no(model.answered_on_spot),
+    }
+    column_formatters_detail = {
+        "answered_on_spot": lambda view, context, model, name: _yes_no(model.answered_on_spot),
+    }
     column_labels = labels(
         visitor=_l("来访人"),
         visited_at=_l("来访时间"),
@@ -545,13 +600,8 @@ def _flags(view, context, model, name):
     return Markup(" ").join(badges)
 
 
-def mask_id_number(number: str | None) -> str:
-    """Show the first six and last four characters; the full number is on the details page."""
-    if not number:
-        return ""
-    if len(number) <= 10:
-        return number[:2] + "*" * (len(number) - 2)
-    return number[:6] + "*" * (len(number) - 10) + number[-4:]
+#: Show the first six and last four characters; the full number is on the details page.
+mask_id_number = short_id_number
 
 
 class PartyView(ProtectedModelView):

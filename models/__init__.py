@@ -10,7 +10,14 @@ from .attachments import Attachment  # noqa: E402
 from .audit import AuditEntry  # noqa: E402
 from .calendar import CalendarOverride  # noqa: E402
 from .callbacks import Callback, CallbackQuota, CallbackSchedule  # noqa: E402
-from .cases import Case, CaseEvent, NumberSequence, case_assistants, case_petitioners  # noqa: E402
+from .cases import (  # noqa: E402
+    Case,
+    CaseEvent,
+    CaseRepresentative,
+    NumberSequence,
+    case_assistants,
+    case_petitioners,
+)
 from .categories import Category  # noqa: E402
 from .commendations import Commendation  # noqa: E402
 from .contacts import Call, Letter, Visit  # noqa: E402
@@ -62,6 +69,7 @@ __all__ = [
     "CaseClock",
     "CaseEvent",
     "CaseReply",
+    "CaseRepresentative",
     "Category",
     "ClockEscalation",
     "Commendation",

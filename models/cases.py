@@ -76,7 +76,6 @@ class Case(TimestampMixin, CreatedByMixin, SoftDeleteMixin, db.Model):
     is_anonymous: Mapped[bool] = mapped_column(default=False, nullable=False)
     is_group: Mapped[bool] = mapped_column(default=False, nullable=False)
     head_count: Mapped[int] = mapped_column(default=1, nullable=False)
-    representatives: Mapped[str | None] = mapped_column(sa.String(200))
 
     subject: Mapped[str] = mapped_column(sa.String(200))
     content: Mapped[str] = mapped_column(sa.Text)
@@ -199,6 +198,14 @@ class Case(TimestampMixin, CreatedByMixin, SoftDeleteMixin, db.Model):
         "Party", secondary=case_petitioners, lazy="select", order_by="Party.id"
     )
     assistants = relationship("User", secondary=case_assistants, lazy="select")
+    #: A group's representatives (代表人) as people, in the order the registrar entered them.
+    representative_links = relationship(
+        "CaseRepresentative",
+        order_by="CaseRepresentative.position",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        lazy="select",
+    )
     instructed_by = relationship("User", foreign_keys=[instructed_by_id], lazy="select")
     result_approved_by = relationship("User", foreign_keys=[result_approved_by_id], lazy="select")
     result_signed_by = relationship("User", foreign_keys=[result_signed_by_id], lazy="select")
@@ -286,8 +293,32 @@ class Case(TimestampMixin, CreatedByMixin, SoftDeleteMixin, db.Model):
         self.petitioner_names = names[:400] or None
 
     @property
+    def representatives(self) -> list:
+        """The representatives' people, in order (written by operations.parties)."""
+        return [link.party for link in self.representative_links]
+
+    @property
     def needs_callback_before_closing(self) -> bool:
         return self.is_group or self.is_investigation_order
+
+
+class CaseRepresentative(db.Model):
+    """One representative (代表人) of a group visit or joint letter: a person in the register."""
+
+    __tablename__ = "case_representatives"
+
+    case_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
+    party_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("parties.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    position: Mapped[int] = mapped_column(sa.SmallInteger, default=1, nullable=False)
+
+    party = relationship("Party", lazy="joined")
+
+    def __str__(self) -> str:
+        return str(self.party)
 
 
 class CaseEvent(db.Model):

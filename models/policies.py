@@ -29,7 +29,7 @@ from sqlalchemy.orm import column_property
 
 from . import db
 from .callbacks import CallbackSchedule
-from .cases import Case, case_assistants, case_petitioners
+from .cases import Case, CaseRepresentative, case_assistants, case_petitioners
 from .categories import Category
 from .contacts import Call, Letter, Visit
 from .deadlines import CaseClock
@@ -1075,8 +1075,9 @@ def survey_response_visible_clause(user):
 
 
 def _party_case_links():
-    """SQL: every (party, case) pair: petitioner, agent, writer, visitor, caller, and the
-    visitor of an appointment, a pass, an incident or a reception-day queue about the case."""
+    """SQL: every (party, case) pair: petitioner, representative, agent, writer, visitor,
+    caller, and the visitor of an appointment, a pass, an incident or a reception-day queue
+    about the case."""
 
     def pairs(party_column, case_column, *joins):
         query = sa.select(party_column.label("party_id"), case_column.label("case_id"))
@@ -1086,6 +1087,8 @@ def _party_case_links():
 
     return sa.union_all(
         pairs(case_petitioners.c.party_id, case_petitioners.c.case_id),
+        # A group's representatives are its reporters too on a 举报 case.
+        pairs(CaseRepresentative.party_id, CaseRepresentative.case_id),
         pairs(Case.agent_id, Case.id),
         pairs(Letter.writer_id, Letter.case_id),
         pairs(Visit.visitor_id, Visit.case_id),
@@ -1222,7 +1225,15 @@ def may_change_confidentiality(user) -> bool:
 
 #: Audit-log tables whose rows are named after a person (``str()`` of the row is the name).
 PERSON_TABLES = frozenset(
-    {"parties", "appointments", "visitor_passes", "visit_incidents", "attachments"}
+    {
+        "parties",
+        "appointments",
+        "visitor_passes",
+        "visit_incidents",
+        "attachments",
+        # A representative's link row is labelled with the person.
+        "case_representatives",
+    }
 )
 #: Besides identity and reporter texts, the audit log hides an original's file name and the
 #: text and addressee of issued documents (a 答复意见书 names the petitioner).

@@ -35,6 +35,7 @@ DEFAULT_SETTINGS: dict[str, tuple[str, str]] = {
         _l("以日计算的期限末日为休息日时顺延至下一工作日"),
     ),
     "out_of_scope_policy": ("transfer", _l("不属本单位职责的事项如何处理")),
+    "leaders_register_title": ("领导接待来访登记表", _l("领导接待日登记表的标题")),
 }
 
 
@@ -129,6 +130,11 @@ SETTING_SPECS: dict[str, SettingSpec] = {
         SettingKind.choice,
         _l("各单位可在单位设置中另行规定"),
         choices=tuple(OutOfScopePolicy.choices()),
+    ),
+    "leaders_register_title": SettingSpec(
+        SettingKind.text,
+        _l("如法院可改为“院长、副院长接待上访当事人登记表”"),
+        max_length=40,
     ),
 }
 

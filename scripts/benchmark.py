@@ -265,7 +265,6 @@ def generate_cases(rng, fake, count, *, admin_id, parties, categories, units, no
                 "is_anonymous": anonymous,
                 "is_group": group,
                 "head_count": rng.randint(5, 30) if group else 1,
-                "representatives": names if group else None,
                 "subject": (rng.choice(places) + subject)[:200],
                 "content": f"{names or '匿名信访人'}反映：{subject}。{rng.choice(sentences)}",
                 "demands": demands,

@@ -51,6 +51,7 @@ from models.operations.cases import record_case_edit, register_case
 from models.operations.contacts import record_contact_edit, register_contact
 from models.operations.documents import issue_document
 from models.operations.reception import issue_pass, record_appointment, record_incident
+from models.operations.representatives import RepresentativeEntry, set_representatives
 from models.operations.workflow import perform
 from models.policies import closing_permission
 
@@ -168,6 +169,12 @@ def build_world(identity: Identity, *, unit, staff: Staff, category=None) -> Wor
         Call(called_at=at, caller=reporter, caller_number=ident.old_phone, record=f"{token}来电"),
         by=staff.registrar,
         case=case,
+    )
+    # The reporter also speaks for a group: a representative, found by ID number.
+    set_representatives(
+        case,
+        [RepresentativeEntry(ident.name, ident.id_number, ident.phone)],
+        by=staff.registrar,
     )
     attachment = store_attachment(
         Attachment(case=case, letter=letter, kind="scanned_letter", title=f"{token}原件"),
@@ -777,6 +784,18 @@ def probes_for(app, world: World, *, search_terms: list[str]) -> tuple[list[Prob
                     "end": today.isoformat(),
                 }
                 add(f"register {kind}", "POST", rule.rule, "read", tuple(form.items()))
+            # The leaders' reception register lists the queue, a week ahead in the world.
+            form = {
+                "kind": "leaders_reception",
+                "start": (today - timedelta(days=30)).isoformat(),
+                "end": (today + timedelta(days=30)).isoformat(),
+            }
+            add("register leaders_reception", "POST", rule.rule, "read", tuple(form.items()))
+        elif endpoint == "registers.leaders_reception_xlsx_view":
+            today = date.today()
+            span = f"start={(today - timedelta(days=30)).isoformat()}"
+            span += f"&end={(today + timedelta(days=30)).isoformat()}"
+            add("leaders' reception register xlsx", "GET", f"{rule.rule}?{span}", "read")
         elif endpoint == "stats.report":
             today = date.today()
             span = f"start={(today - timedelta(days=30)).isoformat()}&end={today.isoformat()}"

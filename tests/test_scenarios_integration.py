@@ -146,7 +146,6 @@ def test_s19_major_group_visit(client, login_as, government, create_user, create
         is_group=True,
         is_major=True,
         head_count=30,
-        representatives="周一、吴二、郑三、王四、冯五",
         subject="反对小区旁建设通信基站",
         content="三十名居民集体来访，反对在小区旁建设通信基站。",
     )

@@ -16,7 +16,8 @@ from ..enums import EventKind
 logger = logging.getLogger(__name__)
 
 #: Columns that never appear in a diff: bookkeeping, not content.
-_DIFF_SKIP = {"updated_at", "created_at", "version", "petitioner_names"}
+# Representatives have their own timeline line (operations.representatives).
+_DIFF_SKIP = {"updated_at", "created_at", "version", "petitioner_names", "representative_links"}
 
 
 def _plain(value):

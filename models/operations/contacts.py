@@ -51,7 +51,8 @@ def _time_of(contact):
     return contact.called_at
 
 
-def _check_times(contact) -> None:
+def _check_times(contact, *, planned: bool = False) -> None:
+    """``planned``: the visit is booked for a reception day, which may lie ahead."""
     if isinstance(contact, Letter):
         ensure_not_future(contact.received_at, "received_at", _l("收信时间"))
         ensure_not_future(contact.opened_at, "opened_at", _l("拆封时间"))
@@ -65,7 +66,8 @@ def _check_times(contact) -> None:
                 _("上级批转或领导批办的来信须填写原批转单位"), field="forwarding_unit"
             )
     elif isinstance(contact, Visit):
-        ensure_not_future(contact.visited_at, "visited_at", _l("来访时间"))
+        if not planned:
+            ensure_not_future(contact.visited_at, "visited_at", _l("来访时间"))
         if contact.answered_on_spot and not (contact.answer or "").strip():
             raise ValidationFailed(_("已当场答复的，请填写答复内容"), field="answer")
     else:
@@ -89,6 +91,7 @@ def register_contact(
     new_case: Case | None = None,
     at=None,
     ban_acknowledged: bool = False,
+    planned: bool = False,
 ):
     """Register a letter, visit or call.
 
@@ -96,11 +99,12 @@ def register_contact(
     case filled in on the same form) is given. The contact's person joins the case's
     petitioners unless the case is anonymous. A visit by someone banned from visiting is
     refused with the ban warning unless ``ban_acknowledged`` (as at the reception desk).
+    ``planned``: a visit queued for a leader's reception day, dated on that day.
     """
     ensure_permission(by, "case.register")
     if (case is None) == (new_case is None):
         raise ValidationFailed(_("请选择一个已有事项，或填写新事项的内容"), field="case")
-    _check_times(contact)
+    _check_times(contact, planned=planned)
     person = _person_of(contact)
     if isinstance(contact, Visit):
         ensure_not_banned(party=person, acknowledged=ban_acknowledged)
@@ -154,8 +158,9 @@ def record_contact_edit(contact, *, by) -> bool:
     # Read the diff first: a permission check may lazy-load and autoflush, resetting history.
     changes = changes_of(contact)
     ensure_permission(by, "case.edit")
-    _check_times(contact)
     ensure_accepts_additions(contact.case)
+    # A visit queued for a coming reception day keeps its date; a changed time is checked.
+    _check_times(contact, planned="visited_at" not in changes)
     if "case" in changes or "case_id" in changes:
         raise ValidationFailed(_("来信、来访、来电登记后不能改挂到其他事项"), field="case")
     if not changes:

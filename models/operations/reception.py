@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from .. import db
-from ..base import format_local, to_local, utcnow
+from ..base import format_local, local_zone, to_local, utcnow
 from ..cases import Case
 from ..contacts import Visit
 from ..enums import QueueStatus, VisitKind
@@ -338,6 +338,13 @@ def record_incident(incident: VisitIncident, *, by) -> VisitIncident:
 # -- the reception-day queue ----------------------------------------------------------------
 
 
+def reception_moment(day: date, schedule) -> datetime:
+    """When a queued visitor is received: the reception day at the start of its slot (local
+    time), as stored (UTC). The queue and the visit both carry this date, not the time the
+    visitor was put in the queue."""
+    return datetime.combine(day, schedule.start_time, tzinfo=local_zone()).astimezone(UTC)
+
+
 def enqueue_visitor(
     entry: ReceptionQueueEntry,
     *,
@@ -375,16 +382,24 @@ def enqueue_visitor(
         )
     if not (entry.purpose or "").strip():
         raise ValidationFailed(_("请填写来访事由"), field="purpose")
+    if new_case is not None:
+        # The matter is received at the desk now; the visit itself is on the reception day.
+        new_case.received_at = new_case.received_at or utcnow()
     visit = Visit(
         visitor=entry.party,
-        visited_at=utcnow(),
+        visited_at=reception_moment(entry.day, entry.schedule),
         kind=VisitKind.individual,
         head_count=1,
         purpose=entry.purpose.strip()[:200],
         receptionist_id=by.id,
     )
     register_contact(
-        visit, by=by, case=entry.case, new_case=new_case, ban_acknowledged=ban_acknowledged
+        visit,
+        by=by,
+        case=entry.case,
+        new_case=new_case,
+        ban_acknowledged=ban_acknowledged,
+        planned=True,
     )
     entry.case = visit.case
     entry.visit = visit

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from .. import db
 from ..base import utcnow
 from ..callbacks import Callback
-from ..cases import Case, case_petitioners
+from ..cases import Case, CaseRepresentative, case_petitioners
 from ..contacts import Call, Letter, Visit
 from ..deadlines import CaseClock, Notification
 from ..enums import CaseStatus
@@ -173,10 +173,15 @@ def similar_open_cases(user, *, id_number="", phone="", name="", subject="") -> 
         party_conditions.append(Party.name == name)
     if not party_conditions:
         return []
+    # A group's representative coming back is found like a petitioner.
+    people = sa.union_all(
+        sa.select(case_petitioners.c.case_id, case_petitioners.c.party_id),
+        sa.select(CaseRepresentative.case_id, CaseRepresentative.party_id),
+    ).subquery("case_people")
     matched = (
         sa.select(Case.id, Case.number, Case.subject, Case.status, Party.id_number, Party.phone)
-        .join(case_petitioners, case_petitioners.c.case_id == Case.id)
-        .join(Party, Party.id == case_petitioners.c.party_id)
+        .join(people, people.c.case_id == Case.id)
+        .join(Party, Party.id == people.c.party_id)
         .where(
             sa.or_(*party_conditions),
             _live_visible(user),

@@ -20,8 +20,9 @@ from ..cases import Case
 from ..categories import Category
 from ..contacts import Call, Letter, Visit
 from ..deadlines import CaseClock
-from ..enums import CategoryKind, RegisterKind
+from ..enums import CategoryKind, Clock, QueueStatus, RegisterKind
 from ..policies import MASK
+from ..reception_days import ReceptionLeader, ReceptionQueueEntry, ReceptionSchedule
 from ..settings import SystemSetting
 from ..units import Unit
 from ..vocabulary import substitute
@@ -109,6 +110,19 @@ COLUMNS: dict[RegisterKind, list[Column]] = {
         Column("已超期", 20),
         Column("状态", 18),
     ],
+    # 院长、副院长接待上访当事人登记表: the reception day's queue, one line per visitor, with a
+    # column the visitor signs on paper.
+    RegisterKind.leaders_reception: [
+        Column("顺序号", 12),
+        Column("接待日期", 22),
+        Column("来访人", 20),
+        Column("身份证号码", 38),
+        Column("联系电话", 26),
+        Column("反映事项", 60),
+        Column("接待领导", 20),
+        Column("处理结果", 52),
+        Column("来访人签名", 22),
+    ],
 }
 
 
@@ -144,6 +158,8 @@ class RegisterParams:
     end: date
     unit_id: int | None = None
     category_id: int | None = None
+    #: The receiving leader (leaders' reception register only).
+    leader_id: int | None = None
 
     def as_json(self) -> dict:
         return {
@@ -151,6 +167,7 @@ class RegisterParams:
             "end": self.end.isoformat(),
             "unit_id": self.unit_id,
             "category_id": self.category_id,
+            "leader_id": self.leader_id,
         }
 
     @classmethod
@@ -161,6 +178,7 @@ class RegisterParams:
             end=date.fromisoformat(data["end"]),
             unit_id=data.get("unit_id"),
             category_id=data.get("category_id"),
+            leader_id=data.get("leader_id"),
         )
 
 
@@ -242,6 +260,8 @@ def _statement(params: RegisterParams, scope):
             .where(Callback.is_deleted.is_(False), in_range, *filters)
             .order_by(sa.func.coalesce(Callback.done_at, Callback.created_at), Callback.id)
         )
+    if kind == RegisterKind.leaders_reception:
+        return _leaders_reception_statement(params, filters)
     now = utcnow()
     return (
         sa.select(CaseClock, Case)
@@ -289,6 +309,12 @@ def register_rows(
         RegisterKind.complaints: [load(Case.petitioners), load(Case.clocks)],
         RegisterKind.callbacks: [load(Callback.caller)],
         RegisterKind.overdue: [load(Case.handler)],
+        RegisterKind.leaders_reception: [
+            load(ReceptionQueueEntry.party),
+            load(ReceptionQueueEntry.leader),
+            load(ReceptionQueueEntry.visit),
+            load(Case.clocks),
+        ],
     }[params.kind]
     statement = _statement(params, scope).options(load(Case.handling_unit), *related)
     result = db.session.execute(statement).all()
@@ -380,6 +406,8 @@ def register_rows(
                     MASK if hidden and callback.opinion else callback.opinion or "",
                 )
             )
+        elif kind == RegisterKind.leaders_reception:
+            rows.append(_leaders_reception_row(record, hidden))
         else:
             clock, case = record
             late = utcnow() - clock.due_at
@@ -412,6 +440,64 @@ def register_rows(
     return rows
 
 
+# -- the leaders' reception register (院长、副院长接待上访当事人登记表) ---------------------------
+
+
+def _leaders_reception_statement(params: RegisterParams, case_filters: list):
+    """The queue of the leaders' reception days in the period (and of one leader), in the
+    order visitors were received: day, the slot's start, queue number."""
+    statement = (
+        sa.select(ReceptionQueueEntry, Case)
+        .join(Case, ReceptionQueueEntry.case_id == Case.id)
+        .join(ReceptionSchedule, ReceptionSchedule.id == ReceptionQueueEntry.schedule_id)
+        .where(ReceptionQueueEntry.day >= params.start, ReceptionQueueEntry.day <= params.end)
+        .where(*case_filters)
+        .order_by(
+            ReceptionQueueEntry.day,
+            ReceptionSchedule.start_time,
+            ReceptionSchedule.id,
+            ReceptionQueueEntry.queue_number,
+        )
+    )
+    if params.leader_id:
+        statement = statement.where(ReceptionQueueEntry.leader_id == params.leader_id)
+    return statement
+
+
+def reception_outcome(entry: ReceptionQueueEntry, case: Case, hidden: bool) -> str:
+    """What came of the visit: answered on the spot, a supervision card (the division and its
+    deadline), or else where the matter stands."""
+    visit = entry.visit
+    if entry.status == QueueStatus.absent:
+        return entry.status.title
+    if visit is not None and visit.answered_on_spot:
+        answer = "" if hidden or not visit.answer else f"：{visit.answer[:60]}"
+        return f"当场答复{answer}"
+    if case.is_supervised and case.handling_unit is not None:
+        handling = [c for c in case.clocks if c.kind == Clock.handling]
+        due = f"，限{_day(handling[-1].due_at)}前办结" if handling else ""
+        return f"督办卡：交{case.handling_unit.name}办理{due}"
+    if entry.status == QueueStatus.waiting:
+        return entry.status.title
+    return f"其他：{case.status.title}"
+
+
+def _leaders_reception_row(record, hidden: bool) -> tuple[str, ...]:
+    entry, case = record
+    person = entry.party
+    return (
+        str(entry.queue_number),
+        entry.day.isoformat(),
+        MASK if hidden else _name(person, ""),
+        MASK if hidden else (person.id_number or "") if person else "",
+        MASK if hidden else (person.phone or "") if person else "",
+        entry.purpose,
+        entry.leader.name if entry.leader else "",
+        reception_outcome(entry, case, hidden),
+        "",
+    )
+
+
 def _fill_satisfaction(rows: list[tuple[str, ...]], result) -> None:
     """The last completed callback's verdict per complaint, in one query."""
     case_ids = [record[0].id for record in result]
@@ -439,6 +525,9 @@ def describe(params: RegisterParams) -> str:
     if params.category_id:
         category = db.session.get(Category, params.category_id)
         parts.append(f"分类：{category.name if category else '—'}")
+    if params.leader_id:
+        leader = db.session.get(ReceptionLeader, params.leader_id)
+        parts.append(f"接待领导：{leader if leader else '—'}")
     return "　".join(parts)
 
 
@@ -460,7 +549,7 @@ def register_html(
     :func:`register_parts`): no page footer, and after part 1 no heading either."""
     return render_template(
         "documents/register.html",
-        title=params.kind.title,
+        title=register_title(params.kind),
         organisation=SystemSetting.get("organisation_name"),
         period=describe(params),
         printed=format_local(utcnow()),
@@ -468,7 +557,17 @@ def register_html(
         rows=rows,
         total_rows=len(rows) if total_rows is None else total_rows,
         part=part,
+        # Rows tall enough to sign in (the visitor signs the leaders' reception register).
+        row_min_height_mm=12 if params.kind == RegisterKind.leaders_reception else None,
     )
+
+
+def register_title(kind: RegisterKind) -> str:
+    """The printed heading: the kind's title, or the office's own for the leaders' register
+    (a court calls it 院长、副院长接待上访当事人登记表)."""
+    if kind == RegisterKind.leaders_reception:
+        return SystemSetting.get("leaders_register_title") or str(kind.title)
+    return str(kind.title)
 
 
 def register_parts(params: RegisterParams, rows: list[tuple[str, ...]]) -> list[str]:

@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from ... import db
 from ...base import to_local, utcnow
 from ...cases import Case
+from ...contacts import Visit
 from ...enums import Clock, ReplyKind, ReplyMethod, RoutingMoment
 from ...policies import can_view_case
 from .. import ValidationFailed
@@ -112,6 +113,21 @@ def answer_on_spot(case, *, by, answer=None, method=None, at=None, expected_vers
             case, ReplyKind.formal, by=by, method=method, replied_at=at, text=answer,
             recipient=None, at=at,
         )  # fmt: skip
+    visit = _visit_answered(case)
+    if visit is not None:
+        # The visit row and the visits register read 当场答复 from the visit itself.
+        visit.answered_on_spot = True
+        visit.answer = visit.answer or answer
     event = finish_step(step, case, by, at, {"answer": answer})
     if answer_row is not None:
         answer_row.event_id = event.id
+
+
+def _visit_answered(case):
+    """The visit whose matter an answer on the spot answers: the case's latest visit."""
+    return db.session.scalar(
+        sa.select(Visit)
+        .where(Visit.case_id == case.id, Visit.is_deleted.is_(False))
+        .order_by(Visit.visited_at.desc(), Visit.id.desc())
+        .limit(1)
+    )
