@@ -52,12 +52,12 @@ from models.operations.documents import (
     issued_documents,
     reply_letter_problem,
 )
-from models.operations.retention import DESTROY_PERMISSION
 from models.operations.representatives import (
     parse_representatives,
     representative_lines,
     set_representatives,
 )
+from models.operations.retention import DESTROY_PERMISSION
 from models.operations.workflow import STEPS, available_steps, blocked_steps
 from models.policies import (
     accepts_additions,

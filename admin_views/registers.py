@@ -175,6 +175,7 @@ class RegisterView(BaseView):
             errors=errors,
             leaders=leaders(),
         ), (400 if errors else 200)
+
     # -- the leaders' reception register as a spreadsheet ----------------------------------
 
     @expose("/leaders-reception.xlsx")

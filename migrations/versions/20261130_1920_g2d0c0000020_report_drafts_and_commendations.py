@@ -1,7 +1,7 @@
 """drafted reports (专报, 信访信息报告, 公示) on the timeline and commendations of a person
 
 Revision ID: g2d0c0000020
-Revises: g0d0c0000018
+Revises: g1d0c0000019
 Create Date: 2026-11-30 19:20:00.000000
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "g2d0c0000020"
-down_revision = "g0d0c0000018"
+down_revision = "g1d0c0000019"
 branch_labels = None
 depends_on = None
 

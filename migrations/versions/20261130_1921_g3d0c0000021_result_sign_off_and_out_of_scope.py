@@ -1,7 +1,7 @@
 """the result's sign-off by the leader in charge and the out-of-scope decision on cases
 
 Revision ID: g3d0c0000021
-Revises: g0d0c0000018
+Revises: g2d0c0000020
 Create Date: 2026-11-30 19:21:00.000000
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "g3d0c0000021"
-down_revision = "g0d0c0000018"
+down_revision = "g2d0c0000020"
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 and the read-only survey.view permission on the default roles (the leader reads the results)
 
 Revision ID: g4d0c0000022
-Revises: g0d0c0000018
+Revises: g3d0c0000021
 Create Date: 2026-11-30 19:22:00.000000
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "g4d0c0000022"
-down_revision = "g0d0c0000018"
+down_revision = "g3d0c0000021"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """a group's representatives as people linked to the case
 
 Revision ID: g5d0c0000023
-Revises: g0d0c0000018
+Revises: g4d0c0000022
 Create Date: 2026-11-30 19:10:00.000000
 
 The free-text ``cases.representatives`` (at most 200 characters of names) becomes rows of
@@ -19,7 +19,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "g5d0c0000023"
-down_revision = "g0d0c0000018"
+down_revision = "g4d0c0000022"
 branch_labels = None
 depends_on = None
 
