@@ -21,6 +21,8 @@ from models import (
     Case,
     CaseClock,
     CaseReply,
+    CaseRepresentative,
+    Commendation,
     DestructionBatch,
     IssuedDocument,
     Letter,
@@ -272,9 +274,23 @@ def _full_case(create_case, staff, *, marker=MARKER, shared_party=None) -> tuple
         subject=f"事由{marker}",
         content=f"内容{marker}",
         demands=f"诉求{marker}",
-        representatives=f"代表{marker}",
         custom_values={"note": f"自定义{marker}"},
     )
+    representative = Party(name=f"代表{marker}", phone="13700000000", id_number="")
+    db.session.add(representative)
+    db.session.flush()
+    db.session.add(CaseRepresentative(case_id=case.id, party_id=representative.id, position=1))
+    db.session.add(
+        Commendation(
+            party_id=own.id,
+            case_id=case.id,
+            text=f"表扬{marker}",
+            commended_on=today(),
+            created_at=utcnow(),
+        )
+    )
+    case.result_signer_name = f"签字{marker}"
+    case.out_of_scope_reason = f"不属职责{marker}"
     now = utcnow()
     letter = Letter(
         case_id=case.id,

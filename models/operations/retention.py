@@ -34,7 +34,8 @@ from ..attachments import Attachment
 from ..audit import AuditEntry
 from ..base import to_local, utcnow
 from ..callbacks import Callback
-from ..cases import Case, CaseEvent, case_assistants, case_petitioners
+from ..cases import Case, CaseEvent, CaseRepresentative, case_assistants, case_petitioners
+from ..commendations import Commendation
 from ..contacts import Call, Letter, Visit
 from ..deadlines import CaseClock, Notification
 from ..documents import IssuedDocument
@@ -372,6 +373,11 @@ def erase_cases(case_ids: list[int], *, batch: DestructionBatch, by, at: datetim
     people.update(
         pid for pid in db.session.scalars(sa.select(Case.agent_id).where(Case.id.in_(in_cases)))
     )
+    for column, case_column in (
+        (CaseRepresentative.party_id, CaseRepresentative.case_id),
+        (Commendation.party_id, Commendation.case_id),
+    ):
+        people.update(db.session.scalars(sa.select(column).where(case_column.in_(in_cases))))
     for model, column in (
         (Letter, Letter.writer_id),
         (Visit, Visit.visitor_id),
@@ -414,6 +420,8 @@ def erase_cases(case_ids: list[int], *, batch: DestructionBatch, by, at: datetim
     execute(sa.delete(Visit.__table__).where(Visit.case_id.in_(in_cases)))
     execute(sa.delete(Call.__table__).where(Call.case_id.in_(in_cases)))
     execute(sa.delete(case_petitioners).where(case_petitioners.c.case_id.in_(in_cases)))
+    execute(sa.delete(CaseRepresentative.__table__).where(CaseRepresentative.case_id.in_(in_cases)))
+    execute(sa.delete(Commendation.__table__).where(Commendation.case_id.in_(in_cases)))
     execute(sa.delete(case_assistants).where(case_assistants.c.case_id.in_(in_cases)))
     execute(sa.delete(opinion_slip_cases).where(opinion_slip_cases.c.case_id.in_(in_cases)))
     execute(
@@ -435,9 +443,10 @@ def erase_cases(case_ids: list[int], *, batch: DestructionBatch, by, at: datetim
             subject=ERASED_SUBJECT,
             content="",
             demands=None,
-            representatives=None,
             petitioner_names=None,
             instruction=None,
+            result_signer_name=None,
+            out_of_scope_reason=None,
             agent_id=None,
             custom_values={},
             status=S.destroyed.value,
