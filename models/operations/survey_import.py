@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import logging
 import re
-from datetime import date
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -135,6 +135,10 @@ _DATE_TEXT = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\
 
 
 def _parse_day(value) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         if 1 <= value <= 2958465:  # Excel's own date range (1900-01-01 … 9999-12-31)
             return excel_serial_to_date(value)
