@@ -386,6 +386,18 @@ def _advance(case: Case, users: dict, unit: Unit, now) -> None:
     if age < 60 and stage < 0.15:
         return  # still waiting for intake
     when = case.received_at
+    if age >= 60 and stage < 0.05:
+        # A repeat of an answered matter, kept (存信) for the yearly destruction by region.
+        perform(
+            "keep",
+            case,
+            by=users["registrar"],
+            region=random.choice(KEPT_REGIONS),
+            year=to_local(case.received_at).year,
+            note="重复来信，原事项已答复",
+            at=min(when + timedelta(hours=random.randint(1, 8)), now),
+        )
+        return
 
     def later(hours_low: int, hours_high: int):
         nonlocal when
@@ -453,6 +465,8 @@ def _advance(case: Case, users: dict, unit: Unit, now) -> None:
         )
     perform("close", case, by=leader, opinion="同意办结。", at=later(4, 48))
 
+
+KEPT_REGIONS = ["城关镇", "河西乡", "梅溪镇"]
 
 INSTRUCTIONS = [
     "请{unit}认真核实，依法依规处理，按时报结。",
