@@ -115,7 +115,7 @@ def _campaign_links(view, context, model, name):
     )
     links.append(
         link.format(
-            "secondary", url_for("surveycampaign.report_view", campaign_id=model.id), _("调查报告")
+            "dark", url_for("surveycampaign.report_view", campaign_id=model.id), _("调查报告")
         )
     )
     return Markup(" ").join(links)
