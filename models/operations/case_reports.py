@@ -90,7 +90,7 @@ def report_defaults(kind: DocumentKind, case: Case) -> dict[str, str]:
             ),
             "facts": case.content or "",
             "head_count": str(case.head_count),
-            "representatives": case.representatives or "",
+            "representatives": "、".join(person.name for person in case.representatives),
             "measures": "",
             "proposals": "",
         }
