@@ -5,9 +5,11 @@ and its bad input; these walks check that the pieces join up the way an office u
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import timedelta
 
+import openpyxl
 import sqlalchemy as sa
 
 from models import (
@@ -20,11 +22,15 @@ from models import (
     OpinionBox,
     OpinionBoxOpening,
     Party,
+    SurveyCampaign,
+    SurveyResponse,
     db,
 )
 from models.base import to_local, utcnow
 from models.enums import CaseChannel, CaseStatus, DocumentKind
 from models.operations.reception import local_today
+from models.operations.surveys import ensure_owner_survey_template
+from models.surveys import RectificationOrder
 from tests.test_documents import pdf_words
 from tests.test_documents_issue15 import _pdf_of, _supervised
 from tests.test_reception import text_of
@@ -580,3 +586,113 @@ def test_s6_reception_day_register_answer_card_month_end_report_and_unit_figures
     cells = unit_row(figures, "县住房和城乡建设局")
     # 承办单位, 批次, 人次, 办理中, 已办结, 超期, 转出, 按期办结率
     assert cells[:6] == ["县住房和城乡建设局", "3", "3", "2", "1", "1"], cells
+
+
+# -- S17 -----------------------------------------------------------------------------------------
+
+
+def test_s17_survey_forms_imported_from_the_template_rectification_and_report(
+    app, client, login_as, people
+):
+    office, director = people["office"], people["leader"]
+    form_template = ensure_owner_survey_template()
+    db.session.commit()
+    today = local_today()
+
+    # 1. The office opens the year's survey on the 8-item form.
+    login_as(office)
+    response = client.post(
+        "/admin/surveycampaign/new/",
+        data={
+            "name": f"{today.year}年度业主满意度调查",
+            "template": str(form_template.id),
+            "starts_on": (today - timedelta(days=30)).isoformat(),
+            "forms_sent": "200",
+        },
+    )
+    assert response.status_code == 302, text_of(response)[-1500:]
+    campaign = db.session.scalars(sa.select(SurveyCampaign)).one()
+    titles = [item.title for item in form_template.items]
+    assert len(titles) == 8 and "维修服务" in titles and "服务态度" in titles
+
+    # 2. 180 returned forms typed into the downloaded template and imported at once.
+    download = client.get(f"/admin/surveycampaign/template/{campaign.id}/")
+    assert download.status_code == 200
+    book = openpyxl.load_workbook(io.BytesIO(download.data))
+    sheet = book.worksheets[0]
+    header = [cell.value for cell in sheet[1]]
+    assert header[3:11] == titles
+    words = ("满意", "基本满意", "不满意")
+    for n in range(180):
+        # 绿化管理 (index 5 of 8 → column) is the weakest: every other form 不满意.
+        ratings = [words[(n + k) % 3] if k != 4 else words[2 * (n % 2)] for k in range(8)]
+        opinion = "电梯维修太慢" if n % 3 == 0 else None
+        sheet.append([2000 + n, today.isoformat(), f"{n % 12 + 1}栋", *ratings, opinion])
+    filled = io.BytesIO()
+    book.save(filled)
+    response = client.post(
+        f"/admin/surveycampaign/import/{campaign.id}/",
+        data={"file": (io.BytesIO(filled.getvalue()), "回收问卷.xlsx")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302, text_of(response)[-2000:]
+    assert db.session.scalar(sa.select(sa.func.count(SurveyResponse.id))) == 180
+    results = text_of(client.get(f"/admin/surveycampaign/results/{campaign.id}/"))
+    assert "180" in results and "电梯维修太慢" in results
+
+    # 3. The director's rectification order with a deadline; reported to the owners' committee.
+    weakest = form_template.items[4]
+    due = today + timedelta(days=30)
+    response = client.post(
+        f"/admin/surveycampaign/rectify/{campaign.id}/",
+        data={
+            "item": str(weakest.id),
+            "addressee": "绿化部",
+            "content": "一个月内补种草皮",
+            "due_on": due.isoformat(),
+        },
+    )
+    assert response.status_code == 302
+    order = db.session.scalars(sa.select(RectificationOrder)).one()
+    assert order.due_on == due
+    edit = client.post(
+        f"/admin/surveycampaign/edit/?id={campaign.id}",
+        data={
+            "name": campaign.name,
+            "template": str(form_template.id),
+            "starts_on": campaign.starts_on.isoformat(),
+            "forms_sent": "200",
+            "reported_to_committee_on": today.isoformat(),
+        },
+    )
+    assert edit.status_code == 302, text_of(edit)[-1500:]
+    db.session.expire_all()
+    assert db.session.get(SurveyCampaign, campaign.id).reported_to_committee_on == today
+
+    # The director reads the PDF report: rates overall and per item, opinions, the orders.
+    login_as(director)
+    report = client.get(f"/admin/surveycampaign/report/{campaign.id}/")
+    assert report.status_code == 200 and report.mimetype == "application/pdf"
+    text = pdf_words(report.data)
+    answers = 180 * 8
+    unhappy = sum(
+        1
+        for n in range(180)
+        for k in range(8)
+        if (k != 4 and (n + k) % 3 == 2) or (k == 4 and n % 2)
+    )
+    overall = f"{(answers - unhappy) / answers * 100:.1f}%"
+    for expected in (
+        "调查报告",
+        "回收问卷180份",
+        "发放问卷200份",
+        f"总满意率{overall}",
+        "绿化管理（较弱）",
+        "50.0%",
+        "电梯维修太慢60份",
+        "绿化部",
+        "一个月内补种草皮",
+        f"{due.year}年{due.month}月{due.day}日",
+        f"已于{today.year}年{today.month}月{today.day}日报送业主委员会",
+    ):
+        assert expected in text, expected
