@@ -486,7 +486,8 @@ def test_s16_opinion_box_reminder_opening_and_slips(create_user, login_as, gover
     cases = opening.cases
     assert len(cases) == 3
     assert all(case.channel == CaseChannel.opinion_box for case in cases)
-    assert cases[0].subject == "建议增设自行车停放架。"
+    assert cases[0].subject == "建议增设自行车停放架"  # the full stop stays in the content
+    assert cases[0].content == "建议增设自行车停放架。"
     db.session.refresh(box)
     assert box.next_due_on == today + timedelta(days=5)
     log = text_of(client.get("/admin/opinionboxopening/"))

@@ -49,14 +49,16 @@ def issue_pdf(client, case, kind: str) -> str:
 
 
 def test_s20_not_accepted_notice_kept_letters_and_year_end_destruction(
-    app, client, login_as, people, create_case, create_user
+    app, client, login_as, people, create_case, create_user, create_party
 ):
     registrar, office = people["registrar"], people["office"]
     admin = create_user("admin", unit=office.unit)
 
     # 1. A demand already before a court: not accepted, litigation route, a printed notice.
-    litigated = create_case(by=registrar, subject="合同纠纷已起诉")
-    route = "诉讼、仲裁、行政复议等法定途径"
+    visitor = create_party(name="孙某", phone="13900000009")
+    litigated = create_case(by=registrar, subject="合同纠纷", petitioners=[visitor])
+    # Typed as the form's hint asks: what the visitor should do.
+    route = "通过诉讼、仲裁、行政复议等法定途径解决"
     step(
         client,
         login_as,
@@ -70,7 +72,13 @@ def test_s20_not_accepted_notice_kept_letters_and_year_end_destruction(
     page = details(client, litigated)
     assert "不予受理" in page and route in page
     notice = issue_pdf(client, litigated, "non_acceptance_notice")
-    for expected in ("不予受理", "该事项已进入诉讼程序", route, litigated.number):
+    for expected in (
+        "不予受理告知书",
+        "孙某：",
+        "经审查，本机关决定不予受理。理由如下：该事项已进入诉讼程序",
+        f"你（们）反映的事项，请{route}。",
+        litigated.number,
+    ):
         assert expected in notice, expected
 
     # 2. A letter repeating a matter answered last month: linked to it and kept (存信), with
@@ -383,6 +391,9 @@ def test_s16_opinion_box_slips_suggestion_commendation_and_public_notice(
     assert len(cases) == 3 and db.session.scalar(sa.select(sa.func.count(Case.id))) == 3
     assert {case.channel for case in cases} == {CaseChannel.opinion_box}
     suggestion = next(case for case in cases if "停放架" in case.subject)
+    # The slip's sentence is the subject, a title without its full stop; the content keeps it.
+    assert suggestion.subject == "建议在3号楼北侧增设自行车停放架"
+    assert suggestion.content == "建议在3号楼北侧增设自行车停放架。"
     assert all(case.number in log for case in cases)
 
     # 3. The resident who wrote it is identified and recorded on the matter, the director
@@ -440,7 +451,7 @@ def test_s16_opinion_box_slips_suggestion_commendation_and_public_notice(
     )
     notice = pdf_words(_pdf_of(client, response))
     for expected in (
-        "公示",
+        "关于建议在3号楼北侧增设自行车停放架整改措施的公示",
         "在3号楼北侧增设自行车停放架40个。",
         "周龑：提出增设停放架的合理建议",
         "特此公示。",

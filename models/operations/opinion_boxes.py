@@ -19,6 +19,9 @@ from .guards import ensure_permission
 
 #: Slip subjects are the slip's first line, cut to this length.
 SUBJECT_LENGTH = 40
+#: A slip's first line is usually a whole sentence; as a subject it is a title, and documents put
+#: it inside sentences ("关于…的公示"), so its closing full stop or comma is dropped.
+_SENTENCE_END = "。．.；;，,、：: "
 
 
 def _last_opening_day(box: OpinionBox):
@@ -97,7 +100,7 @@ def record_opening(opening: OpinionBoxOpening, *, by, slips: list[str] = ()) -> 
     db.session.flush()
     received_at = _received_at(opening.opened_on)
     for text in slips:
-        first_line = text.splitlines()[0]
+        first_line = text.strip().splitlines()[0].strip().rstrip(_SENTENCE_END) or text.strip()
         subject = (
             first_line if len(first_line) <= SUBJECT_LENGTH else first_line[:SUBJECT_LENGTH] + "…"
         )
