@@ -1,0 +1,281 @@
+"""S20 in headless Chromium: a registrar records 不予受理 and prints the notice, keeps a repeat
+letter as 存信; the administrator reads the 存信 register by region and year, destroys last
+year's pack for one region, reads the destruction register and the tombstone, and is refused
+when a kept letter still has a callback record under retention.
+
+Only what the screens cannot create is set up through the services: the accounts, an earlier
+answered matter and two 存信 received last year (one with a recent callback record).  A
+full-page screenshot of each step goes to ``tests/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from models import Callback, Case, db
+from models.base import utcnow
+from models.enums import CaseChannel, CaseStatus
+from models.operations.cases import register_case
+from models.operations.users import create_user
+from models.operations.workflow import keep
+from models.retention import today
+from tests.test_e2e import (  # noqa: F401  (pytest fixtures, used by name)
+    CHROMIUM,
+    TIMEOUT_MS,
+    chromium_page,
+    live_server,
+    shot,
+)
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium not found at {CHROMIUM}"),
+]
+
+PASSWORD = "E2e-secret-2026"
+REGISTRAR = ("s20_registrar", "存信登记员")
+ADMINISTRATOR = ("s20_admin", "销毁管理员")
+REGION = "城关镇"
+OTHER_REGION = "河西乡"
+
+
+def _set_up(app) -> dict:
+    """Accounts, and the matters the screens cannot back-date."""
+    last_year = today().year - 1
+    with app.app_context():
+        registrar = create_user(
+            username=REGISTRAR[0],
+            full_name=REGISTRAR[1],
+            password=PASSWORD,
+            role_codes=["registrar"],
+        )
+        create_user(
+            username=ADMINISTRATOR[0],
+            full_name=ADMINISTRATOR[1],
+            password=PASSWORD,
+            role_codes=["admin"],
+        )
+        db.session.flush()
+
+        def letter(subject: str, received) -> Case:
+            return register_case(
+                Case(
+                    channel=CaseChannel.letter,
+                    subject=subject,
+                    content=f"{subject}：来信内容。",
+                    received_at=received,
+                ),
+                by=registrar,
+            )
+
+        answered = letter("老街排水沟堵塞", utcnow() - timedelta(days=35))
+        old_kept = letter("去年的重复来信：路灯", utcnow() - timedelta(days=400))
+        keep(old_kept, by=registrar, region=REGION, year=last_year)
+        called = letter("去年的存信：噪声", utcnow() - timedelta(days=380))
+        keep(called, by=registrar, region=OTHER_REGION, year=last_year)
+        # A callback made this month: callback records are kept five years.
+        db.session.add(Callback(case=called, note="电话回访", created_by_id=registrar.id))
+        db.session.commit()
+        numbers = {
+            "answered": answered.number,
+            "old_kept": old_kept.number,
+            "called": called.number,
+            "last_year": last_year,
+        }
+        db.session.remove()
+    return numbers
+
+
+def _log_in(browser, base: str, account: tuple[str, str]):
+    context = browser.new_context(
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        viewport={"width": 1366, "height": 900},
+        accept_downloads=True,
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.goto(f"{base}/admin/login/")
+    page.get_by_label("用户名").fill(account[0])
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(f"{base}/admin/")
+    return page
+
+
+def _register_letter(page, base: str, *, name: str, subject: str, content: str) -> str:
+    """Fill in 来信登记 for a new writer and a new matter; return the case's number."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{base}/admin/letter/new/")
+    page.locator("#new_person_name").fill(name)
+    page.locator("#new_subject").fill(subject)
+    page.locator("#new_content").fill(content)
+    page.locator("input[type=submit][value='保存']").click()
+    page.wait_for_url(re.compile(r"/admin/letter/(\?[^/]*)?$"))
+    expect(page.locator(".alert-danger")).to_have_count(0)
+    page.goto(f"{base}/admin/case/?search={subject}")
+    row = page.locator("table.model-list tbody tr")
+    expect(row).to_have_count(1)
+    number = row.first.locator("a", has_text=re.compile(r"^XF")).first.inner_text().strip()
+    row.first.get_by_role("link", name=number).click()
+    page.wait_for_url(re.compile(r"/admin/case/details/"))
+    return number
+
+
+def _open_step(page, code: str) -> None:
+    """Click the step's button on the case page (opening 更多 when it lives there)."""
+    link = page.locator(f".workflow-steps a[href*='/workflow/{code}/']")
+    if not link.is_visible():
+        page.locator(".workflow-steps .dropdown-toggle").click()
+    link.click()
+    page.wait_for_url(re.compile(rf"/admin/workflow/{code}/"))
+
+
+def test_s20_not_accepted_kept_register_and_batch_destruction(live_server, chromium_page):  # noqa: F811
+    from playwright.sync_api import expect
+
+    app, base = live_server
+    numbers = _set_up(app)
+    last_year = numbers["last_year"]
+    browser = chromium_page.context.browser
+    errors: list[str] = []
+
+    # == The registrar ====================================================================
+    page = _log_in(browser, base, REGISTRAR)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    # -- 1. A visitor's dispute is already before a court: 不予受理 with the legal route ---
+    refused = _register_letter(
+        page,
+        base,
+        name="赵诉讼",
+        subject="邻里宅基地纠纷（已起诉）",
+        content="与邻居宅基地界址纠纷，已向县人民法院起诉，仍要求信访部门处理。",
+    )
+    _open_step(page, "not_accept")
+    page.locator("#reason").fill("该纠纷已由人民法院受理，属于诉讼程序处理的事项。")
+    page.locator("#legal_route").fill("诉讼、仲裁、行政复议等法定途径")
+    shot(page, "s20_01_not_accept_form")
+    page.get_by_role("button", name=re.compile("^确定：")).click()
+    page.wait_for_url(re.compile(r"/admin/case/details/"))
+    expect(page.locator(".badge").first).to_contain_text("不予受理")
+    expect(page.locator("body")).to_contain_text("诉讼、仲裁、行政复议等法定途径")
+
+    # Issue the notice (it opens in a new tab), then download it from the documents table.
+    issue = page.locator(".case-documents form[action*='non_acceptance_notice'] button")
+    with page.expect_popup() as popup:
+        issue.click()
+    popup.value.close()
+    page.reload()
+    documents = page.locator("table.issued-documents")
+    expect(documents).to_contain_text("不予受理告知书")
+    shot(page, "s20_02_not_accepted_case")
+    with page.expect_download() as download:
+        documents.get_by_role("link", name="下载").first.click()
+    pdf = Path(download.value.path()).read_bytes()
+    assert pdf.startswith(b"%PDF"), pdf[:20]
+    assert download.value.suggested_filename.endswith(".pdf")
+
+    # -- 2. A repeat letter: linked to the answered matter and kept as 存信 ---------------
+    repeat = _register_letter(
+        page,
+        base,
+        name="钱重复",
+        subject="老街排水沟又堵了（重复来信）",
+        content="上月已反映老街排水沟堵塞并已答复，现再次来信反映同一问题。",
+    )
+    _open_step(page, "keep")
+    page.locator("#region").fill(REGION)
+    page.locator("#year").fill(str(last_year))
+    page.locator("#related_number").fill(numbers["answered"])
+    shot(page, "s20_03_keep_form")
+    page.get_by_role("button", name=re.compile("^确定：")).click()
+    page.wait_for_url(re.compile(r"/admin/case/details/"))
+    expect(page.locator(".badge").first).to_contain_text("存信")
+    expect(page.locator("body")).to_contain_text(numbers["answered"])
+    shot(page, "s20_04_kept_case")
+    page.context.close()
+
+    # == The administrator ================================================================
+    page = _log_in(browser, base, ADMINISTRATOR)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("dialog", lambda dialog: dialog.accept())
+
+    # -- 3. The 存信 register grouped by year and region, then filtered ------------------
+    page.goto(f"{base}/admin/keptletters/")
+    groups = page.locator("table.kept-groups tbody tr")
+    expect(groups).to_have_count(2)
+    here = groups.filter(has_text=REGION)
+    expect(here.locator("td").nth(0)).to_have_text(str(last_year))
+    expect(here.locator("td").nth(2)).to_have_text("2")
+    expect(groups.filter(has_text=OTHER_REGION).locator("td").nth(2)).to_have_text("1")
+    shot(page, "s20_05_kept_register")
+
+    page.locator("#year").select_option(str(last_year))
+    page.locator("#region").select_option(REGION)
+    page.locator("form.kept-filter button").click()
+    page.wait_for_url(re.compile(r"region="))
+    listed = page.locator("table.kept-cases tbody tr")
+    expect(listed).to_have_count(2)
+    expect(page.locator("table.kept-cases")).to_contain_text(repeat)
+    expect(page.locator("table.kept-cases")).to_contain_text(numbers["old_kept"])
+    expect(page.locator("table.kept-cases")).not_to_contain_text(numbers["called"])
+
+    # -- 4. Year-end batch destruction for last year and this region ---------------------
+    page.locator("input[name=note]").fill(f"{last_year}年{REGION}存信")
+    shot(page, "s20_06_kept_filtered")
+    page.get_by_role("button", name="销毁本年份本地区的全部存信").click()
+    page.wait_for_load_state()
+    expect(page.locator(".alert-success, .alert-info").first).to_be_visible()
+    shot(page, "s20_07_after_destruction")
+
+    # -- 5. The destruction register: who, when, which items ------------------------------
+    page.goto(f"{base}/admin/destructionbatch/")
+    batches = page.locator("table.model-list tbody tr")
+    expect(batches).to_have_count(1)
+    expect(batches.first).to_contain_text(ADMINISTRATOR[1])
+    expect(batches.first).to_contain_text(str(last_year))
+    expect(batches.first).to_contain_text(REGION)
+    shot(page, "s20_08_destruction_register")
+    page.goto(f"{base}/admin/destructionbatch/details/?id=1")
+    items = page.locator("table.batch-items")
+    expect(items.locator("tbody tr")).to_have_count(2)
+    expect(items).to_contain_text(repeat)
+    expect(items).to_contain_text(numbers["old_kept"])
+    shot(page, "s20_09_destruction_batch")
+
+    # -- 6. A destroyed case shows only its tombstone -------------------------------------
+    page.goto(f"{base}/admin/case/?search={repeat}")
+    page.locator("table.model-list tbody tr").first.get_by_role("link", name=repeat).click()
+    page.wait_for_url(re.compile(r"/admin/case/details/"))
+    expect(page.locator(".tombstone")).to_be_visible()
+    body = page.locator("body")
+    expect(body).to_contain_text(repeat)
+    for gone in ("老街排水沟又堵了", "再次来信反映", "钱重复"):
+        expect(body).not_to_contain_text(gone)
+    shot(page, "s20_10_tombstone")
+
+    # -- 7. A kept letter with a recent callback record cannot be destroyed early ---------
+    page.goto(f"{base}/admin/keptletters/?year={last_year}&region={OTHER_REGION}")
+    page.locator("table.kept-cases input[name=case_id]").check()
+    page.get_by_role("button", name="销毁所选存信").click()
+    error = page.locator(".retention-error")
+    expect(error).to_contain_text("本批未销毁任何事项")
+    expect(error).to_contain_text(numbers["called"])
+    expect(error).to_contain_text("回访记录")
+    shot(page, "s20_11_refused_under_retention")
+    page.context.close()
+
+    with app.app_context():
+        statuses = dict(db.session.execute(sa.select(Case.number, Case.status)).all())
+        db.session.remove()
+    assert statuses[refused] == CaseStatus.not_accepted
+    assert statuses[repeat] == statuses[numbers["old_kept"]] == CaseStatus.destroyed
+    assert statuses[numbers["called"]] == CaseStatus.kept
+    assert errors == [], f"JavaScript errors on the pages: {errors}"
