@@ -269,6 +269,9 @@ def test_s20_not_accepted_kept_register_and_batch_destruction(live_server, chrom
     expect(error).to_contain_text("本批未销毁任何事项")
     expect(error).to_contain_text(numbers["called"])
     expect(error).to_contain_text("回访记录")
+    # The refusal leaves the administrator on the register as it was filtered.
+    expect(page.locator("#region")).to_have_value(OTHER_REGION)
+    expect(page.locator("table.kept-cases")).to_contain_text(numbers["called"])
     shot(page, "s20_11_refused_under_retention")
     page.context.close()
 
