@@ -24,8 +24,10 @@ from models.operations.cases import register_case
 from models.operations.users import create_user
 from models.operations.workflow import keep
 from models.retention import today
+from tests.test_documents import pdf_words
 from tests.test_e2e import (  # noqa: F401  (pytest fixtures, used by name)
     CHROMIUM,
+    SCREENSHOTS,
     TIMEOUT_MS,
     chromium_page,
     live_server,
@@ -181,6 +183,8 @@ def test_s20_not_accepted_kept_register_and_batch_destruction(live_server, chrom
     pdf = Path(download.value.path()).read_bytes()
     assert pdf.startswith(b"%PDF"), pdf[:20]
     assert download.value.suggested_filename.endswith(".pdf")
+    assert "诉讼、仲裁、行政复议等法定途径" in pdf_words(pdf)
+    download.value.save_as(SCREENSHOTS / "s20_02_non_acceptance_notice.pdf")
 
     # -- 2. A repeat letter: linked to the answered matter and kept as 存信 ---------------
     repeat = _register_letter(
