@@ -11,15 +11,15 @@ full-page screenshot of each step goes to ``tests/screenshots/``.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from models import Callback, Case, db
-from models.base import utcnow
-from models.enums import CaseChannel, CaseStatus
+from models import Callback, Case, CaseEvent, db
+from models.base import local_zone, utcnow
+from models.enums import CaseChannel, CaseStatus, EventKind
 from models.operations.cases import register_case
 from models.operations.users import create_user
 from models.operations.workflow import keep
@@ -33,6 +33,7 @@ from tests.test_e2e import (  # noqa: F401  (pytest fixtures, used by name)
     live_server,
     shot,
 )
+from tests.test_reception_issue15 import REPRESENTATIVES
 
 pytestmark = [
     pytest.mark.e2e,
@@ -286,3 +287,134 @@ def test_s20_not_accepted_kept_register_and_batch_destruction(live_server, chrom
     assert statuses[repeat] == statuses[numbers["old_kept"]] == CaseStatus.destroyed
     assert statuses[numbers["called"]] == CaseStatus.kept
     assert errors == [], f"JavaScript errors on the pages: {errors}"
+
+
+# -- S19 steps 1-2 ----------------------------------------------------------------------------
+
+RECEPTIONIST = ("s19_registrar", "集体访接待员")
+LEADER = ("s19_leader", "孙分管领导")
+
+
+def test_s19_group_visit_special_and_information_reports(live_server, chromium_page):  # noqa: F811
+    from playwright.sync_api import expect
+
+    app, base = live_server
+    with app.app_context():
+        create_user(
+            username=RECEPTIONIST[0],
+            full_name=RECEPTIONIST[1],
+            password=PASSWORD,
+            role_codes=["registrar"],
+        )
+        create_user(
+            username=LEADER[0], full_name=LEADER[1], password=PASSWORD, role_codes=["leader"]
+        )
+        db.session.commit()
+        db.session.remove()
+    browser = chromium_page.context.browser
+    errors: list[str] = []
+
+    # -- 1. The receptionist registers the group visit with its five representatives ------
+    page = _log_in(browser, base, RECEPTIONIST)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{base}/admin/visit/new/")
+    page.locator("#new_person_name").fill("周一")
+    page.locator("#new_subject").fill("反对小区旁建设通信基站")
+    page.locator("#new_content").fill("三十名居民集体来访，反对在小区旁建设通信基站。")
+    # Flask-Admin dresses the select in Select2: choose like a person does.
+    page.locator("#s2id_kind").click()
+    page.locator(".select2-result-label", has_text="集体来访").click()
+    expect(page.locator("#kind")).to_have_value("group")
+    page.locator("#head_count").fill("30")
+    page.locator("#purpose").fill("反对建设通信基站")
+    page.locator("#representative_lines").fill(
+        "\n".join(" ".join(part for part in person if part) for person in REPRESENTATIVES)
+    )
+    shot(page, "s19_01_group_visit_form")
+    page.locator("input[type=submit][value='保存']").click()
+    page.wait_for_url(re.compile(r"/admin/visit/(\?[^/]*)?$"))
+    expect(page.locator(".alert-danger")).to_have_count(0)
+    page.goto(f"{base}/admin/case/?search=通信基站")
+    page.locator("table.model-list tbody tr").first.locator("a", has_text="XF").first.click()
+    page.wait_for_url(re.compile(r"/admin/case/details/"))
+    body = page.locator("body")
+    expect(body).to_contain_text("集体")
+    for name, id_number, _phone in REPRESENTATIVES:
+        expect(body).to_contain_text(name)
+        # ID numbers show shortened, as in the register of people.
+        expect(body).to_contain_text(f"{id_number[:6]}********{id_number[-4:]}")
+    expect(page.locator("table").first).to_contain_text("30")
+    case_url = page.url
+    # A major group visit: the receptionist marks the matter 重大 on the case form.
+    page.locator(".nav-tabs a", has_text="编辑").click()
+    page.wait_for_url(re.compile(r"/admin/case/edit/"))
+    page.locator("#is_major").check()
+    page.locator("input[type=submit][value='保存']").click()
+    page.goto(case_url)
+    expect(page.locator("body")).to_contain_text("重大")
+    shot(page, "s19_02_group_case")
+
+    # -- 2a. The 专报 for the leader, drafted and issued at once ---------------------------
+    page.locator(".case-reports a", has_text="起草专报").click()
+    page.wait_for_url(re.compile(r"/documents/draft/\d+/special_report/"))
+    expect(page.locator("#head_count")).to_have_value("30")
+    page.locator("#addressee").fill("县委、县政府领导")
+    page.locator("#facts").fill("上午九时许三十名居民聚集在信访局门口，情绪激动。")
+    page.locator("#measures").fill("安排五名代表座谈，现场秩序已平稳。")
+    page.locator("#proposals").fill("建议工信局一周内召开听证会。")
+    shot(page, "s19_03_special_report_form")
+    # Saving issues it and opens the PDF in the browser.
+    with page.expect_response(re.compile(r"/admin/documents/\d+/pdf")) as opened:
+        page.locator("form.report-draft button[type=submit]").click()
+    assert opened.value.headers["content-type"] == "application/pdf"
+    # Chromium hands the navigation to its PDF viewer; fetch the same URL with the session.
+    pdf = page.context.request.get(opened.value.url).body()
+    (SCREENSHOTS / "s19_03_special_report.pdf").write_bytes(pdf)
+    special = pdf_words(pdf)
+    for expected in ("专报", "县委、县政府领导：", "周一等30人来访", "以上报告妥否，请批示。"):
+        assert expected in special, expected
+
+    # -- 2b. The information report goes up at once: drafted, waiting for the leader ------
+    page.goto(case_url)
+    page.locator(".case-reports a", has_text="起草信访信息报告").click()
+    page.wait_for_url(re.compile(r"/documents/draft/\d+/information_report/"))
+    expect(page.locator("#category")).to_have_value("重大集体访")
+    page.locator("#facts").fill("三十名居民集体来访，反对建设通信基站。")
+    page.locator("#measures").fill("已安排代表座谈，现场稳控。")
+    shot(page, "s19_04_information_report_form")
+    page.locator("form.report-draft button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/admin/case/details/"))
+    expect(page.locator(".information-report")).to_contain_text("待领导签发")
+    shot(page, "s19_05_waiting_for_sign_off")
+    page.context.close()
+
+    # -- 2c. The leader in charge signs it off with the time it was reported ---------------
+    page = _log_in(browser, base, LEADER)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(case_url)
+    reported = page.locator(".sign-off-form #reported_at")
+    reported_text = (
+        datetime.now(local_zone()).replace(second=0, microsecond=0).strftime("%Y-%m-%dT%H:%M")
+    )
+    reported.fill(reported_text)
+    page.locator(".sign-off-form button[type=submit]").click()
+    report = page.locator(".information-report")
+    expect(report).to_contain_text(f"{LEADER[1]}于")
+    expect(report).to_contain_text(f"上报时间 {reported_text.replace('T', ' ')}")
+    shot(page, "s19_06_signed_off")
+    page.context.close()
+    assert errors == [], f"JavaScript errors on the pages: {errors}"
+
+    with app.app_context():
+        case = db.session.scalar(sa.select(Case).where(Case.subject == "反对小区旁建设通信基站"))
+        assert (case.is_group, case.is_major, case.head_count) == (True, True, 30)
+        assert [person.name for person in case.representatives] == [
+            name for name, _id, _phone in REPRESENTATIVES
+        ]
+        signed = db.session.scalars(
+            sa.select(CaseEvent).where(
+                CaseEvent.case_id == case.id, CaseEvent.kind == EventKind.sign_off_report
+            )
+        ).one()
+        assert signed.created_by.full_name == LEADER[1]
+        db.session.remove()
