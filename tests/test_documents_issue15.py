@@ -29,6 +29,7 @@ from models.operations import NotPermitted, ValidationFailed
 from models.operations.callbacks import record_callback
 from models.operations.case_reports import commend_party, draft_report, sign_off_report
 from models.operations.documents import DOCUMENT_NUMBER, issue_document
+from models.operations.representatives import parse_representatives, set_representatives
 from models.operations.supervision_report import (
     DONE,
     IN_PROGRESS,
@@ -97,8 +98,9 @@ def group_case(people, create_case, create_party):
         is_group=True,
         is_major=True,
         head_count=30,
-        representatives="李喆、赵玥",
     )
+    # Representatives are people linked to the case since the merge, not free text.
+    set_representatives(case, parse_representatives("李喆\n赵玥"), by=people["registrar"])
     perform("accept", case, by=people["registrar"])
     db.session.commit()
     return case

@@ -90,7 +90,8 @@ def report_defaults(kind: DocumentKind, case: Case) -> dict[str, str]:
             ),
             "facts": case.content or "",
             "head_count": str(case.head_count),
-            "representatives": case.representatives or "",
+            # The representatives are people now: the report names them, never their objects.
+            "representatives": "、".join(party.name for party in case.representatives),
             "measures": "",
             "proposals": "",
         }
