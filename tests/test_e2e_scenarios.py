@@ -351,7 +351,7 @@ def test_s19_group_visit_special_and_information_reports(live_server, chromium_p
     page.locator("#is_major").check()
     page.locator("input[type=submit][value='保存']").click()
     page.goto(case_url)
-    expect(page.locator("body")).to_contain_text("重大")
+    expect(page.locator("td .badge", has_text="重大")).to_be_visible()
     shot(page, "s19_02_group_case")
 
     # -- 2a. The 专报 for the leader, drafted and issued at once ---------------------------
@@ -371,7 +371,13 @@ def test_s19_group_visit_special_and_information_reports(live_server, chromium_p
     pdf = page.context.request.get(opened.value.url).body()
     (SCREENSHOTS / "s19_03_special_report.pdf").write_bytes(pdf)
     special = pdf_words(pdf)
-    for expected in ("专报", "县委、县政府领导：", "周一等30人来访", "以上报告妥否，请批示。"):
+    for expected in (
+        "专报",
+        "县委、县政府领导：",
+        "周一等30人来访",
+        "推选周一、吴二、郑三、王四、冯五为代表",
+        "以上报告妥否，请批示。",
+    ):
         assert expected in special, expected
 
     # -- 2b. The information report goes up at once: drafted, waiting for the leader ------
