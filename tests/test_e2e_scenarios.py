@@ -355,7 +355,8 @@ def test_s19_group_visit_special_and_information_reports(live_server, chromium_p
     # The less common steps wait behind 更多: it opens.
     page.locator(".workflow-steps .dropdown-toggle").click()
     expect(page.locator(".workflow-steps .dropdown-menu a").first).to_be_visible()
-    page.keyboard.press("Escape")
+    page.locator(".workflow-steps .dropdown-toggle").click()
+    expect(page.locator(".workflow-steps .dropdown-menu")).to_be_hidden()
     shot(page, "s19_02_group_case")
 
     # -- 2a. The 专报 for the leader, drafted and issued at once ---------------------------
