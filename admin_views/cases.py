@@ -204,7 +204,7 @@ def representatives_field() -> TextAreaField:
         description=_l(
             "集体访、联名信的代表人，每行一人：姓名 身份证号码 联系电话（证件号码、电话可不填）"
         ),
-        render_kw={"rows": 3, "placeholder": _l("张三 110101199003074514 13800138000")},
+        render_kw={"rows": 6, "placeholder": _l("张三 110101199003074514 13800138000")},
     )
 
 

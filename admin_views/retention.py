@@ -185,6 +185,9 @@ class KeptLettersView(BaseView):
             abort(403)
         selected = request.form.getlist("case_id")
         by_selection = request.form.get("mode") == "selected"
+        # The register's filter, kept apart from the batch's own year and region (None when
+        # destroying a selection) so a refusal shows the page the administrator was on.
+        shown_region = (request.form.get("region") or "").strip() or None
         year, region = request.form.get("year"), request.form.get("region")
         try:
             if by_selection and not selected:
@@ -205,7 +208,7 @@ class KeptLettersView(BaseView):
                 shown_year = parse_year(request.form.get("year"))
             except ValidationFailed:
                 shown_year = None
-            return self._page(shown_year, (region or "").strip() or None, str(error), 400)
+            return self._page(shown_year, shown_region, str(error), 400)
         flash(
             _(
                 "已销毁 %(count)s 件存信，批次 %(number)s",
