@@ -36,12 +36,8 @@ from models.enums import (
     CaseChannel,
     CasePriority,
     CaseStatus,
-    ContactMethod,
     DocumentKind,
     EventKind,
-    OutOfScopePolicy,
-    ReplyKind,
-    ReplyMethod,
     Satisfaction,
 )
 from models.operations.attachments import attachment_root, delete_attachment, store_attachment
@@ -72,7 +68,7 @@ from models.policies import (
 )
 
 from .base import ProtectedModelView
-from .case_records import case_facts, recorded_steps
+from .case_records import case_facts, describe_step_event, local_time_text, recorded_steps
 from .confidential import list_value, log_confidential_view, masked, reporter_hidden
 from .custom_fields import (
     CustomFieldFormMixin,
@@ -736,130 +732,6 @@ def _changed_fields_text(data: dict, labels_by_key: dict) -> str:
         return ""
     names = _("、").join(str(labels_by_key.get(key, key)) for key in changed)
     return _("修改了：%(fields)s", fields=names)
-
-
-STEP_DATA_LABELS = {
-    "reason": _l("理由"),
-    "legal_route": _l("法定途径或有权处理的机关"),
-    "region": _l("地区"),
-    "year": _l("年份"),
-    "related": _l("关联事项"),
-    "answer": _l("答复内容"),
-    "proposal": _l("拟办意见"),
-    "leader": _l("送阅领导"),
-    "instruction": _l("批示"),
-    "handling_unit": _l("承办单位"),
-    "handler": _l("承办人"),
-    "assistant": _l("协办人"),
-    "approved_by": _l("批准人"),
-    "due_on": _l("批示期限"),
-    "supervised": _l("督办"),
-    "target_unit": _l("转送单位"),
-    "petitioner_informed": _l("已告知信访人"),
-    "informed_how": _l("告知方式"),
-    "returned_to": _l("退回对象"),
-    "suggested_destination": _l("建议转往"),
-    "within_limit": _l("在期限内"),
-    "findings": _l("调查情况"),
-    "responsible_unit": _l("责任单位"),
-    "needs_rectification": _l("须报整改方案"),
-    "difficulties": _l("困难"),
-    "amount": _l("申请延期"),
-    "approved": _l("同意"),
-    "granted": _l("批准延期"),
-    "facts": _l("查明事实"),
-    "decision": _l("处理意见"),
-    "kind": _l("答复类型"),
-    "recipient": _l("答复对象"),
-    "method": _l("答复方式"),
-    "text": _l("答复内容"),
-    "contact_method": _l("联系方式"),
-    "contacted_at": _l("联系时间"),
-    "person": _l("联系对象"),
-    "summary": _l("联系内容"),
-    "result": _l("结果"),
-    "opinion": _l("意见"),
-    "signed_by": _l("签批人"),
-    "upheld": _l("维持原意见"),
-    "requested_on": _l("申请日期"),
-    "volume": _l("卷宗号"),
-    "batch": _l("销毁批次"),
-    "into": _l("并入"),
-    "from_case": _l("并入的事项"),
-    "children": _l("子事项"),
-    "message": _l("提醒"),
-    "routing_rule": _l("分派规则"),
-    "routed_unit": _l("规则建议的承办单位"),
-    "routed_handler": _l("规则建议的承办人"),
-    "auto_assigned": _l("已按规则自动交办"),
-    "routing_overridden": _l("未采用规则建议"),
-    "priority": _l("紧急程度"),
-    "due_at": _l("期限"),
-    "note": _l("说明"),
-    "stood_in": _l("代为办理（无人担任该职责）"),
-    "result_signer": _l("签字的分管领导"),
-    "reported_to_office_on": _l("报送办公室日期"),
-    "forwarding_unit": _l("原批转单位"),
-    "policy": _l("本单位规定"),
-    "old_due_at": _l("原期限"),
-    "requested": _l("申请延期时长"),
-    "notified": _l("已通知"),
-    "no_callback": _l("匿名且未留联系方式，不安排回访"),
-}
-
-
-def describe_step_event(data: dict, reporter_hidden: bool = False) -> str:
-    """Status change and the step's inputs, as one Chinese line (texts addressed to or about a
-    hidden reporter, such as the reply "告知举报人…", masked)."""
-    parts = []
-    before, after = data.get("from"), data.get("to")
-    if before and after and before != after:
-        parts.append(f"{CaseStatus.title_of(before)} → {CaseStatus.title_of(after)}")
-    parts.extend(f"{label}：{value}" for label, value in step_value_rows(data, reporter_hidden))
-    return "；".join(parts)
-
-
-def step_value_rows(data: dict, reporter_hidden: bool = False) -> list[tuple[str, str]]:
-    """A step's recorded inputs as ``(label, value)`` pairs, in the order of the labels (the
-    timeline line and the case page's records both read them from here)."""
-    rows = []
-    for key, label in STEP_DATA_LABELS.items():
-        value = data.get(key)
-        if value in (None, "", [], False) and key not in ("approved", "upheld"):
-            continue
-        if value is None:
-            continue
-        if timeline_value_hidden(key, reporter_hidden):
-            value = masked()
-        elif isinstance(value, bool):
-            value = _("是") if value else _("否")
-        elif key in ("due_at", "contacted_at", "old_due_at"):
-            value = local_time_text(value)
-        elif key == "policy":
-            value = OutOfScopePolicy.title_of(value)
-        elif key == "method":
-            value = ReplyMethod.title_of(value)
-        elif key == "kind":
-            value = ReplyKind.title_of(value)
-        elif key == "contact_method":
-            value = ContactMethod.title_of(value)
-        elif key in ("amount", "granted", "requested") and data.get("unit"):
-            value = f"{value}{data['unit']}"
-        elif isinstance(value, list):
-            value = "、".join(str(item) for item in value)
-        rows.append((str(label), str(value)))
-    return rows
-
-
-def local_time_text(value: str) -> str:
-    from datetime import datetime
-
-    from models.base import format_local
-
-    try:
-        return format_local(datetime.fromisoformat(value))
-    except ValueError:
-        return value
 
 
 def _case_link(view, context, model, name):

@@ -41,8 +41,9 @@ from ..enums import (
     UnitKind,
 )
 from ..operations import ValidationFailed
+from ..operations.retention import apply_retention_rules
 from ..permissions import PERMISSIONS
-from ..retention import apply_retention_rules, export_retention_rules
+from ..retention import export_retention_rules
 from ..routing import apply_routing_rules, export_routing_rules
 from ..settings import DEFAULT_SETTINGS, SystemSetting
 from ..units import Unit

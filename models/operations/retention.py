@@ -35,11 +35,12 @@ from ..audit import AuditEntry
 from ..base import to_local, utcnow
 from ..callbacks import Callback
 from ..cases import Case, CaseEvent, CaseRepresentative, case_assistants, case_petitioners
+from ..categories import Category
 from ..commendations import Commendation
 from ..contacts import Call, Letter, Visit
 from ..deadlines import CaseClock, Notification
 from ..documents import IssuedDocument
-from ..enums import CaseStatus
+from ..enums import CaseStatus, RetentionOutcome
 from ..opinion_boxes import opinion_slip_cases
 from ..parties import Party
 from ..policies import OPEN_STATUSES, visible_cases_clause
@@ -49,8 +50,10 @@ from ..replies import CaseReply, OutgoingContact
 from ..retention import (
     CALLBACK_RETENTION_YEARS,
     DestructionBatch,
+    RetentionRule,
     add_years,
     case_retain_until,
+    check_retention_rule,
     local_day,
     outcome_of,
     today,
@@ -591,3 +594,44 @@ def print_destruction_register(by, *, batch_id=None, year=None) -> bytes:
         by=by,
         data={"batch_id": batch_id, "year": year},
     )
+
+
+def apply_retention_rules(items: list[dict]) -> None:
+    """Make the rules those of ``items`` (update by name, add, delete the others), then
+    recompute the retention dates. A bad item raises ``ValidationFailed`` naming the rule;
+    the caller rolls back. Flushes, never commits."""
+    existing = {rule.name: rule for rule in db.session.scalars(sa.select(RetentionRule))}
+    wanted = set()
+    for item in items:
+        name = str(item.get("name") or "").strip()
+        rule = existing.get(name) or RetentionRule(name=name)
+        try:
+            category = None
+            if item.get("category"):
+                category = db.session.scalar(
+                    sa.select(Category).where(Category.code == item["category"])
+                )
+                if category is None:
+                    raise ValueError(_("没有代码为“%(code)s”的分类", code=item["category"]))
+            rule.category = category
+            rule.outcome = RetentionOutcome(item.get("outcome") or "any")
+            rule.years = int(item["years"])
+            rule.is_active = bool(item.get("is_active", True))
+            rule.note = item.get("note") or None
+            check_retention_rule(rule)
+        except (ValueError, KeyError, TypeError) as error:
+            raise ValidationFailed(
+                _("保存期限规则“%(name)s”有误：%(error)s", name=name, error=error)
+            ) from error
+        except ValidationFailed as error:
+            raise ValidationFailed(
+                _("保存期限规则“%(name)s”有误：%(error)s", name=name, error=error),
+                field=error.field,
+            ) from error
+        wanted.add(name)
+        db.session.add(rule)
+    for name, rule in existing.items():
+        if name not in wanted:
+            db.session.delete(rule)
+    db.session.flush()
+    refresh_retention()
