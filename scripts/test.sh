@@ -23,4 +23,7 @@ if [ -n "${TEST_DATABASE_URL:-}" ]; then
 else
   echo "==> pytest（仅 SQLite：未找到可连接的 PostgreSQL）"
 fi
-exec .venv/bin/python -m pytest "$@"
+# One worker per core (pytest-xdist); each worker has its own SQLite files and its own
+# PostgreSQL database (<name>_gw0, <name>_gw1 …), created on first use. A module stays on one
+# worker, so populations built once per module are built once. Pass -n 0 to run in one process.
+exec .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-auto}" --dist loadscope "$@"

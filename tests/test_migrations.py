@@ -7,9 +7,9 @@ from alembic.migration import MigrationContext
 from flask_migrate import upgrade
 
 from models import db
-from tests.conftest import TEST_CONFIG, postgres_url
+from tests.conftest import TEST_CONFIG, postgres_url, worker_suffix
 
-MIGRATION_DB = "xinfang_migration_test"
+MIGRATION_DB = "xinfang_migration_test" + worker_suffix()
 
 
 def _fresh_postgres_url() -> str:
