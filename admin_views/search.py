@@ -54,7 +54,9 @@ class NumberSearchMixin:
         if number is None:
             return super()._apply_search(query, count_query, joins, count_joins, search)
         if self.model is Case:
-            condition = Case.number == number
+            # A number's beginning also looks like a number (XF2026-00001): it finds the
+            # numbers it starts, from the trigram index, beside the indexed equality.
+            condition = sa.or_(Case.number == number, contains(Case.number, search.strip()))
         else:
             case_id = sa.select(Case.id).where(Case.number == number).scalar_subquery()
             condition = self.model.case_id == case_id
@@ -134,31 +136,33 @@ def case_search_condition(term: str, user):
     if numbers:
         by_number = sa.select(Party.id).where(sa.or_(*numbers))
         people += [
-            _case_id_among(
+            _among(
+                Case.id,
                 sa.select(case_petitioners.c.case_id).where(
                     case_petitioners.c.party_id.in_(by_number)
-                )
+                ),
             ),
-            Case.agent_id.in_(by_number),
+            _among(Case.agent_id, by_number),
         ]
     representatives = sa.select(Party.id).where(sa.or_(contains(Party.name, term), *numbers))
     people.append(
-        _case_id_among(
+        _among(
+            Case.id,
             sa.select(CaseRepresentative.case_id).where(
                 CaseRepresentative.party_id.in_(representatives)
-            )
+            ),
         )
     )
     branches += [sa.and_(found, visible) for found in people]
     return sa.or_(*branches)
 
 
-def _case_id_among(case_ids):
-    """``Case.id IN (case_ids)``; on PostgreSQL ``= ANY(ARRAY(case_ids))``, which the planner
-    runs once and looks up in the primary key, so that it can join an OR of index scans."""
+def _among(column, ids):
+    """``column IN (ids)``; on PostgreSQL ``= ANY(ARRAY(ids))``, which the planner runs once
+    and looks up in ``column``'s index, so that it can join an OR of index scans."""
     if _on_postgresql():
-        return Case.id == sa.any_(sa.func.array(case_ids.scalar_subquery()))
-    return Case.id.in_(case_ids)
+        return column == sa.any_(sa.func.array(ids.scalar_subquery()))
+    return column.in_(ids)
 
 
 class CaseRecordSearchMixin(NumberSearchMixin):
