@@ -86,7 +86,13 @@ from .filters import (
 from .labels import labels
 from .lookups import case_lookup, party_lookup
 from .retention import RetentionFilter, destroy_selected_cases, tombstone_context
-from .search import CaseRecordSearchMixin, NumberSearchMixin, as_case_number, case_search_condition
+from .search import (
+    CaseRecordSearchMixin,
+    NumberSearchMixin,
+    as_case_number,
+    case_search_condition,
+    shortest_number_length,
+)
 from .workflow import clock_rows, report_bulk, run_bulk
 
 category_options = CachedOptions(
@@ -397,7 +403,10 @@ class CaseView(
         return _("事项编号、事项标题、信访人、代表人、电话或身份证号")
 
     def _apply_search(self, query, count_query, joins, count_joins, search):
-        if as_case_number(search):
+        number = as_case_number(search)
+        if number and len(number) >= shortest_number_length():
+            # A whole number: the indexed equality (NumberSearchMixin). The beginning of one
+            # (XF2026-00001) is searched below like any part of a number.
             return super()._apply_search(query, count_query, joins, count_joins, search)
         # Every term must match (subject, part of the number, or a person's name, phone or
         # ID number); see admin_views.search.case_search_condition for the indexes that answer it

@@ -34,6 +34,15 @@ def number_regex() -> re.Pattern:
     return re.compile(regex, re.IGNORECASE)
 
 
+def shortest_number_length() -> int:
+    """The length of the shortest number the configured pattern produces (``XF2026-000001``);
+    a shorter term that looks like a number is only the beginning of one."""
+    try:
+        return len(SystemSetting.get("case_number_pattern").format(year=2026, seq=1))
+    except (KeyError, IndexError, ValueError):
+        return 0
+
+
 def as_case_number(search: str | None) -> str | None:
     """Return the search text as a registration number when it looks like one."""
     term = (search or "").strip()
@@ -54,9 +63,7 @@ class NumberSearchMixin:
         if number is None:
             return super()._apply_search(query, count_query, joins, count_joins, search)
         if self.model is Case:
-            # A number's beginning also looks like a number (XF2026-00001): it finds the
-            # numbers it starts, from the trigram index, beside the indexed equality.
-            condition = sa.or_(Case.number == number, contains(Case.number, search.strip()))
+            condition = Case.number == number
         else:
             case_id = sa.select(Case.id).where(Case.number == number).scalar_subquery()
             condition = self.model.case_id == case_id

@@ -118,6 +118,8 @@ def terms() -> list[tuple[str, str]]:
     return [
         ("2-char name", names[len(names) // 2]),
         ("2-char, no match", NO_MATCH_2),
+        ("2-char, common word", "小区"),
+        ("1 char (no index; walks the list)", "张"),
         ("3-char name", names3[len(names3) // 2]),
         ("3-char, no match", "赵钱孙"),
         ("partial number", middle.number.rsplit("-", 1)[-1]),
