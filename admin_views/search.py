@@ -144,7 +144,9 @@ def case_search_condition(term: str, user):
         # and birth year, would cost more.
         whole = len(term) == 18
         numbers.append(
-            Party.id_number.in_({term, term.upper()}) if whole else contains(Party.id_number, term)
+            Party.id_number.in_(sorted({term, term.upper()}))
+            if whole
+            else contains(Party.id_number, term)
         )
     if numbers:
         by_number = sa.select(Party.id).where(sa.or_(*numbers))
