@@ -20,6 +20,7 @@ from .enums import (
     enum_column,
 )
 from .mixins import CreatedByMixin, SoftDeleteMixin, TimestampMixin
+from .text_search import bigram_index, trigram_index
 
 case_petitioners = sa.Table(
     "case_petitioners",
@@ -272,6 +273,11 @@ class Case(TimestampMixin, CreatedByMixin, SoftDeleteMixin, db.Model):
             postgresql_using="gin",
             postgresql_ops={"petitioner_names": "gin_trgm_ops"},
         ),
+        # Two-character names and words (高瑞), which yield no trigram; and partial
+        # registration numbers (000123, 2026-0001). PostgreSQL only (models.text_search).
+        bigram_index("cases", "subject"),
+        bigram_index("cases", "petitioner_names"),
+        trigram_index("cases", "number"),
         # Custom-field filters are containment tests (custom_values @> '{"key": value}'),
         # which this index answers at a million cases; SQLite filters scan without one.
         sa.Index(

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from . import db
 from .enums import Gender, IdType, enum_column
 from .mixins import CreatedByMixin, TimestampMixin
+from .text_search import bigram_index, trigram_index
 
 
 class Party(TimestampMixin, CreatedByMixin, db.Model):
@@ -32,6 +33,12 @@ class Party(TimestampMixin, CreatedByMixin, db.Model):
 
     __table_args__ = (
         sa.CheckConstraint("age IS NULL OR (age >= 0 AND age <= 150)", name="age_range"),
+        # A search finds a case by part of a petitioner's or representative's phone or ID
+        # number, and by a representative's name. PostgreSQL only (models.text_search).
+        trigram_index("parties", "phone"),
+        trigram_index("parties", "id_number"),
+        trigram_index("parties", "name"),
+        bigram_index("parties", "name"),
     )
 
     def __str__(self) -> str:
