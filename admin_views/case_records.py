@@ -349,8 +349,8 @@ TIMELINE_PAGE_SIZE = 50
 def _record_kinds(case_id: int):
     """``(kind, entity, driver select, join condition, loader options)`` of every row the case
     page lists: the case's contacts, callbacks, attachments, replies, contacts made, issued
-    documents, commendations, clocks, representatives, assistants, related cases and timeline,
-    and the active custom fields."""
+    documents, commendations, clocks, representatives, assistants, related cases,
+    and the active custom fields and role names."""
     from models import (
         Attachment,
         Call,
@@ -391,7 +391,6 @@ def _record_kinds(case_id: int):
         (*rows_of(IssuedDocument, "document"), (sa.orm.joinedload(IssuedDocument.issued_by),)),
         (*rows_of(Commendation, "commendation"), (sa.orm.joinedload(Commendation.party),)),
         (*rows_of(CaseClock, "clock"), (sa.orm.joinedload(CaseClock.rule),)),
-        (*rows_of(CaseEvent, "event"), (sa.orm.joinedload(CaseEvent.created_by),)),
         (
             "child",
             related,
@@ -423,14 +422,14 @@ def _record_kinds(case_id: int):
 
 
 def load_case_page(case: Case) -> dict:
-    """Everything the case page lists, in ONE statement, whatever the case's history.
+    """Everything the case page lists, in TWO statements, whatever the case's history.
 
     A driver of ``(kind, id)`` pairs (a UNION ALL of one small select per kind of record)
     is outer-joined to each kind's table on its own kind, so every result row carries exactly
     one record, with its people joined: no cartesian product, one round trip. The loaded rows
     fill the case's collections (clocks, timeline, representatives, assistants, documents,
     commendations) as if loaded from the database, so the rules and helpers that read them
-    run no further query."""
+    run no further query. The timeline is the second statement."""
     from models import CaseRepresentative
 
     kinds = _record_kinds(case.id)
@@ -462,13 +461,22 @@ def load_case_page(case: Case) -> dict:
     for row in db.session.execute(statement):
         kind = row[0]
         found[kind].append(row[positions[id(entity_of[kind])]])
+    # The timeline is most of a long history: its own narrow statement, as each row of the one
+    # above carries every kind's columns.
+    found["event"] = list(
+        db.session.scalars(
+            sa.select(CaseEvent)
+            .options(sa.orm.joinedload(CaseEvent.created_by))
+            .where(CaseEvent.case_id == case.id)
+            .order_by(CaseEvent.id)
+        )
+    )
 
     def by(*keys):
         return lambda item: tuple(getattr(item, key) for key in keys)
 
     for kind in ("letter", "visit", "call", "callback", "attachment", "document", "clock"):
         found[kind].sort(key=by("id"))
-    found["event"].sort(key=by("id"))
     found["reply"].sort(key=by("replied_at", "id"))
     found["contact"].sort(key=by("contacted_at", "id"))
     found["commendation"].sort(key=by("commended_on", "id"))
