@@ -167,7 +167,7 @@ class SystemSetting(TimestampMixin, db.Model):
 
         The values live in the session's info, so they go with the session at the end of the
         request; a flush that writes a setting, a commit and a rollback forget them, so a value
-        changed in this request (or by another one, before a commit) is read again."""
+        saved in this request is read again, and so is every value in the next transaction."""
         values = db.session.info.get("system_settings")
         if values is None or key not in values:
             values = {name: default for name, (default, _label) in DEFAULT_SETTINGS.items()}

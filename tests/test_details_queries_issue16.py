@@ -261,3 +261,29 @@ def test_reporter_stays_masked_on_every_timeline_page(people, create_case, login
         for page in range(5)
     )
     assert f"约谈{NAME}" in pages
+
+
+def test_settings_are_read_once_and_forgotten_when_one_is_saved(app, count_queries):
+    from models import SystemSetting
+    from models.maintenance.configuration import set_setting
+
+    db.session.commit()
+    with count_queries() as statements:
+        first = SystemSetting.get("reply_by")
+        SystemSetting.get("close_requires_sign_off")
+        SystemSetting.get("organisation_name")
+    assert len(statements) == 1
+    other = "department" if first != "department" else "office"
+    set_setting("reply_by", other)
+    assert SystemSetting.get("reply_by") == other
+    # A row changed through the ORM (the settings screen) is read again after its flush.
+    row = db.session.get(SystemSetting, "reply_by")
+    row.value = first
+    db.session.flush()
+    assert SystemSetting.get("reply_by") == first
+    row.value = other
+    db.session.flush()
+    db.session.rollback()
+    assert SystemSetting.get("reply_by") == first
+    db.session.commit()
+    assert "system_settings" not in db.session.info
