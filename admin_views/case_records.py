@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from models import Case, CaseClock, CaseEvent, db
 from models.base import format_chinese_date, format_local
+from models.cases import loaded_collection
 from models.contacts import Letter
 from models.enums import (
     CaseStatus,
@@ -59,6 +60,9 @@ def case_letters(case: Case) -> list[Letter]:
 
 
 def _latest(case: Case, kind: EventKind) -> CaseEvent | None:
+    events = loaded_collection(case, "events")
+    if events is not None:
+        return next((event for event in reversed(events) if event.kind == kind), None)
     return db.session.scalars(
         sa.select(CaseEvent)
         .where(CaseEvent.case_id == case.id, CaseEvent.kind == kind)
@@ -334,3 +338,175 @@ def local_time_text(value: str) -> str:
         return format_local(datetime.fromisoformat(value))
     except ValueError:
         return value
+
+
+# --- the case page in a handful of statements (issue 16) ----------------------------------------
+
+#: Events per page of the case page's timeline (newest first).
+TIMELINE_PAGE_SIZE = 50
+
+
+def _record_kinds(case_id: int):
+    """``(kind, entity, driver select, join condition, loader options)`` of every row the case
+    page lists: the case's contacts, callbacks, attachments, replies, contacts made, issued
+    documents, commendations, clocks, representatives, assistants, related cases,
+    and the active custom fields and role names."""
+    from models import (
+        Attachment,
+        Call,
+        Callback,
+        CaseReply,
+        CaseRepresentative,
+        Commendation,
+        IssuedDocument,
+        OutgoingContact,
+        User,
+        Visit,
+    )
+    from models.cases import case_assistants
+    from models.custom_fields import CustomField
+    from models.users import Role
+
+    related = sa.orm.aliased(Case, name="related_case")
+    assistant = sa.orm.aliased(User, name="assistant_user")
+
+    def active(model, kind):
+        return (
+            kind,
+            model,
+            sa.select(model.id).where(model.case_id == case_id, model.is_deleted.is_(False)),
+        )
+
+    def rows_of(model, kind):
+        return (kind, model, sa.select(model.id).where(model.case_id == case_id))
+
+    kinds = [
+        (*active(Letter, "letter"), (sa.orm.joinedload(Letter.writer),)),
+        (*active(Visit, "visit"), (sa.orm.joinedload(Visit.visitor),)),
+        (*active(Call, "call"), (sa.orm.joinedload(Call.caller),)),
+        (*active(Callback, "callback"), (sa.orm.joinedload(Callback.caller),)),
+        (*active(Attachment, "attachment"), ()),
+        (*rows_of(CaseReply, "reply"), (sa.orm.joinedload(CaseReply.created_by),)),
+        (*rows_of(OutgoingContact, "contact"), (sa.orm.joinedload(OutgoingContact.created_by),)),
+        (*rows_of(IssuedDocument, "document"), (sa.orm.joinedload(IssuedDocument.issued_by),)),
+        (*rows_of(Commendation, "commendation"), (sa.orm.joinedload(Commendation.party),)),
+        (*rows_of(CaseClock, "clock"), (sa.orm.joinedload(CaseClock.rule),)),
+        (
+            "child",
+            related,
+            sa.select(Case.id).where(Case.parent_id == case_id),
+            (),
+        ),
+        ("merged", related, sa.select(Case.id).where(Case.merged_into_id == case_id), ()),
+        (
+            "representative",
+            CaseRepresentative,
+            sa.select(CaseRepresentative.party_id).where(CaseRepresentative.case_id == case_id),
+            (),
+        ),
+        (
+            "assistant",
+            assistant,
+            sa.select(case_assistants.c.user_id).where(case_assistants.c.case_id == case_id),
+            (),
+        ),
+        ("role", Role, sa.select(Role.id), ()),
+        (
+            "custom_field",
+            CustomField,
+            sa.select(CustomField.id).where(CustomField.is_active.is_(True)),
+            (),
+        ),
+    ]
+    return kinds
+
+
+def load_case_page(case: Case) -> dict:
+    """Everything the case page lists, in TWO statements, whatever the case's history.
+
+    A driver of ``(kind, id)`` pairs (a UNION ALL of one small select per kind of record)
+    is outer-joined to each kind's table on its own kind, so every result row carries exactly
+    one record, with its people joined: no cartesian product, one round trip. The loaded rows
+    fill the case's collections (clocks, timeline, representatives, assistants, documents,
+    commendations) as if loaded from the database, so the rules and helpers that read them
+    run no further query. The timeline is the second statement."""
+    from models import CaseRepresentative
+
+    kinds = _record_kinds(case.id)
+    driver = sa.union_all(
+        *(
+            sa.select(sa.literal(kind).label("kind"), select.subquery().c[0].label("id"))
+            for kind, _entity, select, _options in kinds
+        )
+    ).subquery("page_rows")
+    # Each aliased entity appears once in the statement even if two kinds share it.
+    entities, seen = [], {}
+    for kind, entity, _select, options in kinds:
+        if id(entity) in seen:
+            seen[id(entity)][1].append(kind)
+            continue
+        seen[id(entity)] = (entity, [kind], options)
+        entities.append(entity)
+    statement = sa.select(driver.c.kind, *entities).select_from(driver)
+    for entity, entity_kinds, options in seen.values():
+        if sa.inspect(entity).mapper.class_ is CaseRepresentative:
+            key = sa.and_(entity.case_id == case.id, entity.party_id == driver.c.id)
+        else:
+            key = entity.id == driver.c.id
+        statement = statement.outerjoin(entity, sa.and_(driver.c.kind.in_(entity_kinds), key))
+        statement = statement.options(*options)
+    found: dict[str, list] = {kind: [] for kind, *_rest in kinds}
+    positions = {id(entity): entities.index(entity) + 1 for entity in entities}
+    entity_of = {kind: entity for kind, entity, *_rest in kinds}
+    for row in db.session.execute(statement):
+        kind = row[0]
+        found[kind].append(row[positions[id(entity_of[kind])]])
+    # The timeline is most of a long history: its own narrow statement, as each row of the one
+    # above carries every kind's columns.
+    found["event"] = list(
+        db.session.scalars(
+            sa.select(CaseEvent)
+            .options(sa.orm.joinedload(CaseEvent.created_by))
+            .where(CaseEvent.case_id == case.id)
+            .order_by(CaseEvent.id)
+        )
+    )
+
+    def by(*keys):
+        return lambda item: tuple(getattr(item, key) for key in keys)
+
+    for kind in ("letter", "visit", "call", "callback", "attachment", "document", "clock"):
+        found[kind].sort(key=by("id"))
+    found["reply"].sort(key=by("replied_at", "id"))
+    found["contact"].sort(key=by("contacted_at", "id"))
+    found["commendation"].sort(key=by("commended_on", "id"))
+    found["child"].sort(key=by("id"))
+    found["merged"].sort(key=by("id"))
+    found["representative"].sort(key=by("position"))
+    found["custom_field"].sort(key=by("sort_order", "id"))
+    set_value = sa.orm.attributes.set_committed_value
+    set_value(case, "clocks", found["clock"])
+    set_value(case, "events", found["event"])
+    set_value(case, "representative_links", found["representative"])
+    set_value(case, "assistants", sorted(found["assistant"], key=by("id")))
+    set_value(case, "issued_documents", found["document"])
+    set_value(case, "commendations", found["commendation"])
+    set_value(case, "children", found["child"])
+    set_value(case, "active_callbacks", found["callback"])
+    found["child"] = [child for child in found["child"] if not child.is_deleted]
+    found["role_titles"] = {role.code: role.name for role in found.pop("role")}
+    return found
+
+
+def timeline_page(events: list, page: int, size: int = TIMELINE_PAGE_SIZE) -> dict:
+    """One page of the timeline, newest first; ``page`` 0 is the latest ``size`` events."""
+    pages = max(1, -(-len(events) // size))
+    page = min(max(page, 0), pages - 1)
+    end = len(events) - page * size
+    return {
+        # Oldest first within the page, as the timeline always read.
+        "events": events[max(0, end - size) : end],
+        "page": page,
+        "pages": pages,
+        "total": len(events),
+    }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort, current_app, flash, redirect, request, send_file, url_for
+from flask import abort, current_app, flash, g, redirect, request, send_file, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import filters
@@ -16,14 +16,10 @@ from wtforms.validators import NumberRange, Optional
 
 from models import (
     Attachment,
-    Call,
-    Callback,
     Case,
     CaseEvent,
-    CaseReply,
     Category,
     Letter,
-    OutgoingContact,
     Unit,
     User,
     Visit,
@@ -65,7 +61,14 @@ from models.policies import (
 )
 
 from .base import ProtectedModelView
-from .case_records import case_facts, describe_step_event, local_time_text, recorded_steps
+from .case_records import (
+    case_facts,
+    describe_step_event,
+    load_case_page,
+    local_time_text,
+    recorded_steps,
+    timeline_page,
+)
 from .confidential import list_value, log_confidential_view, masked, reporter_hidden
 from .custom_fields import (
     CustomFieldFormMixin,
@@ -480,10 +483,51 @@ class CaseView(
                         return describe_drill(value)
         return None
 
+    def get_one(self, id):
+        # The details page reads its case once (details_view below hands it on).
+        found = g.get("case_details_one")
+        details = request.endpoint == f"{self.endpoint}.details_view"
+        if found is not None and details and str(found.id) == str(id):
+            return found
+        return super().get_one(id)
+
+    def _get_one(self, id):
+        if request.endpoint != f"{self.endpoint}.details_view":
+            return super()._get_one(id)
+        try:
+            key = int(id)
+        except (TypeError, ValueError):
+            return None
+        # What the page shows of the case itself, joined into the one statement that reads it.
+        joined = sa.orm.joinedload
+        return (
+            self.get_query()
+            .options(
+                joined(Case.petitioners),
+                joined(Case.agent),
+                joined(Case.category).joinedload(Category.parent),
+                joined(Case.handling_unit),
+                joined(Case.handler),
+                joined(Case.instructed_by),
+                joined(Case.result_approved_by),
+                joined(Case.out_of_scope_forwarding_unit),
+                joined(Case.parent),
+            )
+            .filter(Case.id == key)
+            .one_or_none()
+        )
+
     @expose("/details/")
     def details_view(self):
+        try:
+            return self._details_view()
+        finally:
+            g.pop("case_details_one", None)
+
+    def _details_view(self):
         # A merged case's number stays searchable but leads to the case it was folded into.
         case = self.get_one(request.args.get("id"))
+        g.case_details_one = case
         if case is not None and not accepts_additions(case):
             # A destroyed case is its tombstone: nothing else is left to show.
             return self.render(
@@ -550,27 +594,13 @@ class CaseView(
 
 
 def case_details_context(case: Case) -> dict:
-    """Everything the details page lists below the case's own fields."""
+    """Everything the details page lists below the case's own fields.
 
-    def active(model):
-        return (
-            model.query.filter(model.case_id == case.id, model.is_deleted.is_(False))
-            .order_by(model.id)
-            .all()
-        )
-
-    events = (
-        CaseEvent.query.options(sa.orm.joinedload(CaseEvent.created_by))
-        .filter(CaseEvent.case_id == case.id)
-        .order_by(CaseEvent.id)
-        .all()
-    )
-    children = (
-        Case.query.filter(Case.parent_id == case.id, Case.is_deleted.is_(False))
-        .order_by(Case.id)
-        .all()
-    )
-    merged_from = Case.query.filter(Case.merged_into_id == case.id).order_by(Case.id).all()
+    The case's records, timeline and active custom fields come from one statement
+    (:func:`load_case_page`); the rules below read the loaded collections."""
+    found = load_case_page(case)
+    events = found["event"]
+    timeline = timeline_page(events, request.args.get("timeline_page", 0, type=int))
     steps = available_steps(case, current_user) if not case.is_deleted else []
     hidden = reporter_hidden(case)
     return {
@@ -581,30 +611,21 @@ def case_details_context(case: Case) -> dict:
         "masked": masked(),
         "steps": [step for step in steps if not step.secondary],
         "more_steps": [step for step in steps if step.secondary],
-        "waiting": waiting_note(case),
+        "waiting": waiting_note(case, found["role_titles"]),
         "blocked_steps": blocked_steps(case, current_user) if not case.is_deleted else [],
         "clocks": clock_rows(case),
-        "children": children,
-        "merged_from": merged_from,
-        "letters": active(Letter),
-        "visits": active(Visit),
-        "calls": active(Call),
-        "callbacks": active(Callback),
-        "replies": db.session.scalars(
-            sa.select(CaseReply)
-            .options(sa.orm.joinedload(CaseReply.created_by))
-            .where(CaseReply.case_id == case.id)
-            .order_by(CaseReply.replied_at, CaseReply.id)
-        ).all(),
-        "outgoing_contacts": db.session.scalars(
-            sa.select(OutgoingContact)
-            .options(sa.orm.joinedload(OutgoingContact.created_by))
-            .where(OutgoingContact.case_id == case.id)
-            .order_by(OutgoingContact.contacted_at, OutgoingContact.id)
-        ).all(),
+        "children": found["child"],
+        "merged_from": found["merged"],
+        "letters": found["letter"],
+        "visits": found["visit"],
+        "calls": found["call"],
+        "callbacks": found["callback"],
+        "replies": found["reply"],
+        "outgoing_contacts": found["contact"],
         "reply_letter_problem": reply_letter_problem,
-        "attachments": active(Attachment),
-        "events": events,
+        "attachments": found["attachment"],
+        "events": timeline["events"],
+        "timeline": timeline,
         "event_kinds": EventKind,
         "repeat_flags": []
         if hidden
@@ -614,7 +635,7 @@ def case_details_context(case: Case) -> dict:
         # Document titles and callback opinions name or quote the petitioner.
         "reporter_text": reporter_text,
         "field_labels": timeline_labels(),
-        "custom_rows": display_rows(case),
+        "custom_rows": display_rows(case, found["custom_field"]),
         "case_facts": case_facts(case),
         "recorded_steps": recorded_steps(events, hidden),
     }

@@ -231,6 +231,28 @@ class Case(TimestampMixin, CreatedByMixin, SoftDeleteMixin, db.Model):
         cascade="all, delete-orphan",
         passive_deletes=True,
     )
+    #: Read-only views filled by the case page's one loading statement
+    #: (:func:`admin_views.case_records.load_case_page`); code that writes these rows writes
+    #: them directly, and readers use :func:`loaded_collection` or query.
+    children = relationship(
+        "Case", foreign_keys=[parent_id], viewonly=True, order_by="Case.id", lazy="select"
+    )
+    active_callbacks = relationship(
+        "Callback",
+        primaryjoin="and_(Callback.case_id == Case.id, Callback.is_deleted.is_(False))",
+        viewonly=True,
+        order_by="Callback.id",
+        lazy="select",
+    )
+    issued_documents = relationship(
+        "IssuedDocument", viewonly=True, order_by="IssuedDocument.id", lazy="select"
+    )
+    commendations = relationship(
+        "Commendation",
+        viewonly=True,
+        order_by="[Commendation.commended_on, Commendation.id]",
+        lazy="select",
+    )
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
@@ -370,3 +392,12 @@ class NumberSequence(db.Model):
     register: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
     year: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True)
     last_value: Mapped[int] = mapped_column(default=0, nullable=False)
+
+
+def loaded_collection(obj, name: str) -> list | None:
+    """``obj.<name>`` if it is already loaded (eagerly, or by an earlier read), else ``None``,
+    so a reader can use loaded rows without triggering a query of its own."""
+    state = sa.inspect(obj)
+    if name in state.unloaded:
+        return None
+    return list(getattr(obj, name))

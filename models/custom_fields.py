@@ -341,13 +341,16 @@ def person_names() -> dict[int, str]:
     }
 
 
-def display_rows(case: Case) -> list[tuple[str, str]]:
-    """``(label, text)`` of the fields applying to ``case`` and any other with a value."""
+def display_rows(case: Case, fields: list[CustomField] | None = None) -> list[tuple[str, str]]:
+    """``(label, text)`` of the fields applying to ``case`` and any other with a value.
+
+    ``fields``: the active fields, when the caller loaded them already."""
     values = case.custom_values or {}
-    applying = {field.id for field in fields_for(_category_of(case))}
+    fields = active_fields() if fields is None else fields
+    applying = {field.id for field in fields_for(_category_of(case), fields)}
     return [
         (field.label, display_value(field, values.get(field.key)))
-        for field in active_fields()
+        for field in fields
         if field.id in applying or values.get(field.key) is not None
     ]
 

@@ -715,11 +715,16 @@ def may_act_instead(user, case, step: str) -> bool:
     return turn is not None and step in turn.stand_in_steps and stands_in_for(user, case)
 
 
-def role_title(code: str) -> str:
-    """A role's display name (administrators may rename roles)."""
+def role_title(code: str, titles: dict | None = None) -> str:
+    """A role's display name (administrators may rename roles).
+
+    ``titles``: every role's name by code, when the caller loaded them already."""
     from .permissions import DEFAULT_ROLES
 
-    name = db.session.scalar(sa.select(Role.name).where(Role.code == code))
+    if titles is not None:
+        name = titles.get(code)
+    else:
+        name = db.session.scalar(sa.select(Role.name).where(Role.code == code))
     return name or DEFAULT_ROLES.get(code, (code,))[0]
 
 
@@ -733,12 +738,14 @@ class WaitingNote:
     instead: str | None
 
 
-def waiting_note(case) -> WaitingNote | None:
-    """Why ``case`` waits and who may act now, for the case page."""
+def waiting_note(case, role_titles: dict | None = None) -> WaitingNote | None:
+    """Why ``case`` waits and who may act now, for the case page.
+
+    ``role_titles``: every role's name by code, when the caller loaded them already."""
     turn = awaited_turn(case)
     if turn is None or case.is_deleted:
         return None
-    role = role_title(turn.role)
+    role = role_title(turn.role, role_titles)
     waiting = _("等待%(role)s%(action)s", role=role, action=turn.action)
     actors = usual_actors(turn, case)
     if actors:
@@ -752,8 +759,8 @@ def waiting_note(case) -> WaitingNote | None:
     else:
         missing = _("系统中没有在职的%(role)s", role=role)
     instead = str(turn.instead) % {
-        "office": role_title("office"),
-        "leader": role_title("leader"),
+        "office": role_title("office", role_titles),
+        "leader": role_title("leader", role_titles),
         "action": turn.action,
     }
     return WaitingNote(waiting, [], missing, instead)

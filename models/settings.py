@@ -163,13 +163,38 @@ class SystemSetting(TimestampMixin, db.Model):
 
     @classmethod
     def get(cls, key: str) -> str:
-        # The identity map holds rows weakly; keeping them in the session's info makes repeated
-        # reads within a request free. A commit expires them, so a changed value is re-read.
-        rows = db.session.info.setdefault("system_settings", {})
-        row = rows.get(key)
-        if row is None:
-            row = db.session.get(cls, key)
-            if row is None:
-                return DEFAULT_SETTINGS[key][0]
-            rows[key] = row
-        return row.value
+        """One setting's value; the first read in a session loads every setting in one query.
+
+        The values live in the session's info, so they go with the session at the end of the
+        request; a flush that writes a setting, a commit and a rollback forget them, so a value
+        saved in this request is read again, and so is every value in the next transaction."""
+        values = db.session.info.get("system_settings")
+        if values is None or key not in values:
+            values = {name: default for name, (default, _label) in DEFAULT_SETTINGS.items()}
+            values.update(dict(db.session.execute(sa.select(cls.key, cls.value)).all()))
+            db.session.info["system_settings"] = values
+        if key not in values:
+            return DEFAULT_SETTINGS[key][0]
+        return values[key]
+
+
+def forget_settings(session) -> None:
+    session.info.pop("system_settings", None)
+
+
+@sa.event.listens_for(sa.orm.Session, "after_flush")
+def _setting_written(session, _flush_context):
+    if any(
+        isinstance(row, SystemSetting) for row in (*session.new, *session.dirty, *session.deleted)
+    ):
+        forget_settings(session)
+
+
+@sa.event.listens_for(sa.orm.Session, "after_commit")
+def _committed(session):
+    forget_settings(session)
+
+
+@sa.event.listens_for(sa.orm.Session, "after_soft_rollback")
+def _rolled_back(session, _previous_transaction):
+    forget_settings(session)

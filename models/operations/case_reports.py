@@ -20,7 +20,7 @@ from flask_babel import lazy_gettext as _l
 
 from .. import db
 from ..base import to_local, utcnow
-from ..cases import Case, CaseEvent
+from ..cases import Case, CaseEvent, loaded_collection
 from ..commendations import Commendation
 from ..enums import DocumentKind, EventKind
 from ..parties import Party
@@ -348,6 +348,9 @@ def commend_party(
 
 
 def case_commendations(case: Case) -> list[Commendation]:
+    loaded = loaded_collection(case, "commendations")
+    if loaded is not None:
+        return loaded
     return list(
         db.session.scalars(
             sa.select(Commendation)

@@ -21,7 +21,7 @@ from flask_babel import lazy_gettext as _l
 from .. import db
 from ..audit import AuditAction
 from ..base import format_chinese_date, to_local, utcnow
-from ..cases import Case, CaseEvent
+from ..cases import Case, CaseEvent, loaded_collection
 from ..documents import DocumentTemplate, IssuedDocument
 from ..enums import CasePriority, CategoryKind, DocumentKind, EventKind, ReplyKind, UnitKind
 from ..policies import can_see_live_case, reporter_visible
@@ -178,6 +178,16 @@ def existing_document(doc_type: DocumentType, case: Case) -> IssuedDocument | No
 def _issued_for(doc_type: DocumentType, case: Case, event: CaseEvent | None):
     if event is None:
         return None
+    loaded = loaded_collection(case, "issued_documents")
+    if loaded is not None:
+        return next(
+            (
+                document
+                for document in loaded
+                if document.kind == doc_type.kind and document.source_event_id == event.id
+            ),
+            None,
+        )
     return db.session.scalar(
         sa.select(IssuedDocument).where(
             IssuedDocument.case_id == case.id,
@@ -200,6 +210,9 @@ def available_documents(case: Case, user) -> list[tuple[DocumentType, IssuedDocu
 
 
 def issued_documents(case: Case) -> list[IssuedDocument]:
+    loaded = loaded_collection(case, "issued_documents")
+    if loaded is not None:
+        return loaded
     return list(
         db.session.scalars(
             sa.select(IssuedDocument)

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 
 from ... import db
 from ...callbacks import Callback
-from ...cases import Case, CaseEvent
+from ...cases import Case, CaseEvent, loaded_collection
 from ...enums import CasePriority, CaseStatus, EventKind, OutOfScopePolicy
 from ...policies import (
     OPEN_STATUSES,
@@ -231,6 +231,9 @@ def needs_leader_instruction(case: Case) -> bool:
 
 
 def _open_children(case: Case) -> list[Case]:
+    children = loaded_collection(case, "children")
+    if children is not None:
+        return [c for c in children if not c.is_deleted and c.status in OPEN_STATUSES]
     return list(
         db.session.scalars(
             sa.select(Case).where(
@@ -243,6 +246,9 @@ def _open_children(case: Case) -> list[Case]:
 
 
 def _has_done_callback(case: Case) -> bool:
+    callbacks = loaded_collection(case, "active_callbacks")
+    if callbacks is not None:
+        return any(callback.done_at is not None for callback in callbacks)
     return bool(
         db.session.scalar(
             sa.select(sa.func.count(Callback.id)).where(
