@@ -674,6 +674,11 @@ def _bulk_statement(state):
     if table is None or table.name not in WATCHED_TABLES:
         return None
     connection = state.session.connection()
+    if isinstance(state.parameters, (list, tuple)):
+        # An executemany (rows by key): which cases it touches is in each row; rebuild instead.
+        result = state.invoke_statement()
+        rebuild(state.session)
+        return result
     where = state.statement.whereclause
     if table.name == "cases":
         select = sa.select(

@@ -26,8 +26,8 @@ Where the caller may see every case (``scope`` is None or ``sa.true()``), the ad
 from the rollup (``models.case_stats``: daily and monthly sums kept equal to the cases by the
 session hooks there) and "overdue now" and "callbacks overdue" are counted at request time from
 ``case_stat_deadlines``, which holds only open cases' earliest running deadline and unfinished
-callback tasks. A scoped caller (one unit's staff)
-gets the same figures from the cases directly. Drill-down lists are always live.
+callback tasks. A scoped caller (one unit's staff) gets the same figures from the cases directly.
+Drill-down lists are always live.
 
 Every figure has a *measure* name; ``case_condition`` turns (filter, measure, dimension) into the
 SQL condition that both the count and the drill-down case list use, so they cannot disagree.
