@@ -36,6 +36,7 @@ from .categories import Category
 from .deadlines import CaseClock
 from .enums import CaseChannel, CaseStatus, Clock, EventKind, Satisfaction
 from .units import Unit
+from .users import User
 
 #: Clocks whose lateness makes a closed case "not on time" (statistics.WORKING_CLOCKS).
 WORKING_CLOCKS = (
@@ -182,6 +183,28 @@ class CaseDeadline(db.Model):
     due_on: Mapped[date | None] = mapped_column(sa.Date)
 
     __table_args__ = (sa.Index("ix_case_stat_deadlines_kind_day", "kind", "day"),)
+
+
+#: ``CallbackDailyStats.done_key`` / ``due_key`` when the callback has no such day.
+NO_DAY = date(1970, 1, 1)
+
+
+class CallbackDailyStats(db.Model):
+    """Callback tasks (not deleted) counted per (local day done, day due, caller).
+
+    For 回访 quotas and 回访处理率 (``statistics.callback_quotas``), which count callbacks by the
+    day they were made or fell due, whatever the case. ``is_done`` / ``has_due`` say whether the
+    day keys mean anything (a task not done yet, a task without a due day).
+    """
+
+    __tablename__ = "callback_daily_stats"
+
+    done_key: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    due_key: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    caller_key: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    is_done: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True)
+    has_due: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True)
+    callbacks: Mapped[int] = _count_column("callbacks")
 
 
 missing = set(CHANNEL_COLUMNS) - set(CaseDailyStats.__table__.c.keys())
@@ -365,6 +388,9 @@ def rebuild(session=None) -> int:
     if dialect == "postgresql":
         connection.execute(sa.text("LOCK TABLE case_stat_deadlines IN EXCLUSIVE MODE"))
     _refresh_deadlines(connection, None)
+    if dialect == "postgresql":
+        connection.execute(sa.text("LOCK TABLE callback_daily_stats IN EXCLUSIVE MODE"))
+    _rebuild_callbacks(connection)
     return connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
 
 
@@ -552,6 +578,94 @@ def _refresh_deadlines(connection, case_ids: set[int] | None) -> None:
             connection.execute(table.insert().from_select(DEADLINE_COLUMNS, select))
 
 
+def _callback_day_expression(dialect: str):
+    if dialect == "postgresql":
+        return sa.cast(sa.func.timezone(str(local_zone()), Callback.done_at), sa.Date)
+    offset = int(datetime.now(local_zone()).utcoffset().total_seconds() // 60)
+    return sa.func.date(Callback.done_at, f"{offset:+d} minutes")
+
+
+CALLBACK_KEY_COLUMNS = ["done_key", "due_key", "caller_key", "is_done", "has_due", "callbacks"]
+
+
+def _rebuild_callbacks(connection) -> None:
+    table = CallbackDailyStats.__table__
+    dialect = connection.dialect.name
+    connection.execute(table.delete())
+    done = sa.func.coalesce(_callback_day_expression(dialect), sa.literal(NO_DAY, sa.Date))
+    due = sa.func.coalesce(Callback.due_on, sa.literal(NO_DAY, sa.Date))
+    caller = sa.func.coalesce(Callback.caller_id, 0)
+    is_done = sa.case((Callback.done_at.is_not(None), 1), else_=0)
+    has_due = sa.case((Callback.due_on.is_not(None), 1), else_=0)
+    select = (
+        sa.select(done, due, caller, is_done, has_due, sa.func.count(Callback.id))
+        .where(Callback.is_deleted.is_(False))
+        .group_by(done, due, caller, is_done, has_due)
+    )
+    connection.execute(table.insert().from_select(CALLBACK_KEY_COLUMNS, select))
+
+
+def _callback_key(done_at, due_on, caller_id, is_deleted=False):
+    return (
+        local_day(done_at) if done_at is not None else NO_DAY,
+        due_on or NO_DAY,
+        caller_id or 0,
+        int(done_at is not None),
+        int(due_on is not None),
+    )
+
+
+def _callback_keys(connection, condition) -> set[tuple]:
+    rows = connection.execute(
+        sa.select(Callback.done_at, Callback.due_on, Callback.caller_id).where(condition)
+    )
+    return {_callback_key(*row) for row in rows}
+
+
+def _recompute_callback_groups(connection, keys: set[tuple]) -> None:
+    """Replace the given (done day, due day, caller) counts with a count of the live tasks."""
+    table = CallbackDailyStats.__table__
+    dialect = connection.dialect.name
+    for done_key, due_key, caller_key, is_done, has_due in sorted(keys):
+        if dialect == "postgresql":
+            lock = zlib.crc32(f"callback_stats:{done_key}:{due_key}:{caller_key}".encode())
+            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(lock - 2**31)))
+        connection.execute(
+            table.delete().where(
+                table.c.done_key == done_key,
+                table.c.due_key == due_key,
+                table.c.caller_key == caller_key,
+                table.c.is_done == is_done,
+                table.c.has_due == has_due,
+            )
+        )
+        conditions = [
+            Callback.is_deleted.is_(False),
+            Callback.due_on == due_key if has_due else Callback.due_on.is_(None),
+            Callback.caller_id == caller_key if caller_key else Callback.caller_id.is_(None),
+        ]
+        if is_done:
+            conditions += [
+                Callback.done_at >= local_midnight_utc(done_key),
+                Callback.done_at < local_midnight_utc(done_key + timedelta(days=1)),
+            ]
+        else:
+            conditions.append(Callback.done_at.is_(None))
+        select = (
+            sa.select(
+                sa.literal(done_key, sa.Date),
+                sa.literal(due_key, sa.Date),
+                sa.literal(caller_key),
+                sa.literal(is_done),
+                sa.literal(has_due),
+                sa.func.count(Callback.id),
+            )
+            .where(*conditions)
+            .having(sa.func.count(Callback.id) > 0)
+        )
+        connection.execute(table.insert().from_select(CALLBACK_KEY_COLUMNS, select))
+
+
 def _key(received_at, unit_id, category_id) -> tuple[date, int, int] | None:
     if received_at is None:
         return None
@@ -602,6 +716,17 @@ def _before_flush(session, _flush_context, _instances):
     connection = None
     keys: set[tuple[date, int, int]] = session.info.setdefault("case_stats_keys", set())
     old_ids: set[int] = session.info.setdefault("case_stats_case_ids", set())
+    callback_keys: set[tuple] = session.info.setdefault("callback_stats_keys", set())
+    callback_ids = sorted(
+        sa.inspect(obj).identity[0]
+        for obj in changed
+        if isinstance(obj, Callback) and sa.inspect(obj).identity is not None
+    )
+    for offset in range(0, len(callback_ids), 500):
+        connection = connection or session.connection()
+        callback_keys.update(
+            _callback_keys(connection, Callback.id.in_(callback_ids[offset : offset + 500]))
+        )
     for model in (Case, CaseClock, Callback, CaseEvent):
         ids = sorted(
             sa.inspect(obj).identity[0]
@@ -623,6 +748,25 @@ def _before_flush(session, _flush_context, _instances):
                 old_ids.update(case_ids)
                 keys.update(_current_keys(connection, case_ids))
     for obj in session.deleted:
+        if isinstance(obj, User):
+            connection = connection or session.connection()
+            table = CallbackDailyStats.__table__
+            rows = connection.execute(
+                sa.select(
+                    table.c.done_key,
+                    table.c.due_key,
+                    table.c.caller_key,
+                    table.c.is_done,
+                    table.c.has_due,
+                ).where(table.c.caller_key == obj.id)
+            )
+            for done_key, due_key, _caller, is_done, has_due in rows:
+                callback_keys.update(
+                    {
+                        (done_key, due_key, obj.id, is_done, has_due),
+                        (done_key, due_key, 0, is_done, has_due),
+                    }
+                )
         if isinstance(obj, (Unit, Category)):
             connection = connection or session.connection()
             table = CaseDailyStats.__table__
@@ -647,6 +791,19 @@ def _after_flush(session, _flush_context):
     keys = session.info.pop("case_stats_keys", set())
     case_ids.update(session.info.pop("case_stats_case_ids", set()))
     case_ids.discard(None)
+    callback_keys = session.info.pop("callback_stats_keys", set())
+    callback_ids = [
+        obj.id
+        for obj in (*session.new, *session.dirty)
+        if isinstance(obj, Callback) and obj not in session.deleted and obj.id is not None
+    ]
+    if callback_ids or callback_keys:
+        connection = session.connection()
+        for offset in range(0, len(callback_ids), 500):
+            callback_keys.update(
+                _callback_keys(connection, Callback.id.in_(callback_ids[offset : offset + 500]))
+            )
+        _recompute_callback_groups(connection, callback_keys)
     if not keys and not case_ids:
         return
     connection = session.connection()
@@ -688,7 +845,17 @@ def _bulk_statement(state):
         select = sa.select(table.c.case_id)
     if where is not None:
         select = select.where(where)
+    callback_ids, callback_keys = [], set()
+    if table.name == "callbacks":
+        select = sa.select(
+            table.c.case_id, table.c.id, table.c.done_at, table.c.due_on, table.c.caller_id
+        )
+        if where is not None:
+            select = select.where(where)
     rows = connection.execute(select, state.parameters or {}).all()
+    if table.name == "callbacks":
+        callback_ids = sorted(row[1] for row in rows)
+        callback_keys = {_callback_key(*row[2:]) for row in rows}
     case_ids = {row[0] for row in rows}
     keys = {_key(*row[1:]) for row in rows} if table.name == "cases" else set()
     result = state.invoke_statement()
@@ -697,4 +864,10 @@ def _bulk_statement(state):
     keys.discard(None)
     _recompute_groups(connection, keys)
     _refresh_deadlines(connection, case_ids)
+    if table.name == "callbacks":
+        for offset in range(0, len(callback_ids), 500):
+            callback_keys.update(
+                _callback_keys(connection, Callback.id.in_(callback_ids[offset : offset + 500]))
+            )
+        _recompute_callback_groups(connection, callback_keys)
     return result

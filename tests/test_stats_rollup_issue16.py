@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from models import Callback, Case, CaseDailyStats, Category, Unit, db
 from models.base import local_zone, utcnow
-from models.case_stats import CaseDeadline, CaseMonthlyStats, rebuild
+from models.case_stats import CallbackDailyStats, CaseDeadline, CaseMonthlyStats, rebuild
 from models.enums import CaseStatus, Satisfaction, UnitKind
 from models.operations.workflow import STEPS, perform
 from models.queries import statistics as st
@@ -82,16 +82,25 @@ def _figures(flt, scope):
 
 def assert_rollup_equals_live(label=""):
     db.session.flush()
-    stored = _table_rows(), _table_rows(CaseMonthlyStats), _table_rows(CaseDeadline)
+    tables = (CaseDailyStats, CaseMonthlyStats, CaseDeadline, CallbackDailyStats)
+    stored = [_table_rows(model) for model in tables]
     savepoint = db.session.begin_nested()
     rebuild()
-    rebuilt = _table_rows(), _table_rows(CaseMonthlyStats), _table_rows(CaseDeadline)
+    rebuilt = [_table_rows(model) for model in tables]
     savepoint.rollback()
     assert stored == rebuilt, f"{label}: rollup differs from a rebuild"
     for flt in _filters():
         rolled = _figures(flt, None)
         live = _figures(flt, LIVE)
         assert rolled == live, f"{label}: {flt}"
+        quotas = st.callback_quotas(flt)
+        assert quotas["total"] == db.session.scalar(
+            sa.select(sa.func.count(Callback.id)).where(
+                Callback.is_deleted.is_(False),
+                Callback.done_at >= st._local_midnight_utc(flt.start),
+                Callback.done_at < st._local_midnight_utc(flt.end + timedelta(days=1)),
+            )
+        ), f"{label}: callbacks made in {flt}"
         # sa.true() (what the dashboard passes for a user who sees everything) uses the rollup.
         assert st.uses_rollup(sa.true()) and not st.uses_rollup(LIVE)
 
@@ -238,6 +247,7 @@ def test_rebuild_command_restores_a_damaged_rollup(app, setting, create_user, cr
     db.session.execute(sa.text("DELETE FROM case_daily_stats"))
     db.session.execute(sa.text("DELETE FROM case_monthly_stats"))
     db.session.execute(sa.text("DELETE FROM case_stat_deadlines"))
+    db.session.execute(sa.text("DELETE FROM callback_daily_stats"))
     db.session.commit()
     assert _table_rows() == [] and _table_rows(CaseMonthlyStats) == []
     result = app.test_cli_runner().invoke(args=["rebuild-stats"])

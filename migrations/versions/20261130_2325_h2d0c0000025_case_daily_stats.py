@@ -1,4 +1,4 @@
-"""statistics rollup: case_daily_stats, case_monthly_stats, case_stat_deadlines
+"""statistics rollup: daily and monthly case sums, deadlines, callback counts
 
 Revision ID: h2d0c0000025
 Revises: g5d0c0000023
@@ -7,7 +7,8 @@ Create Date: 2026-11-30 23:25:00.000000
 ``case_daily_stats`` holds the additive dashboard figures per (local day received, handling unit,
 category), ``case_monthly_stats`` the same per month; ``models.case_stats`` keeps them equal to
 the cases; ``case_stat_deadlines`` holds open cases' earliest running deadline and unfinished
-callback tasks for the figures that depend on the time of day. The upgrade fills them from the
+callback tasks for the figures that depend on the time of day; ``callback_daily_stats`` counts
+callback tasks per (day done, day due, caller) for the 回访 quotas. The upgrade fills them from the
 cases already registered (the same code as ``flask rebuild-stats``).
 """
 
@@ -99,6 +100,23 @@ def upgrade():
     op.create_index(
         "ix_case_stat_deadlines_kind_day", "case_stat_deadlines", ["kind", "day"], unique=False
     )
+    op.create_table(
+        "callback_daily_stats",
+        sa.Column("done_key", sa.Date(), nullable=False),
+        sa.Column("due_key", sa.Date(), nullable=False),
+        sa.Column("caller_key", sa.Integer(), nullable=False),
+        sa.Column("is_done", sa.SmallInteger(), nullable=False),
+        sa.Column("has_due", sa.SmallInteger(), nullable=False),
+        _count("callbacks"),
+        sa.PrimaryKeyConstraint(
+            "done_key",
+            "due_key",
+            "caller_key",
+            "is_done",
+            "has_due",
+            name="pk_callback_daily_stats",
+        ),
+    )
     from sqlalchemy.orm import Session
 
     from models.case_stats import rebuild
@@ -108,6 +126,7 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_table("callback_daily_stats")
     op.drop_index("ix_case_stat_deadlines_kind_day", table_name="case_stat_deadlines")
     op.drop_index("ix_case_stat_deadlines_case_id", table_name="case_stat_deadlines")
     op.drop_table("case_stat_deadlines")
