@@ -160,7 +160,13 @@ def rebuild_rollup(app) -> tuple[float, int]:
         elapsed = time.perf_counter() - started
         if db.engine.dialect.name == "postgresql":
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(sa.text("VACUUM ANALYZE case_daily_stats"))
+                for table in (
+                    "case_daily_stats",
+                    "case_monthly_stats",
+                    "case_stat_deadlines",
+                    "callback_daily_stats",
+                ):
+                    conn.execute(sa.text(f"VACUUM ANALYZE {table}"))
         db.session.remove()
     return elapsed, groups
 
@@ -299,19 +305,40 @@ def main(argv=None) -> int:
         "--compare", action="store_true", help="also time the figures live vs from the rollup"
     )
     parser.add_argument("--skip-requests", action="store_true", help="only --compare")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="PostgreSQL: time the database a previous run loaded (no reload; rollup rebuilt)",
+    )
     args = parser.parse_args(argv)
     base.PG_DATABASE = args.pg_database
     base.SQLITE_PATH = Path(tempfile.gettempdir()) / "xinfang_bench_dashboard.db"
     for name in [b.strip() for b in args.backends.split(",") if b.strip()]:
-        url = base.sqlite_url() if name == "sqlite" else base.postgres_url()
-        if url is None:
-            continue
-        base.log(f"== {name}: loading {args.cases:,} cases")
-        app = create_app({**base.BENCH_CONFIG, "SQLALCHEMY_DATABASE_URI": url})
-        started = time.perf_counter()
-        loaded = base.load(app, args.cases)
-        extra = enrich(app)
-        base.log(f"  loaded in {time.perf_counter() - started:.1f} s: {loaded.counts} {extra}")
+        if args.reuse and name == "postgresql":
+            url = f"postgresql+psycopg://{base.PG_USER}@{base.PG_HOST}:{base.PG_PORT}/"
+            app = create_app(
+                {**base.BENCH_CONFIG, "SQLALCHEMY_DATABASE_URI": url + base.PG_DATABASE}
+            )
+            with app.app_context():
+                db.create_all()  # tables added since the load
+                extra = {
+                    "callbacks": db.session.scalar(sa.select(sa.func.count(Callback.id))),
+                    "clocks": db.session.scalar(sa.select(sa.func.count(CaseClock.id))),
+                }
+                args.cases = db.session.scalar(sa.select(sa.func.count(Case.id)))
+                db.session.remove()
+            base.log(f"== {name}: reusing {args.cases:,} cases in {base.PG_DATABASE}")
+        else:
+            url = base.sqlite_url() if name == "sqlite" else base.postgres_url()
+            if url is None:
+                continue
+            base.log(f"== {name}: loading {args.cases:,} cases")
+            app = create_app({**base.BENCH_CONFIG, "SQLALCHEMY_DATABASE_URI": url})
+            started = time.perf_counter()
+            loaded = base.load(app, args.cases)
+            extra = enrich(app)
+            elapsed = time.perf_counter() - started
+            base.log(f"  loaded in {elapsed:.1f} s: {loaded.counts} {extra}")
         rebuilt, groups = rebuild_rollup(app)
         base.log(f"  statistics rollup rebuilt in {rebuilt:.1f} s: {groups:,} rows")
         with app.app_context():
