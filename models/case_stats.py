@@ -1,22 +1,32 @@
-"""The statistics rollup: per-day sums of every additive dashboard figure, kept equal to the cases.
+"""The statistics rollup: sums of every additive dashboard figure, kept equal to the cases.
 
-``case_daily_stats`` holds, per (local day received, handling unit, category), the sums over the
-statistics population (cases not deleted and not merged, ``statistics.base_condition``) of every
-figure that is a count or a sum over cases: batches, person-visits, closed, closed on time, days to
-close, evaluated and satisfied verdicts, callback tasks and completed tasks, accepted and
-instructed, flags, transferred out, open, and batches and person-visits per channel. Ratios are
-sums divided by sums. Time-dependent figures (overdue now, callbacks overdue today) are not here:
-``models.queries.statistics`` counts them live through partial indexes that only hold running
-clocks and unfinished callbacks.
+Four tables, all derived, all rebuilt by :func:`rebuild` (``flask rebuild-stats``):
 
-One home keeps it right: the session hooks below. Whatever the code path — a service-layer
-function flushing ORM objects, or a bulk ``UPDATE``/``DELETE`` run through the session (callback
-verdicts, retention erasure) — every case whose rows changed has its old and new groups recomputed
-from the live rows, one aggregate per group, in the same transaction. On PostgreSQL a transaction
-first takes a transaction-scoped advisory lock on each group (in key order), so two workers
-changing the same group serialise and the second one's aggregate sees the first one's commit.
-Writes that bypass the session (raw connections, the benchmark loader) call :func:`rebuild`
-afterwards; ``flask rebuild-stats`` does the same by hand.
+* ``case_daily_stats``: per (local day received, handling unit, category), the sums over the
+  statistics population (cases not deleted and not merged, ``statistics.base_condition``) of every
+  figure that is a count or a sum over cases: batches, person-visits, closed, closed on time, days
+  to close, evaluated and satisfied verdicts, callback tasks and completed tasks, accepted and
+  instructed, flags, transferred out, open, and batches and person-visits per channel.
+* ``case_monthly_stats``: the same per calendar month; a period reads its whole months here and
+  only the days of its partial months from the daily table (``source``).
+* ``case_stat_deadlines``: the time-dependent figures' inputs, one narrow row per open case with
+  a running clock (its earliest deadline) and per unfinished callback task (its due day), with
+  the case's group key, so "overdue now" and "callbacks overdue" are counted at request time
+  without reading the cases or every clock.
+* ``callback_daily_stats``: callback tasks per (day done, day due, caller), for the 回访 quotas.
+
+Ratios are sums divided by sums, so ``models.queries.statistics`` gives the same figures as from
+the cases (``tests/test_stats_rollup_issue16.py`` checks this after every kind of change).
+
+One home keeps them right: the session hooks at the end of this module. Whatever the code path —
+a service-layer function flushing ORM objects, or a bulk ``UPDATE``/``DELETE`` run through the
+session (callback verdicts, retention erasure) — every case whose rows changed has its old and new
+groups recomputed from the live rows, one aggregate per group, in the same transaction (never a
+commit). On PostgreSQL a transaction first takes a transaction-scoped advisory lock per (month,
+unit, category) it touches, in key order, so two workers changing the same group take turns and
+the second one's aggregate (a new READ COMMITTED snapshot) sees the first one's commit. Writes
+that bypass the session (raw connections, the benchmark loader, an executemany through the
+session) are followed by :func:`rebuild`.
 """
 
 from __future__ import annotations
