@@ -309,6 +309,15 @@ def _register_cli(app: Flask) -> None:
         else:
             click.echo("演示数据已存在，未重复生成。")
 
+    @app.cli.command("rebuild-stats")
+    def rebuild_stats_command():
+        """Recompute the statistics rollup (case_daily_stats) from the cases."""
+        from models.case_stats import rebuild
+
+        groups = rebuild()
+        db.session.commit()
+        click.echo(f"统计汇总已重建：{groups} 组。")
+
     @app.cli.command("refresh-retention")
     def refresh_retention_command():
         """Recompute every finished case's retention date from the current rules."""

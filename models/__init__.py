@@ -10,6 +10,7 @@ from .attachments import Attachment  # noqa: E402
 from .audit import AuditEntry  # noqa: E402
 from .calendar import CalendarOverride  # noqa: E402
 from .callbacks import Callback, CallbackQuota, CallbackSchedule  # noqa: E402
+from .case_stats import CaseDailyStats  # noqa: E402  (after every model it sums up)
 from .cases import (  # noqa: E402
     Case,
     CaseEvent,
@@ -67,6 +68,7 @@ __all__ = [
     "CallbackSchedule",
     "Case",
     "CaseClock",
+    "CaseDailyStats",
     "CaseEvent",
     "CaseReply",
     "CaseRepresentative",

@@ -7,6 +7,12 @@ callback tasks of closed cases with their verdicts. Times the whole dashboard re
 XLSX monthly report through the Flask test client, for several filters, and prints a Markdown
 table per backend.
 
+The loaders write through raw connections, so the statistics rollup (``case_daily_stats``) is
+rebuilt afterwards and its rebuild time printed. ``--compare`` also times the dashboard's
+figures (breakdown, summary, dimensions, recurring problems) computed live from the cases against
+the same figures from the rollup, for one year and for one year and one unit, and checks that
+they are equal.
+
 Run from the project root::
 
     .venv/bin/python scripts/benchmark_dashboard.py --backends sqlite,postgresql --cases 100000
@@ -144,6 +150,81 @@ def enrich(app, seed: int = 7) -> dict[str, int]:
     return counts
 
 
+def rebuild_rollup(app) -> tuple[float, int]:
+    from models.case_stats import rebuild
+
+    with app.app_context():
+        started = time.perf_counter()
+        groups = rebuild()
+        db.session.commit()
+        elapsed = time.perf_counter() - started
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                for table in (
+                    "case_daily_stats",
+                    "case_monthly_stats",
+                    "case_stat_deadlines",
+                    "callback_daily_stats",
+                ):
+                    conn.execute(sa.text(f"VACUUM ANALYZE {table}"))
+        db.session.remove()
+    return elapsed, groups
+
+
+def compare_live_and_rollup(app, repeat: int) -> list[tuple[str, float, float]]:
+    """The dashboard's figures, live from the cases vs from the rollup (median seconds)."""
+    from models.queries import statistics as st
+
+    live_scope = Case.id.is_not(None)  # every case, but not sa.true(): counted live
+
+    def figures(flt, scope):
+        rows = st.breakdown(flt, scope=scope)
+        summary = st.summary(flt, scope=scope, breakdown=rows)
+        summary["average_days"] = round(summary["average_days"] or 0, 6)
+        grouped = st.dimensions(flt, scope=scope)
+        return (
+            summary,
+            st.by_unit(flt, scope=scope, breakdown=rows),
+            st.by_channel(flt, rows=grouped),
+            st.by_category(flt, rows=grouped),
+            st.by_month(flt, rows=grouped),
+            st.recurring_problems(flt, scope=scope, limit=None),
+        )
+
+    def timed(flt, scope):
+        timings = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            result = figures(flt, scope)
+            timings.append(time.perf_counter() - started)
+            db.session.rollback()
+        return statistics.median(timings), result
+
+    results = []
+    with app.app_context():
+        today = datetime.now(local_zone()).date()
+        unit = db.session.scalar(
+            sa.select(Case.handling_unit_id)
+            .where(Case.handling_unit_id.is_not(None))
+            .group_by(Case.handling_unit_id)
+            .order_by(sa.func.count().desc())
+            .limit(1)
+        )
+        year = st.StatsFilter(today - timedelta(days=365), today)
+        for label, flt in (
+            ("figures, one year", year),
+            ("figures, one year, one unit", st.with_period(year, year.start, year.end)),
+        ):
+            if "unit" in label:
+                flt = st.StatsFilter(flt.start, flt.end, unit_id=unit)
+            live, live_result = timed(flt, live_scope)
+            rolled, rolled_result = timed(flt, None)
+            assert live_result == rolled_result, f"{label}: rollup differs from live"
+            results.append((label, live, rolled))
+        db.session.remove()
+    return results
+
+
 def scenarios(app) -> list[tuple[str, str]]:
     with app.app_context():
         today = datetime.now(local_zone()).date()
@@ -220,21 +301,62 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--pg-database", default="xinfang_bench_dashboard")
+    parser.add_argument(
+        "--compare", action="store_true", help="also time the figures live vs from the rollup"
+    )
+    parser.add_argument("--skip-requests", action="store_true", help="only --compare")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="PostgreSQL: time the database a previous run loaded (no reload; rollup rebuilt)",
+    )
     args = parser.parse_args(argv)
     base.PG_DATABASE = args.pg_database
     base.SQLITE_PATH = Path(tempfile.gettempdir()) / "xinfang_bench_dashboard.db"
     for name in [b.strip() for b in args.backends.split(",") if b.strip()]:
-        url = base.sqlite_url() if name == "sqlite" else base.postgres_url()
-        if url is None:
-            continue
-        base.log(f"== {name}: loading {args.cases:,} cases")
-        app = create_app({**base.BENCH_CONFIG, "SQLALCHEMY_DATABASE_URI": url})
-        started = time.perf_counter()
-        loaded = base.load(app, args.cases)
-        extra = enrich(app)
-        base.log(f"  loaded in {time.perf_counter() - started:.1f} s: {loaded.counts} {extra}")
+        if args.reuse and name == "postgresql":
+            url = f"postgresql+psycopg://{base.PG_USER}@{base.PG_HOST}:{base.PG_PORT}/"
+            app = create_app(
+                {**base.BENCH_CONFIG, "SQLALCHEMY_DATABASE_URI": url + base.PG_DATABASE}
+            )
+            with app.app_context():
+                db.create_all()  # tables added since the load
+                extra = {
+                    "callbacks": db.session.scalar(sa.select(sa.func.count(Callback.id))),
+                    "clocks": db.session.scalar(sa.select(sa.func.count(CaseClock.id))),
+                }
+                args.cases = db.session.scalar(sa.select(sa.func.count(Case.id)))
+                db.session.remove()
+            base.log(f"== {name}: reusing {args.cases:,} cases in {base.PG_DATABASE}")
+        else:
+            url = base.sqlite_url() if name == "sqlite" else base.postgres_url()
+            if url is None:
+                continue
+            base.log(f"== {name}: loading {args.cases:,} cases")
+            app = create_app({**base.BENCH_CONFIG, "SQLALCHEMY_DATABASE_URI": url})
+            started = time.perf_counter()
+            loaded = base.load(app, args.cases)
+            extra = enrich(app)
+            elapsed = time.perf_counter() - started
+            base.log(f"  loaded in {elapsed:.1f} s: {loaded.counts} {extra}")
+        rebuilt, groups = rebuild_rollup(app)
+        base.log(f"  statistics rollup rebuilt in {rebuilt:.1f} s: {groups:,} rows")
         with app.app_context():
             version = base.server_version()
+        if args.compare:
+            print(f"\n### {version}: {args.cases:,} cases, rollup {groups:,} rows\n")
+            print(f"| figures ({args.repeat} timed) | live | rollup | ratio |")
+            print("|---|---:|---:|---:|")
+            for label, live, rolled in compare_live_and_rollup(app, args.repeat):
+                print(
+                    f"| {label} | {live * 1000:.0f} ms | {rolled * 1000:.0f} ms "
+                    f"| {live / rolled:.1f}× |"
+                )
+            print()
+        if args.skip_requests:
+            with app.app_context():
+                db.engine.dispose()
+            continue
         results = time_requests(app, args.repeat, args.warmup)
         print(
             f"\n### {version}: {args.cases:,} cases, {extra['callbacks']:,} callbacks, "

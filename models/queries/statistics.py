@@ -22,6 +22,13 @@ Definitions (requirements.md §6, §1.16–1.17, S19; README "统计口径"):
 * 越级访 / 异常访 = cases carrying that flag (batches, like 集体访); the flag is set on the
   registration or case form and may be added on a later contact.
 
+Where the caller may see every case (``scope`` is None or ``sa.true()``), the additive figures come
+from the rollup (``models.case_stats``: daily and monthly sums kept equal to the cases by the
+session hooks there) and "overdue now" and "callbacks overdue" are counted at request time from
+``case_stat_deadlines``, which holds only open cases' earliest running deadline and unfinished
+callback tasks. A scoped caller (one unit's staff) gets the same figures from the cases directly.
+Drill-down lists are always live.
+
 Every figure has a *measure* name; ``case_condition`` turns (filter, measure, dimension) into the
 SQL condition that both the count and the drill-down case list use, so they cannot disagree.
 """
@@ -37,6 +44,14 @@ from flask_babel import lazy_gettext as _l
 from .. import db
 from ..base import local_zone, utcnow
 from ..callbacks import Callback
+from ..case_stats import (
+    CHANNEL_COLUMNS,
+    PENDING_CALLBACK,
+    RUNNING_CLOCK,
+    CallbackDailyStats,
+    CaseDeadline,
+)
+from ..case_stats import source as rollup_source
 from ..cases import Case, CaseEvent
 from ..categories import Category
 from ..deadlines import CaseClock
@@ -317,6 +332,92 @@ def _rate(part: int, whole: int) -> float | None:
     return part / whole * 100 if whole else None
 
 
+def uses_rollup(scope) -> bool:
+    """The rollup answers exactly only for a caller who sees every case."""
+    return scope is None or isinstance(scope, sa.sql.elements.True_)
+
+
+def _category_ids(category_id: int) -> list[int]:
+    """The category and its children, as a list (a literal IN list plans well on the rollup)."""
+    return db.session.scalars(
+        sa.select(Category.id).where(
+            sa.or_(Category.id == category_id, Category.parent_id == category_id)
+        )
+    ).all()
+
+
+def rollup(flt: StatsFilter):
+    """The rollup rows of the period and the ``base_condition`` filters on them."""
+    stats = rollup_source(flt.start, flt.end)
+    conditions = []
+    if flt.unit_id:
+        conditions.append(stats.c.unit_key == flt.unit_id)
+    if flt.category_id:
+        conditions.append(stats.c.category_key.in_(_category_ids(flt.category_id)))
+    return stats, sa.and_(sa.true(), *conditions)
+
+
+#: The breakdown figures the rollup holds (all but "overdue", which depends on the clock).
+ROLLUP_BREAKDOWN_KEYS = tuple(key for key in BREAKDOWN_KEYS if key != "overdue")
+
+
+def _deadlines(flt: StatsFilter, kind: int):
+    """``base_condition`` on ``case_stat_deadlines`` rows of one kind."""
+    conditions = [
+        CaseDeadline.kind == kind,
+        CaseDeadline.day >= flt.start,
+        CaseDeadline.day <= flt.end,
+    ]
+    if flt.unit_id:
+        conditions.append(CaseDeadline.unit_key == flt.unit_id)
+    if flt.category_id:
+        conditions.append(CaseDeadline.category_key.in_(_category_ids(flt.category_id)))
+    return sa.and_(*conditions)
+
+
+def _overdue_by_unit(flt: StatsFilter, now: datetime) -> dict:
+    """Open cases of the population with a running clock past its deadline, per unit.
+
+    Counted now from ``case_stat_deadlines`` (one row per open case with a running clock: its
+    earliest deadline), not from the cases and every clock.
+    """
+    rows = db.session.execute(
+        sa.select(CaseDeadline.unit_key, sa.func.count())
+        .where(_deadlines(flt, RUNNING_CLOCK), CaseDeadline.due_at < now)
+        .group_by(CaseDeadline.unit_key)
+    ).all()
+    return {unit_key or None: count for unit_key, count in rows}
+
+
+def _callbacks_overdue(flt: StatsFilter, today: date) -> int:
+    """Unfinished callback tasks of the population due before today, from the same table."""
+    return db.session.scalar(
+        sa.select(sa.func.count()).where(
+            _deadlines(flt, PENDING_CALLBACK), CaseDeadline.due_on < today
+        )
+    )
+
+
+def _rollup_breakdown(flt: StatsFilter, scope, now: datetime) -> list[dict]:
+    """``_breakdown`` from the rollup, plus the callback task sums, plus overdue counted live."""
+    keys = (*ROLLUP_BREAKDOWN_KEYS, "callback_tasks", "callback_done")
+    stats, where = rollup(flt)
+    rows = db.session.execute(
+        sa.select(stats.c.unit_key, *[sa.func.sum(stats.c[key]) for key in keys])
+        .where(where)
+        .group_by(stats.c.unit_key)
+    ).all()
+    overdue = _overdue_by_unit(flt, now)
+    result = []
+    for unit_key, *values in rows:
+        unit_id = unit_key or None
+        row = {"unit_id": unit_id, "overdue": overdue.get(unit_id, 0)}
+        for key, value in zip(keys, values, strict=True):
+            row[key] = float(value or 0) if key == "closed_days" else int(value or 0)
+        result.append(row)
+    return result
+
+
 def _breakdown(flt: StatsFilter, scope, now: datetime) -> list[dict]:
     """Every per-case figure, per handling unit, from one scan of the statistics index.
 
@@ -324,6 +425,8 @@ def _breakdown(flt: StatsFilter, scope, now: datetime) -> list[dict]:
     rather than a correlated sub-query or a join per case; the conditions are the same as
     ``measure_condition``'s.
     """
+    if uses_rollup(scope):
+        return _rollup_breakdown(flt, scope, now)
     # "stopped_at > due_at" alone (NULL never compares greater) matches the partial index.
     late = sa.select(CaseClock.case_id).where(
         CaseClock.stopped_at > CaseClock.due_at, CaseClock.kind.in_(WORKING_CLOCKS)
@@ -388,15 +491,24 @@ def summary(flt: StatsFilter, *, scope=None, now=None, breakdown=None) -> dict:
     today = now.astimezone(local_zone()).date()
     rows = breakdown if breakdown is not None else _breakdown(flt, scope, now)
     sums = {key: sum(row[key] or 0 for row in rows) for key in BREAKDOWN_KEYS}
-    tasks, tasks_done, tasks_overdue = db.session.execute(
-        sa.select(
-            sa.func.count(Callback.id),
-            sa.func.count(Callback.id).filter(Callback.done_at.is_not(None)),
-            sa.func.count(Callback.id).filter(Callback.done_at.is_(None), Callback.due_on < today),
-        )
-        .join(Case, Case.id == Callback.case_id)
-        .where(base_condition(flt, scope), Callback.is_deleted.is_(False))
-    ).one()
+    if uses_rollup(scope) and all("callback_tasks" in row for row in rows):
+        # The task sums came with the rollup rows; only "overdue today" is counted now, from
+        # the unfinished tasks (``case_stat_deadlines``).
+        tasks = sum(row["callback_tasks"] for row in rows)
+        tasks_done = sum(row["callback_done"] for row in rows)
+        tasks_overdue = _callbacks_overdue(flt, today)
+    else:
+        tasks, tasks_done, tasks_overdue = db.session.execute(
+            sa.select(
+                sa.func.count(Callback.id),
+                sa.func.count(Callback.id).filter(Callback.done_at.is_not(None)),
+                sa.func.count(Callback.id).filter(
+                    Callback.done_at.is_(None), Callback.due_on < today
+                ),
+            )
+            .join(Case, Case.id == Callback.case_id)
+            .where(base_condition(flt, scope), Callback.is_deleted.is_(False))
+        ).one()
     closed = sums["closed"]
     return {
         **{key: int(value) for key, value in sums.items() if key != "closed_days"},
@@ -419,6 +531,8 @@ def dimensions(flt: StatsFilter, *, scope=None) -> list[tuple]:
     ``by_channel``, ``by_category`` and ``by_month`` add these aggregated rows up, so a page
     that shows all three reads the cases once.
     """
+    if uses_rollup(scope):
+        return _rollup_dimensions(flt)
     month = month_expression()
     return db.session.execute(
         sa.select(
@@ -431,6 +545,29 @@ def dimensions(flt: StatsFilter, *, scope=None) -> list[tuple]:
         .where(base_condition(flt, scope))
         .group_by(Case.channel, Case.category_id, month)
     ).all()
+
+
+def _rollup_dimensions(flt: StatsFilter) -> list[tuple]:
+    """``dimensions`` from the rollup: its per-channel columns summed per (category, month)."""
+    stats, where = rollup(flt)
+    if db.engine.dialect.name == "postgresql":
+        month = sa.func.to_char(stats.c.day, sa.literal("YYYY-MM"))
+    else:
+        month = sa.func.strftime("%Y-%m", stats.c.day)
+    rows = db.session.execute(
+        sa.select(
+            stats.c.category_key, month, *[sa.func.sum(stats.c[name]) for name in CHANNEL_COLUMNS]
+        )
+        .where(where)
+        .group_by(stats.c.category_key, month)
+    ).all()
+    result = []
+    for category_key, month_key, *sums in rows:
+        for index, channel in enumerate(CaseChannel):
+            count, persons = sums[2 * index], sums[2 * index + 1]
+            if count:
+                result.append((channel, category_key or None, month_key, int(count), int(persons)))
+    return result
 
 
 def _add_up(rows, position: int) -> dict:
@@ -529,17 +666,38 @@ def is_recurring(count: int, repeat_cases: int, others_average: float) -> bool:
 def recurring_problems(flt: StatsFilter, *, scope=None, limit: int | None = 10) -> list[dict]:
     """Cases per problem type (category), with how many were repeats and which ones recur."""
     names = dict(db.session.execute(sa.select(Category.id, Category.name)).all())
-    rows = db.session.execute(
-        sa.select(
-            Case.category_id,
-            sa.func.count(Case.id),
-            sa.func.count(Case.id).filter(Case.repeat_count > 0),
-            sa.func.coalesce(sa.func.sum(Case.repeat_count), 0),
+    if uses_rollup(scope):
+        # 0 is "no category" in the rollup; NULLIF gives it back its NULL and the same order.
+        stats, where = rollup(flt)
+        category = sa.func.nullif(stats.c.category_key, 0)
+        batches = sa.func.sum(stats.c.batches)
+        query = (
+            sa.select(
+                category,
+                batches,
+                sa.func.sum(stats.c.repeat_cases),
+                sa.func.sum(stats.c.repeat_contacts),
+            )
+            .where(where)
+            .group_by(category)
+            .order_by(batches.desc(), category)
         )
-        .where(base_condition(flt, scope))
-        .group_by(Case.category_id)
-        .order_by(sa.func.count(Case.id).desc(), Case.category_id)
-    ).all()
+    else:
+        query = (
+            sa.select(
+                Case.category_id,
+                sa.func.count(Case.id),
+                sa.func.count(Case.id).filter(Case.repeat_count > 0),
+                sa.func.coalesce(sa.func.sum(Case.repeat_count), 0),
+            )
+            .where(base_condition(flt, scope))
+            .group_by(Case.category_id)
+            .order_by(sa.func.count(Case.id).desc(), Case.category_id)
+        )
+    rows = [
+        (key, int(n), int(repeat_cases or 0), int(repeat_contacts or 0))
+        for key, n, repeat_cases, repeat_contacts in db.session.execute(query).all()
+    ]
     total = sum(n for _key, n, _r, _c in rows)
     result = []
     for key, n, repeat_cases, repeat_contacts in rows[:limit]:
@@ -567,23 +725,33 @@ def callback_quotas(flt: StatsFilter) -> dict:
     from ..callbacks import CallbackQuota
     from ..users import Role, user_roles
 
-    period = sa.and_(
-        Callback.is_deleted.is_(False),
-        Callback.done_at >= _local_midnight_utc(flt.start),
-        Callback.done_at < _local_midnight_utc(flt.end + timedelta(days=1)),
+    # Counted from ``callback_daily_stats`` (tasks per day done, day due and caller), which the
+    # session hooks keep equal to the callbacks; the conditions are the ones in the comments.
+    stats = CallbackDailyStats
+    # Made in the period.
+    period = sa.and_(stats.is_done == 1, stats.done_key >= flt.start, stats.done_key <= flt.end)
+    total = (
+        db.session.scalar(
+            sa.select(sa.func.coalesce(sa.func.sum(stats.callbacks), 0)).where(period)
+        )
+        or 0
     )
-    total = db.session.scalar(sa.select(sa.func.count(Callback.id)).where(period)) or 0
     rows = db.session.execute(
-        sa.select(Role.name, CallbackQuota.min_percent, sa.func.count(Callback.id))
+        sa.select(
+            Role.name,
+            CallbackQuota.min_percent,
+            sa.func.coalesce(sa.func.sum(stats.callbacks), 0),
+        )
         .select_from(CallbackQuota)
         .join(Role, Role.id == CallbackQuota.role_id)
         .outerjoin(user_roles, user_roles.c.role_id == Role.id)
-        .outerjoin(Callback, sa.and_(Callback.caller_id == user_roles.c.user_id, period))
+        .outerjoin(stats, sa.and_(stats.caller_key == user_roles.c.user_id, period))
         .group_by(Role.name, CallbackQuota.min_percent, Role.id)
         .order_by(CallbackQuota.min_percent, Role.id)
     ).all()
     result = []
     for name, minimum, done in rows:
+        done = int(done)
         share = _rate(done, total)
         result.append(
             {
@@ -598,23 +766,22 @@ def callback_quotas(flt: StatsFilter) -> dict:
     # A callback belongs to the period when it was made in it, or fell due in it and was made or
     # is now overdue; one due later than today is not missed yet.
     today = utcnow().astimezone(local_zone()).date()
-    in_period = sa.and_(
-        Callback.is_deleted.is_(False),
-        sa.or_(
-            period,
-            sa.and_(
-                Callback.due_on >= flt.start,
-                Callback.due_on <= flt.end,
-                sa.or_(Callback.done_at.is_not(None), Callback.due_on < today),
-            ),
+    in_period = sa.or_(
+        period,
+        sa.and_(
+            stats.has_due == 1,
+            stats.due_key >= flt.start,
+            stats.due_key <= flt.end,
+            sa.or_(stats.is_done == 1, stats.due_key < today),
         ),
     )
     due, handled = db.session.execute(
         sa.select(
-            sa.func.count(Callback.id),
-            sa.func.count(Callback.id).filter(Callback.done_at.is_not(None)),
+            sa.func.coalesce(sa.func.sum(stats.callbacks), 0),
+            sa.func.coalesce(sa.func.sum(stats.callbacks).filter(stats.is_done == 1), 0),
         ).where(in_period)
     ).one()
+    due, handled = int(due), int(handled)
     handling_rate = _rate(handled, due)
     handling = {
         "due": due,
