@@ -1,7 +1,7 @@
 """statistics rollup: daily and monthly case sums, deadlines, callback counts
 
 Revision ID: h2d0c0000025
-Revises: g5d0c0000023
+Revises: h1d0c0000024
 Create Date: 2026-11-30 23:25:00.000000
 
 ``case_daily_stats`` holds the additive dashboard figures per (local day received, handling unit,
@@ -17,7 +17,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "h2d0c0000025"
-down_revision = "g5d0c0000023"
+down_revision = "h1d0c0000024"
 branch_labels = None
 depends_on = None
 
