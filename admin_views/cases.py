@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort, current_app, flash, redirect, request, send_file, url_for
+from flask import abort, current_app, flash, g, redirect, request, send_file, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import filters
@@ -31,6 +31,7 @@ from models import (
     Visit,
     db,
 )
+from models.base import utcnow
 from models.custom_fields import display_rows, stored_values
 from models.enums import (
     CaseChannel,
@@ -66,8 +67,9 @@ from models.policies import (
     visible_cases_clause,
     waiting_note,
 )
+from models.queries.lists import deadline_cell, list_calendar, with_deadline
 
-from .base import ProtectedModelView
+from .base import ProtectedModelView, deadline_badge
 from .case_records import case_facts, describe_step_event, local_time_text, recorded_steps
 from .confidential import list_value, log_confidential_view, masked, reporter_hidden
 from .custom_fields import (
@@ -135,6 +137,10 @@ STATUS_BADGE_CSS = {
 def status_badge(status: CaseStatus) -> Markup:
     css = STATUS_BADGE_CSS.get(status, "info")
     return Markup('<span class="badge badge-{} px-2 py-1">{}</span>').format(css, status.title)
+
+
+def _deadline_cell(case) -> Markup:
+    return deadline_badge(g.get("case_deadlines", {}).get(case.id))
 
 
 def _status_badge(view, context, model, name):
@@ -257,6 +263,7 @@ class CaseView(
         "category",
         "priority",
         "status",
+        "deadline",
         "received_at",
         "handling_unit",
         "handler",
@@ -292,6 +299,7 @@ class CaseView(
         "subject": _subject_with_flags,
         "status": _status_badge,
         "priority": _priority_badge,
+        "deadline": lambda view, context, model, name: _deadline_cell(model),
         "petitioner_names": lambda view, context, model, name: list_value(
             model, model.petitioner_names
         ),
@@ -303,7 +311,10 @@ class CaseView(
         "representatives": lambda view, context, model, name: _representatives_detail(model),
     }
     column_labels = labels(
-        flags=_l("标记"), retain_until=_l("保存期至"), representative_lines=_l("代表人")
+        flags=_l("标记"),
+        retain_until=_l("保存期至"),
+        representative_lines=_l("代表人"),
+        deadline=_l("期限"),
     )
     column_details_list = (
         "number",
@@ -395,6 +406,15 @@ class CaseView(
 
     def scope(self, query):
         return super().scope(query).filter(visible_cases_clause(current_user))
+
+    # The 期限 column: each case's current clock, joined into the list's own query.
+    def list_columns(self, query):
+        return with_deadline(query, Case)
+
+    def list_rows(self, rows):
+        calendar, now = list_calendar(), utcnow()
+        g.case_deadlines = {case.id: deadline_cell(clock, calendar, now) for case, clock in rows}
+        return [case for case, _clock in rows]
 
     def _apply_search(self, query, count_query, joins, count_joins, search):
         if as_case_number(search):
