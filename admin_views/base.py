@@ -344,10 +344,11 @@ class ProtectedModelView(ModelView):
     def _listing(self) -> bool:
         return has_request_context() and request.endpoint == f"{self.endpoint}.index_view"
 
-    def list_columns(self, query):
-        """Hook: entities loaded with the list page's rows in the same statement (e.g. each
-        case's deadline); ``list_rows`` takes them off again."""
-        return query
+    def list_columns(self, query, paged):
+        """Hook: the statement that loads the list page, from the list's sorted ``query``
+        and its ``paged`` form; an override adds entities loaded with the page's rows in the
+        same statement (e.g. each case's deadline), and ``list_rows`` takes them off again."""
+        return paged
 
     def list_rows(self, rows):
         """Hook: the models to show from the rows ``list_columns``' query returned."""
@@ -364,11 +365,12 @@ class ProtectedModelView(ModelView):
         return view_args
 
     def _apply_pagination(self, query, page, page_size):
-        if self._listing():
-            # The filtered, scoped query without paging: what the total counts.
-            g.list_base_query = query
-            query = self.list_columns(query)
-        return super()._apply_pagination(query, page, page_size)
+        paged = super()._apply_pagination(query, page, page_size)
+        if not self._listing():
+            return paged
+        # The filtered, scoped query without paging: what the total counts.
+        g.list_base_query = query
+        return self.list_columns(query, paged)
 
     def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
         limit = self.page_limit()

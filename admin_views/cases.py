@@ -408,8 +408,8 @@ class CaseView(
         return super().scope(query).filter(visible_cases_clause(current_user))
 
     # The 期限 column: each case's current clock, joined into the list's own query.
-    def list_columns(self, query):
-        return with_deadline(query, Case)
+    def list_columns(self, query, paged):
+        return with_deadline(query, paged, Case)
 
     def _columns(self):
         # Exports stream rows in batches without the list's join: no 期限 there.
