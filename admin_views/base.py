@@ -224,11 +224,12 @@ def deadline_badge(cell: DeadlineCell | None) -> Markup:
     return Markup(
         '<span class="deadline deadline-{state}" title="{title}">'
         '<span class="badge badge-{css}">{left}</span>'
-        '<br><small class="text-muted text-nowrap">{due}</small></span>'
+        '<br><small class="text-muted">{kind} {due}</small></span>'
     ).format(
         state=cell.state,
         css=DEADLINE_BADGE_CSS[cell.state],
         left=cell.left,
+        kind=cell.kind,
         due=format_local(cell.due_at),
         title=_("期限 %(due)s", due=format_local(cell.due_at)),
     )

@@ -132,6 +132,8 @@ class DeadlineCell:
     due_at: datetime
     left: str
     state: str
+    #: Which deadline it is (办理, 答复 …).
+    kind: str = ""
 
 
 #: How long a process keeps the holiday calendar it read for list pages.
@@ -204,4 +206,4 @@ def deadline_cell(
         due_day = to_local(clock.due_at).date()
         days = calendar.working_days_between(today, due_day)
         state = "soon" if days <= _soon_days() else "running"
-    return DeadlineCell(due_at=clock.due_at, left=left, state=state)
+    return DeadlineCell(due_at=clock.due_at, left=left, state=state, kind=clock.kind.title)
