@@ -31,7 +31,7 @@ from models.policies import (
     visible_cases_clause,
     waiting_note,
 )
-from models.queries.lists import deadline_cell
+from models.queries.lists import deadline_cell, list_calendar
 from models.queries.worklists import (
     awaiting_with_deadlines,
     notifications_of,
@@ -323,7 +323,8 @@ class WorkListView(BaseView):
     @expose("/")
     def index(self):
         now = utcnow()
-        calendar = work_calendar()
+        # Up to a hundred rows a tab, each counting working days: the remembering calendar.
+        calendar = list_calendar()
         due_soon = sa.and_(CaseClock.due_at >= now, CaseClock.due_at <= due_soon_limit(now))
         units = unit_summary(now) if sees_all_units(current_user) else []
         awaiting_rows = awaiting_with_deadlines(current_user)

@@ -166,12 +166,9 @@ class _RememberingCalendar(WorkCalendar):
 
 
 def list_calendar() -> WorkCalendar:
-    """The working-day calendar for list pages without a statement per page: the request's
-    own if it has read one, else the process's copy, re-read after a minute (and at once when
-    this process changes an override)."""
-    own = db.session.info.get("work_calendar")
-    if own is not None:
-        return own
+    """The working-day calendar for list pages without a statement per page: the process's
+    copy, which remembers its answers, re-read after a minute (and at once when this process
+    changes an override)."""
     with _calendar_lock:
         cached = _calendar_cache.get("calendar")
         if cached is None or time.monotonic() - _calendar_cache["at"] > CALENDAR_TTL_SECONDS:
