@@ -234,3 +234,16 @@ def test_awaiting_work_list_shows_the_deadline(create_case, create_user, login_a
     if case.number not in page:
         pytest.skip("the registered case does not wait for the admin in this configuration")
     assert "已超期 3 天" in _row_of(page, case.number)
+
+
+def test_the_list_calendar_follows_a_changed_override(app):
+    from datetime import date
+
+    from models.calendar import CalendarOverride
+
+    day = date(2031, 3, 4)  # a Tuesday in a year the holiday package does not know
+    assert lists.list_calendar().is_working_day(day)
+    db.session.add(CalendarOverride(day=day, is_working=False, note="测试"))
+    db.session.commit()
+    assert not lists.list_calendar().is_working_day(day)
+    lists.forget_list_calendar()
