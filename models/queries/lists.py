@@ -136,8 +136,10 @@ class DeadlineCell:
     kind: str = ""
 
 
-#: How long a process keeps the holiday calendar it read for list pages.
-CALENDAR_TTL_SECONDS = 60
+#: How long a process keeps the holiday calendar it read for list pages. Overrides change a
+#: few times a year; this process forgets at once when it changes one, other workers within
+#: five minutes.
+CALENDAR_TTL_SECONDS = 300
 _calendar_lock = threading.Lock()
 _calendar_cache: dict[str, object] = {}
 
@@ -167,7 +169,7 @@ class _RememberingCalendar(WorkCalendar):
 
 def list_calendar() -> WorkCalendar:
     """The working-day calendar for list pages without a statement per page: the process's
-    copy, which remembers its answers, re-read after a minute (and at once when this process
+    copy, which remembers its answers, re-read after five minutes (and at once when this process
     changes an override)."""
     with _calendar_lock:
         cached = _calendar_cache.get("calendar")
