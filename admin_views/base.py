@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import math
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import abort, current_app, flash, g, has_request_context, redirect, request, url_for
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.form import AdminModelConverter
@@ -14,6 +16,7 @@ from flask_admin.model.form import converts
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import HiddenField
 
@@ -23,6 +26,7 @@ from models.base import format_local, utcnow
 from models.enums import TitledEnum
 from models.operations import WorkflowError
 from models.operations.records import create_record, delete_record, update_record
+from models.queries.lists import DeadlineCell, ListTotal, list_total
 
 from .choices import (
     KeptAjaxSelectField,
@@ -171,6 +175,66 @@ def selected_ids(values, limit: int = 500) -> list[int]:
     return keys[:limit]
 
 
+@dataclass(frozen=True)
+class ListPages:
+    """What a list page's pager shows: the page (0-based), the total, the pages that may be
+    opened (at most ``limit``), and whether the page asked for lay beyond them."""
+
+    page: int
+    total: ListTotal
+    size: int
+    limit: int
+    has_next: bool
+    #: The page number asked for, when it lay beyond the limit (the last page is shown).
+    beyond: int | None = None
+
+    @property
+    def pages(self) -> int:
+        """Pages that may be opened (an estimate counts as many as it says)."""
+        if not self.size:
+            return 1
+        return max(min(math.ceil(self.total.value / self.size), self.limit), 1)
+
+    @property
+    def limited(self) -> bool:
+        """The list holds more rows than its pages can show."""
+        return bool(self.size) and (
+            self.total.value > self.limit * self.size or not self.total.exact
+        )
+
+    @property
+    def at_limit(self) -> bool:
+        """Show the deep-page notice: on the last page that may be opened, or beyond it."""
+        return self.beyond is not None or (self.limited and self.page >= self.limit - 1)
+
+
+#: Bootstrap colour of a deadline's state; the words say the same (colour is never alone).
+DEADLINE_BADGE_CSS = {
+    "overdue": "danger",
+    "soon": "warning",
+    "running": "light border",
+    "paused": "secondary",
+}
+
+
+def deadline_badge(cell: DeadlineCell | None) -> Markup:
+    """The 期限 cell of case lists and work lists: the deadline, and the time left in words."""
+    if cell is None:
+        return Markup('<span class="text-muted">—</span>')
+    return Markup(
+        '<span class="deadline deadline-{state}" title="{title}">'
+        '<span class="badge badge-{css}">{left}</span>'
+        '<br><small class="text-muted">{kind} {due}</small></span>'
+    ).format(
+        state=cell.state,
+        css=DEADLINE_BADGE_CSS[cell.state],
+        left=cell.left,
+        kind=cell.kind,
+        due=format_local(cell.due_at),
+        title=_("期限 %(due)s", due=format_local(cell.due_at)),
+    )
+
+
 class RecordNotSaved(Exception):
     """A save hook returned without its operation saving the record: a programming error."""
 
@@ -269,11 +333,94 @@ class ProtectedModelView(ModelView):
             return None
         return self.get_query().filter(self.model.id == key).one_or_none()
 
+    # -- list pages ---------------------------------------------------------------------
+    #: Every list: the shared pager with the list's total and the deep-page notice.
+    list_template = "admin/model/paged_list.html"
+
+    def page_limit(self) -> int:
+        """Pages a list may be turned to (``LIST_PAGE_LIMIT``): deep OFFSET pages scan and
+        discard rows, so staff narrow a long list with filters or search instead."""
+        return max(int(current_app.config.get("LIST_PAGE_LIMIT", 500)), 1)
+
+    def _listing(self) -> bool:
+        return has_request_context() and request.endpoint == f"{self.endpoint}.index_view"
+
+    def list_columns(self, query, paged):
+        """Hook: the statement that loads the list page, from the list's sorted ``query``
+        and its ``paged`` form; an override adds entities loaded with the page's rows in the
+        same statement (e.g. each case's deadline), and ``list_rows`` takes them off again."""
+        return paged
+
+    def list_rows(self, rows):
+        """Hook: the models to show from the rows ``list_columns``' query returned."""
+        return rows
+
+    def _get_list_extra_args(self):
+        view_args = super()._get_list_extra_args()
+        limit = self.page_limit()
+        if self._listing() and (view_args.page or 0) >= limit:
+            # A page beyond the limit shows the last one that may be opened, with a notice;
+            # the pager's, sort and filter links then start from that page.
+            g.list_page_beyond = view_args.page
+            view_args.page = limit - 1
+        return view_args
+
+    def _apply_pagination(self, query, page, page_size):
+        paged = super()._apply_pagination(query, page, page_size)
+        if not self._listing():
+            return paged
+        # The filtered, scoped query without paging: what the total counts.
+        g.list_base_query = query
+        return self.list_columns(query, paged)
+
     def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
-        # Deep OFFSET pages scan and discard rows; staff narrow with filters instead.
-        limit = current_app.config.get("LIST_PAGE_LIMIT", 500)
-        page = min(max(page or 0, 0), limit)
-        return super().get_list(page, sort_column, sort_desc, search, filters, execute, page_size)
+        limit = self.page_limit()
+        listing = execute and self._listing()
+        requested = max(page or 0, 0)
+        if listing:
+            requested = max(requested, g.pop("list_page_beyond", 0))
+        page = min(requested, limit - 1)
+        count, query = super().get_list(
+            page, sort_column, sort_desc, search, filters, execute and not listing, page_size
+        )
+        if not listing:
+            return count, query
+        rows = self.list_rows(query.all())
+        size = self.page_size if page_size is None else page_size
+        g.list_pages = self._list_pages(count, rows, page, requested, size, limit)
+        g.pop("list_base_query", None)
+        return count, rows
+
+    def _list_pages(self, count, rows, page, requested, size, limit) -> ListPages:
+        full = bool(size) and len(rows) >= size
+        if count is not None:
+            total = ListTotal(count)
+        elif not full and (rows or page == 0):
+            # The last page: the rows before it and on it are the whole list, no count needed.
+            total = ListTotal(page * (size or 0) + len(rows))
+        else:
+            key = getattr(self.model, self._primary_key)
+            total = list_total(g.list_base_query, key)
+        has_next = (
+            full and page < limit - 1 and not (total.exact and (page + 1) * size >= total.value)
+        )
+        return ListPages(
+            page=page,
+            total=total,
+            size=size or 0,
+            limit=limit,
+            has_next=has_next,
+            beyond=requested + 1 if requested > page else None,
+        )
+
+    def render(self, template, **kwargs):
+        pages = g.pop("list_pages", None) if has_request_context() else None
+        if pages is not None and template == self.list_template:
+            kwargs["list_pages"] = pages
+            kwargs["page"] = pages.page
+            if kwargs.get("num_pages"):
+                kwargs["num_pages"] = min(kwargs["num_pages"], pages.limit)
+        return super().render(template, **kwargs)
 
     _filter_options_generation = -1
 

@@ -25,6 +25,7 @@ from models import (
     Visit,
     db,
 )
+from models.base import utcnow
 from models.custom_fields import display_rows, stored_values
 from models.enums import (
     CaseChannel,
@@ -59,8 +60,9 @@ from models.policies import (
     visible_cases_clause,
     waiting_note,
 )
+from models.queries.lists import deadline_cell, list_calendar, with_deadline
 
-from .base import ProtectedModelView
+from .base import ProtectedModelView, deadline_badge
 from .case_records import (
     case_facts,
     describe_step_event,
@@ -141,6 +143,10 @@ STATUS_BADGE_CSS = {
 def status_badge(status: CaseStatus) -> Markup:
     css = STATUS_BADGE_CSS.get(status, "info")
     return Markup('<span class="badge badge-{} px-2 py-1">{}</span>').format(css, status.title)
+
+
+def _deadline_cell(case) -> Markup:
+    return deadline_badge(g.get("case_deadlines", {}).get(case.id))
 
 
 def _status_badge(view, context, model, name):
@@ -263,6 +269,7 @@ class CaseView(
         "category",
         "priority",
         "status",
+        "deadline",
         "received_at",
         "handling_unit",
         "handler",
@@ -298,6 +305,7 @@ class CaseView(
         "subject": _subject_with_flags,
         "status": _status_badge,
         "priority": _priority_badge,
+        "deadline": lambda view, context, model, name: _deadline_cell(model),
         "petitioner_names": lambda view, context, model, name: list_value(
             model, model.petitioner_names
         ),
@@ -309,7 +317,10 @@ class CaseView(
         "representatives": lambda view, context, model, name: _representatives_detail(model),
     }
     column_labels = labels(
-        flags=_l("标记"), retain_until=_l("保存期至"), representative_lines=_l("代表人")
+        flags=_l("标记"),
+        retain_until=_l("保存期至"),
+        representative_lines=_l("代表人"),
+        deadline=_l("期限"),
     )
     column_details_list = (
         "number",
@@ -404,6 +415,19 @@ class CaseView(
 
     def search_placeholder(self) -> str | None:
         return _("事项编号、事项标题、信访人、代表人、电话或身份证号")
+
+    # The 期限 column: each case's current clock, joined into the list's own query.
+    def list_columns(self, query, paged):
+        return with_deadline(query, paged, Case)
+
+    def _columns(self):
+        # Exports stream rows in batches without the list's join: no 期限 there.
+        return tuple(name for name in super()._columns() if name != "deadline")
+
+    def list_rows(self, rows):
+        calendar, now = list_calendar(), utcnow()
+        g.case_deadlines = {case.id: deadline_cell(clock, calendar, now) for case, clock in rows}
+        return [case for case, _clock in rows]
 
     def _apply_search(self, query, count_query, joins, count_joins, search):
         number = as_case_number(search)

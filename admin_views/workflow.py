@@ -31,8 +31,9 @@ from models.policies import (
     visible_cases_clause,
     waiting_note,
 )
+from models.queries.lists import deadline_cell, list_calendar
 from models.queries.worklists import (
-    awaiting_cases,
+    awaiting_with_deadlines,
     notifications_of,
     running_clocks,
     similar_open_cases,
@@ -40,6 +41,7 @@ from models.queries.worklists import (
     unit_summary,
 )
 
+from .base import deadline_badge
 from .case_records import approval_facts, case_letters
 from .workflow_forms import step_form, step_inputs
 
@@ -321,13 +323,19 @@ class WorkListView(BaseView):
     @expose("/")
     def index(self):
         now = utcnow()
-        calendar = work_calendar()
+        # Up to a hundred rows a tab, each counting working days: the remembering calendar.
+        calendar = list_calendar()
         due_soon = sa.and_(CaseClock.due_at >= now, CaseClock.due_at <= due_soon_limit(now))
         units = unit_summary(now) if sees_all_units(current_user) else []
-        awaiting = awaiting_cases(current_user)
+        awaiting_rows = awaiting_with_deadlines(current_user)
+        awaiting = [case for case, _clock in awaiting_rows]
         return self.render(
             "admin/workflow/worklist.html",
             awaiting=awaiting,
+            deadlines={
+                case.id: deadline_badge(deadline_cell(clock, calendar, now))
+                for case, clock in awaiting_rows
+            },
             stand_in_ids=stand_in_case_ids(current_user, awaiting),
             overdue=[
                 (clock, time_left(clock, calendar, now))

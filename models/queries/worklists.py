@@ -29,6 +29,7 @@ from ..policies import (
     visible_cases_clause,
 )
 from ..units import Unit
+from .lists import soonest_clock_id
 
 #: Rows per work list; a list longer than this is narrowed on the case list instead.
 WORKLIST_LIMIT = 100
@@ -95,6 +96,22 @@ def awaiting_cases(user, limit: int = WORKLIST_LIMIT) -> list[Case]:
         .order_by(Case.received_at)
         .limit(limit)
     ).all()
+
+
+def awaiting_with_deadlines(user, limit: int = WORKLIST_LIMIT) -> list[tuple[Case, CaseClock]]:
+    """我的待办 (as ``awaiting_cases``) with each case's current clock, or ``None``, loaded
+    in the same statement."""
+    clock = sa.orm.aliased(CaseClock, name="current_clock")
+    return [
+        tuple(row)
+        for row in db.session.execute(
+            sa.select(Case, clock)
+            .outerjoin(clock, clock.id == soonest_clock_id(Case.id))
+            .where(_live_visible(user), awaiting_me_clause(user))
+            .order_by(Case.received_at)
+            .limit(limit)
+        )
+    ]
 
 
 def stand_in_case_ids(user, cases) -> set[int]:
