@@ -852,8 +852,8 @@ def render(args, info: dict, rows, results, single) -> str:
         f"- Machine: {m['nproc']} CPUs ({m['cpu']}), {m['ram_gb']:.1f} GB RAM, "
         f"{platform.system()} {platform.release()}; shared with other work, so read the ratios "
         "rather than the absolute times",
-        f"- `uptime` before: {info['uptime_before']}",
-        f"- `uptime` after: {info['uptime_after']}",
+        f"- `uptime` before the requests (after loading): {info['uptime_before']}",
+        f"- `uptime` after the requests: {info['uptime_after']}",
         f"- Server: gunicorn, {args.workers} workers × {args.threads} threads (gthread), "
         f"127.0.0.1; our app at `/admin`, a stock Flask-Admin `ModelView(Case)` at `/stock` in "
         "the same processes (default COUNT pager, search on number, subject and "
