@@ -927,7 +927,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-load", action="store_true", help="reuse the loaded database")
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--requests", type=int, default=100, help="per side per row")
-    parser.add_argument("--seconds", type=float, default=20, help="per side per row")
+    parser.add_argument("--seconds", type=float, default=12, help="per side per row")
     parser.add_argument("--single", type=int, default=10, help="single-client requests")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
