@@ -525,8 +525,8 @@ def plan(url: str) -> tuple[list[Row], dict]:
                 pdf=True,
             ),
             None,
-            requests=4,
-            note=f"来信登记台账 {start} – {today}, rendered in the request",
+            requests=2,
+            note=f"one at a time; 来信登记台账 {start} – {today}, rendered in the request",
         ),
     ]
     facts = {"details_id": middle_id, "name2": name2, "register_rows": rows}
@@ -659,10 +659,16 @@ def burst(clients: list[Client], req: Req, count: int, seconds: float, side: Sid
 
 
 def gist(data: bytes) -> str:
-    """The first words of an error page, for the report."""
-    text = re.sub(
-        r"<(script|style)[^>]*>.*?</\1>", " ", data.decode("utf-8", "replace"), flags=re.S
+    """The message of an error page (a form error or an alert, else its first words)."""
+    page = data.decode("utf-8", "replace")
+    found = re.search(
+        r'class="[^"]*(?:invalid-feedback|alert-danger|alert-error|text-danger)[^"]*"[^>]*>(.*?)</',
+        page,
+        flags=re.S,
     )
+    if found is None:
+        page = re.sub(r"<(script|style|nav)[^>]*>.*?</\1>", " ", page, flags=re.S)
+    text = found.group(1) if found else page
     return " ".join(re.sub(r"<[^>]+>", " ", text).split())[:160]
 
 
@@ -787,7 +793,7 @@ def table(rows: list[Row], results: list[dict[str, Side]]) -> list[str]:
             row.label + (" ¹" if row.note else ""),
             fmt(ours.p(50)),
             fmt(ours.p(95)),
-            fmt(ours.rps, 1),
+            fmt(ours.rps, 1 if ours.rps >= 1 else 2),
         ]
         if stock is None:
             cells += ["—"] * 5
@@ -796,7 +802,7 @@ def table(rows: list[Row], results: list[dict[str, Side]]) -> list[str]:
             cells += [
                 fmt(stock.p(50)),
                 fmt(stock.p(95)),
-                fmt(stock.rps, 1),
+                fmt(stock.rps, 1 if stock.rps >= 1 else 2),
                 ratio(stock.p(50), ours.p(50)),
                 ratio(ours.rps, stock.rps),
                 f"{shown} / {'—' if stock.shown is None else stock.shown}",
