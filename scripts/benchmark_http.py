@@ -736,6 +736,9 @@ def start_gunicorn(url: str, port: int, workers: int, threads: int, logfile: Pat
         "600",
         "--keep-alive",
         "30",
+        # Its own control socket: the default path is shared by every gunicorn of the user.
+        "--control-socket",
+        str(Path(tempfile.gettempdir()) / f"benchmark_http_{port}.ctl"),
         "bench_wsgi:app",
     ]
     out = logfile.open("w")
