@@ -18,6 +18,8 @@ between the ``benchmark:start``/``benchmark:end`` markers, leaving the rest of t
 from __future__ import annotations
 
 import argparse
+import enum
+import json
 import math
 import os
 import platform
@@ -44,7 +46,7 @@ from flask_admin.contrib.sqla import filters  # noqa: E402
 from app import create_app  # noqa: E402
 from models import Case, Category, NumberSequence, Party, Unit, case_petitioners, db  # noqa: E402
 from models.base import local_zone  # noqa: E402
-from models.enums import CaseChannel, CasePriority, CaseStatus, Gender  # noqa: E402
+from models.enums import CaseChannel, CasePriority, CaseStatus, Gender, IdType  # noqa: E402
 from models.maintenance.demo import SUBJECTS  # noqa: E402
 from models.maintenance.presets import load_preset  # noqa: E402
 from models.operations.users import create_user  # noqa: E402
@@ -190,7 +192,11 @@ class Loaded:
     name2: str
 
 
-def generate_parties(rng: random.Random, fake: Faker, count: int, admin_id: int, now: datetime):
+def generate_parties(
+    rng: random.Random, fake: Faker, count: int, admin_id: int, now: datetime, ids=None
+):
+    """Party rows; ``ids`` (a second ``Random``): give about 60% of them an ID card number
+    (drawn from ``ids`` so that the names and phones stay those of a run without them)."""
     rows = []
     for _ in range(count):
         gender = rng.choice([Gender.male, Gender.female])
@@ -203,6 +209,7 @@ def generate_parties(rng: random.Random, fake: Faker, count: int, admin_id: int,
                 "age": rng.randint(22, 80),
                 "id_type": None,
                 "id_number": None,
+                **(id_card(ids) if ids is not None and ids.random() < 0.6 else {}),
                 "phone": f"1{rng.choice('35789')}{rng.randrange(10**9):09d}",
                 "email": None,
                 "work_unit": None,
@@ -217,6 +224,18 @@ def generate_parties(rng: random.Random, fake: Faker, count: int, admin_id: int,
             }
         )
     return rows
+
+
+def id_card(rng: random.Random) -> dict:
+    """A resident ID card number of the right shape (18 characters, checksum included)."""
+    body = (
+        f"{rng.choice(['110101', '320102', '440305', '510104', '610113'])}"
+        f"{rng.randint(1946, 2004)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
+        f"{rng.randrange(1000):03d}"
+    )
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    check = "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
+    return {"id_type": IdType.resident_id, "id_number": body + check}
 
 
 def generate_cases(rng, fake, count, *, admin_id, parties, categories, units, now, pattern, zone):
@@ -286,16 +305,67 @@ def generate_cases(rng, fake, count, *, admin_id, parties, categories, units, no
     return rows, petitioners, dict(sequences)
 
 
+def _copy_value(value):
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def copy_rows(table: sa.Table, rows: list[dict]) -> None:
+    """``COPY … FROM STDIN`` on PostgreSQL (psycopg), in the session's transaction."""
+    columns = list(rows[0])
+    # Python-side column defaults, which ``insert()`` would have filled in.
+    defaults = {}
+    for column in table.columns:
+        if column.name in rows[0] or column.default is None:
+            continue
+        if column.default.is_scalar:
+            defaults[column.name] = column.default.arg
+        elif column.default.is_callable:
+            defaults[column.name] = column.default.arg(None)
+    if defaults:
+        rows = [{**defaults, **row} for row in rows]
+        columns = list(rows[0])
+    names = ", ".join(f'"{name}"' for name in columns)
+    driver = db.session.connection().connection.driver_connection
+    statement = f'COPY "{table.name}" ({names}) FROM STDIN'
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row([_copy_value(row[name]) for name in columns])
+
+
 def insert_batches(table: sa.Table, rows: list[dict]) -> None:
+    """Bulk insert: ``COPY`` on PostgreSQL, ``executemany`` batches elsewhere."""
+    if rows and db.session.get_bind().dialect.name == "postgresql":
+        copy_rows(table, rows)
+        return
     for offset in range(0, len(rows), BATCH_SIZE):
         db.session.execute(sa.insert(table), rows[offset : offset + BATCH_SIZE])
 
 
-def load(app, case_count: int) -> Loaded:
+def load(
+    app,
+    case_count: int,
+    *,
+    create_schema: bool = True,
+    analyze: bool = True,
+    id_numbers: bool = False,
+    case_hook=None,
+) -> Loaded:
+    """Load ``case_count`` generated cases with bulk Core inserts.
+
+    ``create_schema=False``: the schema is already there (e.g. made by the real migrations).
+    ``analyze=False``: leave ``VACUUM ANALYZE`` to the caller (which adds more rows first).
+    ``id_numbers``: give about 60% of the parties an ID card number.
+    ``case_hook(row)``: called on each generated case row before it is inserted (to add
+    columns, e.g. custom values or closing times, without updating the rows afterwards)."""
     timings: dict[str, float] = {}
     with app.app_context():
         started = time.perf_counter()
-        db.create_all()
+        if create_schema:
+            db.create_all()
         load_preset("government")
         admin = create_user(
             username=ADMIN_USERNAME,
@@ -319,7 +389,14 @@ def load(app, case_count: int) -> Loaded:
         )
         categories = dict(db.session.execute(sa.select(Category.name, Category.id)).all())
         units = db.session.scalars(sa.select(Unit.id).where(Unit.parent_id.is_not(None))).all()
-        party_rows = generate_parties(rng, fake, max(case_count // 5, 10), admin_id, now)
+        party_rows = generate_parties(
+            rng,
+            fake,
+            max(case_count // 5, 10),
+            admin_id,
+            now,
+            ids=random.Random(SEED + 1) if id_numbers else None,
+        )
         timings["generate parties"] = time.perf_counter() - started
 
         started = time.perf_counter()
@@ -341,6 +418,9 @@ def load(app, case_count: int) -> Loaded:
             pattern=pattern,
             zone=zone,
         )
+        if case_hook is not None:
+            for row in case_rows:
+                case_hook(row)
         timings["generate cases"] = time.perf_counter() - started
 
         started = time.perf_counter()
@@ -366,7 +446,7 @@ def load(app, case_count: int) -> Loaded:
         db.session.commit()
         timings["insert case_petitioners"] = time.perf_counter() - started
 
-        if db.engine.dialect.name == "postgresql":
+        if analyze and db.engine.dialect.name == "postgresql":
             started = time.perf_counter()
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.execute(sa.text("VACUUM ANALYZE"))
