@@ -22,6 +22,7 @@ import os
 import resource
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from functools import partial
@@ -362,19 +363,27 @@ def _limits(timeout: int | None, memory_limit_mb: int | None) -> tuple[int, int]
 
 
 _warm = False
+_warm_lock = threading.Lock()
 
 
 def _warm_up() -> None:
     """Load fontconfig, Pango and the CJK faces once in the parent, so every forked render
-    starts warm instead of paying the font set-up each time."""
+    starts warm instead of paying the font set-up each time.
+
+    Other threads wait until the warm-up render has finished: a thread of a gthread worker
+    that forked while this one was inside fontconfig or Pango would hand the child their
+    locks held, and the child would hang until the render timeout (seen under 20 clients)."""
     global _warm
     if _warm:
         return
-    _warm = True
-    try:
-        render_document(
-            "<html><body style=\"font-family: 'Noto Serif CJK SC', 'Noto Sans CJK SC'\">"
-            "信访通</body></html>"
-        )
-    except Exception:  # warming is an optimisation only
-        logger.exception("document renderer warm-up failed")
+    with _warm_lock:
+        if _warm:
+            return
+        try:
+            render_document(
+                "<html><body style=\"font-family: 'Noto Serif CJK SC', 'Noto Sans CJK SC'\">"
+                "信访通</body></html>"
+            )
+        except Exception:  # warming is an optimisation only
+            logger.exception("document renderer warm-up failed")
+        _warm = True
