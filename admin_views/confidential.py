@@ -37,4 +37,12 @@ def log_confidential_view(case, surface: str) -> None:
         by=current_user,
         data={"surface": surface, "number": case.number},
     )
-    db.session.commit()
+    # Committed at once, so the note stays even if the page then fails. What the page has
+    # already loaded stays loaded: expiring it would reload the case and its whole history
+    # row by row while the page renders (27 statements instead of 7 on a 举报 case).
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
