@@ -126,6 +126,7 @@ def fresh_database(backend: str, tmp_path_factory):
     # Failed logins are counted in the login_failures table, which wipe_tables empties after
     # each test, so earlier tests never throttle this one.
     with app.app_context():
+        forget_process_caches()
         ensure_roles()
         ensure_settings()
         db.session.commit()
@@ -134,6 +135,18 @@ def fresh_database(backend: str, tmp_path_factory):
         finally:
             db.session.remove()
             wipe_tables()
+
+
+def forget_process_caches() -> None:
+    """Caches a worker process keeps between requests (filter options, the list pages'
+    working-day calendar) outlive a test's emptied tables: each test starts without them."""
+    from admin_views.filters import CachedOptions
+    from models.calendar import forget_work_calendar
+    from models.queries.lists import forget_list_calendar
+
+    CachedOptions.clear_all()
+    forget_work_calendar()
+    forget_list_calendar()
 
 
 @pytest.fixture
