@@ -21,6 +21,9 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.elements import ClauseElement
 
 from .. import db
 from ..base import to_local, utcnow
@@ -59,16 +62,25 @@ def _count_limit(dialect: str) -> int:
     return EXACT_COUNT_LIMIT.get(dialect, COUNT_CAP)
 
 
-def planner_estimate(query) -> int:
-    """PostgreSQL's estimate of the rows ``query`` returns (``EXPLAIN``, nothing is read).
+class _Explain(Executable, ClauseElement):
+    """``EXPLAIN (FORMAT JSON) <statement>``, compiled with the statement's own bind
+    processing (a JSON filter value must be serialised the way the list query serialised it)."""
 
-    The statement is the list's own, which has just run, so explaining it cannot fail."""
+    inherit_cache = False
+
+    def __init__(self, statement):
+        self.statement = statement
+
+
+@compiles(_Explain)
+def _compile_explain(element, compiler, **kw):
+    return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
+
+
+def planner_estimate(query) -> int:
+    """PostgreSQL's estimate of the rows ``query`` returns (``EXPLAIN``, nothing is read)."""
     statement = query.statement if hasattr(query, "statement") else query
-    connection = db.session.connection()
-    compiled = statement.compile(dialect=connection.dialect)
-    raw = connection.exec_driver_sql(
-        "EXPLAIN (FORMAT JSON) " + str(compiled), compiled.params
-    ).scalar()
+    raw = db.session.execute(_Explain(statement)).scalar()
     plan = raw if isinstance(raw, list) else json.loads(raw)
     return int(plan[0]["Plan"]["Plan Rows"])
 
