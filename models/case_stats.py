@@ -43,21 +43,11 @@ from .base import UTCDateTime, local_zone
 from .callbacks import Callback
 from .cases import Case, CaseEvent
 from .categories import Category
-from .deadlines import CaseClock
-from .enums import CaseChannel, CaseStatus, Clock, EventKind, Satisfaction
+from .deadlines import WORKING_CLOCKS, CaseClock
+from .enums import SATISFIED, CaseChannel, CaseStatus, EventKind, Satisfaction
 from .units import Unit
 from .users import User
 
-#: Clocks whose lateness makes a closed case "not on time" (statistics.WORKING_CLOCKS).
-WORKING_CLOCKS = (
-    Clock.handover,
-    Clock.acceptance,
-    Clock.instruction,
-    Clock.handling,
-    Clock.closing,
-    Clock.reply,
-)
-SATISFIED = (Satisfaction.satisfied, Satisfaction.basically_satisfied)
 #: The additive figures, in the column order of the table (channel columns follow).
 SUM_COLUMNS = (
     "batches",

@@ -80,6 +80,16 @@ CLOCK_EVENTS: dict[Clock, tuple[tuple[str, ...], tuple[str, ...]]] = {
     Clock.out_of_scope: (("out_of_scope_decided",), ("transferred", "returned")),
 }
 
+#: Clocks whose lateness makes a closed case "not on time" (callbacks and reviews come after).
+WORKING_CLOCKS = (
+    Clock.handover,
+    Clock.acceptance,
+    Clock.instruction,
+    Clock.handling,
+    Clock.closing,
+    Clock.reply,
+)
+
 #: Clocks that run towards the petitioner: never started on an anonymous case (no one to
 #: answer or call).
 PETITIONER_CLOCKS = frozenset(

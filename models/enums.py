@@ -260,6 +260,10 @@ class Satisfaction(TitledEnum):
     }
 
 
+#: The verdicts that count as satisfied in every 满意率 (cases, callbacks, surveys).
+SATISFIED = (Satisfaction.satisfied, Satisfaction.basically_satisfied)
+
+
 class AttachmentKind(TitledEnum):
     scanned_letter = "scanned_letter"
     envelope = "envelope"

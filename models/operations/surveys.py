@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 
 from .. import db
 from ..base import to_local, utcnow
-from ..enums import RectificationSource, Satisfaction
+from ..enums import SATISFIED, RectificationSource, Satisfaction
 from ..policies import can_view_survey_campaign
 from ..surveys import (
     OWNER_SURVEY_ITEMS,
@@ -31,8 +31,6 @@ from . import NotPermitted, ValidationFailed
 from .guards import ensure_permission, ensure_unit_assignable
 
 logger = logging.getLogger(__name__)
-
-SATISFIED = (Satisfaction.satisfied, Satisfaction.basically_satisfied)
 
 
 def ensure_owner_survey_template() -> SurveyTemplate:

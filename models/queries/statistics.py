@@ -54,21 +54,11 @@ from ..case_stats import (
 from ..case_stats import source as rollup_source
 from ..cases import Case, CaseEvent
 from ..categories import Category
-from ..deadlines import CaseClock
-from ..enums import CaseChannel, CaseStatus, Clock, EventKind, Satisfaction
+from ..deadlines import WORKING_CLOCKS, CaseClock
+from ..enums import SATISFIED, CaseChannel, CaseStatus, EventKind, Satisfaction
 from ..policies import OPEN_STATUSES
 from ..units import Unit
 
-#: Clocks whose lateness makes a closed case "not on time" (callbacks and reviews come after).
-WORKING_CLOCKS = (
-    Clock.handover,
-    Clock.acceptance,
-    Clock.instruction,
-    Clock.handling,
-    Clock.closing,
-    Clock.reply,
-)
-SATISFIED = (Satisfaction.satisfied, Satisfaction.basically_satisfied)
 #: The figures of one breakdown row, in the order ``_breakdown`` selects them.
 BREAKDOWN_KEYS = (
     "batches",
