@@ -59,6 +59,7 @@ from .cases import AttachmentView, CaseEventView, CaseView
 from .custom_fields import CustomFieldView
 from .documents import DocumentTemplateView, DocumentView
 from .input import install_input_checks
+from .menu import main_menu
 from .reception import (
     AppointmentView,
     ReceptionDeskView,
@@ -104,6 +105,7 @@ def init_admin(app: Flask) -> Admin:
         translations_path=compiled_admin_translations(app),
         csp_nonce_generator=csp_nonce,
     )
+    app.jinja_env.globals["main_menu"] = main_menu
     register = _l("登记")
     handle = _l("办理")
     callback = _l("回访")

@@ -38,6 +38,7 @@ from .choices import (
 from .fields import LocalDateTimeField, NotInFuture
 from .filters import CachedOptions
 from .input import MAX_ID, checked_form_base
+from .row_actions import RowActions
 
 logger = logging.getLogger(__name__)
 
@@ -415,6 +416,10 @@ class ProtectedModelView(ModelView):
 
     def render(self, template, **kwargs):
         pages = g.pop("list_pages", None) if has_request_context() else None
+        if "list_row_actions" in kwargs and "return_url" in kwargs:
+            kwargs["fast_row_actions"] = RowActions(
+                self, kwargs["list_row_actions"], kwargs["return_url"], kwargs.get("delete_form")
+            )
         if pages is not None and template == self.list_template:
             kwargs["list_pages"] = pages
             kwargs["page"] = pages.page

@@ -7,6 +7,7 @@ the override table; a year covered by neither falls back to Monday–Friday and 
 
 from __future__ import annotations
 
+import functools
 from datetime import date, timedelta
 
 import chinese_calendar
@@ -30,12 +31,19 @@ class CalendarOverride(TimestampMixin, db.Model):
         return self.day.isoformat()
 
 
-def package_covers(year: int) -> bool:
+@functools.lru_cache(maxsize=8192)
+def _package_is_workday(day: date) -> bool | None:
+    """The package's answer for ``day``, or None for a year it does not cover. Its data never
+    changes in a running process, and deadline columns ask about the same few hundred days
+    again and again (the package validates every date it is given, which is most of its cost)."""
     try:
-        chinese_calendar.is_workday(date(year, 6, 1))
+        return chinese_calendar.is_workday(day)
     except NotImplementedError:
-        return False
-    return True
+        return None
+
+
+def package_covers(year: int) -> bool:
+    return _package_is_workday(date(year, 6, 1)) is not None
 
 
 def _is_spring_festival_rest(day: date) -> bool:
@@ -85,12 +93,12 @@ class WorkCalendar:
     def is_working_day(self, day: date) -> bool:
         if day in self.overrides:
             return self.overrides[day]
-        try:
-            return chinese_calendar.is_workday(day)
-        except NotImplementedError:
+        answer = _package_is_workday(day)
+        if answer is None:
             if day.year not in self._entered_years:
                 self.fallback_years.add(day.year)
             return day.weekday() < 5
+        return answer
 
     def add_working_days(self, start: date, count: int) -> date:
         """The ``count``-th working day after ``start`` (``start`` itself never counts)."""

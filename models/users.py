@@ -101,7 +101,16 @@ class User(UserMixin, TimestampMixin, db.Model):
 
     @property
     def permissions(self) -> frozenset[str]:
-        return frozenset(p for role in self.roles for p in (role.permissions or []))
+        # A page asks a few hundred times (menu, row icons, steps); the set is rebuilt only
+        # when the user's roles, or a role's stored list, are no longer the same objects.
+        roles = self.roles
+        key = tuple((id(role), id(role.permissions)) for role in roles)
+        memo = self.__dict__.get("_permissions_memo")
+        if memo is not None and memo[0] == key:
+            return memo[1]
+        permissions = frozenset(p for role in roles for p in (role.permissions or []))
+        self.__dict__["_permissions_memo"] = (key, permissions)
+        return permissions
 
     def has_permission(self, name: str) -> bool:
         return name in self.permissions

@@ -19,7 +19,8 @@ import re
 from functools import lru_cache
 
 import sqlalchemy as sa
-from flask import has_app_context
+from flask import g, has_app_context
+from flask.globals import _cv_app
 from flask_babel import Domain, get_locale, get_translations
 
 from . import db
@@ -88,11 +89,13 @@ def vocabulary_subquery():
 def remember_vocabulary(raw: str | None) -> None:
     """Keep the stored value for the rest of this database session (one request)."""
     db.session.info[_SESSION_KEY] = raw or ""
+    g.pop(_MEMO_KEY, None)
 
 
 def forget_vocabulary() -> None:
     if has_app_context():
         db.session.info.pop(_SESSION_KEY, None)
+        g.pop(_MEMO_KEY, None)
 
 
 def _raw_vocabulary() -> str:
@@ -142,6 +145,53 @@ def substitute_template(text: str) -> str:
     return "".join(part if index % 2 else substitute(part) for index, part in enumerate(parts))
 
 
+#: Finished texts (translated, then the organisation's words applied) per ``(locale, stored
+#: pairs)``, shared by the process: a page asks for a few hundred texts and, with the context
+#: lookups of flask_babel and the substitution, each ask cost more than a dictionary lookup.
+_FINISHED: dict[tuple[str, str], dict[str, str]] = {}
+#: Where the current context keeps ``(locale, its dictionary of finished texts)``.
+_MEMO_KEY = "_finished_texts"
+#: More texts than the catalogues hold means texts built from data: start again.
+_MAX_FINISHED = 20_000
+
+
+def _finished_texts() -> dict[str, str] | None:
+    """The dictionary of finished texts for this context's locale and pairs (None outside a
+    context). ``flask_babel.refresh`` (a new locale) and a changed vocabulary start a new one."""
+    # The application context's ``g`` read directly: through the ``g`` proxy this lookup cost
+    # as much as the translation it saves.
+    app_context = _cv_app.get(None)
+    if app_context is None:
+        return None
+    namespace = app_context.g.__dict__
+    memo = namespace.get(_MEMO_KEY)
+    if memo is not None:
+        babel_context = namespace.get("_flask_babel")
+        if memo[0] is getattr(babel_context, "babel_locale", None):
+            return memo[1]
+    locale = get_locale()
+    raw = _raw_vocabulary() if locale is not None and locale.language == "zh" else ""
+    key = (str(locale), raw)
+    finished = _FINISHED.get(key)
+    if finished is None or len(finished) > _MAX_FINISHED:
+        if len(_FINISHED) > 16:
+            _FINISHED.clear()
+        finished = _FINISHED[key] = {}
+    namespace[_MEMO_KEY] = (locale, finished)
+    return finished
+
+
+def finished_gettext(string: str) -> str:
+    """``_()`` of ``string`` with the organisation's words, from the memo when it can be."""
+    finished = _finished_texts()
+    if finished is None:
+        return substitute(get_translations().ugettext(string))
+    text = finished.get(string)
+    if text is None:
+        text = finished[string] = substitute(get_translations().ugettext(string))
+    return text
+
+
 class VocabularyDomain(Domain):
     """flask_babel's message domain, with the organisation's words applied to the translated
     text before the ``%(name)s`` values go in (so people's data is never rewritten). The
@@ -149,7 +199,7 @@ class VocabularyDomain(Domain):
     instance once ``install_vocabulary`` made it the Babel default."""
 
     def gettext(self, string, **variables):
-        text = substitute(self.get_translations().ugettext(string))
+        text = finished_gettext(string)
         return text if not variables else text % variables
 
     def ngettext(self, singular, plural, num, **variables):
@@ -176,7 +226,7 @@ def install_vocabulary(app, babel) -> None:
     # flask_babel installs Jinja callables that read the catalog directly (bypassing the
     # domain); these add the substitution. ``newstyle`` formatting stays Jinja's.
     app.jinja_env.install_gettext_callables(
-        gettext=lambda s: substitute(get_translations().ugettext(s)),
+        gettext=finished_gettext,
         ngettext=lambda s, p, n: substitute(get_translations().ungettext(s, p, n)),
         newstyle=True,
         pgettext=lambda c, s: substitute(get_translations().upgettext(c, s)),

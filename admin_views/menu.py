@@ -1,0 +1,71 @@
+"""The admin's main menu, rendered in Python.
+
+Flask-Admin draws the menu with a recursive Jinja macro that asks every entry several times
+whether it is accessible and visible; with our forty-odd screens that was a third of a simple
+page's time. This renders the same markup (Bootstrap 4 dropdowns, the active entry marked) and
+asks each entry once per page. Every value put into the markup goes through ``escape``.
+"""
+
+from __future__ import annotations
+
+from markupsafe import Markup, escape
+
+
+def _shown(item) -> bool:
+    return item.is_accessible() and item.is_visible()
+
+
+def _icon(item) -> str:
+    icon_type, value = item.get_icon_type(), item.get_icon_value()
+    if value and icon_type == "glyph":
+        return f'<i class="glyphicon {escape(value)}"></i>'
+    if value and icon_type == "fa":
+        return f'<i class="fa {escape(value)}"></i>'
+    if value and icon_type == "image-url":
+        return f'<img src="{escape(value)}" alt="">'
+    return ""
+
+
+def _link(item, admin_view, link_class: str) -> str:
+    active = " active" if item.is_active(admin_view) else ""
+    target = f' target="{escape(item.target)}"' if item.target else ""
+    return (
+        f'<a class="{link_class}{active} {escape(item.get_class_name() or "")}" '
+        f'href="{escape(item.get_url())}"{target}>{_icon(item)}{escape(str(item.name))}</a>'
+    )
+
+
+def _category(item, admin_view, *, top: bool) -> str:
+    children = [child for child in item._children if _shown(child)]
+    if not children:
+        return ""
+    entries = []
+    for child in children:
+        if child.is_category():
+            entries.append(_category(child, admin_view, top=False))
+        elif "dropdown-divider" in (child.get_class_name() or ""):
+            entries.append(f'<li class="{escape(child.get_class_name())}"></li>')
+        else:
+            entries.append(f"<li>{_link(child, admin_view, 'dropdown-item')}</li>")
+    class_name = item.get_class_name() or ""
+    active = "active " if any(child.is_active(admin_view) for child in children) else ""
+    chevron = "right" if "dropdown-submenu" in class_name else "down"
+    return (
+        f'<li class="{active}dropdown {escape(class_name)}">'
+        f'<a class="dropdown-toggle {"nav-link" if top else "dropdown-item"}" '
+        f'data-toggle="dropdown" href="#" role="button">{_icon(item)}{escape(str(item.name))}'
+        f'<i class="glyphicon glyphicon-chevron-{chevron} small"></i></a>'
+        f'<ul class="dropdown-menu">{"".join(entries)}</ul></li>'
+    )
+
+
+def main_menu(admin_view) -> Markup:
+    """The ``<li>`` entries of the navigation bar for ``admin_view``'s page."""
+    parts = []
+    for item in admin_view.admin.menu():
+        if item.is_category():
+            parts.append(_category(item, admin_view, top=True))
+        elif _shown(item):
+            parts.append(f"<li>{_link(item, admin_view, 'nav-link')}</li>")
+    # Every value in ``parts`` was escaped where it was put in.
+    return Markup("".join(parts))  # noqa: S704

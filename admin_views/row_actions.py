@@ -1,0 +1,83 @@
+"""The icons at the start of each list row (view, edit, delete), rendered in Python.
+
+Flask-Admin resolves a Jinja macro per icon per row and renders the delete button's hidden
+fields through WTForms, which made the icons half the cost of a 20-row list. The markup here is
+the same as ``templates/admin/model/row_actions.html`` (no inline handlers; ``csp.js`` binds
+the delete confirmation); the three URLs are built once per page with a placeholder id. A
+list with any other kind of row action keeps Flask-Admin's rendering.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from flask import current_app
+from flask_admin.babel import gettext as admin_gettext
+from flask_admin.model import template
+from markupsafe import Markup, escape
+
+_PLACEHOLDER = "row-id-placeholder"
+
+
+class RowActions:
+    """Called with a row's primary key; None when Flask-Admin must render the row's icons."""
+
+    def __init__(self, view, actions, return_url: str, delete_form) -> None:
+        self.parts = []
+        for action in actions:
+            kind = type(action)
+            if kind is template.ViewRowAction:
+                self.parts.append(self._link(view, ".details_view", return_url, action, "eye"))
+            elif kind is template.EditRowAction:
+                self.parts.append(self._link(view, ".edit_view", return_url, action, "pencil"))
+            elif kind is template.DeleteRowAction and delete_form is not None:
+                self.parts.append(self._delete(view, return_url, delete_form))
+            else:
+                self.parts = None
+                return
+
+    @staticmethod
+    def _link(view, endpoint, return_url, action, icon) -> tuple[str, str]:
+        url = view.get_url(endpoint, id=_PLACEHOLDER, url=return_url)
+        glyph = "eye-open" if icon == "eye" else icon
+        return (
+            f'<a class="icon" href="{escape(url)}" title="{escape(action.title or "")}">'
+            f'<span class="fa fa-{icon} glyphicon glyphicon-{glyph}"></span></a>',
+            "url",
+        )
+
+    @staticmethod
+    def _delete(view, return_url, delete_form) -> tuple[str, str]:
+        if "csrf_token" in delete_form:
+            csrf = str(delete_form.csrf_token)
+        else:
+            # The page-wide token of Flask-WTF's CSRFProtect, as the macro falls back to.
+            token = current_app.jinja_env.globals.get("csrf_token")
+            csrf = (
+                f'<input type="hidden" name="csrf_token" value="{escape(token())}"/>'
+                if token
+                else ""
+            )
+        confirm = admin_gettext("Are you sure you want to delete this record?")
+        return (
+            f'<form class="icon" method="POST" action="{escape(view.get_url(".delete_view"))}">'
+            f'<input id="id" name="id" type="hidden" value="{_PLACEHOLDER}">'
+            f'<input id="url" name="url" type="hidden" value="{escape(return_url)}">'
+            f"{csrf}"
+            f'<button data-confirm="{escape(confirm)}" '
+            f'title="{escape(admin_gettext("Delete Record"))}">'
+            f'<span class="fa fa-trash glyphicon glyphicon-trash"></span></button></form>',
+            "value",
+        )
+
+    def __call__(self, row_id) -> Markup | None:
+        if self.parts is None:
+            return None
+        text = str(row_id)
+        in_url, in_value = quote(text, safe=""), str(escape(text))
+        html = "".join(
+            part.replace(_PLACEHOLDER, in_url if where == "url" else in_value)
+            for part, where in self.parts
+        )
+        # Every value above went through ``escape`` (or ``quote``) before it was put in.
+        return Markup(html)  # noqa: S704
