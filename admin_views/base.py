@@ -92,6 +92,29 @@ def type_formatters(enum_classes) -> dict:
     return formatters
 
 
+#: ``id(formatters) → (formatters, {value type: its formatter or None})``: the first formatter
+#: whose type matches, as Flask-Admin finds it, looked up once per value type instead of once
+#: per cell (a cell's string value was tested against every one of forty-odd enum types).
+_FORMATTER_BY_TYPE: dict[int, tuple[dict, dict]] = {}
+
+
+def type_formatter(formatters: dict, value_type: type):
+    entry = _FORMATTER_BY_TYPE.get(id(formatters))
+    if entry is None or entry[0] is not formatters:
+        entry = _FORMATTER_BY_TYPE[id(formatters)] = (formatters, {})
+    by_type = entry[1]
+    if value_type not in by_type:
+        by_type[value_type] = next(
+            (
+                formatter
+                for formatted_type, formatter in formatters.items()
+                if issubclass(value_type, formatted_type)
+            ),
+            None,
+        )
+    return by_type[value_type]
+
+
 def _all_titled_enums() -> list[type[TitledEnum]]:
     import models.enums as enums_module
 
@@ -322,6 +345,19 @@ class ProtectedModelView(ModelView):
 
     def get_query(self):
         return self.scope(super().get_query())
+
+    def _get_list_value(self, context, model, name, column_formatters, column_type_formatters):
+        # Flask-Admin's, with the type formatter found by ``type_formatter``.
+        column_formatter = column_formatters.get(name)
+        if column_formatter is not None:
+            value = column_formatter(self, context, model, name)
+        else:
+            value = self._get_field_value(model, name)
+        choices_map = self._column_choices_map.get(name, {})
+        if choices_map:
+            return choices_map.get(value) or value
+        formatter = type_formatter(column_type_formatters, type(value))
+        return value if formatter is None else formatter(self, value, name)
 
     def get_count_query(self):
         return self.scope(super().get_count_query())

@@ -125,8 +125,11 @@ def _active_categories():
 
 
 def _number_link(view, context, model, name):
-    url = url_for("case.details_view", id=model.id)
-    return Markup('<a href="{}">{}</a>').format(url, model.number)
+    # One url_for per page rather than per row: the details URL differs only in its id.
+    base = g.get("case_details_url")
+    if base is None:
+        base = g.case_details_url = url_for("case.details_view")
+    return Markup('<a href="{}?id={}">{}</a>').format(base, model.id, model.number)
 
 
 STATUS_BADGE_CSS = {
