@@ -20,6 +20,7 @@ Rules in this file:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -483,9 +484,16 @@ _REASSIGN = _l("%(office)s或%(leader)s可改派其他单位或人员办理")
 
 def _turns():
     """(Python test, SQL test, turn) for every waiting state; the tests exclude each other."""
+    return _turn_table(closing_permission(), reply_permissions())
+
+
+@functools.lru_cache(maxsize=8)
+def _turn_table(closing: str, replying: tuple[str, ...]):
+    # Built once per pair of the two settings it depends on: the case page asks for the turn
+    # several times, and building every SQL twin each time cost more than the page's queries.
     handled = (S.assigned, S.in_progress)
     ready = _ready_to_close_clause()
-    sign_off = closing_permission() == "workflow.sign_off"
+    sign_off = closing == "workflow.sign_off"
     return [
         (
             lambda case: case.status == S.registered,
@@ -551,14 +559,14 @@ def _turns():
                 Case.result_approved_at.is_not(None),
                 Case.is_anonymous.is_(False),
             ),
-            _turn(("reply",), reply_permissions(), "all", "office", _l("答复")),
+            _turn(("reply",), replying, "all", "office", _l("答复")),
         ),
         (
             _ready_to_close,
             ready,
             _turn(
                 ("close",),
-                (closing_permission(),),
+                (closing,),
                 "all",
                 "leader" if sign_off else "office",
                 _l("签批办结") if sign_off else _l("办结"),
