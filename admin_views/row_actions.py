@@ -75,7 +75,8 @@ class RowActions:
             return None
         text = str(row_id)
         in_url, in_value = quote(text, safe=""), str(escape(text))
-        html = "".join(
+        # Separated by white space, as the macros were: the icons are inline and need the gap.
+        html = "\n".join(
             part.replace(_PLACEHOLDER, in_url if where == "url" else in_value)
             for part, where in self.parts
         )
