@@ -22,6 +22,11 @@ KEY_PREFIX = "xinfang-portal"
 def install_limiter(app: Flask) -> Limiter:
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
     app.config.setdefault("RATELIMIT_KEY_PREFIX", KEY_PREFIX)
+    if app.config["RATELIMIT_STORAGE_URI"].startswith(("redis://", "rediss://")):
+        # Every key (and a reset) stays under the portal's own prefix in a shared Redis.
+        app.config.setdefault(
+            "RATELIMIT_STORAGE_OPTIONS", {"key_prefix": app.config["RATELIMIT_KEY_PREFIX"]}
+        )
     limiter = Limiter(get_remote_address, app=app, key_prefix=app.config["RATELIMIT_KEY_PREFIX"])
     app.extensions["portal_limiter"] = limiter
     return limiter

@@ -540,6 +540,12 @@ def test_file_and_look_up_in_chromium(tmp_path_factory):
                 lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None,
             )
             page.goto(f"{base}/petition/new")
+            # Sent empty first: the reasons show in Chinese next to each input.
+            page.get_by_role("button", name="提交").click()
+            expect(page.locator(".alert-danger")).to_contain_text("提交未成功")
+            subject_error = page.locator("#new_subject ~ .invalid-feedback")
+            expect(subject_error).to_have_text("新事项必须填写此项")
+            page.screenshot(path=str(SCREENSHOTS / "portal_errors_390.png"), full_page=True)
             page.select_option("#new_category", str(complaint_id))
             page.fill("#new_subject", "路灯损坏")
             page.fill("#new_content", "幸福小区3号楼前路灯已坏两周。")
@@ -601,3 +607,55 @@ def test_oversized_request_is_refused_before_reading(portal, client, monkeypatch
     assert response.status_code == 413
     assert "提交的材料合计超过 2 MB" in response.get_data(as_text=True)
     assert row_counts() == before
+
+
+def test_limits_are_kept_in_redis_when_configured(tmp_path_factory):
+    """With REDIS_URL the counts live in Redis (shared by every worker), under a prefix."""
+    import uuid
+
+    import redis
+    from limits.storage import RedisStorage
+
+    from public_views.limits import hit
+    from tests.conftest import build_app
+
+    url = "redis://127.0.0.1:6379/0"
+    try:
+        redis.Redis.from_url(url).ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("no Redis at 127.0.0.1:6379")
+    prefix = f"xinfang-portal-test18-{uuid.uuid4().hex[:8]}"
+    app = build_app(
+        "sqlite",
+        tmp_path_factory,
+        REDIS_URL=url,
+        RATELIMIT_KEY_PREFIX=prefix,
+        PORTAL_LOOKUP_LIMITS="2 per hour",
+    )
+    client = redis.Redis.from_url(url)
+    try:
+        limiter = app.extensions["portal_limiter"]
+        with app.test_request_context("/petition/lookup", method="POST"):
+            assert isinstance(limiter.storage, RedisStorage)
+            assert [hit("PORTAL_LOOKUP_LIMITS", "lookup", "10.0.0.1") for _ in range(2)] == [
+                None,
+                None,
+            ]
+            wait = hit("PORTAL_LOOKUP_LIMITS", "lookup", "10.0.0.1")
+            assert wait is not None and 0 < wait <= 3600
+            # Another address has its own count.
+            assert hit("PORTAL_LOOKUP_LIMITS", "lookup", "10.0.0.2") is None
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        assert keys
+        # Addresses are stored only as hashes.
+        assert not any(b"10.0.0.1" in key for key in keys)
+        # A reset forgets the portal's counts and nothing else in the shared Redis.
+        client.set("xinfang-other-test18", "1", ex=60)
+        with app.app_context():
+            reset_limits()
+        assert list(client.scan_iter(match=f"{prefix}*")) == []
+        assert client.get("xinfang-other-test18") == b"1"
+    finally:
+        client.delete("xinfang-other-test18")
+        for key in client.scan_iter(match=f"*{prefix}*"):
+            client.delete(key)
