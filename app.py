@@ -136,6 +136,9 @@ def create_app(overrides: Mapping | None = None) -> Flask:
     from admin_views import init_admin
 
     init_admin(app)
+    from public_views import init_public
+
+    init_public(app)
     from models.base import format_chinese_date, format_local
 
     app.jinja_env.filters["local_time"] = format_local

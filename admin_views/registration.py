@@ -128,6 +128,34 @@ def new_case_and_person_fields() -> dict:
     }
 
 
+def check_new_case_inputs(form, *, person_chosen: bool, new_case: bool) -> bool:
+    """The rules between the new-person and new-case inputs of a registration form (the
+    admin's letter, visit and call forms and the public petition page): put a message on
+    each input that breaks one and return whether all hold."""
+    valid = True
+    if person_chosen and form.new_person_name.data:
+        form.new_person_name.errors = [
+            *form.new_person_name.errors,
+            _("已选择已登记人员时，请不要再填写新人员姓名"),
+        ]
+        valid = False
+    has_new_person_details = any(
+        form[name].data for name in NEW_PERSON_FIELDS if name != "new_person_name" and name in form
+    )
+    if has_new_person_details and not form.new_person_name.data and not person_chosen:
+        form.new_person_name.errors = [*form.new_person_name.errors, _("请填写姓名")]
+        valid = False
+    if new_case:
+        for name in ("new_subject", "new_content"):
+            if not (form[name].data or "").strip():
+                form[name].errors = [*form[name].errors, _("新事项必须填写此项")]
+                valid = False
+        # Only the fields of the chosen category count; the others are hidden.
+        if not check_custom_inputs(form, form.new_category.data, {}):
+            valid = False
+    return valid
+
+
 class ContactView(ExportMixin, CaseChildView):
     """Shared behaviour of the letter, visit and call screens."""
 
@@ -273,28 +301,12 @@ class ContactView(ExportMixin, CaseChildView):
         valid = super().validate_form(form)
         if "new_subject" not in form or request.method != "POST":
             return valid
-        person = form[self.person_field]
-        if person.data is not None and form.new_person_name.data:
-            form.new_person_name.errors = [
-                *form.new_person_name.errors,
-                _("已选择已登记人员时，请不要再填写新人员姓名"),
-            ]
-            valid = False
-        has_new_person_details = any(
-            form[name].data for name in NEW_PERSON_FIELDS if name != "new_person_name"
+        checked = check_new_case_inputs(
+            form,
+            person_chosen=form[self.person_field].data is not None,
+            new_case=form.case.data is None,
         )
-        if has_new_person_details and not form.new_person_name.data and person.data is None:
-            form.new_person_name.errors = [*form.new_person_name.errors, _("请填写姓名")]
-            valid = False
-        if form.case.data is None:
-            for name in ("new_subject", "new_content"):
-                if not (form[name].data or "").strip():
-                    form[name].errors = [*form[name].errors, _("新事项必须填写此项")]
-                    valid = False
-            # Only the fields of the chosen category count; the others are hidden.
-            if not check_custom_inputs(form, form.new_category.data, {}):
-                valid = False
-        return valid
+        return checked and valid
 
     def on_create(self, form, model):
         # Every representative's ID number is checked before anyone is registered.

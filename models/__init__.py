@@ -32,6 +32,7 @@ from .deadlines import (  # noqa: E402
 )
 from .documents import DocumentTemplate, IssuedDocument, RegisterJob  # noqa: E402
 from .login_failures import LoginFailure  # noqa: E402
+from .online_petitions import OnlinePetition  # noqa: E402
 from .opinion_boxes import OpinionBox, OpinionBoxOpening, opinion_slip_cases  # noqa: E402
 from .parties import Party  # noqa: E402
 from .reception import Appointment, VisitIncident, VisitorPass  # noqa: E402
@@ -86,6 +87,7 @@ __all__ = [
     "LoginFailure",
     "Notification",
     "NumberSequence",
+    "OnlinePetition",
     "OpinionBox",
     "OpinionBoxOpening",
     "OutgoingContact",

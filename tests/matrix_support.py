@@ -455,6 +455,15 @@ PUBLIC_OR_IRRELEVANT = {
     "home": "redirects to the admin",
     # Marks the caller's own notifications read: it takes no record id and touches nothing else.
     "workflow.read_notifications_view": "the caller's own notifications",
+    # The public pages (网上信访, issue 18): no staff session is used there; a case opens only
+    # with its number and query code (tests/test_portal_issue18.py checks the pairs).
+    "petition.index": "the public entry page",
+    "petition.new_petition": "the public petition form",
+    "petition.new_report": "the public 举报 form",
+    "petition.lookup": "the public lookup by number and query code",
+    "petition.progress": "the case the caller's own lookup opened",
+    "petition.document": "documents of the case the caller's own lookup opened",
+    "petition.leave": "forgets the caller's own lookup",
 }
 
 #: Flask-Admin model views whose rows belong to no unit or case: settings and the people who

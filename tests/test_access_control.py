@@ -45,7 +45,12 @@ PUBLIC_ENDPOINTS = {"static", "admin.static", "admin.login_view", "switch_langua
 
 
 def _is_public(rule) -> bool:
-    return rule.endpoint in PUBLIC_ENDPOINTS or rule.endpoint.endswith(".static")
+    # The petition blueprint (网上信访) is for the public: tests/test_portal_issue18.py.
+    return (
+        rule.endpoint in PUBLIC_ENDPOINTS
+        or rule.endpoint.endswith(".static")
+        or rule.endpoint.startswith("petition.")
+    )
 
 
 # -- every rule in the URL map ----------------------------------------------------------
