@@ -24,6 +24,7 @@ from models.enums import (
 )
 from models.operations.deadlines import refresh_due
 from models.policies import reporter_visible, timeline_value_hidden
+from models.rendering.wording import tidy_punctuation
 
 from .confidential import masked
 
@@ -296,7 +297,8 @@ def describe_step_event(data: dict, reporter_hidden: bool = False) -> str:
     if before and after and before != after:
         parts.append(f"{CaseStatus.title_of(before)} → {CaseStatus.title_of(after)}")
     parts.extend(f"{label}：{value}" for label, value in step_value_rows(data, reporter_hidden))
-    return "；".join(parts)
+    # A value typed with its own full stop: “……事项。；法定途径” reads “……事项；法定途径”.
+    return tidy_punctuation("；".join(parts))
 
 
 def step_value_rows(data: dict, reporter_hidden: bool = False) -> list[tuple[str, str]]:

@@ -81,7 +81,7 @@ def test_s20_not_accepted_notice_kept_letters_and_year_end_destruction(
         "不予受理告知书",
         "孙某：",
         "经审查，本机关决定不予受理。理由如下：该事项已进入诉讼程序",
-        f"你（们）反映的事项，请{route}。",
+        f"您反映的事项，请{route}。",
         litigated.number,
     ):
         assert expected in notice, expected

@@ -488,8 +488,8 @@ _CUSTOMER_REPLY_BODY = """{{ 称呼 }}：
 一、调查情况
 {{ 查明事实 }}
 二、处理意见
-{{ 处理意见 }}
-{{ 答复内容 }}
+{% if 答复内容 and 处理意见 in 答复内容 %}{{ 答复内容 }}{% else %}{{ 处理意见 }}
+{% if 答复内容 not in 处理意见 %}{{ 答复内容 }}{% endif %}{% endif %}
 如对处理结果仍有意见，请与我们联系。感谢您的理解和支持。{% endif %}"""
 #: An interim answer or remedial plan is titled by its kind, the formal one as the reply.
 _CUSTOMER_REPLY_TITLE = (

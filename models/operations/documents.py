@@ -26,6 +26,7 @@ from ..documents import DocumentTemplate, IssuedDocument
 from ..enums import CasePriority, CategoryKind, DocumentKind, EventKind, ReplyKind, UnitKind
 from ..policies import can_see_live_case, reporter_visible
 from ..rendering.catalog import (
+    PETITIONER_DEADLINES,
     TYPES,
     DocumentType,
     common_values,
@@ -64,7 +65,13 @@ def source_event(doc_type: DocumentType, case: Case) -> CaseEvent | None:
     """The timeline event the document reports on (``None``: nothing to report yet)."""
     candidates = [e for e in case.events if e.kind in doc_type.source_kinds]
     if doc_type.kind == DocumentKind.extension_notice:
-        candidates = [e for e in candidates if e.data.get("approved")]
+        # Only an extension of a deadline the petitioner was given (办结, 答复) is told to
+        # the petitioner; a longer 承办 time is internal.
+        candidates = [
+            e
+            for e in candidates
+            if e.data.get("approved") and e.data.get("clock", "closing") in PETITIONER_DEADLINES
+        ]
     if doc_type.kind == DocumentKind.callback_record:
         candidates = [e for e in candidates if e.callback_id is not None and _callback_done(e)]
     if doc_type.kind == DocumentKind.supervision_card:

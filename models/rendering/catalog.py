@@ -14,6 +14,7 @@ from ..cases import Case, CaseEvent
 from ..enums import CaseStatus, DocumentKind, EventKind, ReplyKind
 from ..settings import SystemSetting
 from ..vocabulary import substitute
+from .wording import tidy_punctuation
 
 K = DocumentKind
 E = EventKind
@@ -79,9 +80,10 @@ SPECIFIC_VARIABLES: dict[DocumentKind, dict[str, str]] = {
     },
     K.extension_notice: {
         "延期理由": "延期申请中填写的理由",
-        "延长期限": "批准延长的期限，如 30日",
-        "原期限": "延期前的到期日",
-        "新期限": "延期后的到期日",
+        "延长期限": "批准延长的期限，如 30日、2个工作日",
+        "原期限": "延期前的办结（答复）期限",
+        "新期限": "延期后的办结（答复）期限",
+        "期限类型": "所延长的期限：“办结”或“答复”",
     },
     K.supervision_card: {
         "批示内容": "领导批示",
@@ -101,6 +103,8 @@ SPECIFIC_VARIABLES: dict[DocumentKind, dict[str, str]] = {
         "问题仍存在": "“是”或“否”",
         "已核对收费": "“是”或“否”（回访时核对维修收费）",
         "已签名": "“是”或“否”（被回访人在回访记录上签名）",
+        "跟进措施": "问题仍存在时的跟进：无需跟进、重新办理或书面通知整改",
+        "回访备注": "回访记录中的备注",
     },
     K.review_opinion: {
         "意见类型": "“复查”或“复核”",
@@ -184,38 +188,38 @@ class DocumentType:
 
 _REPLY_BODY = """{{ 称呼 }}：
 {% if 答复类型 and 答复类型 != "正式答复" %}\
-你（们）反映{{ 事项标题 }}的信访事项（登记编号：{{ 事项编号 }}）正在办理中，\
+您反映{{ 事项标题 }}的信访事项（登记编号：{{ 事项编号 }}）正在办理中，\
 现将{{ 答复类型 }}内容告知如下：
 {{ 答复内容 }}
-办理结束后，本机关将书面答复你（们）。
+办理结束后，本机关将书面答复您。
 特此告知。{% else %}\
-{{ 收到日期 }}，本机关收到你（们）反映{{ 事项标题 }}的信访事项（登记编号：{{ 事项编号 }}），\
+{{ 收到日期 }}，本机关收到您反映{{ 事项标题 }}的信访事项（登记编号：{{ 事项编号 }}），\
 {% if 受理日期 %}于{{ 受理日期 }}依法受理。{% endif %}\
-{% if 诉求 %}你（们）的诉求是：{{ 诉求 }}{% endif %}
+{% if 诉求 %}您的诉求是：{{ 诉求 }}{% endif %}
 本机关经调查核实，现答复如下：
 一、查明的事实
 {{ 查明事实 }}
 二、处理意见
-{{ 处理意见 }}
-{{ 答复内容 }}
+{% if 答复内容 and 处理意见 in 答复内容 %}{{ 答复内容 }}{% else %}{{ 处理意见 }}
+{% if 答复内容 not in 处理意见 %}{{ 答复内容 }}{% endif %}{% endif %}
 三、救济途径
 如对本答复意见不服，可自收到本答复意见书之日起{{ 复查期限 }}日内，向{{ 复查机关 }}书面提出复查申请。
 特此答复。{% endif %}"""
 
 _ACCEPTANCE_BODY = """{{ 称呼 }}：
-你（们）于{{ 收到日期 }}提出的关于{{ 事项标题 }}的信访事项（登记编号：{{ 事项编号 }}），\
+您于{{ 收到日期 }}提出的关于{{ 事项标题 }}的信访事项（登记编号：{{ 事项编号 }}），\
 经审查，符合受理条件，本机关已于{{ 受理日期 }}予以受理。
 本机关将自受理之日起60日内办结{% if 办结期限 %}（即{{ 办结期限 }}前）{% endif %}，\
-并将处理意见书面告知你（们）。情况复杂的，经批准可以适当延长办理期限，延长期限不超过30日，\
+并将处理意见书面告知您。情况复杂的，经批准可以适当延长办理期限，延长期限不超过30日，\
 届时将告知延期理由。
 办理期间，请保持联系方式畅通，依法有序反映诉求。
 特此告知。"""
 
 _NON_ACCEPTANCE_BODY = """{{ 称呼 }}：
-你（们）于{{ 收到日期 }}提出的关于{{ 事项标题 }}的信访事项（登记编号：{{ 事项编号 }}），\
+您于{{ 收到日期 }}提出的关于{{ 事项标题 }}的信访事项（登记编号：{{ 事项编号 }}），\
 经审查，本机关决定不予受理。理由如下：
 {{ 不予受理理由 }}
-你（们）反映的事项，请{{ 法定途径 }}。
+您反映的事项，请{{ 法定途径 }}。
 特此告知。"""
 
 _HANDOVER_BODY = """{{ 接收单位 }}：
@@ -227,10 +231,10 @@ _HANDOVER_BODY = """{{ 接收单位 }}：
 附件：信访材料"""
 
 _EXTENSION_BODY = """{{ 称呼 }}：
-你（们）反映的关于{{ 事项标题 }}的信访事项（登记编号：{{ 事项编号 }}），\
-本机关已于{{ 受理日期 }}受理。因{{ 延期理由 }}，不能在原定期限（{{ 原期限 }}）内办结。\
-经批准，办理期限延长{{ 延长期限 }}，至{{ 新期限 }}。
-本机关将在延长的期限内办结，并将处理意见书面告知你（们）。
+您反映的关于{{ 事项标题 }}的信访事项（登记编号：{{ 事项编号 }}），\
+本机关已于{{ 受理日期 }}受理。因{{ 延期理由 }}，不能在原定{{ 期限类型 }}期限（{{ 原期限 }}）内\
+{{ 期限类型 }}。经批准，{{ 期限类型 }}期限延长{{ 延长期限 }}，至{{ 新期限 }}。
+本机关将在延长的期限内{{ 期限类型 }}，并将处理意见书面告知您。
 特此告知。"""
 
 _SUPERVISION_BODY = """请{{ 承办单位 }}按照领导批示要求认真办理，\
@@ -252,7 +256,7 @@ _RETURN_BODY = """{{ 退回对象 }}：
 _CALLBACK_BODY = """以上回访情况经被回访人确认属实。"""
 
 _REVIEW_BODY = """{{ 称呼 }}：
-你（们）不服对{{ 事项标题 }}信访事项（登记编号：{{ 事项编号 }}）的处理意见，\
+您不服对{{ 事项标题 }}信访事项（登记编号：{{ 事项编号 }}）的处理意见，\
 于{{ 申请日期 }}提出{{ 意见类型 }}申请。本机关依法进行了{{ 意见类型 }}，现将意见告知如下：
 {{ 复查意见 }}
 {{ 复查结论 }}
@@ -440,6 +444,36 @@ TYPES: dict[DocumentKind, DocumentType] = {
 
 # --- values of the placeholders ---------------------------------------------------------------
 
+#: The deadlines a petitioner is told about when they are extended (延期告知书): the statutory
+#: 办结 period and, where a sector promises one, the reply. The internal clocks (承办, 交办 …)
+#: are the office's own business and never reach the petitioner.
+PETITIONER_DEADLINES = ("closing", "reply")
+
+
+def _plain(value) -> str:
+    """Text typed in a form, with ``\r\n`` line ends and outer blanks removed."""
+    if value is None:
+        return ""
+    return "\n".join(line.rstrip() for line in str(value).replace("\r\n", "\n").split("\n")).strip()
+
+
+def extension_span(case: Case, data: dict) -> str:
+    """How much longer the deadline runs, in words: 30日, 2个工作日, 3小时."""
+    from ..enums import TimeUnit
+
+    granted = data.get("granted")
+    if granted in (None, ""):
+        return ""
+    clock = next((c for c in case.clocks if c.kind.value == data.get("clock")), None)
+    unit = None if clock is None or clock.fixed_due_on else clock.unit
+    if unit == TimeUnit.working_days:
+        return f"{granted}个工作日"
+    if unit == TimeUnit.hours:
+        return f"{granted}小时"
+    if unit == TimeUnit.minutes:
+        return f"{granted}分钟"
+    return f"{granted}日"
+
 
 def chinese_date(value) -> str:
     if value in (None, ""):
@@ -508,9 +542,10 @@ def specific_values(
         report = [e for e in case.events if e.kind == E.report_result]
         facts = report[-1].data if report and (reply is None or reply.is_formal) else {}
         return {
-            "查明事实": str(facts.get("facts") or ""),
-            "处理意见": str(facts.get("decision") or ""),
-            "答复内容": reply.text if reply is not None else "",
+            "查明事实": _plain(facts.get("facts")),
+            # Plain line ends, so the wording can tell a reply that repeats the opinion.
+            "处理意见": _plain(facts.get("decision")),
+            "答复内容": _plain(reply.text if reply is not None else ""),
             "答复类型": reply.kind.title if reply is not None else ReplyKind.formal.title,
             "复查机关": SystemSetting.get("review_body_name"),
             "复查期限": SystemSetting.get("review_request_days"),
@@ -532,12 +567,13 @@ def specific_values(
         }
     if kind == K.extension_notice:
         request = _previous_event(case, event, E.request_extension) if event else None
-        unit = text("unit")
+        reason = str(request.data.get("reason") or "") if request else text("note")
         return {
-            "延期理由": str(request.data.get("reason") or "") if request else text("note"),
-            "延长期限": f"{data.get('granted', '')}{unit}",
+            "延期理由": reason.strip().rstrip("。；，;,."),
+            "延长期限": extension_span(case, data),
             "原期限": chinese_date(data.get("old_due_at")),
             "新期限": chinese_date(data.get("due_at")),
+            "期限类型": "答复" if data.get("clock") == "reply" else "办结",
         }
     if kind == K.supervision_card:
         return {
@@ -570,6 +606,8 @@ def specific_values(
             "问题仍存在": ("是" if callback.problem_remains else "否") if callback else "",
             "已核对收费": ("是" if callback.charges_checked else "否") if callback else "",
             "已签名": ("是" if callback.signature_obtained else "否") if callback else "",
+            "跟进措施": callback.follow_up.title if callback else "",
+            "回访备注": (callback.note or "") if callback else "",
         }
     if kind == K.review_opinion:
         final = event is not None and event.kind == E.answer_re_review
@@ -693,7 +731,7 @@ def _complaint_record_values(case: Case) -> dict[str, str]:
             parts.append(f"满意度：{callback.satisfaction.title}")
         if callback.opinion:
             parts.append(f"客户意见：{callback.opinion}")
-        callback_text = "；".join(parts)
+        callback_text = tidy_punctuation("；".join(parts))
     closing = last(E.close)
     return {
         "投诉类别": case.category.name if case.category else "",
@@ -718,6 +756,14 @@ def signature_lines(kind: DocumentKind, values: dict[str, str]) -> list[tuple[st
     in and signed by the leader who instructed (S6)."""
     if kind == K.supervision_card:
         return [("批示领导（签字）", f"{values['批示领导']}　{values['批示日期']}".strip())]
+    if kind == K.callback_record:
+        # 回访工作制度 三: the person called back signs the record; the caller signs for it and
+        # the office checks it.
+        return [
+            ("回访人（签名）", values["回访人"]),
+            ("被回访人（签名）", values["被回访人"]),
+            ("审核人（签名）", ""),
+        ]
     return []
 
 
@@ -775,6 +821,8 @@ def form_rows(
             ("是否核对收费", values["已核对收费"]),
             ("被回访人是否签名", values["已签名"]),
             ("信访人意见", values["回访意见"]),
+            ("跟进措施", values["跟进措施"]),
+            ("备注", values["回访备注"]),
         ]
     if kind == K.complaint_record:
         return [
@@ -828,6 +876,7 @@ def sample_values(kind: DocumentKind) -> dict[str, str]:
         "延长期限": "30日",
         "原期限": "2026年5月2日",
         "新期限": "2026年6月1日",
+        "期限类型": "办结",
         "批示内容": "请住建局牵头，街道配合，尽快解决群众出行困难。",
         "批示领导": "赵玥",
         "批示日期": "2026年3月5日",
@@ -843,6 +892,8 @@ def sample_values(kind: DocumentKind) -> dict[str, str]:
         "问题仍存在": "否",
         "已核对收费": "是",
         "已签名": "是",
+        "跟进措施": "无需跟进",
+        "回访备注": "",
         "意见类型": "复查",
         "申请日期": "2026年5月20日",
         "申请理由": "对维修资金公示范围有异议。",

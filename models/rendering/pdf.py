@@ -104,6 +104,133 @@ class RestrictedFetcher(URLFetcher):
         )
 
 
+# --- CJK justification -------------------------------------------------------------------------
+
+#: Han ideographs, kana and full-width forms: a line holding any of them is justified between
+#: characters (CSS Text 3 ``text-justify: inter-character``), as Chinese typesetting does.
+_CJK_RANGES = (
+    (0x3000, 0x303F),
+    (0x3040, 0x30FF),
+    (0x3400, 0x4DBF),
+    (0x4E00, 0x9FFF),
+    (0xF900, 0xFAFF),
+    (0xFF00, 0xFFEF),
+    (0x20000, 0x2FA1F),
+)
+
+
+def _is_cjk(char: str) -> bool:
+    return any(lo <= ord(char) <= hi for lo, hi in _CJK_RANGES)
+
+
+def _line_text(box) -> str:
+    from weasyprint.formatting_structure import boxes
+
+    if isinstance(box, boxes.TextBox):
+        return box.text
+    if isinstance(box, (boxes.LineBox, boxes.InlineBox)):
+        return "".join(_line_text(child) for child in box.children if child.is_in_normal_flow())
+    return ""
+
+
+def _expansion_points(text: str) -> list[bool]:
+    """For each character of a line: may space be added after it? Everywhere except inside a
+    run of Latin letters or digits (a number, a case number stays in one piece) and after the
+    line's last character."""
+    points = []
+    for index, char in enumerate(text[:-1]):
+        following = text[index + 1]
+        inside_word = not _is_cjk(char) and not _is_cjk(following) and not following.isspace()
+        points.append(not inside_word and not char.isspace())
+    return [*points, False] if text else []
+
+
+def _spread_letters(context, box, points: list[bool], per_point: float, state: dict):
+    """Widen the gaps of ``box`` marked in ``points`` by ``per_point``, moving what follows.
+
+    A text box is cut into pieces that are spread alike (letter spacing is one value per
+    box): "至2026年" becomes "至", "202", "6年" when the gaps inside the number stay closed.
+    Returns the boxes that replace ``box``."""
+    from weasyprint.formatting_structure import boxes
+    from weasyprint.text.line_break import create_layout, line_size
+
+    advance = state["advance"]
+    if isinstance(box, boxes.TextBox):
+        start = state["index"]
+        state["index"] += len(box.text)
+        flags = points[start : state["index"]]
+        pieces, x = [], box.position_x + advance
+        old_right = box.position_x + box.width
+        piece_start = 0
+        for index in range(1, len(box.text) + 1):
+            if index < len(box.text) and flags[index] == flags[piece_start]:
+                continue
+            text = box.text[piece_start:index]
+            piece = box.copy_with_text(text) if len(pieces) or index < len(box.text) else box
+            style = box.style.copy()
+            base = style["letter_spacing"]
+            base = 0 if base == "normal" else base
+            style["letter_spacing"] = base + (per_point if flags[piece_start] else 0)
+            layout = create_layout(text, style, context, max_width=None, justification_spacing=0)
+            first_line, _index = layout.get_first_line()
+            piece.width = line_size(first_line, style)[0]
+            layout.deactivate()
+            piece.style = style
+            piece.pango_layout = layout
+            piece.text = text
+            piece.position_x = x
+            x += piece.width
+            pieces.append(piece)
+            piece_start = index
+        state["advance"] = x - old_right
+        return pieces
+    if isinstance(box, (boxes.LineBox, boxes.InlineBox)):
+        box.position_x += advance
+        children = []
+        for child in box.children:
+            if child.is_in_normal_flow():
+                children.extend(_spread_letters(context, child, points, per_point, state))
+            else:
+                children.append(child)
+        box.children = tuple(children)
+        box.width += state["advance"] - advance
+        return [box]
+    box.translate(advance, 0)
+    return [box]
+
+
+def _install_cjk_justification() -> None:
+    """Make ``text-align: justify`` reach the margin on Chinese lines.
+
+    WeasyPrint justifies by widening spaces only, and Chinese has none: a line that breaks
+    before a number or a Latin word ("…至2026年") stops short of the right margin. For lines
+    holding CJK text the leftover width is shared out between the characters instead, as
+    letter spacing, so the last glyph ends at the margin; numbers and Latin words keep their
+    own spacing (CSS Text 3 ``text-justify: inter-character``). Wraps WeasyPrint's ``justify_line``,
+    an internal name; if it moves, documents still render, only ragged.
+    """
+    import weasyprint.layout.inline as inline
+
+    original = getattr(inline, "justify_line", None)
+    if original is None or getattr(original, "cjk_justification", False):  # pragma: no cover
+        return
+
+    def justify_line(context, line, extra_width):
+        text = _line_text(line)
+        points = _expansion_points(text)
+        if extra_width <= 0 or not any(points) or not any(map(_is_cjk, text)):
+            return original(context, line, extra_width)
+        state = {"advance": 0, "index": 0}
+        _spread_letters(context, line, points, extra_width / sum(points), state)
+        return None
+
+    justify_line.cjk_justification = True
+    inline.justify_line = justify_line
+
+
+_install_cjk_justification()
+
+
 def render_document(html: str):
     """Lay ``html`` out in this process and return the WeasyPrint ``Document`` (boxes, pages).
 

@@ -45,6 +45,11 @@ _ALLOWED_NODES = (
 #: ``一、`` headings print in 黑体, ``（一）`` in 楷体 (GB/T 9704 §7.3.3).
 _LEVEL_ONE = re.compile(r"^[一二三四五六七八九十]+、")
 _LEVEL_TWO = re.compile(r"^（[一二三四五六七八九十]+）")
+#: The closing formula before the signature (特此答复。特此告知。特此函复。…).
+_CLOSING = re.compile(r"^特此[\u4e00-\u9fff]{1,4}[。！]?$")
+#: Sentence punctuation typed at the end of a value and then followed by the template's own
+#: (“……状况。，不能在” or “事项。；法定途径”): the run keeps only its last mark.
+_DOUBLED_PUNCTUATION = re.compile(r"[。，；、：！？]+(?=[。，；、])")
 
 
 def check_template(text: str, allowed_names: set[str], label: str = _l("模板")) -> None:
@@ -97,17 +102,25 @@ def render_wording(text: str, values: dict[str, str], label: str = _l("模板"))
     return output
 
 
+def tidy_punctuation(text: str) -> str:
+    """Collapse a run of Chinese punctuation made by joining sentences to its last mark:
+    “因需检测。，不能” → “因需检测，不能”; “事项。；法定途径” → “事项；法定途径”."""
+    return _DOUBLED_PUNCTUATION.sub("", text)
+
+
 def paragraphs(text: str) -> list[tuple[str, str]]:
     """Split wording into ``(style, text)`` paragraphs: one per non-empty line."""
     result = []
     for line in text.splitlines():
-        line = line.strip()
+        line = tidy_punctuation(line.strip())
         if not line:
             continue
         if _LEVEL_ONE.match(line) and len(line) <= 30:
             style = "level-one"
         elif _LEVEL_TWO.match(line) and len(line) <= 30:
             style = "level-two"
+        elif _CLOSING.match(line):
+            style = "closing"
         else:
             style = "body"
         result.append((style, line))
