@@ -464,7 +464,8 @@ def _register_cli(app: Flask) -> None:
     @click.argument("archive", type=click.Path(dir_okay=False, path_type=Path))
     @click.option("--yes", is_flag=True, help="不再询问，直接恢复")
     def restore_command(archive, yes):
-        """Replace the database and stored files with those in a backup archive."""
+        """Replace the database and stored files with those in a backup archive (after proving
+        the whole archive in scratch space)."""
         from models.maintenance.backup import BackupError, restore_backup
 
         if not yes:
@@ -483,3 +484,25 @@ def _register_cli(app: Flask) -> None:
         for folder in result.replaced_folders:
             click.echo(f"  原有文件已保留在：{folder}")
         click.echo("如备份来自较旧的版本，请接着运行 flask db upgrade。")
+
+    @app.cli.command("restore-drill")
+    @click.argument("archive", required=False, type=click.Path(dir_okay=False, path_type=Path))
+    @click.option(
+        "--backup-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=lambda: Path(current_app.instance_path) / "backups",
+        help="不指定备份文件时，取此目录中最新的一份（默认 instance/backups）",
+    )
+    def restore_drill_command(archive, backup_dir):
+        """Restore a backup (the newest by default) into a scratch database and report what
+        differs; the live data is not touched. Run it weekly."""
+        from models.maintenance.backup import BackupError, newest_archive, restore_drill
+
+        try:
+            report = restore_drill(archive or newest_archive(backup_dir))
+        except BackupError as error:
+            raise click.ClickException(f"恢复演练失败：{error}") from error
+        for line in report.lines():
+            click.echo(line)
+        if not report.ok:
+            raise click.exceptions.Exit(1)
