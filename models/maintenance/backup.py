@@ -122,7 +122,7 @@ def backup_key() -> bytes:
     config = current_app.config
     explicit = config.get("BACKUP_KEY")
     if explicit:
-        return explicit.encode("utf-8") if isinstance(explicit, str) else bytes(explicit)
+        return explicit if isinstance(explicit, bytes) else str(explicit).encode("utf-8")
     secret = config["SECRET_KEY"]
     secret = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
     return hmac.new(secret, b"xinfang backup manifest key", hashlib.sha256).digest()
@@ -178,7 +178,7 @@ def _libpq_url(url: sa.engine.URL | None = None) -> tuple[str, dict[str, str]]:
     environment = dict(os.environ)
     if url.password:
         environment["PGPASSWORD"] = url.password
-    plain = url.set(drivername="postgresql", password=None, query={})
+    plain = url.set(drivername="postgresql", password=None)
     return plain.render_as_string(hide_password=False), environment
 
 
