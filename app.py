@@ -79,6 +79,15 @@ def create_app(overrides: Mapping | None = None) -> Flask:
         #: Shared failed-login counters and the queue for large registers (RQ). Unset: counters
         #: in the login_failures table, registers rendered in a local thread.
         REDIS_URL=os.environ.get("REDIS_URL") or None,
+        #: Seconds every Redis client waits to connect and for an answer (no retries), and how
+        #: long the login counters leave a Redis alone that did not answer.
+        REDIS_CONNECT_TIMEOUT=0.5,
+        REDIS_SOCKET_TIMEOUT=0.5,
+        REDIS_RETRY_AFTER=30,
+        #: Signs backup manifests; unset: derived from SECRET_KEY (see README, Backups).
+        BACKUP_KEY=None,
+        #: Retry-After of the 503 page while the database is unreachable.
+        RETRY_AFTER_SECONDS=30,
         #: Reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
         TRUSTED_PROXIES=0,
         # Argon2id, 64 MiB and 3 passes: above the OWASP minimum, about 0.2 s on two cores.
@@ -145,6 +154,10 @@ def create_app(overrides: Mapping | None = None) -> Flask:
     app.jinja_env.filters["chinese_date"] = format_chinese_date
     app.jinja_env.globals["get_locale"] = get_locale
     _register_error_pages(app)
+    from admin_views.failures import install_failure_handling
+
+    # 500 and 503 pages that need no database, request ids and logs, /healthz and /readyz.
+    install_failure_handling(app)
     _register_cli(app)
 
     @app.route("/")
@@ -220,7 +233,6 @@ def _register_error_pages(app: Flask) -> None:
         404: _l("您要找的页面或记录不存在。"),
         405: _l("不支持此操作方式。"),
         413: _l("上传的文件太大。"),
-        500: _l("服务器内部错误，操作未完成，已记录日志。请稍后重试或联系管理员。"),
     }
 
     def render_error(code: int, message: str | None = None):
@@ -467,7 +479,8 @@ def _register_cli(app: Flask) -> None:
     @click.argument("archive", type=click.Path(dir_okay=False, path_type=Path))
     @click.option("--yes", is_flag=True, help="不再询问，直接恢复")
     def restore_command(archive, yes):
-        """Replace the database and stored files with those in a backup archive."""
+        """Replace the database and stored files with those in a backup archive (after proving
+        the whole archive in scratch space)."""
         from models.maintenance.backup import BackupError, restore_backup
 
         if not yes:
@@ -486,3 +499,25 @@ def _register_cli(app: Flask) -> None:
         for folder in result.replaced_folders:
             click.echo(f"  原有文件已保留在：{folder}")
         click.echo("如备份来自较旧的版本，请接着运行 flask db upgrade。")
+
+    @app.cli.command("restore-drill")
+    @click.argument("archive", required=False, type=click.Path(dir_okay=False, path_type=Path))
+    @click.option(
+        "--backup-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=lambda: Path(current_app.instance_path) / "backups",
+        help="不指定备份文件时，取此目录中最新的一份（默认 instance/backups）",
+    )
+    def restore_drill_command(archive, backup_dir):
+        """Restore a backup (the newest by default) into a scratch database and report what
+        differs; the live data is not touched. Run it weekly."""
+        from models.maintenance.backup import BackupError, newest_archive, restore_drill
+
+        try:
+            report = restore_drill(archive or newest_archive(backup_dir))
+        except BackupError as error:
+            raise click.ClickException(f"恢复演练失败：{error}") from error
+        for line in report.lines():
+            click.echo(line)
+        if not report.ok:
+            raise click.exceptions.Exit(1)

@@ -6,6 +6,7 @@ import logging
 import math
 import secrets
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -193,36 +194,62 @@ class DatabaseCounter:
             connection.execute(sa.delete(table).where(table.c.scope == scope, table.c.key == name))
 
 
+class RedisUnavailable(Exception):
+    """Redis did not answer a moment ago; the counter is skipped for a while."""
+
+
 class RedisCounter:
-    """Failures per key in Redis, shared by every worker: a sorted set of timestamps per key."""
+    """Failures per key in Redis, shared by every worker: a sorted set of timestamps per key.
+
+    A Redis that does not answer costs one client timeout (0.5 s by default), not one per
+    call: after a connection failure or timeout the counter is skipped for ``pause`` seconds,
+    and logins go ahead unthrottled meanwhile (the log says so) rather than wait or be refused.
+    """
 
     prefix = "xft:login-failures:"
 
-    def __init__(self, client) -> None:
+    def __init__(self, client, pause: float = 30.0) -> None:
         self.client = client
+        self.pause = pause
+        self.skip_until = 0.0
+
+    @contextmanager
+    def _guard(self):
+        import redis
+
+        if time.monotonic() < self.skip_until:
+            raise RedisUnavailable("Redis did not answer recently; counter skipped")
+        try:
+            yield
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            self.skip_until = time.monotonic() + self.pause
+            raise
 
     def failures(self, key: str, window: int) -> tuple[int, int]:
         """How many failures count now, and in how many seconds the oldest of them expires."""
         name = self.prefix + key
         now = time.time()
-        pipe = self.client.pipeline()
-        pipe.zremrangebyscore(name, 0, now - window)
-        pipe.zcard(name)
-        pipe.zrange(name, 0, 0, withscores=True)
-        _removed, count, oldest = pipe.execute()
+        with self._guard():
+            pipe = self.client.pipeline()
+            pipe.zremrangebyscore(name, 0, now - window)
+            pipe.zcard(name)
+            pipe.zrange(name, 0, 0, withscores=True)
+            _removed, count, oldest = pipe.execute()
         seconds = math.ceil(oldest[0][1] + window - now) if oldest else 0
         return int(count), max(seconds, 0)
 
     def add(self, key: str, window: int) -> None:
         name = self.prefix + key
         now = time.time()
-        pipe = self.client.pipeline()
-        pipe.zadd(name, {f"{now:.6f}:{secrets.token_hex(4)}": now})
-        pipe.expire(name, window)
-        pipe.execute()
+        with self._guard():
+            pipe = self.client.pipeline()
+            pipe.zadd(name, {f"{now:.6f}:{secrets.token_hex(4)}": now})
+            pipe.expire(name, window)
+            pipe.execute()
 
     def reset(self, key: str) -> None:
-        self.client.delete(self.prefix + key)
+        with self._guard():
+            self.client.delete(self.prefix + key)
 
 
 @dataclass(frozen=True)
@@ -261,9 +288,11 @@ class LoginThrottle:
     def from_config(cls, app: Flask) -> LoginThrottle:
         url = app.config.get("REDIS_URL")
         if url:
-            import redis
+            from models.redis_client import redis_client
 
-            counter = RedisCounter(redis.Redis.from_url(url, socket_timeout=2))
+            counter = RedisCounter(
+                redis_client(url, app.config), pause=app.config.get("REDIS_RETRY_AFTER", 30)
+            )
         else:
             counter = DatabaseCounter()
         return cls(
@@ -291,6 +320,9 @@ class LoginThrottle:
             count, seconds = self.counter.failures(address_key, self.window)
             if count >= self.max_failures_per_address:
                 blocks.append(LoginBlock(per_address=True, seconds=seconds))
+        except RedisUnavailable:
+            logger.warning("login throttle paused (Redis did not answer); allowing the attempt")
+            return None
         except Exception:
             logger.exception("login throttle unavailable; allowing the attempt")
             return None
@@ -304,6 +336,8 @@ class LoginThrottle:
         try:
             for key in self.keys(username, address):
                 self.counter.add(key, self.window)
+        except RedisUnavailable:
+            logger.warning("login throttle paused (Redis did not answer); failure not counted")
         except Exception:
             logger.exception("login throttle unavailable; failure not counted")
 
@@ -312,6 +346,8 @@ class LoginThrottle:
         attacker would clear the way for spraying the others."""
         try:
             self.counter.reset(self.keys(username, address)[0])
+        except RedisUnavailable:
+            pass
         except Exception:
             logger.exception("login throttle unavailable")
 

@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from models import Case, db
+from models.files import StorageFailed, storage_message, write_new_file
 from models.maintenance.configuration import (
     MAX_FILE_BYTES,
     diff_configuration,
@@ -154,9 +155,18 @@ class ConfigurationView(_AdministratorView):
             flash(str(error), "error")
             return redirect(url_for(".index"))
         digest = hashlib.sha256(raw).hexdigest()
-        folder = _upload_folder()
-        _remove_old_uploads(folder)
-        (folder / f"{digest}.json").write_bytes(raw)
+        try:
+            folder = _upload_folder()
+            _remove_old_uploads(folder)
+            target = folder / f"{digest}.json"
+            if not target.exists():
+                write_new_file(target, raw, mode=0o600)
+        except OSError as error:
+            flash(storage_message(error), "error")
+            return redirect(url_for(".index"))
+        except StorageFailed as error:
+            flash(str(error), "error")
+            return redirect(url_for(".index"))
         session[PENDING_UPLOAD] = digest
         return self.render(
             "admin/setup/configuration.html",

@@ -14,12 +14,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from redis import Redis
 from rq import Queue, SimpleWorker
 
 from app import create_app
 from models import db
 from models.operations.registers import QUEUE_NAME
+from models.redis_client import redis_client
 
 
 class AppContextWorker(SimpleWorker):
@@ -41,7 +41,8 @@ def main() -> None:
     redis_url = app.config.get("REDIS_URL") or os.environ.get("REDIS_URL")
     if not redis_url:
         sys.exit("REDIS_URL 未设置：没有 Redis 时台账在网页进程中生成，无需单独的任务进程。")
-    connection = Redis.from_url(redis_url)
+    # Short connect timeout; RQ raises the socket timeout itself for its blocking dequeue.
+    connection = redis_client(redis_url, app.config)
     with app.app_context():
         AppContextWorker([Queue(QUEUE_NAME, connection=connection)], connection=connection).work()
 

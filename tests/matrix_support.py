@@ -453,6 +453,9 @@ PUBLIC_OR_IRRELEVANT = {
     "admin.logout_view": "ends the caller's own session",
     "switch_language": "sets the caller's language",
     "home": "redirects to the admin",
+    # Load-balancer probes (issue 17): status of the process and its dependencies, no records.
+    "healthz": "process liveness probe",
+    "readyz": "readiness probe (database, Redis, disk, workers)",
     # Marks the caller's own notifications read: it takes no record id and touches nothing else.
     "workflow.read_notifications_view": "the caller's own notifications",
     # The public pages (网上信访, issue 18): no staff session is used there; a case opens only

@@ -41,7 +41,16 @@ def _url(rule) -> str:
     return url
 
 
-PUBLIC_ENDPOINTS = {"static", "admin.static", "admin.login_view", "switch_language", "home"}
+PUBLIC_ENDPOINTS = {
+    "static",
+    "admin.static",
+    "admin.login_view",
+    "switch_language",
+    "home",
+    # Load-balancer probes (issue 17): no records, no session.
+    "healthz",
+    "readyz",
+}
 
 
 def _is_public(rule) -> bool:

@@ -15,6 +15,7 @@ from .. import db
 from ..attachments import Attachment
 from ..base import to_local, utcnow
 from ..enums import EventKind
+from ..files import remove_file, write_new_file
 from ..settings import SystemSetting
 from . import ValidationFailed
 from .audit import log_event
@@ -89,8 +90,10 @@ def check_upload(filename: str, data: bytes) -> tuple[str, str]:
 def store_attachment(attachment: Attachment, *, filename: str, data: bytes, by) -> Attachment:
     """Validate and write the file, then record the attachment on its case.
 
-    The file is written before the row is flushed; if the request later rolls back, an orphan
-    file may remain on disk, which is harmless (it is never served without its row).
+    The file is written whole (or not at all, with a Chinese message when the disk is full or
+    read-only) before the row is flushed, and removed again if the flush fails. If the request
+    rolls back later, an orphan file may remain on disk, which is harmless (it is never served
+    without its row).
     """
     ensure_permission(by, "attachment.manage")
     ensure_case_visible(attachment.case, by)
@@ -103,10 +106,7 @@ def store_attachment(attachment: Attachment, *, filename: str, data: bytes, by) 
     now = to_local(utcnow())
     stored_name = f"{now:%Y/%m}/{secrets.token_hex(16)}.{extension}"
     path = attachment_root() / stored_name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "xb") as handle:
-        handle.write(data)
-    os.chmod(path, 0o640)
+    write_new_file(path, data)
     attachment.original_name = os.path.basename(filename)[:255] or f"file.{extension}"
     attachment.stored_name = stored_name
     attachment.content_type = content_type
@@ -114,7 +114,11 @@ def store_attachment(attachment: Attachment, *, filename: str, data: bytes, by) 
     attachment.sha256 = hashlib.sha256(data).hexdigest()
     attachment.created_by_id = by.id
     db.session.add(attachment)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except Exception:
+        remove_file(path)
+        raise
     log_event(
         attachment.case,
         EventKind.attachment_added,

@@ -188,10 +188,11 @@ def start_job(job: RegisterJob) -> str:
     redis_url = current_app.config.get("REDIS_URL")
     if redis_url:
         try:
-            from redis import Redis
             from rq import Queue
 
-            queue = Queue(QUEUE_NAME, connection=Redis.from_url(redis_url))
+            from ..redis_client import redis_client
+
+            queue = Queue(QUEUE_NAME, connection=redis_client(redis_url))
             queue.enqueue(
                 "models.operations.registers.run_job_in_worker",
                 job.id,
