@@ -5,12 +5,15 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from flask import g
+from flask import current_app, g
+from flask_sqlalchemy.session import Session as FlaskSession
 
 from app import create_app, database_url_from_env
 from models import Case, Party, db
@@ -112,16 +115,130 @@ def shared_app(backend: str, tmp_path_factory):
         with new_app.app_context():
             db.drop_all()
             db.create_all()
+            sa.event.listen(db.engine, "checkout", _second_connection_guard)
         _apps[backend] = new_app
     return _apps[backend]
 
 
+# --- isolation -----------------------------------------------------------------------------------
+#
+# Between two tests the tables hold exactly the roles and the settings (``_base_rows``). A test
+# gets there back in one of two ways:
+#
+# * wiped (the default, ``@pytest.mark.own_connections``, and module populations through
+#   ``fresh_database``): the test commits for real and every table is emptied afterwards.
+#   Needed by tests whose code opens connections of its own (threads, ``db.engine.begin()`` in
+#   the login-failure counter, the exports' own session, backups, migrations), which would not
+#   see a rolled-back test's transaction.
+# * rolled back (``@pytest.mark.rolled_back``; with XFT_TEST_ROLLBACK=1 every test not marked
+#   ``own_connections``): the test's session works on one connection inside a transaction that
+#   is rolled back at the end. The app's commits release a savepoint of that transaction
+#   (``join_transaction_mode="create_savepoint"``), so everything the app does -- commits,
+#   rollbacks, savepoints, after_commit hooks -- happens as usual, and nothing of it stays.
+#   NOT yet the default: a first SQLite-only run of the whole suite with XFT_TEST_ROLLBACK=1
+#   had about 20 failures/errors, not yet sorted into ``own_connections`` or fixed.
+#
+# A rolled-back test that opens a second connection fails with a message saying so
+# (``_second_connection_guard``), so no test runs silently on the wrong footing.
+
+
+@dataclass
+class _Rollback:
+    app: object
+    connection: sa.Connection
+    thread: int
+    second_connections: list
+
+
+_rollback: _Rollback | None = None
+_base_rows: dict[str, bool] = {}  # backend -> the roles and settings are committed
+_base_counts: dict[str, dict[str, int]] = {}  # backend -> rows per table between tests
+
+
+class _TestSession(FlaskSession):
+    """The app's session class, but on the rolled-back test's connection while one runs."""
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        state = _rollback
+        if (
+            bind is None
+            and state is not None
+            and state.thread == threading.get_ident()
+            and current_app._get_current_object() is state.app
+        ):
+            return state.connection
+        return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+
+
+db.session.session_factory.class_ = _TestSession
+# Only matters for a session on a connection (the rolled-back test's): the app's commits and
+# rollbacks release and roll back a savepoint of the test's transaction.
+db.session.session_factory.configure(join_transaction_mode="create_savepoint")
+
+
+class SecondConnectionError(RuntimeError):
+    pass
+
+
+def _second_connection_guard(_dbapi_connection, _record, _proxy):
+    state = _rollback
+    if state is not None:
+        message = (
+            "a rolled-back test opened a second database connection, which cannot see its "
+            "transaction: mark the test with @pytest.mark.own_connections"
+        )
+        state.second_connections.append(message)
+        raise SecondConnectionError(message)
+
+
+def _commit_base_rows(backend: str) -> None:
+    if not _base_rows.get(backend):
+        ensure_roles()
+        ensure_settings()
+        db.session.commit()
+        _base_counts[backend] = row_counts()
+        db.session.remove()
+        _base_rows[backend] = True
+
+
+@contextmanager
+def rolled_back_database(backend: str, tmp_path_factory):
+    """An app context on the roles and settings whose changes are rolled back afterwards."""
+    global _rollback
+    app = shared_app(backend, tmp_path_factory)
+    with app.app_context():
+        forget_process_caches()
+        _commit_base_rows(backend)
+        connection = db.engine.connect()
+        transaction = connection.begin()
+        if backend == "sqlite":
+            # pysqlite begins a transaction only before a write, and a SAVEPOINT outside one
+            # would be the transaction itself (its release would commit): begin explicitly.
+            connection.exec_driver_sql("BEGIN")
+        db.session.remove()
+        state = _Rollback(app, connection, threading.get_ident(), [])
+        _rollback = state
+        try:
+            yield app
+        finally:
+            try:
+                db.session.remove()
+            finally:
+                _rollback = None
+                transaction.rollback()
+                connection.close()
+        if state.second_connections:
+            pytest.fail(state.second_connections[0], pytrace=False)
+        if os.environ.get("XFT_TEST_CHECK_ISOLATION"):
+            assert_rows_left(_base_counts[backend])
+
+
 @contextmanager
 def fresh_database(backend: str, tmp_path_factory):
-    """An app context on empty tables with the roles and settings; emptied again afterwards.
+    """An app context on the roles and settings, with every table emptied afterwards.
 
-    The ``app`` fixture uses it per test; a module that builds one population for many tests
-    uses it in a module-scoped fixture."""
+    The ``app`` fixture uses it unless the test is rolled back; a module that builds one
+    population for many tests uses it in a module-scoped fixture."""
     app = shared_app(backend, tmp_path_factory)
     # Failed logins are counted in the login_failures table, which wipe_tables empties after
     # each test, so earlier tests never throttle this one.
@@ -130,11 +247,24 @@ def fresh_database(backend: str, tmp_path_factory):
         ensure_roles()
         ensure_settings()
         db.session.commit()
+        _base_rows[backend] = True
         try:
             yield app
         finally:
             db.session.remove()
+            _base_rows[backend] = False
             wipe_tables()
+        if os.environ.get("XFT_TEST_CHECK_ISOLATION"):
+            assert_rows_left({})
+
+
+def assert_rows_left(expected: dict[str, int]) -> None:
+    """What a test leaves behind (``XFT_TEST_CHECK_ISOLATION=1``): the roles and settings and
+    their audit entries after a rolled-back test, nothing after a wiped one."""
+    counts = {name: rows for name, rows in row_counts().items() if rows}
+    db.session.remove()
+    expected = {name: rows for name, rows in expected.items() if rows}
+    assert counts == expected, f"rows left behind: {counts}, expected {expected}"
 
 
 def forget_process_caches() -> None:
@@ -150,15 +280,27 @@ def forget_process_caches() -> None:
 
 
 @pytest.fixture
-def app(backend, tmp_path_factory):
-    with fresh_database(backend, tmp_path_factory) as app:
+def app(request, backend, tmp_path_factory):
+    marker = request.node.get_closest_marker
+    if marker("rolled_back") or (
+        os.environ.get("XFT_TEST_ROLLBACK") and not marker("own_connections")
+    ):
+        isolation = rolled_back_database
+    else:
+        isolation = fresh_database
+    with isolation(backend, tmp_path_factory) as app:
         yield app
 
 
 def wipe_tables() -> None:
+    """Empty every table: on the rolled-back test's connection while one runs."""
     tables = list(reversed(db.metadata.sorted_tables))
     # DELETE beats TRUNCATE here: the tables hold a handful of rows, and TRUNCATE of 46 tables
     # rewrites 46 files per test (about 0.3 s on PostgreSQL).
+    if _rollback is not None and _rollback.thread == threading.get_ident():
+        for table in tables:
+            _rollback.connection.execute(table.delete())
+        return
     with db.engine.begin() as connection:
         for table in tables:
             connection.execute(table.delete())
