@@ -941,7 +941,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=300, help="per request, seconds")
-    parser.add_argument("--only", default="", help="measure only rows whose label has this")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="measure only rows whose label has one of these (comma-separated)",
+    )
     parser.add_argument("--output", type=Path, default=None, help="e.g. docs/benchmarks.md")
     parser.add_argument("--json", type=Path, default=None, help="also dump raw figures here")
     args = parser.parse_args(argv)
@@ -960,7 +964,8 @@ def main(argv: list[str] | None = None) -> int:
     rows, facts = plan(url)
     info.update(facts)
     if args.only:
-        rows = [row for row in rows if args.only in row.label]
+        wanted = [part.strip() for part in args.only.split(",")]
+        rows = [row for row in rows if any(part in row.label for part in wanted)]
 
     port = free_port()
     logfile = Path(tempfile.gettempdir()) / f"benchmark_http_gunicorn_{port}.log"
