@@ -44,6 +44,7 @@ from models.policies import (
     visible_cases_clause,
 )
 from models.retention import callback_retain_until
+from models.users import staff_condition
 
 from .base import ProtectedModelView
 from .cases import CaseChildView
@@ -321,7 +322,7 @@ class CallbackView(ExportMixin, CaseRecordSearchMixin, CaseChildView):
             self.get_query().filter(Callback.id.in_(ids)).order_by(Callback.id).all() if ids else []
         )
         staff = db.session.scalars(
-            sa.select(User).where(User.is_active_user.is_(True)).order_by(User.full_name)
+            sa.select(User).where(staff_condition()).order_by(User.full_name)
         ).all()
         form = AssignForm(request.form if request.method == "POST" else None)
         form.caller.choices = [(str(user.id), user.full_name) for user in staff]

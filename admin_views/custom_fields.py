@@ -43,6 +43,7 @@ from models.custom_fields import (
 from models.enums import CategoryKind, CustomFieldType
 from models.operations import ValidationFailed
 from models.operations.records import create_record, update_record
+from models.users import staff_condition
 
 from .filters import CachedOptions, ChoiceEqualFilter
 from .labels import labels
@@ -250,7 +251,7 @@ def _unbound_input(field: CustomField, current):
         else:
             people = db.session.execute(
                 sa.select(User.id, User.full_name)
-                .where(sa.or_(User.is_active_user.is_(True), User.id == (current or 0)))
+                .where(sa.or_(staff_condition(), User.id == (current or 0)))
                 .order_by(User.full_name, User.id)
             ).all()
             choices = [(str(user_id), name) for user_id, name in people]

@@ -13,6 +13,7 @@ from flask_login import current_user
 
 from models import Case, Party, User, db
 from models.policies import party_visible_clause, visible_cases_clause
+from models.users import staff_condition
 
 from .search import as_case_number
 
@@ -62,7 +63,7 @@ class PartyLookup(IdLookup):
 
 class ActiveUserLookup(IdLookup):
     def get_query(self):
-        return User.query.filter(User.is_active_user.is_(True)).order_by(User.id)
+        return User.query.filter(staff_condition()).order_by(User.id)
 
 
 def case_lookup(name: str = "case") -> CaseLookup:

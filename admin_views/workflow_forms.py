@@ -18,6 +18,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from models import Unit, User, db
 from models.enums import ContactMethod, ReplyKind, ReplyMethod, UnitKind
+from models.users import staff_condition
 
 from .choices import ModelSelectField as QuerySelectField
 from .choices import ModelSelectMultipleField as QuerySelectMultipleField
@@ -39,7 +40,7 @@ def _handling_units():
 
 def _active_users():
     return db.session.scalars(
-        sa.select(User).where(User.is_active_user.is_(True)).order_by(User.unit_id, User.id)
+        sa.select(User).where(staff_condition()).order_by(User.unit_id, User.id)
     ).all()
 
 

@@ -41,7 +41,7 @@ from .reception_days import ReceptionQueueEntry
 from .settings import SystemSetting
 from .surveys import RectificationOrder, SurveyCampaign, SurveyResponse
 from .units import Unit
-from .users import Role, User, user_roles
+from .users import Role, User, staff_condition, user_roles
 
 S = CaseStatus
 
@@ -677,7 +677,7 @@ def result_signers(case) -> list:
     )
     users = db.session.scalars(
         sa.select(User)
-        .where(User.is_active_user.is_(True), User.id.in_(holders))
+        .where(staff_condition(), User.id.in_(holders))
         .order_by(User.unit_id, User.id)
     ).all()
     return [user for user in users if may_sign_result(user, case)]

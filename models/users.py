@@ -121,3 +121,19 @@ class User(UserMixin, TimestampMixin, db.Model):
     @property
     def role_names(self) -> str:
         return "、".join(role.name for role in self.roles)
+
+
+#: The account the online petition portal registers cases as (models/operations/portal.py).
+PORTAL_USERNAME = "online-portal"
+#: Accounts the system itself acts as: never offered as staff in a picker.
+SYSTEM_USERNAMES = (PORTAL_USERNAME,)
+
+
+def is_staff(user) -> bool:
+    """An active person on the staff (not a system account)."""
+    return bool(user.is_active_user) and user.username not in SYSTEM_USERNAMES
+
+
+def staff_condition():
+    """SQL twin of ``is_staff``."""
+    return sa.and_(User.is_active_user.is_(True), User.username.notin_(SYSTEM_USERNAMES))

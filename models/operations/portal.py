@@ -40,7 +40,7 @@ from ..enums import (
 )
 from ..online_petitions import OnlinePetition
 from ..parties import Party
-from ..users import Role, User
+from ..users import PORTAL_USERNAME, Role, User
 from . import ValidationFailed
 from .attachments import check_upload, store_attachment
 from .callbacks import record_callback
@@ -49,7 +49,6 @@ from .parties import find_or_create_party
 
 logger = logging.getLogger(__name__)
 
-PORTAL_USERNAME = "online-portal"
 PORTAL_FULL_NAME = "网上信访"
 PORTAL_ROLE_CODE = "online_portal"
 PORTAL_ROLE_NAME = "网上信访（系统）"
