@@ -162,6 +162,8 @@ def test_connection_lost_during_an_upload_gives_503_and_leaves_nothing(
     case = create_case()
     client = login_as(create_user("registrar"))
     before = db.session.scalar(sa.select(sa.func.count()).select_from(Attachment))
+    # The worker's attachment folder outlives each test: compare with what was there before.
+    files_before = set(stored_files(app))
     killer = sa.create_engine(db.engine.url, poolclass=sa.pool.NullPool)
 
     def drop_connection(connection, cursor, statement, parameters, context, executemany):
@@ -183,7 +185,7 @@ def test_connection_lost_during_an_upload_gives_503_and_leaves_nothing(
     assert_chinese_503(response)
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Attachment)) == before
-    assert stored_files(app) == []
+    assert set(stored_files(app)) == files_before
 
 
 # -- request ids, logs and the static page ------------------------------------------------
@@ -344,13 +346,14 @@ def test_full_disk_gives_a_chinese_message_and_removes_the_partial_file(
     folder = Path(app.config["ATTACHMENT_FOLDER"]).resolve()
     real_write = os.write
     partial_seen = []
+    files_before = set(stored_files(app))
 
     def write_half_then_fail(descriptor, data):
         target = os.readlink(f"/proc/self/fd/{descriptor}")
         if not target.startswith(str(folder)):
             return real_write(descriptor, data)
         real_write(descriptor, bytes(data[: len(data) // 2]))
-        partial_seen.extend(p for p in folder.rglob("*") if p.is_file())
+        partial_seen.extend(p for p in folder.rglob("*") if p.is_file() and p not in files_before)
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "write", write_half_then_fail)
@@ -360,12 +363,12 @@ def test_full_disk_gives_a_chinese_message_and_removes_the_partial_file(
     assert "服务器磁盘空间已满" in response.get_data(as_text=True)
     assert partial_seen, "the fault was injected while a partial file existed"
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Attachment)) == 0
-    assert stored_files(app) == []
+    assert set(stored_files(app)) == files_before
 
     # With space again the same upload works and the whole file is stored.
     response = upload(client, case, data=b"%PDF-1.4 " + b"x" * 4096)
     assert response.status_code == 302
-    (stored,) = stored_files(app)
+    (stored,) = set(stored_files(app)) - files_before
     assert stored.read_bytes() == b"%PDF-1.4 " + b"x" * 4096
 
 
