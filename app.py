@@ -145,7 +145,7 @@ def create_app(overrides: Mapping | None = None) -> Flask:
     from admin_views import init_admin
 
     init_admin(app)
-    from public_views import init_public
+    from admin_views.public import init_public
 
     init_public(app)
     from models.base import format_chinese_date, format_local

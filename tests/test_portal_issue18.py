@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from admin_views.public.limits import reset_limits
 from models import (
     Attachment,
     AuditEntry,
@@ -25,7 +26,6 @@ from models.enums import CaseChannel, CaseStatus, CategoryKind, ReplyMethod, Sat
 from models.operations.documents import issue_document
 from models.operations.portal import PORTAL_USERNAME, code_matches
 from models.operations.workflow import perform
-from public_views.limits import reset_limits
 from tests.conftest import row_counts
 
 PDF = b"%PDF-1.4\n% test\n"
@@ -54,13 +54,18 @@ def category(kind: CategoryKind) -> Category:
     ).first()
 
 
+def question_answer(page: str) -> str:
+    """The answer to the arithmetic question a portal page asks."""
+    first, second = re.search(r"(\d) 加 (\d) 等于多少", page).groups()
+    return str(int(first) + int(second))
+
+
 def open_form(client, path="/petition/new") -> tuple[str, str]:
     """GET the form; return its page and the answer to its arithmetic question."""
     response = client.get(path)
     assert response.status_code == 200
     page = response.get_data(as_text=True)
-    first, second = re.search(r"(\d) 加 (\d) 等于多少", page).groups()
-    return page, str(int(first) + int(second))
+    return page, question_answer(page)
 
 
 def petition_data(**overrides) -> dict:
@@ -249,7 +254,12 @@ def test_honeypot_and_wrong_challenge_are_refused(portal, client):
     assert "验证问题回答不正确" in response.get_data(as_text=True)
     # A question answers once: replaying the right answer after a failure does not pass.
     _page, answer = open_form(client)
-    assert client.post("/petition/new", data=petition_data(challenge="x")).status_code == 400
+    refused = client.post("/petition/new", data=petition_data(challenge="x"))
+    assert refused.status_code == 400
+    # The refusal asks a new random question; its sum may happen to equal the old one, and
+    # then the replay would rightly pass. Ask again until the sums differ.
+    while question_answer(refused.get_data(as_text=True)) == answer:
+        refused = client.post("/petition/new", data=petition_data(challenge="x"))
     response = client.post("/petition/new", data=petition_data(challenge=answer))
     assert response.status_code == 400
     # Posting without having been shown a question fails too.
@@ -616,7 +626,7 @@ def test_limits_are_kept_in_redis_when_configured(tmp_path_factory):
     import redis
     from limits.storage import RedisStorage
 
-    from public_views.limits import hit
+    from admin_views.public.limits import hit
     from tests.conftest import build_app
 
     url = "redis://127.0.0.1:6379/0"
