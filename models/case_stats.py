@@ -779,38 +779,83 @@ def _before_flush(session, _flush_context, _instances):
             )
 
 
+PENDING_KEY = "case_stats_pending"
+STATS_TABLES = frozenset(
+    {"case_daily_stats", "case_monthly_stats", "case_stat_deadlines", "callback_daily_stats"}
+)
+
+
+def _pending(session) -> dict[str, set]:
+    return session.info.setdefault(
+        PENDING_KEY,
+        {"keys": set(), "case_ids": set(), "callback_keys": set(), "callback_ids": set()},
+    )
+
+
 @event.listens_for(Session, "after_flush")
 def _after_flush(session, _flush_context):
-    """Recompute the old groups (remembered before the flush) and the new ones."""
-    case_ids: set[int] = set()
+    """Note the groups this flush touched: their old keys (remembered before the flush) and the
+    cases and callback tasks whose new keys are read when the groups are recomputed.
+
+    A request flushes many times (every query autoflushes); recomputing after each flush cost
+    most of a registration's time. The groups are recomputed once, by :func:`apply_pending`,
+    before the transaction commits or before a statement in it reads the rollup."""
+    pending = _pending(session)
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, Case):
-            case_ids.add(obj.id)
+            pending["case_ids"].add(obj.id)
         elif isinstance(obj, (CaseClock, Callback, CaseEvent)):
-            case_ids.add(obj.case_id)
-    keys = session.info.pop("case_stats_keys", set())
-    case_ids.update(session.info.pop("case_stats_case_ids", set()))
-    case_ids.discard(None)
-    callback_keys = session.info.pop("callback_stats_keys", set())
-    callback_ids = [
-        obj.id
-        for obj in (*session.new, *session.dirty)
-        if isinstance(obj, Callback) and obj not in session.deleted and obj.id is not None
-    ]
-    if callback_ids or callback_keys:
-        connection = session.connection()
-        for offset in range(0, len(callback_ids), 500):
-            callback_keys.update(
-                _callback_keys(connection, Callback.id.in_(callback_ids[offset : offset + 500]))
-            )
-        _recompute_callback_groups(connection, callback_keys)
-    if not keys and not case_ids:
+            pending["case_ids"].add(obj.case_id)
+        if isinstance(obj, Callback) and obj not in session.deleted:
+            pending["callback_ids"].add(obj.id)
+    pending["keys"].update(session.info.pop("case_stats_keys", set()))
+    pending["case_ids"].update(session.info.pop("case_stats_case_ids", set()))
+    pending["callback_keys"].update(session.info.pop("callback_stats_keys", set()))
+
+
+def apply_pending(session) -> None:
+    """Recompute the groups noted since the last time, from the live rows (never commits)."""
+    pending = session.info.pop(PENDING_KEY, None)
+    if not pending or not any(pending.values()):
         return
     connection = session.connection()
-    keys.update(_current_keys(connection, case_ids))
+    callback_keys = pending["callback_keys"]
+    callback_ids = sorted(i for i in pending["callback_ids"] if i is not None)
+    for offset in range(0, len(callback_ids), 500):
+        callback_keys.update(
+            _callback_keys(connection, Callback.id.in_(callback_ids[offset : offset + 500]))
+        )
+    _recompute_callback_groups(connection, callback_keys)
+    case_ids = {i for i in pending["case_ids"] if i is not None}
+    keys = pending["keys"] | _current_keys(connection, case_ids)
     keys.discard(None)
     _recompute_groups(connection, keys)
     _refresh_deadlines(connection, case_ids)
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session):
+    # The commit flushes after this hook; flush first so the last changes are counted too.
+    session.flush()
+    apply_pending(session)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _after_transaction_end(session, transaction):
+    if transaction.parent is None:
+        # Rolled back (a commit has applied them): nothing of it is left to count.
+        session.info.pop(PENDING_KEY, None)
+        for name in ("case_stats_keys", "case_stats_case_ids", "callback_stats_keys"):
+            session.info.pop(name, None)
+
+
+def _reads_rollup(statement) -> bool:
+    from sqlalchemy.sql.util import find_tables
+
+    return any(
+        getattr(table, "name", None) in STATS_TABLES
+        for table in find_tables(statement, include_aliases=True, include_joins=True)
+    )
 
 
 def _statement_table(statement):
@@ -824,7 +869,15 @@ def _statement_table(statement):
 
 @event.listens_for(Session, "do_orm_execute")
 def _bulk_statement(state):
-    """A bulk ``UPDATE``/``DELETE`` on a watched table: recompute the groups it touched."""
+    """A bulk ``UPDATE``/``DELETE`` on a watched table: recompute the groups it touched. A
+    statement reading the rollup first brings the groups this transaction changed up to date."""
+    if state.is_select:
+        session = state.session
+        if session.info.get(PENDING_KEY) and _reads_rollup(state.statement):
+            if session.autoflush:
+                session.flush()
+            apply_pending(session)
+        return None
     if not (state.is_update or state.is_delete):
         return None
     table = _statement_table(state.statement)
