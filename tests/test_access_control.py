@@ -312,6 +312,7 @@ def test_audit_rows_cannot_be_changed_or_deleted(app, create_user):
     db.session.rollback()
 
 
+@pytest.mark.own_connections
 def test_audit_log_screen_is_read_only_with_filters(create_user, login_as, client):
     admin = create_user("admin", password="right123")
     client.post("/admin/login/", data={"username": admin.username, "password": "wrong999"})
@@ -331,6 +332,7 @@ def test_audit_log_screen_is_read_only_with_filters(create_user, login_as, clien
     assert handler.get("/admin/auditlog/").status_code == 403
 
 
+@pytest.mark.own_connections
 def test_logins_exports_and_refusals_are_audited(client, create_user, create_case, login_as):
     user = create_user("office", password="right123")
     client.post("/admin/login/", data={"username": "nobody", "password": "x"})
@@ -357,6 +359,7 @@ def test_workflow_steps_are_audited(create_user, create_case):
 
 
 # -- sessions and login ------------------------------------------------------------------
+@pytest.mark.own_connections
 def test_login_throttle_per_account_with_the_same_answer_for_unknown_users(client, create_user):
     user = create_user("office", password="right123")
     for _attempt in range(10):
@@ -404,6 +407,7 @@ def _session(client) -> dict:
         return dict(session)
 
 
+@pytest.mark.own_connections
 def test_idle_and_absolute_timeouts(client, create_user):
     user = create_user("office", password="right123")
     client.post("/admin/login/", data={"username": user.username, "password": "right123"})
@@ -432,6 +436,7 @@ def test_password_change_ends_other_sessions(app, create_user, login_as):
     assert client.get("/admin/case/").status_code == 302
 
 
+@pytest.mark.own_connections
 def test_session_cookie_flags_and_security_headers(client, create_user):
     user = create_user("office", password="right123")
     response = client.post(
@@ -516,6 +521,7 @@ def test_two_clients_editing_the_same_letter(app, create_user, create_case):
 
 
 # -- exports -----------------------------------------------------------------------------
+@pytest.mark.own_connections
 def test_exports_escape_formulas_and_respect_scope(
     app, create_user, create_case, login_as, two_units
 ):
@@ -543,6 +549,7 @@ def test_exports_escape_formulas_and_respect_scope(
     assert "<f>" not in sheet and hidden.number not in sheet
 
 
+@pytest.mark.own_connections
 def test_case_channel_filter_applies_to_export(create_user, create_case, login_as):
     office = create_user("office")
     create_case(by=office, channel=CaseChannel.visit, subject="来访事项")

@@ -214,6 +214,7 @@ def test_attachment_of_another_units_case_cannot_be_downloaded(
     assert outsider.get(f"/admin/attachment/download/?id={attachment.id}").status_code == 404
 
 
+@pytest.mark.own_connections
 def test_new_user_can_log_in(create_user, login_as, client):
     admin_client = login_as(create_user("admin"))
     from models import Role
@@ -351,6 +352,7 @@ def test_each_contact_registers_is_found_and_edited(
         assert case.is_group and case.head_count == 6
 
 
+@pytest.mark.own_connections
 def test_each_demo_account_logs_in_to_a_chinese_menu(app):
     from models.maintenance.demo import DEMO_USERS, seed_demo
 

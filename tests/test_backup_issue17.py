@@ -22,6 +22,9 @@ from models.operations.attachments import store_attachment
 
 from .conftest import row_counts
 
+# Opens connections of its own (logins' throttle, backups, probes): never rolled back.
+pytestmark = pytest.mark.own_connections
+
 PDF = b"%PDF-1.4\n% issue 17 attachment\n"
 
 

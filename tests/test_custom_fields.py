@@ -411,6 +411,7 @@ def test_filter_of_a_field_defined_later_works_without_restart(three_cases, logi
     assert "责任科室" in listing
 
 
+@pytest.mark.own_connections
 def test_list_column_and_export_show_the_value(three_cases, create_user, login_as):
     client = login_as(create_user("office"))
     listing = client.get("/admin/case/").get_data(as_text=True)

@@ -22,6 +22,9 @@ from models import Attachment, db
 
 from .conftest import TEST_CONFIG, build_app, sign_in
 
+# Opens connections of its own (logins' throttle, backups, probes): never rolled back.
+pytestmark = pytest.mark.own_connections
+
 REDIS_DB_URL = os.environ.get("TEST_REDIS_URL_ISSUE17", "redis://127.0.0.1:6379/14")
 
 

@@ -78,9 +78,7 @@ def test_list_pages_stay_within_three_queries(page_size, login_as, count_queries
         assert 2 <= len(statements) <= 3, (endpoint, statements)
 
 
-def test_filtered_and_searched_case_lists_stay_within_three_queries(
-    login_as, count_queries
-):
+def test_filtered_and_searched_case_lists_stay_within_three_queries(login_as, count_queries):
     from models import Case, User
 
     admin = db.session.query(User).filter_by(username="admin").one()

@@ -402,6 +402,7 @@ def test_configuration_screen_download_upload_diff_confirm(app, client, create_u
     assert "不是有效的 JSON" in bad.get_data(as_text=True)
 
 
+@pytest.mark.own_connections
 def test_wizard_on_first_login_then_dashboard(app, client, create_user):
     create_user("admin", username="root", password="right123")
     assert not is_set_up()

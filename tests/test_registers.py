@@ -138,6 +138,7 @@ def _lower_threshold():
     db.session.commit()
 
 
+@pytest.mark.own_connections
 def test_large_register_runs_in_a_local_thread(app, client, login_as, staff, letters, monkeypatch):
     app.config.pop("REDIS_URL", None)
     monkeypatch.setattr(register_documents, "PARALLEL_MIN_ROWS", 10)  # as a long register

@@ -166,6 +166,7 @@ def test_kept_letters_count_from_the_end_of_their_year(staff, create_case):
     assert case.kept_at is not None
 
 
+@pytest.mark.own_connections
 def test_callback_records_show_five_years(staff, create_case, client, login_as):
     case = create_case(by=staff["office"])
     made = utcnow() - timedelta(days=10)

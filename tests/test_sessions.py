@@ -21,6 +21,9 @@ from models.audit import AuditAction
 from models.base import utcnow
 from tests.conftest import TEST_CONFIG
 
+# Opens connections of its own (logins' throttle, backups, probes): never rolled back.
+pytestmark = pytest.mark.own_connections
+
 PASSWORD = "right123"
 
 
