@@ -212,7 +212,20 @@ def test_killed_worker_job_fails_in_chinese_and_retry_produces_the_register(
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
-        renders = wait_for(lambda: render_processes(worker.pid), 30)
+
+        def rendering():
+            # Past the data (progress 10) with a forked child that stays (a fork on its way to
+            # exec, such as ctypes' ldconfig, has the same command line for a moment).
+            job = fresh(job_id)
+            if worker.poll() is not None or job.status != RegisterJobStatus.running:
+                return []
+            if job.progress < 10:
+                return []
+            first = set(render_processes(worker.pid))
+            time.sleep(0.1)
+            return sorted(first & set(render_processes(worker.pid)))
+
+        renders = wait_for(rendering, 30)
         assert renders, worker.stderr.read1().decode() if worker.poll() is not None else "no render"
         running = fresh(job_id)
         assert running.status == RegisterJobStatus.running and running.heartbeat_at
@@ -455,3 +468,18 @@ def test_where_the_scheduler_runs():
     assert in_process_wanted(_App(REDIS_URL="redis://x", BACKGROUND_SCHEDULER="in-process"))
     assert not in_process_wanted(_App(BACKGROUND_SCHEDULER="off"))
     assert not in_process_wanted(_App(testing=True))
+
+
+def test_retention_reminder_tells_who_may_destroy(app, create_user, create_case):
+    from models.enums import CaseStatus
+    from models.operations.retention import remind_retention_due
+
+    admin = create_user("admin")
+    create_user("registrar")  # may not destroy: no reminder
+    case = create_case()
+    case.status, case.retain_until = CaseStatus.kept, date.today() - timedelta(days=1)
+    db.session.commit()
+    assert remind_retention_due(date.today()) == 1
+    db.session.commit()
+    (reminder,) = db.session.scalars(sa.select(Notification)).all()
+    assert reminder.user_id == admin.id and "有 1 件存信已过保存期限" in reminder.message

@@ -304,6 +304,7 @@ class AdvisoryLeader:
         if self.connection is not None:
             try:
                 self.connection.execute(sa.text("SELECT 1"))
+                self.connection.commit()  # never idle in a transaction; the lock stays
                 return True
             except sa.exc.SQLAlchemyError:  # the database restarted: the lock went with it
                 self._drop()

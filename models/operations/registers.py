@@ -365,7 +365,8 @@ def recover_stale_jobs(now: datetime | None = None) -> int:
 
     Gone: running without a heartbeat for ``JOB_STALE_SECONDS`` (30 s; jobs beat every 5 s),
     or queued that long for a local thread (threads start at once, so its process died), or
-    queued on RQ for ``JOB_QUEUE_TIMEOUT`` (30 minutes) with no worker taking it.
+    queued on RQ for ``JOB_QUEUE_TIMEOUT`` (30 minutes) with no worker taking it. A queued
+    job's clock starts when it was created or last retried (``heartbeat_at``).
     """
     now = now or utcnow()
     config = current_app.config
@@ -378,12 +379,12 @@ def recover_stale_jobs(now: datetime | None = None) -> int:
             sa.func.coalesce(RegisterJob.heartbeat_at, RegisterJob.created_at) < stale,
         ),
         sa.and_(RegisterJob.status == queued, RegisterJob.runner != "rq",
-                RegisterJob.created_at < stale),
+                sa.func.coalesce(RegisterJob.heartbeat_at, RegisterJob.created_at) < stale),
     )  # fmt: skip
     unclaimed = sa.and_(
         RegisterJob.status == queued,
         RegisterJob.runner == "rq",
-        RegisterJob.created_at < queue_stale,
+        sa.func.coalesce(RegisterJob.heartbeat_at, RegisterJob.created_at) < queue_stale,
     )
     recovered = 0
     for condition, message in ((dead_runs, STALE_MESSAGE), (unclaimed, QUEUE_STALE_MESSAGE)):
@@ -406,7 +407,7 @@ def retry_job(job: RegisterJob, *, by) -> RegisterJob:
         raise NotPermitted(_("找不到这份台账，或它尚未生成完毕"))
     if job.status != RegisterJobStatus.failed:
         raise ValidationFailed(_("只有生成失败的台账可以重试"))
-    attempt = job.attempt + 1
+    attempt, previous = job.attempt + 1, job.message
     db.session.execute(
         sa.update(RegisterJob)
         .where(RegisterJob.id == job.id, RegisterJob.status == RegisterJobStatus.failed)
@@ -416,13 +417,12 @@ def retry_job(job: RegisterJob, *, by) -> RegisterJob:
             progress=0,
             page_count=None,
             message=None,
-            heartbeat_at=None,
+            # Queued since now: the recovery task's clock for a job nobody takes.
+            heartbeat_at=utcnow(),
             started_at=None,
             finished_at=None,
-            created_at=utcnow(),
         )
     )
-    previous = job.message
     db.session.refresh(job)
     record_audit(
         AuditAction.retry,
