@@ -97,6 +97,19 @@ def create_app(overrides: Mapping | None = None) -> Flask:
         #: Limits of one PDF render (registers get more time in proportion to their rows).
         DOCUMENT_RENDER_TIMEOUT=60,
         DOCUMENT_RENDER_MEMORY_MB=1536,
+        #: A register's render limit is DOCUMENT_RENDER_TIMEOUT plus this many seconds per row.
+        REGISTER_SECONDS_PER_ROW=0.025,
+        #: Periodic tasks (warnings, callback planning, job recovery, retention reminders):
+        #: "auto" runs them in a thread of the web process unless REDIS_URL is set (then
+        #: scripts/worker.py runs them); "in-process" or "off" (see background.py).
+        BACKGROUND_SCHEDULER="auto",
+        SCHEDULER_TICK_SECONDS=5,
+        SCHEDULER_LEADER_TTL=30,
+        #: Running jobs write a heartbeat this often; one silent for JOB_STALE_SECONDS lost its
+        #: worker and is marked failed. A job queued on RQ that long without a worker, too.
+        JOB_HEARTBEAT_SECONDS=5,
+        JOB_STALE_SECONDS=30,
+        JOB_QUEUE_TIMEOUT=1800,
     )
     database_url = database_url_from_env()
     if database_url:
@@ -158,6 +171,10 @@ def create_app(overrides: Mapping | None = None) -> Flask:
 
     # 500 and 503 pages that need no database, request ids and logs, /healthz and /readyz.
     install_failure_handling(app)
+    from models.maintenance.background import install_background
+
+    # Periodic tasks in a thread of the web process (one-desk default, no cron needed).
+    install_background(app)
     _register_cli(app)
 
     @app.route("/")
@@ -371,6 +388,17 @@ def _register_cli(app: Flask) -> None:
             if every is None:
                 return
             time.sleep(every)
+
+    @app.cli.command("run-periodic")
+    def run_periodic_command():
+        """Run every periodic task that is due now (warnings, job recovery, callback planning,
+        retention reminders) once; a task some scheduler already ran for this slot is skipped."""
+        from models.maintenance.background import Scheduler
+
+        outcomes = Scheduler(app).tick()
+        for task, outcome in outcomes.items():
+            state = {True: "已运行", False: "本时段已由其他进程运行", None: "失败（见日志）"}
+            click.echo(f"{task}: {state[outcome]}")
 
     @app.cli.command("plan-callbacks")
     @click.option("--user", "username", required=True, help="account the tasks are created by")

@@ -8,8 +8,9 @@ from urllib.parse import quote
 
 import sqlalchemy as sa
 import xlsxwriter
-from flask import Response, abort, redirect, request, url_for
+from flask import Response, abort, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from models import Category, Unit, db
@@ -23,6 +24,7 @@ from models.operations.registers import (
     parse_params,
     print_register,
     register_job_pdf,
+    retry_job,
     start_job,
 )
 from models.operations.supervision_report import (
@@ -127,6 +129,21 @@ class RegisterView(BaseView):
         job = self._own_job(job_id)
         running = job.status in (RegisterJobStatus.queued, RegisterJobStatus.running)
         return self.render("admin/registers/job.html", job=job, running=running)
+
+    @expose("/job/<int:job_id>/retry", methods=("POST",))
+    def job_retry_view(self, job_id):
+        """重试: queue a failed job again (a new attempt; audited)."""
+        job = self._own_job(job_id)
+        try:
+            retry_job(job, by=current_user)
+            db.session.commit()
+        except (ValidationFailed, NotPermitted) as error:
+            db.session.rollback()
+            flash(str(error), "error")
+            return redirect(url_for(".job_view", job_id=job_id))
+        start_job(job)
+        flash(_("已重新开始生成台账"), "success")
+        return redirect(url_for(".job_view", job_id=job_id))
 
     @expose("/job/<int:job_id>/pdf")
     def job_pdf_view(self, job_id):

@@ -30,7 +30,7 @@ from .deadlines import (  # noqa: E402
     EscalationRule,
     Notification,
 )
-from .documents import DocumentTemplate, IssuedDocument, RegisterJob  # noqa: E402
+from .documents import DocumentTemplate, IssuedDocument, RegisterJob, ScheduledRun  # noqa: E402
 from .login_failures import LoginFailure  # noqa: E402
 from .online_petitions import OnlinePetition  # noqa: E402
 from .opinion_boxes import OpinionBox, OpinionBoxOpening, opinion_slip_cases  # noqa: E402
@@ -101,6 +101,7 @@ __all__ = [
     "RetentionRule",
     "Role",
     "RoutingRule",
+    "ScheduledRun",
     "SurveyAnswer",
     "SurveyCampaign",
     "SurveyItem",

@@ -25,6 +25,7 @@ class AuditAction:
     print = "print"
     confidential_view = "confidential_view"
     denied = "denied"
+    retry = "retry"
 
 
 class AuditEntry(db.Model):

@@ -117,6 +117,14 @@ class RegisterJob(db.Model):
     )
     pdf: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
     size: Mapped[int | None] = mapped_column()
+    #: Written every few seconds while the job runs; a running job whose heartbeat is older
+    #: than ``JOB_STALE_SECONDS`` lost its worker and is marked failed (issue 17).
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: 1 for the first run, +1 per retry; a run only writes the row while it is the latest.
+    attempt: Mapped[int] = mapped_column(
+        sa.SmallInteger, default=1, server_default="1", nullable=False
+    )
 
     created_by = relationship("User", lazy="select")
 
@@ -126,3 +134,25 @@ class RegisterJob(db.Model):
     @property
     def filename(self) -> str:
         return f"{self.kind.title}-{self.id}.pdf"
+
+
+class ScheduledRun(db.Model):
+    """One run of a periodic task (预警、定期回访、任务恢复、保存期限提醒) for one time slot.
+
+    The scheduler inserts the row in the same transaction as the task's work: two schedulers
+    ticking at the same moment both try, the unique key lets one through, and the other skips
+    the slot. A task that fails rolls its row back, so the slot is tried again.
+    """
+
+    __tablename__ = "scheduled_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task: Mapped[str] = mapped_column(sa.String(40))
+    #: The slot the run covers: ``2026-12-01T05:36`` for a minute task, ``2026-12-01`` daily.
+    slot: Mapped[str] = mapped_column(sa.String(40))
+    ran_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    #: Who ran it (``host:pid``) and what it did (a count), for the operator.
+    runner: Mapped[str | None] = mapped_column(sa.String(80))
+    result: Mapped[int | None] = mapped_column()
+
+    __table_args__ = (sa.UniqueConstraint("task", "slot", name="uq_scheduled_runs_task_slot"),)

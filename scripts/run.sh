@@ -27,10 +27,14 @@ cat <<TEXT
  按 Ctrl+C 停止。
 ========================================================
 TEXT
-# Deadline warnings (down to 3-minute clocks) are checked every minute beside the web server;
-# the loop ends with this script.
-.venv/bin/flask run-escalations --every 60 > instance/escalations.log 2>&1 &
-escalations=$!
-trap 'kill "$escalations" 2>/dev/null' EXIT
-.venv/bin/gunicorn --workers "${WEB_WORKERS:-2}" --threads 4 --bind "$address" \
-  --access-logfile - "app:create_app()"
+# Background work needs no other process here: without REDIS_URL, registers render in a thread
+# of the web worker, and one web worker (whichever holds the scheduler lock) runs the periodic
+# tasks -- deadline warnings every minute, stale-job recovery, daily callback planning, monthly
+# retention reminders. With REDIS_URL set, start scripts/worker.py as well (see README).
+if [ -n "${REDIS_URL:-}" ]; then
+  .venv/bin/python scripts/worker.py > instance/worker.log 2>&1 &
+  worker=$!
+  trap 'kill "$worker" 2>/dev/null' EXIT
+fi
+.venv/bin/gunicorn --config scripts/gunicorn.conf.py --workers "${WEB_WORKERS:-2}" --threads 4 \
+  --bind "$address" --access-logfile - "app:create_app()"

@@ -286,11 +286,19 @@ def plan_scheduled_callbacks(today: date, *, by, lookahead_days: int = 7) -> lis
     Idempotent: a date that already has a task (done, open or deleted) is not planned again.
     """
     ensure_permission(by, "callback.manage")
+    return _plan(today, callback_schedule_visible_clause(by), by, lookahead_days)
+
+
+def plan_all_scheduled_callbacks(today: date, lookahead_days: int = 7) -> list[Callback]:
+    """The daily periodic task: plan every active schedule's next task, as the system (no
+    user: the tasks and their log entries name no creator)."""
+    return _plan(today, sa.true(), None, lookahead_days)
+
+
+def _plan(today: date, visible, by, lookahead_days: int) -> list[Callback]:
     created = []
     schedules = db.session.scalars(
-        sa.select(CallbackSchedule).where(
-            CallbackSchedule.is_active.is_(True), callback_schedule_visible_clause(by)
-        )
+        sa.select(CallbackSchedule).where(CallbackSchedule.is_active.is_(True), visible)
     ).all()
     for schedule in schedules:
         dates = schedule_due_dates(schedule, today + timedelta(days=lookahead_days))
@@ -311,7 +319,7 @@ def plan_scheduled_callbacks(today: date, *, by, lookahead_days: int = 7) -> lis
             method=schedule.method,
             caller_id=schedule.caller_id,
             person_reached=schedule.contact,
-            created_by_id=by.id,
+            created_by_id=by.id if by is not None else None,
         )
         db.session.add(callback)
         db.session.flush()

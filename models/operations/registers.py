@@ -1,17 +1,24 @@
 """Printing registers (台账): validate the form, render small ones at once, queue large ones.
 
 A register above the ``register_background_rows`` setting becomes a :class:`RegisterJob`. With
-``REDIS_URL`` configured the job goes to the RQ queue ``xinfang-registers`` and an ``rq worker``
-renders it; without Redis (or when Redis does not answer) a local worker thread of this process
-renders it, so a newcomer's SQLite set-up still works. Either way the web request returns at
-once and the job page shows progress until the PDF can be downloaded.
+``REDIS_URL`` configured the job goes to the RQ queue ``xinfang-registers`` and the job worker
+(``scripts/worker.py``) renders it; without Redis (or when Redis does not answer) a local worker
+thread of this process renders it, so a newcomer's SQLite set-up still works (see
+``models/maintenance/background.py``). Either way the web request returns at once and the job
+page shows progress until the PDF can be downloaded.
+
+A running job writes a heartbeat on its row every ``JOB_HEARTBEAT_SECONDS``; the periodic
+recovery task marks a job whose heartbeat stopped (its worker died) failed with a Chinese
+message, and its owner can retry it (:func:`retry_job`). Each run carries the job's attempt
+number, and a run that is no longer the latest writes nothing.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from datetime import date
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -44,11 +51,16 @@ from .audit_log import record_audit
 logger = logging.getLogger(__name__)
 
 QUEUE_NAME = "xinfang-registers"
-#: Measured: about 8 s per 1,000 rows on two cores; allow three times that, at least a minute.
+#: Measured: about 8 s per 1,000 rows on two cores; allow three times that on top of the
+#: ``DOCUMENT_RENDER_TIMEOUT`` every render gets (``REGISTER_SECONDS_PER_ROW`` overrides it).
 SECONDS_PER_ROW = 0.025
-
+#: What the owner reads on a job whose worker stopped answering.
+STALE_MESSAGE = _l(
+    "生成台账的任务进程已停止响应（可能被重启或终止），本次生成未完成。请点击“重试”重新生成。"
+)
 #: Local worker threads by job id (tests join them; nothing else needs them).
 local_threads: dict[int, threading.Thread] = {}
+QUEUE_STALE_MESSAGE = _l("台账排队过久，没有任务进程处理（任务进程可能未启动）。请点击“重试”。")
 
 
 def user_scope(user):
@@ -122,7 +134,11 @@ def render_register(parts: list[str], **limits) -> bytes:
 
 
 def _timeout(rows: int) -> int:
-    return max(60, int(rows * SECONDS_PER_ROW) + 30)
+    """The register's render limit: ``DOCUMENT_RENDER_TIMEOUT`` plus a share per row."""
+    config = current_app.config
+    base = int(config.get("DOCUMENT_RENDER_TIMEOUT", 60))
+    per_row = float(config.get("REGISTER_SECONDS_PER_ROW", SECONDS_PER_ROW))
+    return max(1, base + int(rows * per_row))
 
 
 def print_register(params: RegisterParams, *, by) -> tuple[bytes | None, RegisterJob | None]:
@@ -185,25 +201,18 @@ def register_job_pdf(job: RegisterJob, *, by) -> bytes:
 
 def start_job(job: RegisterJob) -> str:
     """Hand a committed job to RQ, or to a local thread without Redis. Returns the runner."""
-    redis_url = current_app.config.get("REDIS_URL")
-    if redis_url:
-        try:
-            from rq import Queue
+    from ..maintenance.background import enqueue_rq
 
-            from ..redis_client import redis_client
-
-            queue = Queue(QUEUE_NAME, connection=redis_client(redis_url))
-            queue.enqueue(
-                "models.operations.registers.run_job_in_worker",
-                job.id,
-                job_timeout=_timeout(job.row_count or 0) + 60,
-                result_ttl=3600,
-                failure_ttl=86400,
-            )
-            _set_runner(job, "rq")
-            return "rq"
-        except Exception:  # Redis down or misconfigured: the thread still gets it done
-            logger.exception("register job %s: Redis unavailable, using a local thread", job.id)
+    attempt = getattr(job, "attempt", None) or 1
+    if enqueue_rq(
+        "models.operations.registers.run_job",
+        job.id,
+        attempt,
+        name=f"register-job-{job.id}-{attempt}",
+        timeout=_timeout(job.row_count or 0) + 120,
+    ):
+        _set_runner(job, "rq")
+        return "rq"
     app = current_app._get_current_object()
     thread = threading.Thread(
         target=_run_in_thread, args=(app, job.id), name=f"register-job-{job.id}", daemon=True
@@ -227,47 +236,101 @@ def _run_in_thread(app, job_id: int) -> None:
             db.session.remove()
 
 
-def run_job_in_worker(job_id: int) -> None:
-    """RQ entry point; ``scripts/worker.py`` runs it inside the app's context."""
+def run_job_in_worker(job_id: int, attempt: int | None = None) -> None:
+    """RQ entry point of jobs queued before issue 17; ``scripts/worker.py`` gives the context."""
     try:
-        run_job(job_id)
+        run_job(job_id, attempt)
     finally:
         db.session.remove()
 
 
-def _update(job_id: int, **values) -> None:
-    db.session.execute(sa.update(RegisterJob).where(RegisterJob.id == job_id).values(**values))
+def _update(job_id: int, attempt: int, **values) -> bool:
+    """Write this run's state, unless the job was recovered, retried or finished meanwhile."""
+    result = db.session.execute(
+        sa.update(RegisterJob)
+        .where(
+            RegisterJob.id == job_id,
+            RegisterJob.attempt == attempt,
+            RegisterJob.status.in_((RegisterJobStatus.queued, RegisterJobStatus.running)),
+        )
+        .values(**values)
+    )
     db.session.commit()
+    return result.rowcount == 1
 
 
-def run_job(job_id: int) -> None:
+@contextmanager
+def heartbeat(job_id: int, attempt: int, limit: int):
+    """Beat on the job's row every ``JOB_HEARTBEAT_SECONDS`` from a thread of its own (the
+    job's thread may wait minutes for a render), for at most ``limit`` seconds: a run that
+    overstays its limit stops beating and is recovered like a dead one."""
+    engine = db.engine
+    every = float(current_app.config.get("JOB_HEARTBEAT_SECONDS", 5))
+    stop = threading.Event()
+    ends = utcnow() + timedelta(seconds=limit)
+
+    def beat() -> None:
+        while not stop.wait(every) and utcnow() < ends:
+            try:
+                with engine.begin() as connection:
+                    connection.execute(
+                        sa.update(RegisterJob)
+                        .where(
+                            RegisterJob.id == job_id,
+                            RegisterJob.attempt == attempt,
+                            RegisterJob.status == RegisterJobStatus.running,
+                        )
+                        .values(heartbeat_at=utcnow())
+                    )
+            except Exception:  # a missed beat is not fatal; the next one may get through
+                logger.warning("register job %s: heartbeat failed", job_id, exc_info=True)
+
+    thread = threading.Thread(target=beat, name=f"register-job-{job_id}-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(every + 5)
+
+
+def run_job(job_id: int, attempt: int | None = None) -> None:
     """Render a queued job, reporting progress on its row; never raises for a bad render."""
     job = db.session.get(RegisterJob, job_id)
-    if job is None or job.status not in (RegisterJobStatus.queued, RegisterJobStatus.running):
+    if job is None or job.status != RegisterJobStatus.queued:
         return
+    attempt = job.attempt if attempt is None else attempt
     user = db.session.get(User, job.created_by_id) if job.created_by_id else None
-    _update(job_id, status=RegisterJobStatus.running, progress=2)
+    now = utcnow()
+    if not _update(
+        job_id, attempt, status=RegisterJobStatus.running, progress=2, started_at=now,
+        heartbeat_at=now,
+    ):  # fmt: skip
+        return  # retried meanwhile, or taken by another worker
+    limit = _timeout(job.row_count or 0)
     try:
-        if user is None or not user.is_active_user or not user.has_permission("register.print"):
-            raise NotPermitted(_("申请打印的用户已停用或已无打印台账的权限"))
-        params = RegisterParams.from_json(job.kind, job.params)
-        rows = register_rows(params, user_scope(user), hidden_reporters(user))
-        _update(job_id, progress=10, row_count=len(rows))
-        parts = register_parts(params, rows)
-        # About 28 one-line rows fit on a landscape page; the estimate only drives the bar.
-        expected_pages = max(1, len(rows) // 28 + 1)
-        last = {"progress": 10, "pages": 0}
+        with heartbeat(job_id, attempt, limit + 60):
+            if user is None or not user.is_active_user or not user.has_permission("register.print"):
+                raise NotPermitted(_("申请打印的用户已停用或已无打印台账的权限"))
+            params = RegisterParams.from_json(job.kind, job.params)
+            rows = register_rows(params, user_scope(user), hidden_reporters(user))
+            _update(job_id, attempt, progress=10, row_count=len(rows))
+            parts = register_parts(params, rows)
+            # About 28 one-line rows fit on a landscape page; the estimate only drives the bar.
+            expected_pages = max(1, len(rows) // 28 + 1)
+            last = {"progress": 10, "pages": 0}
 
-        def on_page(pages: int) -> None:
-            last["pages"] = pages
-            progress = min(95, 10 + int(85 * pages / expected_pages))
-            if progress >= last["progress"] + 3:
-                last["progress"] = progress
-                _update(job_id, progress=progress, page_count=pages)
+            def on_page(pages: int) -> None:
+                last["pages"] = pages
+                progress = min(95, 10 + int(85 * pages / expected_pages))
+                if progress >= last["progress"] + 3:
+                    last["progress"] = progress
+                    _update(job_id, attempt, progress=progress, page_count=pages)
 
-        pdf = render_register(parts, timeout=_timeout(len(rows)), on_page=on_page)
+            pdf = render_register(parts, timeout=_timeout(len(rows)), on_page=on_page)
         _update(
             job_id,
+            attempt,
             status=RegisterJobStatus.done,
             progress=100,
             pdf=pdf,
@@ -280,6 +343,7 @@ def run_job(job_id: int) -> None:
         db.session.rollback()
         _update(
             job_id,
+            attempt,
             status=RegisterJobStatus.failed,
             message=str(error)[:300],
             finished_at=utcnow(),
@@ -289,10 +353,85 @@ def run_job(job_id: int) -> None:
         logger.exception("register job %s failed", job_id)
         _update(
             job_id,
+            attempt,
             status=RegisterJobStatus.failed,
-            message="台账生成失败，请稍后重试或联系管理员。",
+            message=_("台账生成失败，请稍后重试或联系管理员。"),
             finished_at=utcnow(),
         )
+
+
+def recover_stale_jobs(now: datetime | None = None) -> int:
+    """Mark failed every job whose worker is gone; returns how many (a periodic task).
+
+    Gone: running without a heartbeat for ``JOB_STALE_SECONDS`` (30 s; jobs beat every 5 s),
+    or queued that long for a local thread (threads start at once, so its process died), or
+    queued on RQ for ``JOB_QUEUE_TIMEOUT`` (30 minutes) with no worker taking it. A queued
+    job's clock starts when it was created or last retried (``heartbeat_at``).
+    """
+    now = now or utcnow()
+    config = current_app.config
+    stale = now - timedelta(seconds=int(config.get("JOB_STALE_SECONDS", 30)))
+    queue_stale = now - timedelta(seconds=int(config.get("JOB_QUEUE_TIMEOUT", 1800)))
+    running, queued = RegisterJobStatus.running, RegisterJobStatus.queued
+    dead_runs = sa.or_(
+        sa.and_(
+            RegisterJob.status == running,
+            sa.func.coalesce(RegisterJob.heartbeat_at, RegisterJob.created_at) < stale,
+        ),
+        sa.and_(RegisterJob.status == queued, RegisterJob.runner != "rq",
+                sa.func.coalesce(RegisterJob.heartbeat_at, RegisterJob.created_at) < stale),
+    )  # fmt: skip
+    unclaimed = sa.and_(
+        RegisterJob.status == queued,
+        RegisterJob.runner == "rq",
+        sa.func.coalesce(RegisterJob.heartbeat_at, RegisterJob.created_at) < queue_stale,
+    )
+    recovered = 0
+    for condition, message in ((dead_runs, STALE_MESSAGE), (unclaimed, QUEUE_STALE_MESSAGE)):
+        result = db.session.execute(
+            sa.update(RegisterJob)
+            .where(condition)
+            .values(status=RegisterJobStatus.failed, message=str(message), finished_at=now)
+        )
+        recovered += result.rowcount
+    if recovered:
+        logger.warning("recovered %s register jobs whose worker stopped", recovered)
+    return recovered
+
+
+def retry_job(job: RegisterJob, *, by) -> RegisterJob:
+    """Queue a failed job of ``by``'s again, as a new attempt (audited). The caller commits,
+    then calls :func:`start_job`."""
+    _check_permission(by)
+    if job.created_by_id != by.id:
+        raise NotPermitted(_("找不到这份台账，或它尚未生成完毕"))
+    if job.status != RegisterJobStatus.failed:
+        raise ValidationFailed(_("只有生成失败的台账可以重试"))
+    attempt, previous = job.attempt + 1, job.message
+    db.session.execute(
+        sa.update(RegisterJob)
+        .where(RegisterJob.id == job.id, RegisterJob.status == RegisterJobStatus.failed)
+        .values(
+            status=RegisterJobStatus.queued,
+            attempt=attempt,
+            progress=0,
+            page_count=None,
+            message=None,
+            # Queued since now: the recovery task's clock for a job nobody takes.
+            heartbeat_at=utcnow(),
+            started_at=None,
+            finished_at=None,
+        )
+    )
+    db.session.refresh(job)
+    record_audit(
+        AuditAction.retry,
+        job,
+        by=by,
+        summary=f"重试生成台账：{job} 第 {attempt} 次",
+        data={"attempt": attempt, "previous_message": previous},
+    )
+    return job
 
 
 # -- the leaders' reception register as a spreadsheet ------------------------------------------

@@ -193,6 +193,39 @@ def kept_cases_query(user, *, year: int | None = None, region: str | None = None
     return statement.order_by(Case.kept_year, Case.kept_region, Case.number)
 
 
+def remind_retention_due(today: date, *, at: datetime | None = None) -> int:
+    """The monthly periodic task: tell everyone who may destroy kept letters how many of the
+    cases they see are past their retention date. Returns the reminders written."""
+    from ..users import User, staff_condition
+
+    at = at or utcnow()
+    sent = 0
+    users = db.session.scalars(sa.select(User).where(staff_condition()).order_by(User.id))
+    for user in users.unique():
+        if not user.has_permission("retention.destroy"):
+            continue
+        due = db.session.scalar(
+            sa.select(sa.func.count(Case.id)).where(
+                Case.status == S.kept,
+                Case.is_deleted.is_(False),
+                Case.retain_until < today,
+                visible_cases_clause(user),
+            )
+        )
+        if not due:
+            continue
+        db.session.add(
+            Notification(
+                user_id=user.id,
+                level=1,
+                message=f"有 {due} 件存信已过保存期限，可在“存信销毁”中按批次销毁。",
+                created_at=at,
+            )
+        )
+        sent += 1
+    return sent
+
+
 def kept_groups(user) -> list[tuple[int | None, str | None, int]]:
     """(year, region, count) of the kept cases ``user`` may see, newest year first."""
     statement = (

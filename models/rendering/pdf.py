@@ -7,7 +7,8 @@ fonts under ``models/rendering/assets`` and nothing else — no ``file:`` path e
 autoescaping template; the fetcher is the second wall behind that.
 
 A render runs in a forked child process with a wall-clock limit and an address-space limit, so a
-runaway document cannot take the web worker with it; it fails with :class:`RenderError`, whose
+runaway document cannot take the web worker with it, and it dies with the process that started it
+(a killed job worker leaves no orphan render); it fails with :class:`RenderError`, whose
 message is Chinese and meant for staff. :func:`render_pdf_in_parts` lays out the consecutive
 parts of a long register in several such processes at once and joins them with pypdf.
 """
@@ -259,9 +260,31 @@ def _write_pdf(html: str) -> bytes:
         raise _refused(refused) from None
 
 
-def _child(work, memory_limit_mb: int, timeout: int, sender, report_pages: bool) -> None:
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Have the kernel kill this process when the thread that forked it ends (Linux
+    ``prctl(PR_SET_PDEATHSIG, SIGKILL)``), so a killed job worker leaves no render running;
+    if the parent is already gone, end now."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - no prctl: the alarm still ends it
+            logger.warning("render process cannot ask to die with its parent")
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+def _child(
+    work, memory_limit_mb: int, timeout: int, sender, report_pages: bool, parent_pid: int
+) -> None:
     """Body of a render process: limits first, then ``work()`` (returns the PDF bytes), then
     report through the pipe."""
+    die_with_parent(parent_pid)
     try:
         limit = _current_address_space() + memory_limit_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -409,7 +432,7 @@ def _run_children(
         receiver, sender = context.Pipe(duplex=False)
         process = context.Process(
             target=_child,
-            args=(work, memory_limit_mb, timeout, sender, on_page is not None),
+            args=(work, memory_limit_mb, timeout, sender, on_page is not None, os.getpid()),
             daemon=True,
         )
         process.start()
