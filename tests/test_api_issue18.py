@@ -23,8 +23,15 @@ from models import (
     db,
 )
 from models.enums import CaseChannel, CategoryKind
-from models.operations.api import api_actor, create_token, hash_token
-from models.policies import MASK
+from models.operations.api import (
+    ApiPrincipal,
+    api_actor,
+    create_token,
+    hash_token,
+    may_read_case,
+    readable_cases_clause,
+)
+from models.policies import MASK, api_token_cases_clause, api_token_sees_case
 
 SECRET = re.compile(r'id="api-token-secret"[^>]*>([^<]+)<')
 
@@ -289,6 +296,7 @@ def test_unit_scoping_and_idor_matrix(api, client, create_user, create_case, uni
     _t, own_unit = new_token(handler_a, ("case.view",), by=admin)
     _t, narrowed = new_token(office, ("case.view",), by=admin)  # office without 查看全部单位
     _t, blind = new_token(office, ("case.register",), by=admin)
+    _t, elsewhere = new_token(handler_a, ("case.view",), [unit_b], by=admin)  # A's handler, B only
 
     def status(secret, case, suffix=""):
         return client.get(f"/api/v1/cases/{case.number}{suffix}", headers=auth(secret)).status_code
@@ -299,6 +307,7 @@ def test_unit_scoping_and_idor_matrix(api, client, create_user, create_case, uni
         own_unit: (200, 404),
         narrowed: (404, 404),
         blind: (404, 404),
+        elsewhere: (404, 404),
     }
     for secret, (a, b) in matrix.items():
         for suffix in ("", "/timeline"):
@@ -334,6 +343,42 @@ def test_scoped_token_reads_what_its_system_registered(api, client, create_user,
     ]
     # Not yet handed to any unit, but its own system registered it.
     assert client.get(f"/api/v1/cases/{number}", headers=auth(secret)).status_code == 200
+
+
+def test_token_scope_rule_and_its_sql_twin_agree(api, client, create_user, create_case, units):
+    unit_a, unit_b = units
+    admin, registrar = create_user("admin"), create_user("registrar")
+    handler_b = create_user("handler", unit=unit_b)
+    cases = [
+        in_unit(create_case(subject="甲", by=registrar), unit_a),
+        in_unit(create_case(subject="乙", by=registrar), unit_b),
+        create_case(subject="无单位", by=registrar),
+    ]
+    tokens = [
+        new_token(registrar, ("case.view", "case.view_all"), [unit_a], by=admin)[0],
+        new_token(registrar, ("case.view", "case.view_all"), by=admin)[0],
+        new_token(handler_b, ("case.view",), [unit_a, unit_b], by=admin)[0],
+        new_token(registrar, ("case.register",), by=admin)[0],
+    ]
+    # A case the first token's system registered, in no unit yet.
+    scoped_secret = new_token(
+        None, ("case.view", "case.view_all", "case.register"), [unit_a], by=admin
+    )[1]
+    number = client.post("/api/v1/cases", json=case_body(), headers=auth(scoped_secret))
+    cases.append(
+        db.session.scalar(sa.select(Case).where(Case.number == number.get_json()["number"]))
+    )
+    tokens.append(db.session.scalars(sa.select(ApiToken).order_by(ApiToken.id.desc())).first())
+    for token in tokens:
+        principal = ApiPrincipal(token)
+        in_python = {case.id for case in cases if api_token_sees_case(token, case)}
+        in_sql = set(db.session.scalars(sa.select(Case.id).where(api_token_cases_clause(token))))
+        assert in_python == in_sql, token.name
+        readable = {case.id for case in cases if may_read_case(principal, case)}
+        selected = set(
+            db.session.scalars(sa.select(Case.id).where(readable_cases_clause(principal)))
+        )
+        assert readable == selected, token.name
 
 
 # -- masking -------------------------------------------------------------------------------------

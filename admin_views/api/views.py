@@ -166,7 +166,18 @@ def _not_found():
     abort(404, message=_("事项不存在，或此令牌无权查看"))
 
 
-def _fail(error: WorkflowError):
+#: Where the service layer's field names sit in a request: a person's details are nested.
+CASE_FIELDS = {
+    "name": ("petitioner", "name"),
+    "phone": ("petitioner", "phone"),
+    "id_number": ("petitioner", "id_number"),
+    "called_at": ("received_at",),
+    "category": ("category_id",),
+}
+CALL_FIELDS = {"name": ("caller_name",), "phone": ("caller_phone",), "case": ("number",)}
+
+
+def _fail(error: WorkflowError, fields: dict | None = None):
     """A refusal of the service layer as a JSON answer; nothing it did is kept."""
     db.session.rollback()
     if isinstance(error, ApiConflict):
@@ -174,8 +185,11 @@ def _fail(error: WorkflowError):
     if isinstance(error, NotPermitted):
         abort(403, message=str(error))
     if isinstance(error, ValidationFailed):
-        field = error.field or "_schema"
-        abort(400, message=_("请求有误，请检查填写的内容"), errors={"json": {field: [str(error)]}})
+        path = (fields or {}).get(error.field, (error.field or "_schema",))
+        errors: dict = {path[-1]: [str(error)]}
+        for part in reversed(path[:-1]):
+            errors = {part: errors}
+        abort(400, message=_("请求有误，请检查填写的内容"), errors={"json": errors})
     abort(409, message=str(error))
 
 
@@ -240,14 +254,14 @@ def register(data):
         case, created = register_external_case(principal(), entry)
         db.session.flush()
     except WorkflowError as error:
-        _fail(error)
+        _fail(error, CASE_FIELDS)
     except sa.exc.IntegrityError:
         # The same id arrived twice at once: the other request registered it.
         db.session.rollback()
         try:
             case, created = register_external_case(principal(), entry)
         except WorkflowError as error:
-            _fail(error)
+            _fail(error, CASE_FIELDS)
     body = case_out(case)
     db.session.commit()
     return body, 201 if created else 200
@@ -327,7 +341,7 @@ def add_contact(data, number):
         call = add_call(viewer, case, **data)
         db.session.flush()
     except WorkflowError as error:
-        _fail(error)
+        _fail(error, CALL_FIELDS)
     body = {
         "id": call.id,
         "kind": "call",
