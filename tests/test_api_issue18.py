@@ -598,3 +598,26 @@ def test_a_staff_session_opens_no_api_endpoint(api, client, create_user, login_a
         response = client.open(url, method=method, json={})
         assert response.status_code == 401 and response.is_json, (method, url)
     assert count(Case) == 0
+
+
+def test_guessing_tokens_is_throttled_per_address(api, client, monkeypatch):
+    monkeypatch.setitem(api.config, "API_AUTH_FAILURE_LIMITS", "3 per minute")
+    answers = [
+        client.get("/api/v1/changes", headers=auth(f"xft_guess{n}")).status_code for n in range(4)
+    ]
+    assert answers == [401, 401, 401, 429]
+
+
+def test_token_screen_keeps_the_admin_input_checks(api, client, create_user, login_as):
+    """The API's own input handling does not switch off the admin's for the tokens screen."""
+    login_as(create_user("admin"))
+    page = client.post(
+        "/admin/apitoken/new",
+        data={
+            "name": "热线\x1b",
+            "integration": "hotline",
+            "account": "system",
+            "permissions": ["case.view"],
+        },
+    )
+    assert page.status_code == 200 and count(ApiToken) == 0

@@ -103,13 +103,11 @@ def _bearer() -> str | None:
 
 @bp.before_request
 def _authenticate():
-    g.api_started = True
     token = authenticate(_bearer())
     if token is None:
         wait = hit("API_AUTH_FAILURE_LIMITS", "api-auth", client_address())
         if wait:
-            abort(429, message=_("请求过于频繁，请在 %(seconds)s 秒后再试", seconds=wait),
-                  headers={"Retry-After": str(wait)})  # fmt: skip
+            _too_many(wait)
         abort(
             401,
             message=_("缺少有效的接口令牌（Authorization: Bearer …），或令牌已吊销"),
@@ -120,11 +118,15 @@ def _authenticate():
     g._login_user = token.user
     wait = hit("API_RATE_LIMITS", "api-token", str(token.id))
     if wait:
-        abort(
-            429,
-            message=_("请求过于频繁，请在 %(seconds)s 秒后再试", seconds=wait),
-            headers={"Retry-After": str(wait)},
-        )
+        _too_many(wait)
+
+
+def _too_many(wait: int):
+    abort(
+        429,
+        message=_("请求过于频繁，请在 %(seconds)s 秒后再试", seconds=wait),
+        headers={"Retry-After": str(wait)},
+    )
 
 
 @bp.after_request
@@ -246,7 +248,7 @@ def case_out(case: Case) -> dict:
 def register(data):
     """登记事项（热线、办公系统转来）
 
-    以调用方自己的 ``external_id`` 保证幂等：同一编号、同样内容再次提交，返回原事项（200），
+    以调用方自己的 external_id 保证幂等：同一编号、同样内容再次提交，返回原事项（200），
     不会重复登记；同一编号、不同内容返回 409。
     """
     entry = ExternalCase(**data)
@@ -360,8 +362,8 @@ def add_contact(data, number):
 def list_changes(args):
     """变更列表（游标分页）
 
-    返回 ``cursor`` 之后、令牌能看到的事项的时间线事件，按先后排列。以返回的 ``next_cursor``
-    继续请求；``has_more`` 为 false 时已取完，之后可定时以同一游标轮询。
+    返回 cursor 之后、令牌能看到的事项的时间线事件，按先后排列。以返回的 next_cursor
+    继续请求；has_more 为 false 时已取完，之后可定时以同一游标轮询。
     """
     try:
         events, next_cursor, has_more = changes_since(principal(), args["cursor"], args["limit"])
