@@ -621,3 +621,27 @@ def test_token_screen_keeps_the_admin_input_checks(api, client, create_user, log
         },
     )
     assert page.status_code == 200 and count(ApiToken) == 0
+
+
+def test_the_same_id_arriving_twice_at_once_still_makes_one_case(
+    api, client, create_user, monkeypatch
+):
+    """Two requests with one external id pass the look-up together: the second one's link
+    hits the unique index, is rolled back whole and answers with the first one's case."""
+    import models.operations.api as service
+
+    _t, secret = new_token(by=create_user("admin"))
+    first = client.post("/api/v1/cases", json=case_body(), headers=auth(secret)).get_json()
+    real = service.external_link
+    calls = []
+
+    def late(principal, external_id):
+        calls.append(external_id)
+        # The first look-up happens before the other request's commit.
+        return None if len(calls) == 1 else real(principal, external_id)
+
+    monkeypatch.setattr(service, "external_link", late)
+    second = client.post("/api/v1/cases", json=case_body(), headers=auth(secret))
+    assert second.status_code == 200 and second.get_json()["number"] == first["number"]
+    assert len(calls) == 2
+    assert count(Case) == 1 and count(ApiCaseLink) == 1 and count(Call) == 1

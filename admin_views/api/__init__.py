@@ -59,5 +59,6 @@ def init_api(app: Flask) -> Api:
     api.register_blueprint(bp)
     app.register_blueprint(docs_bp)
     app.extensions["csrf"].exempt(bp)
+    app.extensions["csrf"].exempt(docs_bp)
     app.extensions["xinfang_api"] = api
     return api
