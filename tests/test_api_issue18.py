@@ -645,3 +645,19 @@ def test_the_same_id_arriving_twice_at_once_still_makes_one_case(
     assert second.status_code == 200 and second.get_json()["number"] == first["number"]
     assert len(calls) == 2
     assert count(Case) == 1 and count(ApiCaseLink) == 1 and count(Call) == 1
+
+
+def test_token_of_a_deactivated_account_or_a_dropped_permission_stops(api, client, create_user):
+    admin = create_user("admin")
+    registrar = create_user("registrar")
+    _t, secret = new_token(registrar, ("case.view", "case.register"), by=admin)
+    assert client.get("/api/v1/changes", headers=auth(secret)).status_code == 200
+    # The account's role no longer registers: neither does its token.
+    role = registrar.roles[0]
+    role.permissions = [p for p in role.permissions if p != "case.register"]
+    db.session.commit()
+    refused = client.post("/api/v1/cases", json=case_body(), headers=auth(secret))
+    assert refused.status_code == 403 and count(Case) == 0
+    registrar.is_active_user = False
+    db.session.commit()
+    assert client.get("/api/v1/changes", headers=auth(secret)).status_code == 401

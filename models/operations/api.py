@@ -37,7 +37,6 @@ from ..policies import (
     can_see_live_case,
     visible_cases_clause,
 )
-from ..units import Unit
 from ..users import API_USERNAME, Role, User
 from . import Conflict, NotPermitted, ValidationFailed
 from .cases import register_case
@@ -407,7 +406,3 @@ def changes_since(principal: ApiPrincipal, cursor: int, limit: int) -> tuple[lis
     has_more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1].id if rows else cursor), has_more
-
-
-def unit_choices():
-    return db.session.scalars(sa.select(Unit).order_by(Unit.id)).all()
