@@ -15,7 +15,8 @@ Rules in this file:
 - whose turn a waiting case is, and who stands in when nobody holds that role (no dead ends);
 - who may open attachments and print a case's documents;
 - which reception records and which people (pickers) a user may see;
-- which callback schedules, survey campaigns and returned survey forms a user may see.
+- which callback schedules, survey campaigns and returned survey forms a user may see;
+- what an API token of another system may do and which cases it reaches.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import column_property
 
 from . import db
+from .api_tokens import ApiCaseLink
 from .callbacks import CallbackSchedule
 from .cases import Case, CaseRepresentative, case_assistants, case_petitioners
 from .categories import Category
@@ -152,6 +154,54 @@ def visible_case_ids(user):
 def can_see_live_case(user, case) -> bool:
     """A case that still exists and that ``user`` may see."""
     return case is not None and not case.is_deleted and can_view_case(user, case)
+
+
+# --- API tokens ------------------------------------------------------------------------------
+#
+# A token acts as one account, with at most the permissions the token names (never more than
+# the account holds), and when it names units, only on the cases those units handle and the
+# cases its own system registered. Within that, every rule above applies to the account
+# unchanged: the token's principal (``models.operations.api.ApiPrincipal``) answers
+# ``has_permission`` with :func:`api_token_permits`.
+
+
+def api_token_permits(token, permission: str) -> bool:
+    return (
+        token is not None
+        and token.revoked_at is None
+        and permission in (token.permissions or ())
+        and token.user is not None
+        and token.user.is_active_user
+        and token.user.has_permission(permission)
+    )
+
+
+def api_token_sees_case(token, case) -> bool:
+    """The token's unit limit (the account's own visibility is :func:`can_view_case`)."""
+    if token is None or case is None:
+        return False
+    unit_ids = {unit.id for unit in token.units}
+    if not unit_ids or case.handling_unit_id in unit_ids:
+        return True
+    return (
+        db.session.scalar(
+            sa.select(ApiCaseLink.id)
+            .where(ApiCaseLink.case_id == case.id, ApiCaseLink.integration == token.integration)
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def api_token_cases_clause(token):
+    """SQL twin of :func:`api_token_sees_case` for ``Case`` rows."""
+    if token is None:
+        return sa.false()
+    unit_ids = [unit.id for unit in token.units]
+    if not unit_ids:
+        return sa.true()
+    linked = sa.select(ApiCaseLink.case_id).where(ApiCaseLink.integration == token.integration)
+    return sa.or_(Case.handling_unit_id.in_(unit_ids), Case.id.in_(linked))
 
 
 def handles_case(user, case) -> bool:
