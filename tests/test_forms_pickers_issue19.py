@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import sqlalchemy as sa
+from flask import g
 
 from models import Case, CaseClock, Category, Unit, User, db
 from models.base import utcnow
@@ -333,7 +334,7 @@ def sorted_world(app, government, create_user, create_case):
 
 
 @pytest.mark.parametrize("column", ["subject", "category", "handling_unit", "handler", "deadline"])
-def test_the_case_list_sorts_by(app, sorted_world, column):
+def test_the_case_list_sorts_by(app, sorted_world, column, count_queries):
     view = view_for(app, "case")
     index = [name for name, _label in view._list_columns].index(column)
     assert column in view._sortable_columns
@@ -343,3 +344,25 @@ def test_the_case_list_sorts_by(app, sorted_world, column):
         page = client.get(url).get_data(as_text=True)
         found = re.findall(r"\b(S[012]) subject", page)
         assert found == expected, (column, desc, found)
+        # A sorted list costs no more statements than the default one (tests/test_list_queries).
+        db.session.remove()
+        g.pop("_login_user", None)
+        with count_queries() as statements:
+            assert client.get(url).status_code == 200
+        assert 2 <= len(statements) <= 3, (column, statements)
+
+
+def test_the_bulk_assignment_uses_the_same_pickers(picker_world):
+    w = picker_world
+    case, client = w["case"], w["client"]
+    page = client.get(f"/admin/workflow/bulk/?ids={case.id}").get_data(as_text=True)
+    assert 'data-handler-field="handler"' in page and "unit_pickers.js" in page
+    assert "（无承办人员）" in page
+    before = row_counts()
+    refused = client.post(
+        "/admin/workflow/bulk/",
+        data={"ids": str(case.id), "handling_unit": str(w["units"][2].id), "handler": "__None"},
+    )
+    assert refused.status_code == 200
+    assert "无承办人员" in html.unescape(refused.get_data(as_text=True))
+    assert row_counts() == before
