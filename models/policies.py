@@ -11,6 +11,7 @@ Rules in this file:
 - which states are open (work still going on) and which are finished;
 - which cases a user may see, and who works on a case (may take its steps);
 - the reporter's circle of a 举报 / 检举控告 case, who may see the reporter, and the one mask text;
+- who may be named a case's 承办人 (and how many such people each unit has);
 - who may close a case, and which cases await the user's next step (我的待办);
 - whose turn a waiting case is, and who stands in when nobody holds that role (no dead ends);
 - who may open attachments and print a case's documents;
@@ -43,7 +44,7 @@ from .reception_days import ReceptionQueueEntry
 from .settings import SystemSetting
 from .surveys import RectificationOrder, SurveyCampaign, SurveyResponse
 from .units import Unit
-from .users import Role, User, staff_condition, user_roles
+from .users import Role, User, is_staff, staff_condition, user_roles
 
 S = CaseStatus
 
@@ -674,6 +675,44 @@ def usual_actors(turn: Turn, case, limit: int = 5) -> list:
         return []
     ids = _usual_actors_query(turn, case).order_by(User.id).limit(limit)
     return db.session.scalars(sa.select(User).where(User.id.in_(ids)).order_by(User.id)).all()
+
+
+# --- who may be named 承办人 -----------------------------------------------------------------
+
+#: The permission of the handler's own steps (签收、调查、中途报告、延期申请、报结).
+HANDLING_PERMISSION = "workflow.handle"
+
+
+def may_handle(user) -> bool:
+    """May ``user`` be named a case's 承办人: a person on the staff whose working role takes the
+    handler's steps. 监督, 登记员, leaders without that role and the administrator account
+    (a set-up role) are never offered, and naming them is refused."""
+    return (
+        user is not None
+        and is_staff(user)
+        and any(
+            role.code not in SETUP_ROLES and HANDLING_PERMISSION in (role.permissions or ())
+            for role in user.roles
+        )
+    )
+
+
+def handlers_clause():
+    """SQL twin of :func:`may_handle` for ``User`` rows."""
+    holders = sa.select(user_roles.c.user_id).where(
+        user_roles.c.role_id.in_(_working_role_ids((HANDLING_PERMISSION,)))
+    )
+    return sa.and_(staff_condition(), User.id.in_(holders))
+
+
+def handler_counts() -> dict[int, int]:
+    """``{unit id: how many people there may be named 承办人}`` (units without any: absent)."""
+    rows = db.session.execute(
+        sa.select(User.unit_id, sa.func.count(User.id))
+        .where(handlers_clause(), User.unit_id.is_not(None))
+        .group_by(User.unit_id)
+    ).all()
+    return dict(rows)
 
 
 #: Who hears of a 中途报告 (我办 五.4: difficulties go to the leader, and the office is told):
