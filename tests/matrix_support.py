@@ -798,6 +798,10 @@ def probes_for(app, world: World, *, search_terms: list[str]) -> tuple[list[Prob
         elif endpoint in ("registers.job_view", "registers.job_pdf_view"):
             url = rule.rule.replace("<int:job_id>", str(world.register_job_id or 0))
             add(endpoint, "GET", url, "read")
+        elif endpoint == "registers.job_retry_view":
+            # Only the owner of a failed job may start it again; the world's job is finished.
+            url = rule.rule.replace("<int:job_id>", str(world.register_job_id or 0))
+            add(endpoint, "POST", url, "write")
         elif endpoint == "registers.index":
             add("registers form", "GET", rule.rule, "read")
             today = date.today()
