@@ -66,9 +66,7 @@ def leader_with_notes(app, create_user, create_case):
 
 def unread_of(user) -> int:
     db.session.expire_all()
-    return db.session.scalar(
-        sa.select(User.unread_notification_count).where(User.id == user.id)
-    )
+    return db.session.scalar(sa.select(User.unread_notification_count).where(User.id == user.id))
 
 
 def test_pages_cover_every_notification_and_counts_agree(leader_with_notes):
@@ -129,7 +127,7 @@ def test_tab_shows_the_full_count_pages_and_words(leader_with_notes, client, log
     assert 'id="notification-count">146<' in page
     # The navigation bar's badge says the same.
     assert re.search(r'badge badge-danger">146<', page)
-    assert "第 1 / 3 页" in page and "rel=\"next\"" in page
+    assert "第 1 / 3 页" in page and 'rel="next"' in page
     assert "共 150 条，未读 146 条" in page
     assert "紧急" in page and "重要" in page and "一般" in page
     assert cases[0].number in page and "系统提醒" in page
