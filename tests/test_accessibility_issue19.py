@@ -193,7 +193,11 @@ def test_main_screens_have_no_serious_violations(site, browser):
     )
     context.set_default_timeout(TIMEOUT_MS)
     try:
-        for name, path in (("login", "/admin/login/"), ("public_petition", "/petition/new")):
+        for name, path in (
+            ("login", "/admin/login/"),
+            ("public_petition", "/petition/new"),
+            ("not_found", "/no-such-page"),
+        ):
             page = context.new_page()
             page.goto(base + path)
             assert page.locator("html").get_attribute("lang") == "zh-CN", name
