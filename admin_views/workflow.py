@@ -326,6 +326,7 @@ class WorkListView(BaseView):
 
     @expose("/")
     def index(self):
+        tab = request.args.get("tab", "awaiting")
         now = utcnow()
         # Up to a hundred rows a tab, each counting working days: the remembering calendar.
         calendar = list_calendar()
@@ -350,8 +351,10 @@ class WorkListView(BaseView):
                 for clock in running_clocks(current_user, due_soon)
             ],
             units=units,
-            tab=request.args.get("tab", "awaiting"),
-            **notification_context(),
+            tab=tab,
+            unread_total=current_user.unread_notification_count or 0,
+            # The 提醒 tab's list and groups are read only when it is open.
+            **(notification_context() if tab == "notifications" else {}),
         )
 
 
@@ -364,7 +367,7 @@ def whole_number(value) -> int | None:
 def notification_context() -> dict:
     """The 提醒 tab: one page of the list (filtered by case, level or unread), its counts,
     and the groups by level and by case. The tab's badge is the user's unread count, the
-    same number as the navigation bar's."""
+    same number as the navigation bar's (``unread_total``)."""
     case_id = whole_number(request.args.get("case"))
     level = whole_number(request.args.get("level"))
     unread_only = request.args.get("unread") == "1"
@@ -385,7 +388,6 @@ def notification_context() -> dict:
         "notes": page,
         "note_total": sum(total for _level, total, _unread in levels),
         "notifications": page["items"],
-        "unread_total": current_user.unread_notification_count or 0,
         "note_levels": [
             (number, level_title(number), total, unread) for number, total, unread in levels
         ],
