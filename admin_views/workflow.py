@@ -10,13 +10,14 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
-from models import Case, CaseClock, Notification, db
+from models import Case, CaseClock, db
 from models.base import utcnow
 from models.calendar import work_calendar
-from models.deadlines import time_left
+from models.deadlines import level_title, time_left
 from models.operations import Conflict, NotPermitted, ValidationFailed, WorkflowError
 from models.operations.deadlines import (
     due_soon_limit,
+    mark_notifications_read,
 )
 from models.operations.workflow import (
     STEPS,
@@ -35,7 +36,9 @@ from models.policies import (
 from models.queries.lists import deadline_cell, list_calendar
 from models.queries.worklists import (
     awaiting_with_deadlines,
-    notifications_of,
+    notification_cases,
+    notification_levels,
+    notification_page,
     running_clocks,
     similar_open_cases,
     stand_in_case_ids,
@@ -204,13 +207,14 @@ class WorkflowView(BaseView):
 
     @expose("/notifications/read/", methods=("POST",))
     def read_notifications_view(self):
-        db.session.execute(
-            sa.update(Notification)
-            .where(Notification.user_id == current_user.id, Notification.read_at.is_(None))
-            .values(read_at=utcnow())
-        )
+        """Marks every unread notification of the caller read, or those of one case or one
+        level (the group's own button), however many there are."""
+        case_id = whole_number(request.form.get("case"))
+        level = whole_number(request.form.get("level"))
+        count = mark_notifications_read(current_user, case_id=case_id, level=level)
         db.session.commit()
-        return redirect(url_for("worklist.index"))
+        flash(_("已将 %(count)s 条提醒标为已读", count=count), "success")
+        return redirect(url_for("worklist.index", tab="notifications"))
 
     @expose("/bulk/", methods=("GET", "POST"))
     def bulk_view(self):
@@ -333,6 +337,7 @@ class WorkListView(BaseView):
 
     @expose("/")
     def index(self):
+        tab = request.args.get("tab", "awaiting")
         now = utcnow()
         # Up to a hundred rows a tab, each counting working days: the remembering calendar.
         calendar = list_calendar()
@@ -356,7 +361,53 @@ class WorkListView(BaseView):
                 (clock, time_left(clock, calendar, now))
                 for clock in running_clocks(current_user, due_soon)
             ],
-            notifications=notifications_of(current_user),
             units=units,
-            tab=request.args.get("tab", "awaiting"),
+            tab=tab,
+            unread_total=current_user.unread_notification_count or 0,
+            # The 提醒 tab's list and groups are read only when it is open.
+            **(notification_context() if tab == "notifications" else {}),
         )
+
+
+def whole_number(value) -> int | None:
+    """A non-negative whole number from a query or form value, or ``None``."""
+    value = (value or "").strip()
+    return int(value) if value.isdigit() and len(value) < 10 else None
+
+
+def notification_context() -> dict:
+    """The 提醒 tab: one page of the list (filtered by case, level or unread), its counts,
+    and the groups by level and by case. The tab's badge is the user's unread count, the
+    same number as the navigation bar's (``unread_total``)."""
+    case_id = whole_number(request.args.get("case"))
+    level = whole_number(request.args.get("level"))
+    unread_only = request.args.get("unread") == "1"
+    page = notification_page(
+        current_user,
+        page=whole_number(request.args.get("page")) or 1,
+        case_id=case_id,
+        level=level,
+        unread_only=unread_only,
+    )
+    # The number of a case the user has notifications of (the messages name it anyway).
+    filtered_case = db.session.get(Case, case_id) if case_id and page["total"] else None
+    levels = notification_levels(current_user)
+    cases = notification_cases(current_user)
+    for group in cases["groups"]:
+        group["level_title"] = level_title(group["level"])
+    return {
+        "notes": page,
+        "note_total": sum(total for _level, total, _unread in levels),
+        "notifications": page["items"],
+        "note_levels": [
+            (number, level_title(number), total, unread) for number, total, unread in levels
+        ],
+        "note_cases": cases,
+        "note_filter": {
+            "case": case_id,
+            "case_number": filtered_case.number if filtered_case else None,
+            "level": level,
+            "level_title": level_title(level) if level else None,
+            "unread": unread_only,
+        },
+    }

@@ -419,6 +419,16 @@ class ClockEscalation(db.Model):
     __table_args__ = (sa.UniqueConstraint("clock_id", "rule_id", name="uq_clock_escalations"),)
 
 
+#: A notification's (and an escalation rule's) level in words: 1 一般, 2 重要, 3 and above 紧急.
+LEVEL_TITLES = {1: _l("一般"), 2: _l("重要"), 3: _l("紧急")}
+
+
+def level_title(level: int | None) -> str:
+    """The level in words, in the user's language (a level above 3 is 紧急 too)."""
+    level = max(level or 1, 1)
+    return str(LEVEL_TITLES.get(level) or LEVEL_TITLES[3])
+
+
 class Notification(db.Model):
     """An in-app message in a user's work list (escalation warnings, urging)."""
 
@@ -444,6 +454,10 @@ class Notification(db.Model):
 
     def __str__(self) -> str:
         return self.message
+
+    @property
+    def level_title(self) -> str:
+        return level_title(self.level)
 
 
 def _attach_unread_count() -> None:

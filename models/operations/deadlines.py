@@ -339,3 +339,17 @@ def notify(users, case: Case, message: str, *, at: datetime, level: int = 1) -> 
                     user_id=user.id, case_id=case.id, level=level, message=message, created_at=at
                 )
             )
+
+
+def mark_notifications_read(user, *, case_id=None, level=None, at=None) -> int:
+    """Marks the user's unread notifications read (all, or one case's, or one level's);
+    returns how many. The caller commits."""
+    from ..queries.worklists import notification_filter
+
+    result = db.session.execute(
+        sa.update(Notification)
+        .where(notification_filter(user, case_id=case_id, level=level, unread_only=True))
+        .values(read_at=at or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount

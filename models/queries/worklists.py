@@ -143,13 +143,130 @@ def running_clocks(user, condition, limit: int = WORKLIST_LIMIT) -> list[CaseClo
     ).all()
 
 
-def notifications_of(user, limit: int = 50) -> list[Notification]:
-    return db.session.scalars(
+#: Notifications per page of the 提醒 tab.
+NOTIFICATIONS_PER_PAGE = 50
+
+#: Case groups listed above the 提醒 list; the rest are counted ("另有 N 个事项").
+NOTIFICATION_CASE_GROUPS = 20
+
+
+def notification_filter(user, *, case_id=None, level=None, unread_only=False):
+    """The user's own notifications, optionally of one case (0: those of no case), of one
+    level, or unread only."""
+    conditions = [Notification.user_id == user.id]
+    if case_id is not None:
+        conditions.append(
+            Notification.case_id.is_(None) if case_id == 0 else Notification.case_id == case_id
+        )
+    if level is not None:
+        conditions.append(Notification.level == level)
+    if unread_only:
+        conditions.append(Notification.read_at.is_(None))
+    return sa.and_(*conditions)
+
+
+def notifications_of(user, limit: int = NOTIFICATIONS_PER_PAGE) -> list[Notification]:
+    """The newest ``limit`` notifications, unread first (the first page of the 提醒 tab)."""
+    return notification_page(user, per_page=limit)["items"]
+
+
+def notification_page(
+    user,
+    *,
+    page: int = 1,
+    per_page: int = NOTIFICATIONS_PER_PAGE,
+    case_id: int | None = None,
+    level: int | None = None,
+    unread_only: bool = False,
+) -> dict:
+    """One page of the user's notifications, unread first, newest first, with the counts
+    that go with it: ``total`` and ``unread`` of the filtered list, ``pages``, and the page
+    actually shown (a page past the end shows the last one)."""
+    where = notification_filter(user, case_id=case_id, level=level, unread_only=unread_only)
+    total, unread = db.session.execute(
+        sa.select(
+            sa.func.count(Notification.id),
+            sa.func.count(Notification.id).filter(Notification.read_at.is_(None)),
+        ).where(where)
+    ).one()
+    pages = max((total + per_page - 1) // per_page, 1)
+    page = min(max(page, 1), pages)
+    items = db.session.scalars(
         sa.select(Notification)
-        .where(Notification.user_id == user.id)
+        .options(sa.orm.joinedload(Notification.case))
+        .where(where)
         .order_by(Notification.read_at.is_not(None), Notification.id.desc())
-        .limit(limit)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
     ).all()
+    return {
+        "items": items,
+        "total": total,
+        "unread": unread,
+        "page": page,
+        "pages": pages,
+        "per_page": per_page,
+    }
+
+
+def notification_levels(user) -> list[tuple[int, int, int]]:
+    """(level, total, unread) of the user's notifications, most urgent level first."""
+    return [
+        tuple(row)
+        for row in db.session.execute(
+            sa.select(
+                Notification.level,
+                sa.func.count(Notification.id),
+                sa.func.count(Notification.id).filter(Notification.read_at.is_(None)),
+            )
+            .where(Notification.user_id == user.id)
+            .group_by(Notification.level)
+            .order_by(Notification.level.desc())
+        )
+    ]
+
+
+def notification_cases(user, limit: int = NOTIFICATION_CASE_GROUPS) -> dict:
+    """The user's notifications grouped by case: ``groups`` of dicts (case_id — ``None`` for
+    those of no case —, number, subject, total, unread, top level), those with unread ones
+    first, then by the latest; ``more``: how many further groups there are."""
+    unread = sa.func.count(Notification.id).filter(Notification.read_at.is_(None))
+    latest = sa.func.max(Notification.id)
+    statement = (
+        sa.select(
+            Notification.case_id,
+            Case.number,
+            Case.subject,
+            sa.func.count(Notification.id),
+            unread,
+            sa.func.max(Notification.level),
+        )
+        .outerjoin(Case, Case.id == Notification.case_id)
+        .where(Notification.user_id == user.id)
+        .group_by(Notification.case_id, Case.number, Case.subject)
+    )
+    rows = db.session.execute(
+        statement.order_by((unread > 0).desc(), latest.desc()).limit(limit)
+    ).all()
+    count = db.session.scalar(
+        sa.select(sa.func.count(sa.distinct(sa.func.coalesce(Notification.case_id, 0)))).where(
+            Notification.user_id == user.id
+        )
+    )
+    return {
+        "groups": [
+            {
+                "case_id": case_id,
+                "number": number,
+                "subject": subject,
+                "total": total,
+                "unread": unread_count,
+                "level": top_level,
+            }
+            for case_id, number, subject, total, unread_count, top_level in rows
+        ],
+        "more": max(count - len(rows), 0),
+    }
 
 
 def unit_summary(now: datetime):

@@ -15,9 +15,12 @@ STATUS_COLORS = ["#2a7ab0", "#e0a030", "#c0392b"]
 
 def _svg(width: int, height: int, body: list[str], title: str) -> Markup:
     # Every label and link in ``body`` went through ``escape``; numbers are formatted here.
+    # A chart whose bars are links is a group of links, not a picture (an "img" would hide
+    # them from screen readers).
+    role = "group" if any(part.startswith("<a ") for part in body) else "img"
     return Markup(  # noqa: S704
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
+        f'viewBox="0 0 {width} {height}" role="{role}" aria-label="{escape(title)}" '
         f'font-family="{FONT}" font-size="12">' + "".join(body) + "</svg>"
     )
 

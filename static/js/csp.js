@@ -44,4 +44,28 @@
       input.form.elements[target].value = input.value + "-01";
     }
   });
+  // Accessible names (WCAG 4.1.2) for what Flask-Admin's widgets draw without one: help icons
+  // whose only text is a tooltip, and Select2's choice links, empty while nothing is chosen.
+  // Run after the widgets are set up: jQuery 3 runs its "ready" handlers (Flask-Admin's form.js
+  // draws Select2 there) asynchronously, before or after "load".
+  function nameWidgets() {
+    document.querySelectorAll('[data-role="tooltip"], [data-toggle="tooltip"]').forEach(function (el) {
+      if (!el.textContent.trim() && !el.getAttribute("aria-label")) {
+        var text = el.getAttribute("title") || el.getAttribute("data-original-title");
+        if (text) { el.setAttribute("aria-label", text); }
+      }
+    });
+    // Select2 moves the field's label onto its own search input ("focusser").
+    document.querySelectorAll(".select2-container > .select2-choice").forEach(function (link) {
+      var focusser = link.parentNode.querySelector("input.select2-focusser");
+      var label = focusser && focusser.id && document.querySelector('label[for="' + CSS.escape(focusser.id) + '"]');
+      if (label && !link.getAttribute("aria-label")) {
+        link.setAttribute("aria-label", label.textContent.trim());
+      }
+    });
+  }
+  window.addEventListener("load", function () { window.setTimeout(nameWidgets, 0); });
+  if (window.jQuery) {
+    window.jQuery(function () { window.setTimeout(nameWidgets, 0); });
+  }
 })();
