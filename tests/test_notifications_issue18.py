@@ -399,3 +399,73 @@ def test_delivery_is_claimed_once(people, create_case, mail, app):
     assert deliver_messages([row.id]) == {row.id: None}
     assert len(mail.inbox.messages) == 1 and time.monotonic() - started < 5
     assert db.session.scalar(sa.select(sa.func.count(Case.id))) == 1
+
+
+# -- warnings: due soon, overdue, escalation, callback due ---------------------------------------
+
+
+def test_warnings_are_emailed_with_their_kind(people, create_case, mail, app):
+    from models.deadlines import EscalationRule
+    from models.enums import Clock, EscalationTrigger
+    from models.operations.deadlines import run_escalations
+
+    db.session.execute(sa.delete(EscalationRule))
+    rules = [
+        EscalationRule(name="过半", trigger=EscalationTrigger.percent_elapsed, threshold=50),
+        EscalationRule(name="到期", trigger=EscalationTrigger.past_due, threshold=0),
+        EscalationRule(name="超3日", trigger=EscalationTrigger.past_due, threshold=3),
+    ]
+    for rule in rules:
+        rule.recipient_role, rule.same_unit_only = "handler", True
+        rule.clock = Clock.closing
+    db.session.add_all(rules)
+    db.session.commit()
+    app.config["MESSAGES_SEND_AFTER_COMMIT"] = False
+    case = create_case()
+    assign(case, people)
+    db.session.execute(sa.delete(OutgoingMessage.__table__))
+    db.session.commit()
+
+    assert run_escalations(utcnow() + timedelta(days=400)) == 3
+    db.session.commit()
+    kinds = sorted(m.kind.value for m in messages())
+    assert kinds == ["due_soon", "escalation", "overdue"]
+    assert {m.recipient_user_id for m in messages()} == {people["handler"].id}
+    # The in-app warnings are the same three.
+    warned = db.session.scalar(
+        sa.select(sa.func.count(Notification.id)).where(
+            Notification.case_id == case.id, Notification.message.contains("办结时限")
+        )
+    )
+    assert warned == 3
+
+
+def test_a_reporters_message_is_masked_outside_the_circle(
+    people, create_case, mail, create_user, client, login_as
+):
+    from models import Category
+    from models.enums import CategoryKind
+
+    category = db.session.scalar(sa.select(Category).where(Category.kind == CategoryKind.report))
+    if category is None:
+        category = Category(name="举报", kind=CategoryKind.report)
+        db.session.add(category)
+    reporter = Party(name="钱举报", phone="13900139000")
+    db.session.add(reporter)
+    db.session.commit()
+    case = create_case(by=people["registrar"], petitioners=[reporter], category=category)
+    perform("accept", case, by=people["registrar"])
+    db.session.commit()
+    wait_for_jobs()
+    (row,) = messages(channel=MessageChannel.sms)
+    assert row.address == "13900139000"
+
+    # The registrar registered it (in the circle); another registrar is not.
+    outsider = create_user("registrar", unit=people["registrar"].unit)
+    login_as(outsider)
+    page = client.get("/admin/outgoingmessage/").get_data(as_text=True)
+    assert case.number in page and "（保密）" in page
+    assert "13900139000" not in page and "钱举报" not in page
+    login_as(people["registrar"])
+    page = client.get("/admin/outgoingmessage/").get_data(as_text=True)
+    assert "13900139000" in page
