@@ -469,3 +469,24 @@ def test_a_reporters_message_is_masked_outside_the_circle(
     login_as(people["registrar"])
     page = client.get("/admin/outgoingmessage/").get_data(as_text=True)
     assert "13900139000" in page
+
+
+def test_an_administrator_edits_anothers_preferences(people, create_user, client, login_as):
+    handler = people["handler"]
+    login_as(create_user("admin"))
+    url = f"/admin/notificationsettings/?user={handler.id}"
+    assert handler.username in client.get("/admin/user/").get_data(as_text=True)
+    page = client.get(url)
+    assert page.status_code == 200 and "handler@example.cn" in page.get_data(as_text=True)
+    bogus = client.post(url, data={"email": "", "delivery": "weekly", "kinds": ["assignment"]})
+    assert bogus.status_code == 400 and "请选择发送方式" in bogus.get_data(as_text=True)
+    unknown = client.post(url, data={"delivery": "immediate", "kinds": ["assignment", "spam"]})
+    assert unknown.status_code == 400 and "没有这种提醒" in unknown.get_data(as_text=True)
+    db.session.expire_all()
+    assert (handler.email_delivery, handler.email) == ("immediate", "handler@example.cn")
+    saved = client.post(url, data={"email": "", "delivery": "off", "kinds": []})
+    assert saved.status_code == 302
+    db.session.expire_all()
+    assert (handler.email, handler.email_delivery, handler.email_kinds) == (None, "off", "")
+    assert client.get("/admin/messagetemplate/digest").status_code == 404
+    assert client.get("/admin/messagetemplate/nothing").status_code == 404
