@@ -193,7 +193,7 @@ DEFAULT_TEMPLATES: dict[MessageKind, tuple[str, str]] = {
     MessageKind.acceptance: (
         "【{office}】信访事项受理告知",
         "{petitioner}：您反映的信访事项（登记编号 {number}）已于 {date} 受理，"
-        "预计于 {deadline} 前办结。可凭登记编号和{query_code}查询办理进度。",
+        "办结期限：{deadline}。",
     ),
     MessageKind.transfer: (
         "【{office}】信访事项转送告知",
@@ -205,8 +205,7 @@ DEFAULT_TEMPLATES: dict[MessageKind, tuple[str, str]] = {
     ),
     MessageKind.reply_ready: (
         "【{office}】信访事项答复告知",
-        "{petitioner}：您反映的信访事项（登记编号 {number}）已作出答复，"
-        "请凭登记编号和{query_code}查看，或留意书面答复。",
+        "{petitioner}：您反映的信访事项（登记编号 {number}）已作出答复，请留意查收书面答复。",
     ),
 }
 

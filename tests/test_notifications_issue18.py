@@ -490,3 +490,42 @@ def test_an_administrator_edits_anothers_preferences(people, create_user, client
     assert (handler.email, handler.email_delivery, handler.email_kinds) == (None, "off", "")
     assert client.get("/admin/messagetemplate/digest").status_code == 404
     assert client.get("/admin/messagetemplate/nothing").status_code == 404
+
+
+def test_transfer_and_reply_are_told_without_internal_text(people, create_case, create_user, mail):
+    from models.enums import ReplyMethod
+
+    party = Party(name="王小明", phone="13800138000")
+    db.session.add(party)
+    db.session.commit()
+    moved = create_case(petitioners=[party])
+    perform("accept", moved, by=people["registrar"])
+    perform(
+        "transfer",
+        moved,
+        by=people["registrar"],
+        target_unit=people["housing"],
+        reason="内部：不属本局",
+    )
+    answered = create_case(petitioners=[party])
+    assign(answered, people)
+    perform("acknowledge", answered, by=people["handler"])
+    perform("report_result", answered, by=people["handler"], facts="内部事实", decision="已处理")
+    head = create_user("dept_head", unit=people["housing"])
+    perform("approve_result", answered, by=head)
+    office = create_user("office", unit=people["registrar"].unit)
+    perform("reply", answered, by=office, method=ReplyMethod.phone, text="内部答复全文")
+    db.session.commit()
+    wait_for_jobs()
+
+    told = {
+        (m.case_id, m.kind): m.body
+        for m in messages(status=MessageStatus.sent)
+        if m.recipient_party_id == party.id
+    }
+    transfer = told[moved.id, MessageKind.transfer]
+    assert "县住房和城乡建设局" in transfer and moved.number in transfer
+    assert answered.number in told[answered.id, MessageKind.reply_ready]
+    everything = " ".join(told.values())
+    for internal in ("内部", "李承办", str(office), str(head)):
+        assert internal not in everything

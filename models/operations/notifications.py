@@ -173,7 +173,7 @@ def template_values(case, kind: MessageKind, data: dict, at: datetime, party=Non
     return {
         "number": case.number or "",
         "query_code": _("网上信访提交时获得的查询码") if online else "",
-        "deadline": _day(deadline) if deadline else "",
+        "deadline": _day(deadline) if deadline else _("按规定期限"),
         "unit": unit,
         "date": _day(at),
         "office": office_name(),
