@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
+from sqlalchemy.orm import selectinload
 
 from models import Case, OutgoingMessage, User, db
 from models.messaging import (
@@ -141,6 +142,17 @@ class OutgoingMessageView(ProtectedModelView):
 
     def scope(self, query):
         return query.filter(messages_visible_clause(current_user))
+
+    def get_query(self):
+        # One query per relation for the page, not three per row.
+        return (
+            super()
+            .get_query()
+            .options(
+                selectinload(OutgoingMessage.recipient_user),
+                selectinload(OutgoingMessage.recipient_party),
+            )
+        )
 
     @expose("/retry/<int:message_id>", methods=("POST",))
     def retry_view(self, message_id):

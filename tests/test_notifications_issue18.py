@@ -529,3 +529,22 @@ def test_transfer_and_reply_are_told_without_internal_text(people, create_case, 
     everything = " ".join(told.values())
     for internal in ("内部", "李承办", str(office), str(head)):
         assert internal not in everything
+
+
+def test_the_list_costs_a_few_queries_whatever_its_length(
+    people, create_case, mail, client, login_as, count_queries, app
+):
+    app.config["MESSAGES_SEND_AFTER_COMMIT"] = False
+    for _ in range(6):
+        party = Party(name="王小明", phone="13800138000")
+        db.session.add(party)
+        db.session.commit()
+        case = create_case(by=people["registrar"], petitioners=[party])
+        perform("accept", case, by=people["registrar"])
+        db.session.commit()
+    login_as(people["registrar"])
+    client.get("/admin/outgoingmessage/")
+    with count_queries() as statements:
+        page = client.get("/admin/outgoingmessage/?flt0_0=queued")
+    assert page.status_code == 200 and page.get_data(as_text=True).count("重新发送") == 6
+    assert len(statements) < 15, statements
