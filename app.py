@@ -161,6 +161,10 @@ def create_app(overrides: Mapping | None = None) -> Flask:
     from admin_views.public import init_public
 
     init_public(app)
+    from admin_views.api import init_api
+
+    # The JSON API for other systems, on the portal's rate limiter (after init_public).
+    init_api(app)
     from models.base import format_chinese_date, format_local
 
     app.jinja_env.filters["local_time"] = format_local

@@ -48,6 +48,7 @@ from models import (
     db,
 )
 
+from .api.tokens import ApiTokenView
 from .audit import AuditLogView
 from .auth import ProtectedIndexView
 from .callbacks import (
@@ -257,6 +258,7 @@ def init_admin(app: Flask) -> Admin:
         ConfigurationView(name=_l("配置导出/导入"), category=settings, endpoint="configuration"),
         SetupView(name=_l("初始设置"), category=settings, endpoint="setup"),
         AuditLogView(AuditEntry, db, name=_l("审计日志"), category=settings, endpoint="auditlog"),
+        ApiTokenView(name=_l("接口令牌"), category=settings, endpoint="apitoken"),
     )
     install_input_checks(app)
     return admin

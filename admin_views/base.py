@@ -9,7 +9,10 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask import abort, current_app, flash, g, has_request_context, redirect, request, url_for
+from flask import session as flask_session
+from flask_admin import expose
 from flask_admin.actions import action
+from flask_admin.babel import gettext as admin_gettext
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.form import AdminModelConverter
 from flask_admin.model.form import converts
@@ -583,7 +586,54 @@ class ProtectedModelView(ModelView):
         if not self._save(form, model, lambda: self.on_create(form, model), "created"):
             return False
         self.after_model_change(form, model, True)
+        g.created_model = model
         return model
+
+    # -- after a create: the new record, its number in words --------------------------
+    #: Attributes that hold a record's number, the first one set is shown after a create.
+    number_attributes = ("number", "pass_number", "form_number")
+
+    def created_number(self, model) -> str | None:
+        """The number that identifies a new record to people (``None``: it has none)."""
+        for name in self.number_attributes:
+            value = getattr(model, name, None)
+            if value:
+                return str(value)
+        return None
+
+    def created_message(self, model) -> str:
+        number = self.created_number(model)
+        if number:
+            return _("已登记，编号 %(number)s", number=number)
+        return _("已保存：%(record)s", record=str(model))
+
+    def created_landing_url(self, model) -> str | None:
+        """Where "保存" leads after a create: the new record's own page (``None``: the list)."""
+        if not self.can_view_details:
+            return None
+        return self.get_url(".details_view", id=self.get_pk_value(model))
+
+    def get_save_return_url(self, model, is_created: bool = False) -> str:
+        if is_created:
+            landing = self.created_landing_url(model)
+            if landing:
+                return landing
+        return super().get_save_return_url(model, is_created)
+
+    @expose("/new/", methods=("GET", "POST"))
+    def create_view(self):
+        response = super().create_view()
+        model = g.pop("created_model", None) if has_request_context() else None
+        if model is not None:
+            # Flask-Admin's generic "创建记录成功。" becomes the new record's number.
+            generic = admin_gettext("Record was successfully created.")
+            flashes = flask_session.get("_flashes", [])
+            for index in range(len(flashes) - 1, -1, -1):
+                if flashes[index][1] == generic:
+                    flashes[index] = ("success", self.created_message(model))
+                    flask_session["_flashes"] = flashes
+                    break
+        return response
 
     # -- no lost updates -------------------------------------------------------------
     #: Hidden edit-form field: what the editor saw ("<version or updated_at>@<opened at>").

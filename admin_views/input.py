@@ -396,6 +396,10 @@ def _is_id_key(key: str) -> bool:
     return key in ("id", "rowid") or key.endswith("_id")
 
 
+#: Blueprints of the JSON API (admin_views/api: its endpoints, its description and docs).
+JSON_API_BLUEPRINTS = frozenset({"api_v1", "api_docs", "api-docs"})
+
+
 def check_request_input():
     """Before every request: clean the query string, refuse impossible ids in the URL."""
     for value in (request.view_args or {}).values():
@@ -403,6 +407,10 @@ def check_request_input():
             abort(404)
         if isinstance(value, str) and has_control_characters(value):
             abort(404)
+    if request.blueprint in JSON_API_BLUEPRINTS:
+        # The JSON API (admin_views/api) checks its own input with its schemas and answers in
+        # JSON; it has no session to carry a notice.
+        return
     view = _admin_model_view(request.blueprint)
     if request.method == "POST":
         for key in ("id", "rowid"):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import request
+from flask import request, url_for
 from flask_admin.contrib.sqla import filters
 from flask_admin.form import rules
 from flask_babel import gettext as _
@@ -390,6 +390,13 @@ class ContactView(ExportMixin, CaseChildView):
                 )
             kwargs.update(contact_attachments=attachments, attachment_key=self.attachment_key)
         return super().render(template, **kwargs)
+
+    def created_number(self, model) -> str | None:
+        # The case's number is the one people quote and search for.
+        return model.case.number if model.case is not None else None
+
+    def created_landing_url(self, model) -> str | None:
+        return url_for("case.details_view", id=model.case_id) if model.case_id else None
 
     def on_update(self, form, model):
         record_contact_edit(model, by=current_user)

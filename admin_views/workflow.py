@@ -26,6 +26,7 @@ from models.operations.workflow import (
     step_problem,
 )
 from models.policies import (
+    may_handle,
     result_signers,
     sees_all_units,
     visible_cases_clause,
@@ -142,11 +143,21 @@ class WorkflowView(BaseView):
     def _prepare(self, step, form, case):
         if request.method == "GET" and case.routed_unit is not None:
             # The routing rule's choice, preselected; the user may pick another unit.
+            # Only a unit that may be chosen (not a grouping node, not one without handlers).
             unit_field = form._fields.get("handling_unit") or form._fields.get("target_unit")
-            if unit_field is not None and unit_field.data is None:
-                unit_field.data = case.routed_unit
-            if "handler" in form and form.handler.data is None and case.routed_handler:
-                form.handler.data = case.routed_handler
+            routed = case.routed_unit
+            selectable = getattr(unit_field, "selectable", lambda unit: True)
+            if unit_field is not None and unit_field.data is None and selectable(routed):
+                unit_field.data = routed
+                handler = case.routed_handler
+                if (
+                    "handler" in form
+                    and form.handler.data is None
+                    and handler is not None
+                    and handler.unit_id == routed.id
+                    and may_handle(handler)
+                ):
+                    form.handler.data = handler
         if step == "report_result":
             signers = result_signers(case)
             form.signed_by.query_factory = lambda: signers

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
@@ -14,10 +15,11 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from models import Unit, User, db
 from models.enums import ContactMethod, ReplyKind, ReplyMethod, UnitKind
+from models.policies import handler_counts, handlers_clause
 from models.users import staff_condition
 
 from .choices import ModelSelectField as QuerySelectField
@@ -44,6 +46,13 @@ def _active_users():
     ).all()
 
 
+def _eligible_handlers():
+    """The people who may be named 承办人 (``models.policies.may_handle``), by unit."""
+    return db.session.scalars(
+        sa.select(User).where(handlers_clause()).order_by(User.unit_id, User.id)
+    ).all()
+
+
 def _leaders():
     return [user for user in _active_users() if user.has_permission("workflow.instruct")]
 
@@ -62,6 +71,132 @@ def line(label, required=True, max_length=200, description=None):
     return StringField(label, [*validators, Length(max=max_length)], description=description or "")
 
 
+#: Indents a unit under its parent in the unit tree (a full-width space per level).
+TREE_INDENT = "\u3000"
+STAFFLESS = _l("（无承办人员）")
+
+
+class UnitTreeField(QuerySelectField):
+    """A unit chosen from the unit tree: each unit under its parent, indented. A grouping node
+    (a unit with units under it and nobody of its own who may handle) cannot be chosen; with
+    ``require_staff`` a unit where nobody may be named 承办人 is marked and refused."""
+
+    def __init__(self, *args, require_staff: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.require_staff = require_staff
+        self._tree = None
+
+    def _tree_rows(self):
+        """``(rows in tree order as (pk, unit, depth), group ids, handlers per unit id)``."""
+        if self._tree is None:
+            offered = list(self._get_object_list())
+            ids = {unit.id for _pk, unit in offered}
+            children: dict[int | None, list] = {}
+            for pk, unit in offered:
+                parent = unit.parent_id if unit.parent_id in ids else None
+                children.setdefault(parent, []).append((pk, unit))
+            counts = handler_counts()
+            groups = {
+                unit.id for _pk, unit in offered if unit.id in children and not counts.get(unit.id)
+            }
+            rows: list = []
+            placed: set[int] = set()
+
+            def walk(parent, depth):
+                for pk, unit in children.get(parent, []):
+                    if unit.id not in placed:
+                        placed.add(unit.id)
+                        rows.append((pk, unit, depth))
+                        walk(unit.id, depth + 1)
+
+            walk(None, 0)
+            # A unit whose parents loop back to it has no root: listed at the top level.
+            rows += [(pk, unit, 0) for pk, unit in offered if unit.id not in placed]
+            self._tree = (rows, groups, counts)
+        return self._tree
+
+    def iter_choices(self):
+        if self.allow_blank:
+            yield ("__None", self.blank_text, self.data is None, {})
+        rows, groups, counts = self._tree_rows()
+        for pk, unit, depth in rows:
+            label = TREE_INDENT * depth + str(self.get_label(unit))
+            render_kw = {}
+            if unit.id in groups:
+                render_kw["disabled"] = True
+            elif self.require_staff and not counts.get(unit.id):
+                label += str(STAFFLESS)
+                render_kw["data-staffless"] = "1"
+            yield (pk, label, unit == self.data, render_kw)
+
+    def pre_validate(self, form) -> None:
+        super().pre_validate(form)
+        unit = self.data
+        if unit is None:
+            return
+        _rows, groups, counts = self._tree_rows()
+        if unit.id in groups:
+            raise ValidationError(
+                _("“%(unit)s”是分组，不能选作承办单位，请选择其下的具体单位", unit=unit.name)
+            )
+        if self.require_staff and not counts.get(unit.id):
+            raise ValidationError(
+                _(
+                    "“%(unit)s”没有可以承办事项的人员（无承办人员），不能交给该单位办理。"
+                    "请选择其他单位，或请管理员先为该单位添加承办人员",
+                    unit=unit.name,
+                )
+            )
+
+    def selectable(self, unit) -> bool:
+        """May ``unit`` be preselected (a routing rule's choice)?"""
+        _rows, groups, counts = self._tree_rows()
+        return unit.id not in groups and (not self.require_staff or bool(counts.get(unit.id)))
+
+
+class HandlerField(QuerySelectField):
+    """承办人: only people who may handle; each option names its unit (``data-unit``), so the
+    page offers the chosen unit's people only (static/js/unit_pickers.js). The server checks the
+    same (``handler_in_chosen_unit``)."""
+
+    def iter_choices(self):
+        if self.allow_blank:
+            yield ("__None", self.blank_text, self.data is None, {})
+        for pk, user in self._get_object_list():
+            yield (
+                pk,
+                self.get_label(user),
+                user == self.data,
+                {"data-unit": str(user.unit_id or "")},
+            )
+
+    def pre_validate(self, form) -> None:
+        try:
+            super().pre_validate(form)
+        except ValidationError:
+            posted = str(self._formdata or "")
+            person = db.session.get(User, int(posted)) if posted.isdigit() else None
+            if person is not None and len(posted) < 10:
+                raise ValidationError(
+                    _("%(name)s 的角色不能承办事项，请选择其他承办人", name=str(person))
+                ) from None
+            raise
+
+
+def handler_in_chosen_unit(form, field) -> None:
+    """Inline validator of ``handler``: the person works in the chosen 承办单位."""
+    unit = form.handling_unit.data
+    person = field.data
+    if person is not None and unit is not None and person.unit_id != unit.id:
+        raise ValidationError(
+            _(
+                "%(name)s 不是“%(unit)s”的人员，请选择该单位的承办人",
+                name=str(person),
+                unit=unit.name,
+            )
+        )
+
+
 def unit_field(label, required=True, query=_handling_units):
     return QuerySelectField(
         label,
@@ -69,6 +204,31 @@ def unit_field(label, required=True, query=_handling_units):
         allow_blank=not required,
         blank_text="——",
         validators=[DataRequired(message=REQUIRED)] if required else [Optional()],
+    )
+
+
+def handling_unit_field(label=None, *, require_staff=True, query=_handling_units):
+    """The unit tree of 批示, 交办 and 转办: nothing preselected, searchable (select2)."""
+    return UnitTreeField(
+        label or _l("承办单位"),
+        query_factory=query,
+        allow_blank=True,
+        blank_text=_l("——请选择——"),
+        require_staff=require_staff,
+        validators=[DataRequired(message=REQUIRED)],
+        render_kw={"data-handler-field": "handler"} if require_staff else {},
+    )
+
+
+def handler_field(label=None):
+    return HandlerField(
+        label or _l("承办人"),
+        query_factory=_eligible_handlers,
+        get_label=_user_label,
+        allow_blank=True,
+        blank_text="——",
+        validators=[Optional()],
+        description=_l("只列出所选承办单位中可以承办的人员；可不选，由该单位签收"),
     )
 
 
@@ -139,15 +299,17 @@ STEP_FIELDS = {
     },
     "instruct": lambda: {
         "instruction": text(_l("批示内容"), rows=4),
-        "handling_unit": unit_field(_l("承办单位")),
-        "handler": user_field(_l("承办人")),
+        "handling_unit": handling_unit_field(),
+        "handler": handler_field(),
+        "validate_handler": handler_in_chosen_unit,
         "due_on": due_field(),
         "supervised": BooleanField(_l("督办（填发督办卡）")),
     },
     "routed": lambda: {},
     "assign": lambda: {
-        "handling_unit": unit_field(_l("承办单位")),
-        "handler": user_field(_l("承办人")),
+        "handling_unit": handling_unit_field(),
+        "handler": handler_field(),
+        "validate_handler": handler_in_chosen_unit,
         "due_on": due_field(),
         "supervised": BooleanField(_l("督办（填发督办卡）")),
         "note": text(_l("交办意见"), required=False, rows=2),
@@ -162,7 +324,9 @@ STEP_FIELDS = {
         "forwarding_unit": unit_field(_l("原批转单位"), required=False, query=_active_units),
     },
     "transfer": lambda: {
-        "target_unit": unit_field(_l("转送机关或单位"), query=_active_units),
+        "target_unit": handling_unit_field(
+            _l("转送机关或单位"), require_staff=False, query=_active_units
+        ),
         "reason": text(_l("转办理由")),
         "petitioner_informed": BooleanField(_l("已告知信访人")),
         "informed_how": line(_l("告知方式"), required=False, max_length=100),

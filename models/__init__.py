@@ -6,6 +6,7 @@ from .base import Base
 
 db = SQLAlchemy(model_class=Base)
 
+from .api_tokens import ApiCaseLink, ApiToken, api_token_units  # noqa: E402
 from .attachments import Attachment  # noqa: E402
 from .audit import AuditEntry  # noqa: E402
 from .calendar import CalendarOverride  # noqa: E402
@@ -60,6 +61,8 @@ from .units import Unit  # noqa: E402
 from .users import Role, User, user_roles  # noqa: E402
 
 __all__ = [
+    "ApiCaseLink",
+    "ApiToken",
     "Appointment",
     "Attachment",
     "AuditEntry",
@@ -116,6 +119,7 @@ __all__ = [
     "Visit",
     "VisitIncident",
     "VisitorPass",
+    "api_token_units",
     "case_assistants",
     "case_petitioners",
     "db",

@@ -11,11 +11,13 @@ Rules in this file:
 - which states are open (work still going on) and which are finished;
 - which cases a user may see, and who works on a case (may take its steps);
 - the reporter's circle of a 举报 / 检举控告 case, who may see the reporter, and the one mask text;
+- who may be named a case's 承办人 (and how many such people each unit has);
 - who may close a case, and which cases await the user's next step (我的待办);
 - whose turn a waiting case is, and who stands in when nobody holds that role (no dead ends);
 - who may open attachments and print a case's documents;
 - which reception records and which people (pickers) a user may see;
-- which callback schedules, survey campaigns and returned survey forms a user may see.
+- which callback schedules, survey campaigns and returned survey forms a user may see;
+- what an API token of another system may do and which cases it reaches.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import column_property
 
 from . import db
+from .api_tokens import ApiCaseLink
 from .callbacks import CallbackSchedule
 from .cases import Case, CaseRepresentative, case_assistants, case_petitioners
 from .categories import Category
@@ -41,7 +44,7 @@ from .reception_days import ReceptionQueueEntry
 from .settings import SystemSetting
 from .surveys import RectificationOrder, SurveyCampaign, SurveyResponse
 from .units import Unit
-from .users import Role, User, staff_condition, user_roles
+from .users import Role, User, is_staff, staff_condition, user_roles
 
 S = CaseStatus
 
@@ -152,6 +155,54 @@ def visible_case_ids(user):
 def can_see_live_case(user, case) -> bool:
     """A case that still exists and that ``user`` may see."""
     return case is not None and not case.is_deleted and can_view_case(user, case)
+
+
+# --- API tokens ------------------------------------------------------------------------------
+#
+# A token acts as one account, with at most the permissions the token names (never more than
+# the account holds), and when it names units, only on the cases those units handle and the
+# cases its own system registered. Within that, every rule above applies to the account
+# unchanged: the token's principal (``models.operations.api.ApiPrincipal``) answers
+# ``has_permission`` with :func:`api_token_permits`.
+
+
+def api_token_permits(token, permission: str) -> bool:
+    return (
+        token is not None
+        and token.revoked_at is None
+        and permission in (token.permissions or ())
+        and token.user is not None
+        and token.user.is_active_user
+        and token.user.has_permission(permission)
+    )
+
+
+def api_token_sees_case(token, case) -> bool:
+    """The token's unit limit (the account's own visibility is :func:`can_view_case`)."""
+    if token is None or case is None:
+        return False
+    unit_ids = {unit.id for unit in token.units}
+    if not unit_ids or case.handling_unit_id in unit_ids:
+        return True
+    return (
+        db.session.scalar(
+            sa.select(ApiCaseLink.id)
+            .where(ApiCaseLink.case_id == case.id, ApiCaseLink.integration == token.integration)
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def api_token_cases_clause(token):
+    """SQL twin of :func:`api_token_sees_case` for ``Case`` rows."""
+    if token is None:
+        return sa.false()
+    unit_ids = [unit.id for unit in token.units]
+    if not unit_ids:
+        return sa.true()
+    linked = sa.select(ApiCaseLink.case_id).where(ApiCaseLink.integration == token.integration)
+    return sa.or_(Case.handling_unit_id.in_(unit_ids), Case.id.in_(linked))
 
 
 def handles_case(user, case) -> bool:
@@ -665,6 +716,44 @@ def usual_actors(turn: Turn, case, limit: int = 5) -> list:
         return []
     ids = _usual_actors_query(turn, case).order_by(User.id).limit(limit)
     return db.session.scalars(sa.select(User).where(User.id.in_(ids)).order_by(User.id)).all()
+
+
+# --- who may be named 承办人 -----------------------------------------------------------------
+
+#: The permission of the handler's own steps (签收、调查、中途报告、延期申请、报结).
+HANDLING_PERMISSION = "workflow.handle"
+
+
+def may_handle(user) -> bool:
+    """May ``user`` be named a case's 承办人: a person on the staff whose working role takes the
+    handler's steps. 监督, 登记员, leaders without that role and the administrator account
+    (a set-up role) are never offered, and naming them is refused."""
+    return (
+        user is not None
+        and is_staff(user)
+        and any(
+            role.code not in SETUP_ROLES and HANDLING_PERMISSION in (role.permissions or ())
+            for role in user.roles
+        )
+    )
+
+
+def handlers_clause():
+    """SQL twin of :func:`may_handle` for ``User`` rows."""
+    holders = sa.select(user_roles.c.user_id).where(
+        user_roles.c.role_id.in_(_working_role_ids((HANDLING_PERMISSION,)))
+    )
+    return sa.and_(staff_condition(), User.id.in_(holders))
+
+
+def handler_counts() -> dict[int, int]:
+    """``{unit id: how many people there may be named 承办人}`` (units without any: absent)."""
+    rows = db.session.execute(
+        sa.select(User.unit_id, sa.func.count(User.id))
+        .where(handlers_clause(), User.unit_id.is_not(None))
+        .group_by(User.unit_id)
+    ).all()
+    return dict(rows)
 
 
 #: Who hears of a 中途报告 (我办 五.4: difficulties go to the leader, and the office is told):

@@ -26,7 +26,9 @@ DEFAULT_SETTINGS: dict[str, tuple[str, str]] = {
     "review_body_name": ("示范县人民政府", _l("答复意见书中写明的复查机关（上一级行政机关）")),
     "re_review_body_name": ("示范市人民政府", _l("复查意见书中写明的复核机关")),
     "register_background_rows": (
-        "500",
+        # About 20 ms a row: 50 rows render in about a second; a larger register is a job
+        # whose page shows the pages laid out so far.
+        "50",
         _l("台账超过此行数时在后台生成（显示进度，完成后下载）"),
     ),
     "due_soon_working_days": ("2", _l("“即将到期”提前的工作日数")),

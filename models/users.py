@@ -138,8 +138,10 @@ class User(UserMixin, TimestampMixin, db.Model):
 
 #: The account the online petition portal registers cases as (models/operations/portal.py).
 PORTAL_USERNAME = "online-portal"
+#: The account API tokens of other systems may act as (models/operations/api.py).
+API_USERNAME = "api-integration"
 #: Accounts the system itself acts as: never offered as staff in a picker.
-SYSTEM_USERNAMES = (PORTAL_USERNAME,)
+SYSTEM_USERNAMES = (PORTAL_USERNAME, API_USERNAME)
 
 
 def is_staff(user) -> bool:

@@ -477,6 +477,20 @@ PUBLIC_OR_IRRELEVANT = {
     "petition.progress": "the case the caller's own lookup opened",
     "petition.document": "documents of the case the caller's own lookup opened",
     "petition.leave": "forgets the caller's own lookup",
+    # The JSON API (issue 18 item 3) ignores the staff session: it answers bearer tokens only,
+    # and its own unit matrix (token scoped to unit A, unit B's case) is in
+    # tests/test_api_issue18.py. Its tokens screen needs user.manage and holds no unit's record.
+    "api_v1.register": "JSON API, bearer token only",
+    "api_v1.read_case": "JSON API, bearer token only",
+    "api_v1.read_timeline": "JSON API, bearer token only",
+    "api_v1.add_contact": "JSON API, bearer token only",
+    "api_v1.list_changes": "JSON API, bearer token only",
+    "api-docs.openapi_json": "the API's description, no records",
+    "api_docs.docs": "the API's description as a page, no records",
+    "api_docs.unknown": "JSON 404 for unknown API addresses",
+    "apitoken.index": "API tokens (user.manage), no unit's record",
+    "apitoken.new": "API tokens (user.manage), no unit's record",
+    "apitoken.revoke": "API tokens (user.manage), no unit's record",
 }
 
 #: Flask-Admin model views whose rows belong to no unit or case: settings and the people who

@@ -13,6 +13,7 @@ def test_login_page_is_in_chinese(client):
     assert "用户名" in html and "密码" in html and "登录" in html
 
 
+@pytest.mark.own_connections
 def test_wrong_password_and_unknown_user_get_the_same_message(client, create_user):
     create_user("registrar", username="wang", password="right123")
     for username, password in (("wang", "wrong123"), ("nobody", "whatever1")):
@@ -21,6 +22,7 @@ def test_wrong_password_and_unknown_user_get_the_same_message(client, create_use
         assert "用户名或密码错误" in response.get_data(as_text=True)
 
 
+@pytest.mark.own_connections
 def test_login_redirects_only_to_local_paths(client, create_user):
     create_user("registrar", username="li", password="right123")
     ok = client.post(
@@ -41,6 +43,7 @@ def test_login_redirects_only_to_local_paths(client, create_user):
         client.post("/admin/logout/")
 
 
+@pytest.mark.own_connections
 def test_logout_ends_the_session(client, create_user):
     create_user("office", username="chen", password="right123")
     client.post("/admin/login/", data={"username": "chen", "password": "right123"})
@@ -49,6 +52,7 @@ def test_logout_ends_the_session(client, create_user):
     assert client.get("/admin/case/").status_code == 302
 
 
+@pytest.mark.own_connections
 def test_inactive_user_cannot_log_in(client, create_user):
     user = create_user("office", username="zhou", password="right123")
     user.is_active_user = False

@@ -15,6 +15,9 @@ from models.operations.attachments import store_attachment
 
 from .conftest import row_counts
 
+# Opens connections of its own (backups, threads, worker processes): never rolled back.
+pytestmark = pytest.mark.own_connections
+
 PDF_BYTES = b"%PDF-1.4\n% test attachment\n"
 
 

@@ -187,6 +187,7 @@ def details_statements(client, case_id, count_queries, query=""):
     return statements, response.get_data(as_text=True)
 
 
+@pytest.mark.own_connections
 @pytest.mark.parametrize("confidential", [False, True])
 @pytest.mark.parametrize("who", ["admin", "handler", "leader"])
 def test_details_page_runs_at_most_eight_statements(
@@ -263,6 +264,7 @@ def test_reporter_stays_masked_on_every_timeline_page(people, create_case, login
     assert f"约谈{NAME}" in pages
 
 
+@pytest.mark.own_connections
 def test_settings_are_read_once_and_forgotten_when_one_is_saved(app, count_queries):
     from models import SystemSetting
     from models.maintenance.configuration import set_setting

@@ -153,7 +153,8 @@ def test_register_letter_search_and_view_case(live_server, chromium_page):
 
     # -- 4. Save ------------------------------------------------------------------------
     page.locator("input[type=submit][value='保存']").click()
-    page.wait_for_url(re.compile(r"/admin/letter/(\?[^/]*)?$"))
+    # Saving opens the new case's page, its number in the message (issue 19).
+    page.wait_for_url(re.compile(r"/admin/case/details/"))
     expect(page.locator(".alert-danger")).to_have_count(0)
 
     with app.app_context():
@@ -167,6 +168,7 @@ def test_register_letter_search_and_view_case(live_server, chromium_page):
         assert letters[0].received_at.astimezone(local_zone()) == received
         db.session.remove()
     assert re.fullmatch(r"XF\d{4}-\d{6}", number), number
+    expect(page.locator(".alert-success")).to_contain_text(f"已登记，编号 {number}")
 
     # -- 5. The case list: the new case is listed, then found by its number -------------
     page.goto(f"{base}/admin/case/")

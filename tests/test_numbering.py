@@ -78,6 +78,7 @@ def test_bad_pattern_is_reported_not_crashed(create_user):
         register_case(_new_case(), by=create_user("registrar"))
 
 
+@pytest.mark.own_connections
 def test_concurrent_registrations_get_distinct_gap_free_numbers(app, create_user):
     """Threads register at the same moment; on PostgreSQL they really run in parallel."""
     user_id = create_user("registrar").id

@@ -322,6 +322,7 @@ def test_answer_on_spot_and_supervision_card_on_visits_and_leaders_register(
 ):
     _client, office, upcoming, (entry_a, entry_b) = reception_day
     housing = db.session.scalar(sa.select(Unit).where(Unit.name == "县住房和城乡建设局"))
+    create_user("handler", unit=housing)  # a unit where nobody may handle is refused (issue 19)
     step(client, login_as, office, "answer_on_spot", entry_a.case,
          answer="上诉期限为判决书送达之日起十五日内")  # fmt: skip
     assert fresh(entry_a.case).status == CaseStatus.closed

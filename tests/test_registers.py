@@ -83,6 +83,9 @@ def test_small_register_renders_in_the_request(
     if parallel_min_rows:
         # Long registers render as two parts side by side, joined, footers stamped afterwards.
         monkeypatch.setattr(register_documents, "PARALLEL_MIN_ROWS", parallel_min_rows)
+    # Above the default threshold (50 rows): this office renders up to 100 in the request.
+    db.session.get(SystemSetting, "register_background_rows").value = "100"
+    db.session.commit()
     login_as(staff["supervisor"])
     page = client.get("/admin/registers/")
     assert page.status_code == 200 and "来信登记台账" in page.get_data(as_text=True)

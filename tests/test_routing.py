@@ -158,10 +158,12 @@ def test_s9_usage_consultation_goes_to_sales(org, create_case):
 
 
 def test_s9_the_assign_form_preselects_the_routed_unit_and_an_override_is_recorded(
-    org, create_case, client, login_as
+    org, create_case, client, login_as, create_user
 ):
     set_setting("leader_reading", "important")
     qa, service = org["units"]["质保部"], org["units"]["客服部"]
+    # A unit where nobody may handle is refused (issue 19): the override's unit has a handler.
+    create_user("handler", unit=service)
     rule("质量投诉归质保部", qa, category=org["quality"], handler=org["qa_head"])
     followed = create_case(by=org["registrar"], category=org["quality"], subject="变色一")
     overridden = create_case(by=org["registrar"], category=org["quality"], subject="变色二")

@@ -51,6 +51,9 @@ from models.operations import registers as register_ops
 from models.operations.registers import STALE_MESSAGE, print_register, recover_stale_jobs
 from models.rendering.registers import RegisterParams
 
+# Opens connections of its own (backups, threads, worker processes): never rolled back.
+pytestmark = pytest.mark.own_connections
+
 REPO = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("TEST_REDIS_URL_WORKER", "redis://127.0.0.1:6379/7")
 

@@ -1,7 +1,7 @@
 """background work: job heartbeats and attempts, and one row per periodic task run
 
 Revision ID: j2b0c0000029
-Revises: i2e0c0000027
+Revises: j1a0c0000028
 Create Date: 2026-12-01 06:00:00.000000
 
 ``register_jobs`` gets ``heartbeat_at`` (written while a job runs, so a job whose worker died
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "j2b0c0000029"
-down_revision = "i2e0c0000027"
+down_revision = "j1a0c0000028"
 branch_labels = None
 depends_on = None
 

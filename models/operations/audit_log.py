@@ -26,9 +26,9 @@ logger = logging.getLogger(__name__)
 #: Tables whose rows are bookkeeping, not records: they are never audited.
 SKIPPED_TABLES = frozenset({"audit_log", "number_sequences"})
 #: Columns that change on every save and say nothing about the content.
-SKIPPED_COLUMNS = frozenset({"updated_at", "version", "last_login_at"})
+SKIPPED_COLUMNS = frozenset({"updated_at", "version", "last_login_at", "last_used_at"})
 #: Columns whose value must never be copied into the log.
-SECRET_COLUMNS = frozenset({"password_hash", "session_token"})
+SECRET_COLUMNS = frozenset({"password_hash", "session_token", "token_hash"})
 
 
 class AuditLogIsAppendOnly(Exception):

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from ...base import to_local
 from ...cases import Case
 from ...enums import Clock
-from ...policies import may_join_circle
+from ...policies import may_handle, may_join_circle
 from ...units import Unit
 from ...users import User
 from .. import ValidationFailed
@@ -58,6 +58,10 @@ def handler_in_unit(handler: User | None, unit: Unit) -> User | None:
         raise ValidationFailed(_("所选承办人账号已停用"), field="handler")
     if handler.unit_id != unit.id:
         raise ValidationFailed(_("承办人须是“%(unit)s”的人员", unit=unit.name), field="handler")
+    if not may_handle(handler):
+        raise ValidationFailed(
+            _("%(name)s 的角色不能承办事项，请选择其他承办人", name=str(handler)), field="handler"
+        )
     return handler
 
 

@@ -2,12 +2,15 @@
 staff's e-mail preferences (issue 18)
 
 Revision ID: j3c0c0000030
-Revises: j2b0c0000029
+Revises: j2c0c0000030
 Create Date: 2026-12-01 06:30:00.000000
 
 ``outgoing_messages`` records every message (recipient, channel, kind, case, status, attempts,
 last error, times); ``message_templates`` holds an office's wording of the petitioner messages;
 ``users`` gets ``email``, ``email_delivery`` and ``email_kinds``.
+
+Written on j2b0c0000029 (the head given for issue 18); moved on top of j2c0c0000030, which
+reached main first.
 """
 
 import sqlalchemy as sa
@@ -16,7 +19,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'j3c0c0000030'
-down_revision = 'j2b0c0000029'
+down_revision = 'j2c0c0000030'
 branch_labels = None
 depends_on = None
 
