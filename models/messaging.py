@@ -19,6 +19,7 @@ import string
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
+from typing import Protocol
 
 import sqlalchemy as sa
 from flask import current_app
@@ -292,6 +293,14 @@ class SmtpSender:
             raise SendFailed(f"{type(error).__name__}: {error}"[:500]) from error
 
 
+class SmsGateway(Protocol):
+    """What ``SMS_GATEWAY`` names: built with the app's config, sends one text or raises."""
+
+    def __init__(self, config) -> None: ...
+
+    def send(self, phone: str, text: str) -> None: ...
+
+
 class LoggingSmsGateway:
     """The default SMS gateway: writes each text to the log and sends nothing. Plug a real
     gateway with ``SMS_GATEWAY = "package.module.ClassName"``; its ``__init__`` gets the app's
@@ -312,7 +321,7 @@ def _flag(value) -> bool:
     return str(value).strip().lower() in {"1", "true", "yes", "on"}
 
 
-def sms_gateway():
+def sms_gateway() -> SmsGateway:
     import importlib
 
     path = current_app.config.get("SMS_GATEWAY") or "models.messaging.LoggingSmsGateway"

@@ -548,3 +548,32 @@ def test_the_list_costs_a_few_queries_whatever_its_length(
         page = client.get("/admin/outgoingmessage/?flt0_0=queued")
     assert page.status_code == 200 and page.get_data(as_text=True).count("重新发送") == 6
     assert len(statements) < 15, statements
+
+
+class RefusingGateway:
+    """A gateway plugged in by SMS_GATEWAY that the provider refuses."""
+
+    def __init__(self, config):
+        self.config = config
+
+    def send(self, phone, text):
+        raise RuntimeError(f"网关拒绝：{self.config['SMS_GATEWAY_ACCOUNT']}")
+
+
+def test_an_sms_gateway_is_plugged_by_configuration(people, create_case, mail, app):
+    app.config.update(
+        SMS_GATEWAY="tests.test_notifications_issue18.RefusingGateway", SMS_GATEWAY_ACCOUNT="xf01"
+    )
+    party = Party(name="王小明", phone="13800138000")
+    db.session.add(party)
+    db.session.commit()
+    perform("accept", create_case(petitioners=[party]), by=people["registrar"])
+    db.session.commit()
+    wait_for_jobs()
+    (row,) = messages()
+    assert (row.channel, row.status, row.last_error) == (
+        MessageChannel.sms,
+        MessageStatus.failed,
+        "网关拒绝：xf01",
+    )
+    assert LoggingSmsGateway.sent == []
