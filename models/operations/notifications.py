@@ -295,7 +295,9 @@ def deliver_one(message_id: int, now: datetime | None = None) -> MessageStatus |
     db.session.commit()
     if not claimed:
         return None
-    row = db.session.execute(sa.select(TABLE).where(TABLE.c.id == message_id)).one()
+    row = db.session.execute(sa.select(TABLE).where(TABLE.c.id == message_id)).one_or_none()
+    if row is None:  # deleted meanwhile (its case destroyed)
+        return None
     try:
         send_one(MessageChannel(row.channel), row.address, row.subject, row.body)
     except Exception as error:
@@ -418,7 +420,8 @@ def retry_message(message: OutgoingMessage, *, by, at: datetime | None = None) -
     db.session.execute(
         sa.update(TABLE)
         .where(TABLE.c.id == message.id)
-        .values(status=MessageStatus.queued, next_attempt_at=at, claimed_at=None)
+        # The claim stays: a message being sent right now is not sent twice.
+        .values(status=MessageStatus.queued, next_attempt_at=at)
     )
     db.session.info.setdefault(PENDING_KEY, []).append(message.id)
     record_audit(
