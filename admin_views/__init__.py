@@ -27,6 +27,7 @@ from models import (
     Letter,
     OpinionBox,
     OpinionBoxOpening,
+    OutgoingMessage,
     Party,
     ReceptionLeader,
     ReceptionQueueEntry,
@@ -61,6 +62,7 @@ from .custom_fields import CustomFieldView
 from .documents import DocumentTemplateView, DocumentView
 from .input import install_input_checks
 from .menu import main_menu
+from .messages import MessageTemplateView, NotificationSettingsView, OutgoingMessageView
 from .reception import (
     AppointmentView,
     ReceptionDeskView,
@@ -125,6 +127,16 @@ def init_admin(app: Flask) -> Admin:
         AttachmentView(Attachment, db, name=_l("附件"), category=handle, endpoint="attachment"),
         CaseEventView(CaseEvent, db, name=_l("办理时间线"), category=handle, endpoint="caseevent"),
         KeptLettersView(name=_l("存信登记簿"), category=handle, endpoint="keptletters"),
+        OutgoingMessageView(
+            OutgoingMessage,
+            db,
+            name=_l("消息发送记录"),
+            category=handle,
+            endpoint="outgoingmessage",
+        ),
+        NotificationSettingsView(
+            name=_l("我的通知设置"), category=handle, endpoint="notificationsettings"
+        ),
         DestructionBatchView(
             DestructionBatch,
             db,
@@ -241,6 +253,7 @@ def init_admin(app: Flask) -> Admin:
             CalendarOverride, db, name=_l("工作日调整"), category=settings, endpoint="calendar"
         ),
         DocumentTemplateView(name=_l("文书模板"), category=settings, endpoint="documenttemplate"),
+        MessageTemplateView(name=_l("通知模板"), category=settings, endpoint="messagetemplate"),
         VocabularyView(name=_l("称谓"), category=settings, endpoint="vocabulary"),
         ConfigurationView(name=_l("配置导出/导入"), category=settings, endpoint="configuration"),
         SetupView(name=_l("初始设置"), category=settings, endpoint="setup"),

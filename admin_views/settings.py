@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 from wtforms import PasswordField, SelectField, StringField
-from wtforms.validators import Optional
+from wtforms.validators import Email, Optional
 
 from models import Category, SystemSetting, Unit, User, db
 from models.calendar import forget_work_calendar, work_calendar
@@ -106,7 +106,13 @@ class UserView(ProtectedModelView):
         "position",
         "is_active_user",
         "last_login_at",
+        "notification_settings",
     )
+    column_formatters = {
+        "notification_settings": lambda view, context, model, name: Markup(
+            '<a href="{}">{}</a>'
+        ).format(url_for("notificationsettings.index", user=model.id), _("通知设置")),
+    }
     column_default_sort = ("id", False)
     column_searchable_list = ("username", "full_name")
     column_filters = (filters.BooleanEqualFilter(User.is_active_user, _l("启用")),)
@@ -120,6 +126,8 @@ class UserView(ProtectedModelView):
         is_active_user=_l("启用"),
         last_login_at=_l("最近登录"),
         new_password=_l("新密码"),
+        email=_l("电子邮箱"),
+        notification_settings=_l("邮件通知"),
     )
     form_columns = (
         "username",
@@ -128,6 +136,7 @@ class UserView(ProtectedModelView):
         "roles",
         "position",
         "phone",
+        "email",
         "is_active_user",
         "new_password",
     )
@@ -137,7 +146,10 @@ class UserView(ProtectedModelView):
             description=_l("新建用户必填；修改时留空表示不改密码。至少8位，含字母和数字。"),
         )
     }
-    form_args = {"phone": {"validators": [Optional(), PhoneNumber()]}}
+    form_args = {
+        "phone": {"validators": [Optional(), PhoneNumber()]},
+        "email": {"validators": [Optional(), Email(message=_l("邮箱地址格式不正确"))]},
+    }
 
     def validate_form(self, form):
         valid = super().validate_form(form)

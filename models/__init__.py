@@ -33,6 +33,7 @@ from .deadlines import (  # noqa: E402
 )
 from .documents import DocumentTemplate, IssuedDocument, RegisterJob, ScheduledRun  # noqa: E402
 from .login_failures import LoginFailure  # noqa: E402
+from .messaging import MessageTemplate, OutgoingMessage  # noqa: E402
 from .online_petitions import OnlinePetition  # noqa: E402
 from .opinion_boxes import OpinionBox, OpinionBoxOpening, opinion_slip_cases  # noqa: E402
 from .parties import Party  # noqa: E402
@@ -88,12 +89,14 @@ __all__ = [
     "LeaderAbsence",
     "Letter",
     "LoginFailure",
+    "MessageTemplate",
     "Notification",
     "NumberSequence",
     "OnlinePetition",
     "OpinionBox",
     "OpinionBoxOpening",
     "OutgoingContact",
+    "OutgoingMessage",
     "Party",
     "ReceptionLeader",
     "ReceptionQueueEntry",

@@ -348,6 +348,47 @@ def reporter_visible(case, user) -> bool:
     return user.has_permission(CONFIDENTIAL_PERMISSION) or in_reporter_circle(user, case)
 
 
+def petitioner_message_recipients(case) -> list:
+    """Who is told of acceptance, transfer, extension and the reply (issue 18): the case's own
+    petitioners, never an anonymous case's (no contact), and never a representative, agent or
+    anybody else -- on a 举报 case that keeps the message with the reporter. The texts carry no
+    staff names or internal notes (models/messaging.PLACEHOLDERS)."""
+    if case is None or case.is_anonymous or case.is_deleted:
+        return []
+    return [party for party in case.petitioners if party is not None]
+
+
+def message_address_visible(message, user) -> bool:
+    """May ``user`` read a recorded message's address and text? A petitioner's message on a
+    举报 case only within the reporter's circle (:func:`reporter_visible`)."""
+    if message.recipient_party_id is None or message.case is None:
+        return True
+    return reporter_visible(message.case, user)
+
+
+def may_manage_messages(user) -> bool:
+    """Who watches the outgoing messages of the cases they see and retries failed ones: the
+    office (受理 staff) and administrators."""
+    return _signed_in(user) and (
+        user.has_permission("settings.manage") or user.has_permission("workflow.intake")
+    )
+
+
+def messages_visible_clause(user):
+    """SQL: the recorded messages ``user`` may list -- their own e-mails, and for the office
+    the messages of the cases they may see (administrators: also those without a case)."""
+    from .messaging import OutgoingMessage
+
+    if not _signed_in(user):
+        return sa.false()
+    conditions = [_is(OutgoingMessage.recipient_user_id, user.id)]
+    if may_manage_messages(user):
+        conditions.append(OutgoingMessage.case_id.in_(visible_case_ids(user)))
+        if user.has_permission("settings.manage"):
+            conditions.append(OutgoingMessage.case_id.is_(None))
+    return sa.or_(*conditions)
+
+
 def reporter_visible_clause(user):
     """SQL twin of :func:`reporter_visible` for ``Case`` rows."""
     if _signed_in(user) and user.has_permission(CONFIDENTIAL_PERMISSION):

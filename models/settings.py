@@ -38,6 +38,7 @@ DEFAULT_SETTINGS: dict[str, tuple[str, str]] = {
     ),
     "out_of_scope_policy": ("transfer", _l("不属本单位职责的事项如何处理")),
     "leaders_register_title": ("领导接待来访登记表", _l("领导接待日登记表的标题")),
+    "petitioner_messages": ("sms_first", _l("信访人告知（受理、转送、延期、答复）的发送方式")),
 }
 
 
@@ -137,6 +138,17 @@ SETTING_SPECS: dict[str, SettingSpec] = {
         SettingKind.text,
         _l("如法院可改为“院长、副院长接待上访当事人登记表”"),
         max_length=40,
+    ),
+    "petitioner_messages": SettingSpec(
+        SettingKind.choice,
+        _l("文字在“设置 → 通知模板”中编辑；匿名事项不发送"),
+        choices=(
+            ("sms_first", _l("有手机号发短信，否则发邮件")),
+            ("email_first", _l("有邮箱发邮件，否则发短信")),
+            ("sms_only", _l("仅短信")),
+            ("email_only", _l("仅邮件")),
+            ("off", _l("不发送")),
+        ),
     ),
 }
 

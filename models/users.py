@@ -70,6 +70,19 @@ class User(UserMixin, TimestampMixin, db.Model):
         sa.String(64), unique=True, default=new_session_token
     )
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Where notification e-mails go (issue 18); empty: none are sent.
+    email: Mapped[str | None] = mapped_column(sa.String(120))
+    #: ``immediate``, ``digest`` (one e-mail a day) or ``off`` (models/messaging.EmailDelivery).
+    email_delivery: Mapped[str] = mapped_column(
+        sa.String(16), default="immediate", server_default="immediate", nullable=False
+    )
+    #: The kinds told by e-mail, comma-separated (models/messaging.STAFF_KINDS).
+    email_kinds: Mapped[str] = mapped_column(
+        sa.String(200),
+        default="assignment,due_soon,overdue,escalation,callback_due",
+        server_default="assignment,due_soon,overdue,escalation,callback_due",
+        nullable=False,
+    )
 
     unit = relationship("Unit", lazy="joined")
     # Loaded with the signed-in user (see load_user); never for users merely shown in lists.

@@ -52,3 +52,13 @@ def is_valid_phone(value: str) -> bool:
     if number.startswith("+86"):
         number = number[3:]
     return bool(_MOBILE.match(number) or _LANDLINE.match(number) or _SERVICE.match(number))
+
+
+_EMAIL = re.compile(r"^[^@\s<>,;\"']{1,64}@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)+$")
+
+
+def email_problem(value: str) -> str | None:
+    """A Chinese message if ``value`` is not a plain e-mail address (``name@example.cn``)."""
+    if len(value) > 120 or not _EMAIL.match(value):
+        return _("邮箱地址格式不正确")
+    return None

@@ -29,6 +29,7 @@ from models import (
     Case,
     CaseEvent,
     Letter,
+    OutgoingMessage,
     Party,
     ReceptionQueueEntry,
     ReceptionSchedule,
@@ -387,6 +388,15 @@ def build_world(identity: Identity, *, unit, staff: Staff, category=None) -> Wor
     )
     world.campaign_id = campaign.id
     world.register_job_id = job.id
+    # Issue 18: the acceptance told the reporter by SMS; its record names them.
+    message_id = db.session.scalar(
+        sa.select(OutgoingMessage.id)
+        .where(OutgoingMessage.case_id == case.id)
+        .order_by(OutgoingMessage.id)
+        .limit(1)
+    )
+    if message_id is not None:
+        world.records[OutgoingMessage] = message_id
     db.session.commit()
     return world
 
@@ -522,6 +532,8 @@ RECORDLESS_PAGES = {
     "documenttemplate.index": [],
     "keptletters.index": ["year=2020&region=城关镇"],
     "keptletters.pdf_view": [],
+    "messagetemplate.index": [],
+    "notificationsettings.index": [],
 }
 
 
@@ -748,6 +760,9 @@ def probes_for(app, world: World, *, search_terms: list[str]) -> tuple[list[Prob
                 url = base.replace("<int:order_id>", str(world.order_id))
                 for method in methods:
                     add(name, method, url, "read" if method == "GET" else "write")
+            elif "<int:message_id>" in base:
+                url = base.replace("<int:message_id>", str(record))
+                add(name, "POST", url, "write")
             elif "<int:campaign_id>" in base:
                 url = base.replace("<int:campaign_id>", str(world.campaign_id))
                 for method in methods:
@@ -850,6 +865,20 @@ def probes_for(app, world: World, *, search_terms: list[str]) -> tuple[list[Prob
                 add("wordings", "GET", rule.rule, "read")
             elif endpoint != "documenttemplate.edit_view":
                 unknown.append(f"{endpoint} {rule.rule}")
+        elif endpoint == "messagetemplate.edit_view":
+            # Petitioner message wordings are settings; the preview takes a case number.
+            add(
+                "message template preview",
+                "POST",
+                rule.rule.replace("<kind>", "acceptance"),
+                "read",
+                (
+                    ("action", "preview"),
+                    ("case_number", world.case.number),
+                    ("subject", "{number}"),
+                    ("body", "{petitioner}{number}{unit}"),
+                ),
+            )
         elif endpoint in ADMINISTRATOR_SCREENS:
             # The whole configuration (no unit's record lives there): administrators only.
             if "GET" in methods:

@@ -48,6 +48,8 @@ MATRIX = {
     "receptionleader": (RECEPTION, {"admin", "office"}),
     "leaderabsence": (RECEPTION, {"admin", "office"}),
     "auditlog": ({"admin", "supervisor"}, set()),
+    # Everybody sees their own e-mails; the office the messages of the cases it sees.
+    "outgoingmessage": (ALL, set()),
     "callbackschedule": (CALLBACKS, CALLBACKS),
     "callbackquota": (CALLBACKS, {"admin"}),
     "rectificationorder": (CALLBACKS, set()),

@@ -8,7 +8,8 @@ the recovery task below.
 
 **Periodic tasks** (:data:`TASKS`): deadline warnings every minute, stale-job recovery every
 15 seconds, routine callback planning daily, retention reminders monthly (and, daily, forgetting
-week-old ``scheduled_runs`` rows). A :class:`Scheduler`
+week-old ``scheduled_runs`` rows); outgoing messages due for a (re)try every minute and the
+staff's e-mail digest daily at 08:00 (issue 18, operations/notifications.py). A :class:`Scheduler`
 ticks every few seconds and runs each task once per time slot. The same scheduler runs
 
 - in the job worker (``scripts/worker.py``, several machines, RQ on Redis), and
@@ -190,8 +191,34 @@ def _forget_old_runs(now: datetime) -> int:
     return result.rowcount
 
 
+def daily_at(hour: int) -> Callable[[datetime], str]:
+    """Once a day from ``hour`` o'clock local time (before it, the previous day's slot)."""
+
+    def slot(now: datetime) -> str:
+        local = now.astimezone(local_zone())
+        day = local.date() if local.hour >= hour else local.date() - timedelta(days=1)
+        return day.isoformat()
+
+    return slot
+
+
+def _message_delivery(now: datetime) -> int:
+    from ..operations.notifications import schedule_due_messages
+
+    return schedule_due_messages(now)
+
+
+def _message_digest(now: datetime) -> int:
+    from ..operations.notifications import send_digests
+
+    return send_digests(now)
+
+
 TASKS: tuple[PeriodicTask, ...] = (
     PeriodicTask("escalations", every_seconds(60), _escalations),
+    # Messages not sent at once (worker busy, SMTP down): retried with backoff.
+    PeriodicTask("message_delivery", every_seconds(60), _message_delivery),
+    PeriodicTask("message_digest", daily_at(8), _message_digest),
     PeriodicTask("job_recovery", every_seconds(15), _job_recovery),
     PeriodicTask("callback_planning", daily, _callback_planning),
     PeriodicTask("retention_reminders", monthly, _retention_reminders),

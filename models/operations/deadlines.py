@@ -308,12 +308,7 @@ def _fire(rule: EscalationRule, clock: CaseClock, now: datetime) -> None:
         when = "已到期"
     message = f"{case.number}「{case.subject[:40]}」{clock.kind.title}{when}（{rule.name}）"
     recipients = _recipients(rule, case)
-    for user in recipients:
-        db.session.add(
-            Notification(
-                user_id=user.id, case_id=case.id, level=rule.level, message=message, created_at=now
-            )
-        )
+    notify(recipients, case, message, at=now, level=rule.level, kind=escalation_kind(rule, clock))
     log_event(
         case,
         EventKind.escalated,
@@ -331,14 +326,32 @@ def _fire(rule: EscalationRule, clock: CaseClock, now: datetime) -> None:
     logger.info("escalation %s fired for case %s clock %s", rule.id, case.id, clock.id)
 
 
-def notify(users, case: Case, message: str, *, at: datetime, level: int = 1) -> None:
+def escalation_kind(rule: EscalationRule, clock: CaseClock):
+    """The e-mail kind of a fired warning: a callback's clock is "callback due"; otherwise a
+    share of the time is "due soon", the deadline itself "overdue", later days "escalation"."""
+    from ..messaging import MessageKind
+
+    if clock.kind == Clock.callback:
+        return MessageKind.callback_due
+    if rule.trigger == EscalationTrigger.percent_elapsed:
+        return MessageKind.due_soon
+    return MessageKind.overdue if not rule.threshold else MessageKind.escalation
+
+
+def notify(users, case: Case, message: str, *, at: datetime, level: int = 1, kind=None) -> None:
+    """Tell ``users`` in their work lists; with ``kind`` (models/messaging.MessageKind) also by
+    e-mail, as each one's preferences say (issue 18): one event, one list of who is told."""
+    users = [user for user in users if user is not None]
     for user in users:
-        if user is not None:
-            db.session.add(
-                Notification(
-                    user_id=user.id, case_id=case.id, level=level, message=message, created_at=at
-                )
+        db.session.add(
+            Notification(
+                user_id=user.id, case_id=case.id, level=level, message=message, created_at=at
             )
+        )
+    if kind is not None and users:
+        from .notifications import queue_staff_emails
+
+        queue_staff_emails(users, case, message, kind, at=at)
 
 
 def mark_notifications_read(user, *, case_id=None, level=None, at=None) -> int:

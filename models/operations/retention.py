@@ -41,6 +41,7 @@ from ..contacts import Call, Letter, Visit
 from ..deadlines import CaseClock, Notification
 from ..documents import IssuedDocument
 from ..enums import CaseStatus, RetentionOutcome
+from ..messaging import OutgoingMessage
 from ..opinion_boxes import opinion_slip_cases
 from ..parties import Party
 from ..policies import OPEN_STATUSES, visible_cases_clause
@@ -442,6 +443,8 @@ def erase_cases(case_ids: list[int], *, batch: DestructionBatch, by, at: datetim
         )
     )
     execute(sa.delete(Notification.__table__).where(Notification.case_id.in_(in_cases)))
+    # The messages told of the case carry the petitioner's phone or address and name.
+    execute(sa.delete(OutgoingMessage.__table__).where(OutgoingMessage.case_id.in_(in_cases)))
     execute(sa.delete(RectificationOrder.__table__).where(RectificationOrder.id.in_(orders)))
     execute(sa.delete(Attachment.__table__).where(Attachment.case_id.in_(in_cases)))
     execute(sa.delete(CaseReply.__table__).where(CaseReply.case_id.in_(in_cases)))

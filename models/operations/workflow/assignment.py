@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext as _l
 
 from ...base import utcnow
 from ...enums import Clock, OutOfScopePolicy
+from ...messaging import MessageKind
 from .. import ValidationFailed
 from ..deadlines import clock_event, notify, open_clock, start_clock, stop_all_clocks
 from .common import (
@@ -45,7 +46,13 @@ def assign(
     routing = routing_data(case, unit)
     clock = hand_over(case, unit, handler, supervised, due_on, at, restart=case.status in INTAKE)
     if handler is not None:
-        notify([handler], case, f"{case.number}「{case.subject[:40]}」已交您办理", at=at)
+        notify(
+            [handler],
+            case,
+            f"{case.number}「{case.subject[:40]}」已交您办理",
+            at=at,
+            kind=MessageKind.assignment,
+        )
     finish_step(
         step,
         case,
@@ -86,7 +93,7 @@ def add_assistant(case, *, by, assistant=None, note=None, at=None, expected_vers
         raise ValidationFailed(_("该人员已在承办此事项"), field="assistant")
     ensure_may_join(case, assistant, by, "assistant")
     case.assistants.append(assistant)
-    notify([assistant], case, f"{case.number} 请您协助办理", at=at)
+    notify([assistant], case, f"{case.number} 请您协助办理", at=at, kind=MessageKind.assignment)
     finish_step(
         step,
         case,

@@ -22,6 +22,7 @@ from flask_babel import gettext as _
 from ... import db
 from ...base import utcnow
 from ...enums import CaseStatus, RoutingAction, RoutingMoment
+from ...messaging import MessageKind
 from ...policies import may_join_circle
 from ...routing import RoutingRule
 from ...units import Unit
@@ -148,7 +149,13 @@ def _apply(rule: RoutingRule, case, *, by, at, step=None) -> None:
         restart = case.status in (CaseStatus.registered, CaseStatus.accepted)
         clock = hand_over(case, unit, handler, False, None, at, restart=restart)
         if handler is not None:
-            notify([handler], case, f"{case.number}「{case.subject[:40]}」已交您办理", at=at)
+            notify(
+                [handler],
+                case,
+                f"{case.number}「{case.subject[:40]}」已交您办理",
+                at=at,
+                kind=MessageKind.assignment,
+            )
         data.update(
             {
                 "handling_unit": unit.name,

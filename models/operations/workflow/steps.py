@@ -29,6 +29,7 @@ from ...policies import (
 from ...settings import SystemSetting
 from .. import Conflict, InvalidTransition, NotPermitted
 from ..audit import log_event
+from ..notifications import tell_petitioners
 from ..retention import note_outcome, retention_problem
 
 logger = logging.getLogger(__name__)
@@ -437,4 +438,5 @@ def finish_step(
         data={"from": before.value, "to": case.status.value, **data},
     )
     logger.info("case %s %s by user %s", case.id, step.code, by.id)
+    tell_petitioners(case, step.code, data, at)
     return event
