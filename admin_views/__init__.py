@@ -95,6 +95,7 @@ from .stats import StatsView
 from .surveys import SurveyCampaignView, SurveyResponseView, SurveyTemplateView
 from .translations import compiled_admin_translations
 from .workflow import WorkflowView, WorkListView
+from .working_days import install_working_days
 
 
 def init_admin(app: Flask) -> Admin:
@@ -248,4 +249,5 @@ def init_admin(app: Flask) -> Admin:
         ApiTokenView(name=_l("接口令牌"), category=settings, endpoint="apitoken"),
     )
     install_input_checks(app)
+    install_working_days(app)
     return admin

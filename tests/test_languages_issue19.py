@@ -22,6 +22,14 @@ from flask_login import login_user
 from models import AuditEntry, CaseEvent, Category, Unit, db
 from models.audit import AuditAction
 from models.enums import EventKind
+from tests.test_e2e import (  # the browser test reuses the end-to-end server
+    CHROMIUM,
+    PASSWORD,
+    USERNAME,
+    chromium_page,  # noqa: F401
+    live_server,  # noqa: F401
+    shot,
+)
 
 #: English that belongs in the Chinese UI: names of formats, the switch to English, numbers.
 ALLOWED_ENGLISH = {"English", "PDF", "Excel", "CSV", "XLSX", "ID", "XF", "Word", "API"}
@@ -50,8 +58,13 @@ PAGES = (
 
 
 @pytest.fixture(autouse=True)
-def locale_per_request(app):
-    """Choose the language afresh for every request (the test's app context is shared)."""
+def locale_per_request(request):
+    """Choose the language afresh for every request (the test's app context is shared). The
+    browser test runs its own server once, not per database backend."""
+    if "e2e" in request.keywords:
+        yield
+        return
+    app = request.getfixturevalue("app")
 
     def forget(*_args, **_kwargs):
         flask_babel.refresh()
@@ -284,3 +297,74 @@ def test_role_names_follow_the_language(app, demo):
             assert admin.role_names == "Administrator"
         with flask_babel.force_locale("zh_Hans_CN"):
             assert admin.role_names == "系统管理员"
+
+
+# --- the date picker: Chinese (or English), weeks from Monday, working days marked ----------
+
+
+def test_every_page_loads_the_picker_in_the_page_language(client, login_as, create_user):
+    login_as(create_user("admin"))
+    chinese = client.get("/admin/letter/new/").get_data(as_text=True)
+    assert re.search(r'src="/static/js/date_picker\.js[^"]*" data-locale="zh_Hans_CN"', chinese)
+    client.get("/lang/en")
+    english = client.get("/admin/letter/new/").get_data(as_text=True)
+    assert 'data-locale="en"' in english
+    script = client.get("/static/js/date_picker.js").get_data(as_text=True)
+    assert "dow: 1" in script and "firstDay: 1" in script and "/admin/working-days/" in script
+
+
+def test_working_days_of_a_year(client, login_as, create_user):
+    assert client.get("/admin/working-days/2026").status_code == 401
+    login_as(create_user("handler"))
+    data = client.get("/admin/working-days/2026").get_json()
+    assert data["known"] is True
+    # 国庆: 1–7 October off (the weekdays among them listed), Saturday 10 October worked.
+    assert "2026-10-01" in data["rest"] and "2026-10-03" not in data["rest"]
+    assert "2026-10-10" in data["work"]
+    assert "2026-10-12" not in data["rest"]
+    assert client.get("/admin/working-days/1900").status_code == 400
+
+
+def test_working_days_follow_the_office_overrides(client, login_as, create_user):
+    from models.calendar import CalendarOverride, forget_work_calendar
+
+    db.session.add(CalendarOverride(day=datetime(2026, 10, 12).date(), is_working=False))
+    db.session.commit()
+    forget_work_calendar()
+    login_as(create_user("handler"))
+    assert "2026-10-12" in client.get("/admin/working-days/2026").get_json()["rest"]
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium not found at {CHROMIUM}")
+def test_date_picker_in_chinese_from_monday_with_working_days(live_server, chromium_page):  # noqa: F811
+    from playwright.sync_api import expect
+
+    _app, base = live_server
+    page = chromium_page
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{base}/admin/login/")
+    page.get_by_label("用户名").fill(USERNAME)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(f"{base}/admin/")
+    page.goto(f"{base}/admin/letter/new/")
+    received = page.locator("#received_at")
+    # The native input stays (its format is what the server and typing use); the picker is ours.
+    expect(received).to_have_attribute("type", "datetime-local")
+    page.locator("#received_at + .date-picker-button").click()
+    picker = page.locator(".daterangepicker:visible")
+    expect(picker.locator("thead tr").last).to_have_text(re.compile(r"^\s*一\s*二.*日\s*$"))
+    expect(picker.locator(".applyBtn")).to_have_text("确定")
+    calendar = picker.locator(".calendar:visible").first
+    calendar.locator("select.yearselect").select_option("2026")
+    calendar.locator("select.monthselect").select_option("9")  # October
+    calendar = picker.locator(".calendar:visible").first
+    expect(calendar.locator("td.rest-day:not(.off)", has_text=re.compile(r"^1$"))).to_have_count(1)
+    expect(calendar.locator("td.work-weekend")).to_have_text(["10"])
+    shot(page, "issue19_date_picker")
+    calendar.locator("td.available:not(.off)", has_text=re.compile(r"^8$")).click()
+    picker.locator(".applyBtn").click()
+    expect(received).to_have_value(re.compile(r"^2026-10-08T\d\d:\d\d$"))
+    assert not errors, errors
