@@ -94,6 +94,7 @@ from .setup import ConfigurationView, SetupView, VocabularyView
 from .stats import StatsView
 from .surveys import SurveyCampaignView, SurveyResponseView, SurveyTemplateView
 from .translations import compiled_admin_translations
+from .wording import install_wording
 from .workflow import WorkflowView, WorkListView
 from .working_days import install_working_days
 
@@ -250,4 +251,5 @@ def init_admin(app: Flask) -> Admin:
     )
     install_input_checks(app)
     install_working_days(app)
+    install_wording(app)
     return admin

@@ -409,6 +409,14 @@ class ContactView(ExportMixin, CaseChildView):
 IDENTITY_CONTACT_FIELDS = ("caller_number", "sender_email")
 
 
+def person_text(value) -> str:
+    """A person as ``name（phone）`` with the reader's brackets; other values as they are."""
+    phone = getattr(value, "phone", None)
+    if phone and hasattr(value, "name"):
+        return _("%(name)s（%(detail)s）", name=value.name, detail=phone)
+    return str(value)
+
+
 def _listed_identity(name):
     person = name in ("writer", "visitor", "caller")
 
@@ -416,7 +424,7 @@ def _listed_identity(name):
         value = getattr(model, name)
         if value is None:
             value = _("（匿名或未留姓名）") if person else ""
-        return list_value(model.case, str(value))
+        return list_value(model.case, person_text(value))
 
     return formatter
 
@@ -426,7 +434,7 @@ def _detailed_identity(name):
         if reporter_hidden(model.case):
             return masked()
         value = getattr(model, name)
-        return "" if value is None else str(value)
+        return "" if value is None else person_text(value)
 
     return formatter
 
@@ -434,7 +442,7 @@ def _detailed_identity(name):
 def _person(field):
     def formatter(view, context, model, name):
         person = getattr(model, field)
-        return str(person) if person is not None else _("（匿名或未留姓名）")
+        return person_text(person) if person is not None else _("（匿名或未留姓名）")
 
     return formatter
 

@@ -70,6 +70,14 @@ TABLE_TITLES = {
     "callback_daily_stats": _l("统计汇总"),
 }
 
+#: The presets' names (models.maintenance.presets) in the reader's language.
+PRESET_TITLES = {
+    "government": _l("政府信访"),
+    "enterprise": _l("企业客服"),
+    "property": _l("物业管理"),
+    "hospital": _l("医院"),
+}
+
 #: Labels for bookkeeping columns every table has.
 GENERIC_LABELS = {
     "id": _l("编号"),
@@ -216,6 +224,22 @@ def date_text(value: date) -> str:
     if is_chinese():
         return f"{value.year}年{value.month}月{value.day}日"
     return f"{value.day} {value:%b %Y}"
+
+
+def ui_date(value) -> str:
+    """A date (or a time's local day) on a screen, in the reader's language: ``2026年3月1日`` /
+    ``1 Mar 2026``. Documents keep ``chinese_date``: they are Chinese whatever the screen."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, datetime):
+        value = (to_local(value) if value.tzinfo is not None else value).date()
+    if isinstance(value, str):
+        return value_text(value)
+    return date_text(value)
+
+
+def install_wording(app) -> None:
+    app.jinja_env.filters["ui_date"] = ui_date
 
 
 def _columns_by_key() -> dict:

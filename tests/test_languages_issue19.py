@@ -54,6 +54,11 @@ PAGES = (
     "/admin/category/",
     "/admin/setting/",
     "/admin/letter/new/",
+    "/admin/deadlinerule/",
+    "/admin/keptletters/",
+    "/admin/reception/",
+    "/admin/stats/",
+    "/admin/rectificationorder/",
 )
 
 
@@ -167,7 +172,8 @@ def test_english_screens_have_no_chinese_ui_strings(client, login_as, demo):
     for user in demo["users"]:
         for url, text in crawl(client, login_as, user, "en", demo["case"].id).items():
             text = without_data(text, data)
-            runs = set(re.findall(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+", text))
+            # U+3000 (the ideographic space) indents; it is white space, not a word.
+            runs = set(re.findall(r"[\u3001-\u303f\u4e00-\u9fff\uff00-\uffef]+", text))
             runs -= ALLOWED_CHINESE
             if runs:
                 if DUMP:
@@ -368,3 +374,21 @@ def test_date_picker_in_chinese_from_monday_with_working_days(live_server, chrom
     picker.locator(".applyBtn").click()
     expect(received).to_have_value(re.compile(r"^2026-10-08T\d\d:\d\d$"))
     assert not errors, errors
+
+
+def test_screen_dates_follow_the_language(app):
+    from datetime import date
+
+    from admin_views.registration import person_text
+    from admin_views.wording import ui_date
+    from models.parties import Party
+
+    when = datetime(2026, 2, 28, 17, 0, tzinfo=UTC)  # 1 March in the office's zone
+    with app.test_request_context():
+        with flask_babel.force_locale("zh_Hans_CN"):
+            assert ui_date(date(2026, 3, 1)) == "2026年3月1日" == ui_date(when)
+            assert person_text(Party(name="高瑞", phone="13812345678")) == "高瑞（13812345678）"
+        with flask_babel.force_locale("en"):
+            assert ui_date(date(2026, 3, 1)) == "1 Mar 2026" == ui_date(when)
+            assert person_text(Party(name="高瑞", phone="13812345678")) == "高瑞 (13812345678)"
+        assert ui_date(None) == ""
