@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import sqlalchemy as sa
+from flask import g
 from flask_admin.contrib.sqla import filters
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -20,7 +21,7 @@ from models.settings import DEFAULT_SETTINGS
 from .base import ProtectedModelView
 from .filters import ChoiceEqualFilter, date_filters
 from .labels import labels
-from .wording import field_label, table_labels, table_title, value_text
+from .wording import field_label, prefetch_names, table_labels, table_title, value_text
 
 ACTION_TITLES = {
     AuditAction.create: _l("新建"),
@@ -105,6 +106,7 @@ def _changes(view, context, model, name):
         table = model.target_type
         labels_by_key = table_labels(table)
         hidden = audit_identity_hidden(current_user)
+        _prefetch_page(context, hidden)
         colon = _("：")
 
         def worded(key, value):
@@ -130,6 +132,15 @@ def _changes(view, context, model, name):
                 )
         return Markup("<br>").join(lines[:12]) + (Markup(" …") if len(lines) > 12 else "")
     return _short(data, 200) if data else ""
+
+
+def _prefetch_page(context, hidden: bool) -> None:
+    """Name the page's foreign keys with one statement per table (once per page)."""
+    rows = context.get("data") if context is not None else None
+    if not rows or g.get("_audit_prefetched") is rows:
+        return
+    g._audit_prefetched = rows
+    prefetch_names(rows, identities_hidden=hidden)
 
 
 def _event_text(snapshot: dict, data):

@@ -760,9 +760,12 @@ def timeline_entry(event: CaseEvent, labels_by_key: dict, reporter_hidden: bool 
     text = describe_event(event, labels_by_key, reporter_hidden)
     changes = []
     table = event_table(event)
-    for key, change in (event.data or {}).items():
+    data = event.data or {}
+    for key, change in data.items():
         if not (isinstance(change, list) and len(change) == 2):
             continue
+        if key.endswith("_id") and key.removesuffix("_id") in data:
+            continue  # the relation's own line names the record; its id says nothing more
         label = field_label(key, labels_by_key)
         if timeline_value_hidden(key, reporter_hidden):
             changes.append((label, masked()))
@@ -847,7 +850,13 @@ def describe_report_event(event: CaseEvent, reporter_hidden: bool = False) -> st
 
 
 def _changed_fields_text(data: dict, labels_by_key: dict) -> str:
-    changed = [k for k, v in data.items() if isinstance(v, list) and len(v) == 2]
+    changed = [
+        k
+        for k, v in data.items()
+        if isinstance(v, list)
+        and len(v) == 2
+        and not (k.endswith("_id") and k.removesuffix("_id") in data)
+    ]
     if not changed:
         return ""
     names = _("、").join(field_label(key, labels_by_key) for key in changed)

@@ -294,12 +294,51 @@ def _foreign_name(key: str, value, table: str | None, identities_hidden: bool) -
         return f"{table_title(target)} #{value}"
     memo = _memo().setdefault("names", {})
     if (target, value) not in memo:
-        cls = next(
-            (m.class_ for m in db.Model.registry.mappers if m.local_table.name == target), None
-        )
+        cls = _target_class(target)
         obj = db.session.get(cls, value) if cls is not None else None
         memo[(target, value)] = str(obj) if obj is not None else f"{table_title(target)} #{value}"
     return memo[(target, value)]
+
+
+def _target_class(target: str):
+    return next((m.class_ for m in db.Model.registry.mappers if m.local_table.name == target), None)
+
+
+def prefetch_names(rows, identities_hidden: bool = False) -> None:
+    """Load the records named by foreign keys in ``rows`` (audit rows: ``data`` with ``before``
+    and ``after``) with one statement per table, so a page of the log names them without a
+    query per value."""
+    from models.policies import PERSON_TABLES
+
+    wanted: dict[str, set] = {}
+    for row in rows:
+        data = getattr(row, "data", None) or {}
+        for side in (data.get("before"), data.get("after")):
+            if not isinstance(side, dict):
+                continue
+            for key, value in side.items():
+                if not (key.endswith("_id") and isinstance(value, int)) or isinstance(value, bool):
+                    continue
+                column = _column(key, row.target_type)
+                if column is None or not column.foreign_keys:
+                    continue
+                target = next(iter(column.foreign_keys)).column.table.name
+                if identities_hidden and target in PERSON_TABLES:
+                    continue
+                wanted.setdefault(target, set()).add(value)
+    names = _memo().setdefault("names", {})
+    for target, ids in wanted.items():
+        ids = {i for i in ids if (target, i) not in names}
+        cls = _target_class(target)
+        if not ids or cls is None:
+            continue
+        key = sa.inspect(cls).primary_key
+        if len(key) != 1:
+            continue
+        for obj in db.session.scalars(sa.select(cls).where(key[0].in_(ids))):
+            names[(target, getattr(obj, key[0].key))] = str(obj)
+        for missing in ids:
+            names.setdefault((target, missing), f"{table_title(target)} #{missing}")
 
 
 def value_text(

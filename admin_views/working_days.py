@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import Flask, jsonify
+from flask import Flask, current_app, jsonify
 from flask_login import current_user
 
 from models.calendar import work_calendar
@@ -21,7 +21,8 @@ EARLIEST, LATEST = 1980, 2100
 
 def working_days(year: int):
     if not (current_user and current_user.is_authenticated):
-        return jsonify({"error": "login required"}), 401
+        # Like every other page: to the login page.
+        return current_app.login_manager.unauthorized()
     if not EARLIEST <= year <= LATEST:
         return jsonify({"error": "year out of range"}), 400
     calendar = work_calendar()

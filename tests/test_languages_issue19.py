@@ -320,7 +320,8 @@ def test_every_page_loads_the_picker_in_the_page_language(client, login_as, crea
 
 
 def test_working_days_of_a_year(client, login_as, create_user):
-    assert client.get("/admin/working-days/2026").status_code == 401
+    anonymous = client.get("/admin/working-days/2026")
+    assert anonymous.status_code == 302 and "/admin/login/" in anonymous.headers["Location"]
     login_as(create_user("handler"))
     data = client.get("/admin/working-days/2026").get_json()
     assert data["known"] is True
