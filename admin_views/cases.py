@@ -99,7 +99,7 @@ from .search import (
     case_search_condition,
     shortest_number_length,
 )
-from .wording import change_text, field_label
+from .wording import change_text, field_label, person_text
 from .workflow import clock_rows, report_bulk, run_bulk
 
 category_options = CachedOptions(
@@ -227,8 +227,8 @@ def _identity_detail(view, context, model, name):
         return masked()
     value = getattr(model, name)
     if isinstance(value, list):
-        return _("、").join(str(item) for item in value)
-    return "" if value is None else str(value)
+        return _("、").join(person_text(item) for item in value)
+    return person_text(value)
 
 
 def _representatives_detail(case: Case):

@@ -62,6 +62,7 @@ from .filters import ChoiceEqualFilter, date_filters
 from .labels import labels
 from .lookups import case_lookup, party_lookup, user_lookup
 from .reception import BAN_ACK_FIELD
+from .wording import person_text
 
 NEW_CASE_FIELDS = (
     "new_subject",
@@ -407,14 +408,6 @@ class ContactView(ExportMixin, CaseChildView):
 
 #: Contact fields that identify the reporter besides the person (see models.policies).
 IDENTITY_CONTACT_FIELDS = ("caller_number", "sender_email")
-
-
-def person_text(value) -> str:
-    """A person as ``name（phone）`` with the reader's brackets; other values as they are."""
-    phone = getattr(value, "phone", None)
-    if phone and hasattr(value, "name"):
-        return _("%(name)s（%(detail)s）", name=value.name, detail=phone)
-    return str(value)
 
 
 def _listed_identity(name):

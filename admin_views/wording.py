@@ -238,8 +238,20 @@ def ui_date(value) -> str:
     return date_text(value)
 
 
+def person_text(value) -> str:
+    """A person as ``name（phone）`` with the reader's brackets; other values as they are,
+    nothing as an empty string."""
+    if value is None:
+        return ""
+    phone = getattr(value, "phone", None)
+    if phone and hasattr(value, "name"):
+        return _("%(name)s（%(detail)s）", name=value.name, detail=phone)
+    return str(value)
+
+
 def install_wording(app) -> None:
     app.jinja_env.filters["ui_date"] = ui_date
+    app.jinja_env.filters["person"] = person_text
 
 
 def _columns_by_key() -> dict:

@@ -380,8 +380,7 @@ def test_date_picker_in_chinese_from_monday_with_working_days(live_server, chrom
 def test_screen_dates_follow_the_language(app):
     from datetime import date
 
-    from admin_views.registration import person_text
-    from admin_views.wording import ui_date
+    from admin_views.wording import person_text, ui_date
     from models.parties import Party
 
     when = datetime(2026, 2, 28, 17, 0, tzinfo=UTC)  # 1 March in the office's zone
