@@ -22,31 +22,13 @@ from flask import Flask
 LOCALE = "zh_Hans_CN"
 
 
-#: Page sizes offered by any list (``page_size_options``): Flask-Admin's menu asks its catalogue
-#: for "20 item" / "20 items", which no catalogue holds.
-PAGE_SIZES = (10, 20, 25, 50, 100, 200, 500)
-
-
-def admin_supplement() -> dict:
-    """Chinese for Flask-Admin strings its catalogue lacks or words awkwardly (issue 19)."""
-    extra = {}
-    for size in PAGE_SIZES:
-        extra[(f"{size} item", f"{size} items")] = (f"每页 {size} 条",)
-    return extra
-
-
-def compile_po(source: Path, target: Path, locale: str, extra: dict | None = None) -> None:
-    """Compile ``source`` (plus ``extra`` messages, which win) to ``target`` unless the ``.mo``
-    is already newer than the ``.po`` and this module."""
-    newest = max(source.stat().st_mtime, Path(__file__).stat().st_mtime)
-    if target.is_file() and target.stat().st_mtime >= newest:
+def compile_po(source: Path, target: Path, locale: str) -> None:
+    """Compile ``source`` to ``target`` unless the ``.mo`` is already newer than the ``.po``."""
+    if target.is_file() and target.stat().st_mtime >= source.stat().st_mtime:
         return
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(source, "rb") as handle:
         catalog = read_po(handle, locale=locale)
-    for msgid, msgstr in (extra or {}).items():
-        catalog.delete(msgid)
-        catalog.add(msgid, msgstr)
     temporary = target.with_suffix(f".{os.getpid()}.tmp")
     with open(temporary, "wb") as handle:
         write_mo(handle, catalog)
@@ -61,7 +43,7 @@ def compiled_admin_translations(app: Flask) -> str | None:
     if not source.is_file():
         return None
     root = Path(app.instance_path) / "translations"
-    compile_po(source, root / LOCALE / "LC_MESSAGES" / "admin.mo", LOCALE, admin_supplement())
+    compile_po(source, root / LOCALE / "LC_MESSAGES" / "admin.mo", LOCALE)
     return str(root)
 
 
