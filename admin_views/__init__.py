@@ -96,7 +96,9 @@ from .setup import ConfigurationView, SetupView, VocabularyView
 from .stats import StatsView
 from .surveys import SurveyCampaignView, SurveyResponseView, SurveyTemplateView
 from .translations import compiled_admin_translations
+from .wording import install_wording
 from .workflow import WorkflowView, WorkListView
+from .working_days import install_working_days
 
 
 def init_admin(app: Flask) -> Admin:
@@ -261,4 +263,6 @@ def init_admin(app: Flask) -> Admin:
         ApiTokenView(name=_l("接口令牌"), category=settings, endpoint="apitoken"),
     )
     install_input_checks(app)
+    install_working_days(app)
+    install_wording(app)
     return admin

@@ -5,19 +5,23 @@ from __future__ import annotations
 import json
 
 import sqlalchemy as sa
+from flask import g
 from flask_admin.contrib.sqla import filters
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 
-from models import AuditEntry
+from models import AuditEntry, CaseEvent
 from models.audit import AuditAction
+from models.enums import Clock, EventKind
 from models.policies import PERSON_TABLES, audit_identity_hidden, masked_audit_data
+from models.settings import DEFAULT_SETTINGS
 
 from .base import ProtectedModelView
 from .filters import ChoiceEqualFilter, date_filters
 from .labels import labels
+from .wording import field_label, prefetch_names, table_labels, table_title, value_text
 
 ACTION_TITLES = {
     AuditAction.create: _l("新建"),
@@ -34,36 +38,15 @@ ACTION_TITLES = {
 }
 
 
-TABLE_TITLES = {
-    "cases": _l("信访事项"),
-    "letters": _l("来信"),
-    "visits": _l("来访"),
-    "calls": _l("来电"),
-    "callbacks": _l("回访"),
-    "attachments": _l("附件"),
-    "parties": _l("信访人"),
-    "case_events": _l("办理时间线"),
-    "users": _l("用户"),
-    "roles": _l("角色"),
-    "units": _l("单位与部门"),
-    "categories": _l("事项分类"),
-    "system_settings": _l("系统设置"),
-}
-
-
 def table_choices():
     from models import db
 
-    names = sorted(name for name in db.metadata.tables if name != "audit_log")
-    return [
-        (name, f"{TABLE_TITLES[name]}（{name}）" if name in TABLE_TITLES else name)
-        for name in names
-    ]
+    names = (name for name in db.metadata.tables if name != "audit_log")
+    return sorted(((name, table_title(name)) for name in names), key=lambda pair: pair[1])
 
 
 def _table(view, context, model, name):
-    title = TABLE_TITLES.get(model.target_type)
-    return f"{title}（{model.target_type}）" if title else (model.target_type or "")
+    return table_title(model.target_type)
 
 
 def action_choices():
@@ -84,9 +67,34 @@ def _reader_data(model) -> dict:
 
 
 def _summary(view, context, model, name):
-    if model.target_type in PERSON_TABLES and audit_identity_hidden(current_user):
+    table = model.target_type
+    if table in PERSON_TABLES and audit_identity_hidden(current_user):
         return _("%(table)s #%(id)s", table=_table(view, context, model, name), id=model.target_id)
-    return model.summary or ""
+    return summary_text(model)
+
+
+def summary_text(model) -> str:
+    """The row's summary in the reader's language, worded at display time: a record without a
+    text of its own is "table #id" (its table in words), a timeline row its event's title and
+    case (its stored summary is an English line for logs), a setting its label."""
+    table, summary = model.target_type, model.summary or ""
+    data = model.data or {}
+    snapshot = data.get("after") or data.get("before") or {}
+    if table and summary == f"{table} #{model.target_id}":
+        return _("%(table)s #%(id)s", table=table_title(table), id=model.target_id)
+    if table == "case_events" and isinstance(snapshot, dict) and snapshot.get("kind"):
+        title = EventKind.title_of(snapshot["kind"])
+        case = snapshot.get("case_id")
+        if case is None:
+            return title
+        return _(
+            "%(event)s（%(case)s）", event=title, case=value_text(case, "case_id", "case_events")
+        )
+    if table == "case_clocks" and isinstance(snapshot, dict) and snapshot.get("kind"):
+        return Clock.title_of(snapshot["kind"])
+    if table == "system_settings" and summary in DEFAULT_SETTINGS:
+        return str(DEFAULT_SETTINGS[summary][1])
+    return summary
 
 
 def _changes(view, context, model, name):
@@ -95,17 +103,57 @@ def _changes(view, context, model, name):
     before, after = data.get("before"), data.get("after")
     if isinstance(before, dict) or isinstance(after, dict):
         before, after = before or {}, after or {}
+        table = model.target_type
+        labels_by_key = table_labels(table)
+        hidden = audit_identity_hidden(current_user)
+        _prefetch_page(context, hidden)
+        colon = _("：")
+
+        def worded(key, value):
+            return _short(value_text(value, key, table, identities_hidden=hidden))
+
         lines = []
         for key in sorted(set(before) | set(after)):
+            if table == "case_events" and key == "summary":
+                continue  # an English line for the server's logs; the event's title says it
             old, new = before.get(key), after.get(key)
+            if table == "case_events" and key == "data":
+                old, new = _event_text(before, old), _event_text(after, new)
+            label = field_label(key, labels_by_key)
             if model.action == AuditAction.create:
-                lines.append(Markup("<b>{}</b>：{}").format(key, _short(new)))
+                lines.append(Markup("<b>{}</b>{}{}").format(label, colon, worded(key, new)))
             elif model.action == AuditAction.delete and key not in after:
-                lines.append(Markup("<b>{}</b>：{}").format(key, _short(old)))
+                lines.append(Markup("<b>{}</b>{}{}").format(label, colon, worded(key, old)))
             else:
-                lines.append(Markup("<b>{}</b>：{} → {}").format(key, _short(old), _short(new)))
+                lines.append(
+                    Markup("<b>{}</b>{}{} → {}").format(
+                        label, colon, worded(key, old), worded(key, new)
+                    )
+                )
         return Markup("<br>").join(lines[:12]) + (Markup(" …") if len(lines) > 12 else "")
     return _short(data, 200) if data else ""
+
+
+def _prefetch_page(context, hidden: bool) -> None:
+    """Name the page's foreign keys with one statement per table (once per page)."""
+    rows = context.get("data") if context is not None else None
+    if not rows or g.get("_audit_prefetched") is rows:
+        return
+    g._audit_prefetched = rows
+    prefetch_names(rows, identities_hidden=hidden)
+
+
+def _event_text(snapshot: dict, data):
+    """A timeline row's data as its timeline line."""
+    if not isinstance(data, dict) or not snapshot.get("kind"):
+        return data
+    from .cases import describe_event, timeline_labels
+
+    try:
+        event = CaseEvent(kind=EventKind(snapshot["kind"]), data=data)
+    except ValueError:
+        return data
+    return describe_event(event, timeline_labels()) or data
 
 
 def _short(value, limit: int = 60) -> str:

@@ -288,6 +288,39 @@ class ProtectedModelView(ModelView):
     page_size_options = (20, 50, 100)
     column_type_formatters = type_formatters(_all_titled_enums())
     column_type_formatters_detail = type_formatters(_all_titled_enums())
+
+    def _prettify_name(self, name: str):
+        """A column without a label of this screen: the shared label of that column (lazy, so
+        it follows the language), never Flask-Admin's "Unread Notification Count"."""
+        from .labels import COMMON_LABELS
+        from .wording import GENERIC_LABELS
+
+        for key in (name, name.removesuffix("_id")):
+            if key in COMMON_LABELS:
+                return COMMON_LABELS[key]
+            if key in GENERIC_LABELS:
+                return GENERIC_LABELS[key]
+        return super()._prettify_name(name)
+
+    def search_label(self, name) -> str:
+        """A searchable column in the user's language: its own label, else the label of the
+        relation it reaches through (``writer.name`` reads 来信人), never the column's name."""
+        name = getattr(name, "key", name)
+        column_labels = self.column_labels or {}
+        label = column_labels.get(name)
+        if label is None and "." in name:
+            label = column_labels.get(name.split(".", 1)[0])
+        if label is None:
+            from .labels import COMMON_LABELS
+
+            label = COMMON_LABELS.get(name) or COMMON_LABELS.get(name.split(".", 1)[0])
+        return str(label) if label is not None else name
+
+    def search_placeholder(self) -> str | None:
+        if not self.column_searchable_list:
+            return None
+        return _("、").join(self.search_label(name) for name in self.column_searchable_list)
+
     #: Bookkeeping columns never shown on a details page.
     column_details_exclude_list = (
         "is_deleted",

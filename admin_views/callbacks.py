@@ -434,7 +434,7 @@ class CallbackQuotaView(ProtectedModelView):
 
     def _check(self, model):
         if model.min_percent is None or not 0 <= model.min_percent <= 100:
-            raise ValidationFailed("最低比例须在 0 到 100 之间", field="min_percent")
+            raise ValidationFailed(_("最低比例须在 0 到 100 之间"), field="min_percent")
 
     def on_create(self, form, model):
         self._check(model)
@@ -570,9 +570,9 @@ class RectificationOrderView(ProtectedModelView):
 
     def on_update(self, form, model):
         if model.completed_at is not None:
-            raise ValidationFailed("整改已完成，不能再修改")
+            raise ValidationFailed(_("整改已完成，不能再修改"))
         if model.callback is not None and not current_user.has_permission("callback.manage"):
-            raise NotPermitted("您没有执行此操作的权限")
+            raise NotPermitted(_("您没有执行此操作的权限"))
         update_record(model, by=current_user)
 
     @expose("/issue/<int:order_id>/", methods=("POST",))

@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from models import Case, CaseClock, CaseEvent, db
-from models.base import format_chinese_date, format_local
+from models.base import format_local
 from models.cases import loaded_collection
 from models.contacts import Letter
 from models.enums import (
@@ -27,6 +27,7 @@ from models.policies import reporter_visible, timeline_value_hidden
 from models.rendering.wording import tidy_punctuation
 
 from .confidential import masked
+from .wording import datetime_text, ui_date, value_text
 
 #: Steps whose recorded values the case page lists, in the order of the work.
 RECORDED_STEPS = (
@@ -98,7 +99,7 @@ def _result_rows(case: Case, hidden: bool) -> list[tuple[str, str]]:
         (_("承办单位"), str(case.handling_unit or "")),
         (_("承办人"), str((report.created_by if report else None) or case.handler or "")),
         (_("签字的分管领导"), case.result_signer_name or _("（未签字）")),
-        (_("报送办公室日期"), format_chinese_date(case.result_reported_to_office_on)),
+        (_("报送办公室日期"), ui_date(case.result_reported_to_office_on)),
         (_("报结时间"), format_local(case.result_reported_at)),
     ]
     return rows
@@ -196,7 +197,7 @@ def case_facts(case: Case) -> list[tuple[str, str]]:
         (_("原批转单位"), str(case.out_of_scope_forwarding_unit or "")),
         (_("报结时间"), format_local(case.result_reported_at)),
         (_("签字的分管领导"), case.result_signer_name or ""),
-        (_("报送办公室日期"), format_chinese_date(case.result_reported_to_office_on)),
+        (_("报送办公室日期"), ui_date(case.result_reported_to_office_on)),
         (
             _("报结审核"),
             f"{case.result_approved_by or ''} {format_local(case.result_approved_at)}"
@@ -296,9 +297,12 @@ def describe_step_event(data: dict, reporter_hidden: bool = False) -> str:
     before, after = data.get("from"), data.get("to")
     if before and after and before != after:
         parts.append(f"{CaseStatus.title_of(before)} → {CaseStatus.title_of(after)}")
-    parts.extend(f"{label}：{value}" for label, value in step_value_rows(data, reporter_hidden))
+    colon = _("：")
+    parts.extend(
+        f"{label}{colon}{value}" for label, value in step_value_rows(data, reporter_hidden)
+    )
     # A value typed with its own full stop: “……事项。；法定途径” reads “……事项；法定途径”.
-    return tidy_punctuation("；".join(parts))
+    return tidy_punctuation(_("；").join(parts))
 
 
 def step_value_rows(data: dict, reporter_hidden: bool = False) -> list[tuple[str, str]]:
@@ -329,17 +333,19 @@ def step_value_rows(data: dict, reporter_hidden: bool = False) -> list[tuple[str
             value = f"{value}{data['unit']}"
         elif isinstance(value, list):
             value = "、".join(str(item) for item in value)
+        elif isinstance(value, str):
+            # A date typed into the step (报送办公室日期 …) in words.
+            value = value_text(value)
         rows.append((str(label), str(value)))
     return rows
 
 
 def local_time_text(value: str) -> str:
+    """A stored ISO time in words, in the office's zone (``2026年11月30日 17:50``)."""
     from datetime import datetime
 
-    from models.base import format_local
-
     try:
-        return format_local(datetime.fromisoformat(value))
+        return datetime_text(datetime.fromisoformat(value))
     except ValueError:
         return value
 

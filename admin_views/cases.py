@@ -99,6 +99,7 @@ from .search import (
     case_search_condition,
     shortest_number_length,
 )
+from .wording import change_text, field_label, person_text
 from .workflow import clock_rows, report_bulk, run_bulk
 
 category_options = CachedOptions(
@@ -226,8 +227,8 @@ def _identity_detail(view, context, model, name):
         return masked()
     value = getattr(model, name)
     if isinstance(value, list):
-        return _("、").join(str(item) for item in value)
-    return "" if value is None else str(value)
+        return _("、").join(person_text(item) for item in value)
+    return person_text(value)
 
 
 def _representatives_detail(case: Case):
@@ -734,14 +735,18 @@ def case_details_context(case: Case) -> dict:
     }
 
 
-def _shown(value) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return _("是") if value else _("否")
-    if isinstance(value, list):
-        return _("、").join(str(item) for item in value)
-    return str(value)
+def event_table(event: CaseEvent) -> str:
+    """The table an event's changed fields belong to (a callback's edit names callback
+    columns), for their labels and enum titles."""
+    for column, table in (
+        ("callback_id", "callbacks"),
+        ("letter_id", "letters"),
+        ("visit_id", "visits"),
+        ("call_id", "calls"),
+    ):
+        if getattr(event, column, None):
+            return table
+    return "cases"
 
 
 def timeline_entry(event: CaseEvent, labels_by_key: dict, reporter_hidden: bool = False):
@@ -754,14 +759,19 @@ def timeline_entry(event: CaseEvent, labels_by_key: dict, reporter_hidden: bool 
     """
     text = describe_event(event, labels_by_key, reporter_hidden)
     changes = []
-    for key, change in (event.data or {}).items():
+    table = event_table(event)
+    data = event.data or {}
+    for key, change in data.items():
         if not (isinstance(change, list) and len(change) == 2):
             continue
-        label = str(labels_by_key.get(key, key))
+        if key.endswith("_id") and key.removesuffix("_id") in data:
+            continue  # the relation's own line names the record; its id says nothing more
+        label = field_label(key, labels_by_key)
         if timeline_value_hidden(key, reporter_hidden):
             changes.append((label, masked()))
         else:
-            changes.append((label, f"{_shown(change[0])} → {_shown(change[1])}"))
+            # Worded at display time, so rows written before issue 19 read well too.
+            changes.append((label, change_text(change[0], change[1], key, table)))
     if changes and text == _changed_fields_text(event.data, labels_by_key):
         # The per-field lines below say the same, in more detail.
         text = ""
@@ -840,10 +850,16 @@ def describe_report_event(event: CaseEvent, reporter_hidden: bool = False) -> st
 
 
 def _changed_fields_text(data: dict, labels_by_key: dict) -> str:
-    changed = [k for k, v in data.items() if isinstance(v, list) and len(v) == 2]
+    changed = [
+        k
+        for k, v in data.items()
+        if isinstance(v, list)
+        and len(v) == 2
+        and not (k.endswith("_id") and k.removesuffix("_id") in data)
+    ]
     if not changed:
         return ""
-    names = _("、").join(str(labels_by_key.get(key, key)) for key in changed)
+    names = _("、").join(field_label(key, labels_by_key) for key in changed)
     return _("修改了：%(fields)s", fields=names)
 
 
@@ -868,7 +884,7 @@ class CaseChildView(NumberSearchMixin, ProtectedModelView):
 def _event_description(event: CaseEvent) -> Markup:
     text, changes = timeline_entry(event, labels(), event.case.is_confidential)
     lines = [text] if text else []
-    lines += [Markup("<b>{}</b>：{}").format(label, change) for label, change in changes]
+    lines += [Markup("<b>{}</b>{}{}").format(label, _("："), change) for label, change in changes]
     return Markup("<br>").join(lines)
 
 

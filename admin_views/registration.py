@@ -62,6 +62,7 @@ from .filters import ChoiceEqualFilter, date_filters
 from .labels import labels
 from .lookups import case_lookup, party_lookup, user_lookup
 from .reception import BAN_ACK_FIELD
+from .wording import person_text
 
 NEW_CASE_FIELDS = (
     "new_subject",
@@ -416,7 +417,7 @@ def _listed_identity(name):
         value = getattr(model, name)
         if value is None:
             value = _("（匿名或未留姓名）") if person else ""
-        return list_value(model.case, str(value))
+        return list_value(model.case, person_text(value))
 
     return formatter
 
@@ -426,7 +427,7 @@ def _detailed_identity(name):
         if reporter_hidden(model.case):
             return masked()
         value = getattr(model, name)
-        return "" if value is None else str(value)
+        return "" if value is None else person_text(value)
 
     return formatter
 
@@ -434,7 +435,7 @@ def _detailed_identity(name):
 def _person(field):
     def formatter(view, context, model, name):
         person = getattr(model, field)
-        return str(person) if person is not None else _("（匿名或未留姓名）")
+        return person_text(person) if person is not None else _("（匿名或未留姓名）")
 
     return formatter
 

@@ -195,9 +195,7 @@ class CaseRecordSearchMixin(NumberSearchMixin):
         return True  # the case's number and subject are searched even without own columns
 
     def search_placeholder(self) -> str | None:
-        own = [
-            str(self.column_labels.get(name, name)) for name in self.column_searchable_list or ()
-        ]
+        own = [self.search_label(name) for name in self.column_searchable_list or ()]
         return _("、").join([_("事项编号"), _("事项标题"), *own])
 
     def _apply_search(self, query, count_query, joins, count_joins, search):

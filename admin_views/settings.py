@@ -35,6 +35,7 @@ from .choices import INACTIVE_SUFFIX, assignable_units
 from .fields import PermissionsField, PhoneNumber
 from .filters import CachedOptions, ChoiceEqualFilter
 from .labels import labels
+from .wording import PRESET_TITLES
 
 
 class SettingsModelView(ProtectedModelView):
@@ -419,7 +420,13 @@ class DeadlineRuleView(CheckedRuleView):
             raise ValidationFailed(_("以分钟计的时限不能超过30天，请改用小时或日"), field="amount")
 
     def render(self, template, **kwargs):
-        kwargs.setdefault("deadline_presets", DEADLINE_PRESETS)
+        kwargs.setdefault(
+            "deadline_presets",
+            {
+                code: (str(PRESET_TITLES.get(code, preset[0])), *preset[1:])
+                for code, preset in DEADLINE_PRESETS.items()
+            },
+        )
         kwargs.setdefault("clock_event_rows", clock_event_rows())
         return super().render(template, **kwargs)
 
@@ -593,7 +600,12 @@ class RoutingRuleView(CheckedRuleView):
         for field in fields:
             if field.is_active or field.key == current:
                 suffix = "" if field.is_active else str(INACTIVE_SUFFIX)
-                choices.append((field.key, f"{field.label}（{field.key}）{suffix}"))
+                choices.append(
+                    (
+                        field.key,
+                        _("%(name)s（%(detail)s）", name=field.label, detail=field.key) + suffix,
+                    )
+                )
         if current and current not in {key for key, _label in choices}:
             choices.append((current, f"{current}{INACTIVE_SUFFIX}"))
         form.field_key.choices = choices

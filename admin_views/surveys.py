@@ -84,7 +84,7 @@ class SurveyTemplateView(ProtectedModelView):
         if db.session.query(SurveyCampaign.id).filter_by(template_id=model.id).first():
             from models.operations import ValidationFailed
 
-            raise ValidationFailed("已有调查使用这个问卷，不能删除；可以停用")
+            raise ValidationFailed(_("已有调查使用这个问卷，不能删除；可以停用"))
         delete_record(model, by=current_user)
 
 
@@ -170,7 +170,7 @@ class SurveyCampaignView(ProtectedModelView):
         if db.session.query(SurveyResponse.id).filter_by(campaign_id=model.id).first():
             from models.operations import ValidationFailed
 
-            raise ValidationFailed("这次调查已录入问卷，不能删除")
+            raise ValidationFailed(_("这次调查已录入问卷，不能删除"))
         delete_record(model, by=current_user)
 
     def _campaign(self, campaign_id):

@@ -177,8 +177,12 @@ class WorkflowView(BaseView):
             form.clock.choices = [
                 (
                     clock.kind.value,
-                    f"{clock.kind.title}（{_('最多延期')}"
-                    f"{clock.max_extension - clock.extension}{clock.unit_label}）",
+                    _(
+                        "%(name)s（%(detail)s）",
+                        name=clock.kind.title,
+                        detail=_("最多延期")
+                        + f"{clock.max_extension - clock.extension}{clock.unit_label}",
+                    ),
                 )
                 for clock in case.clocks
                 if clock.stopped_at is None and clock.max_extension

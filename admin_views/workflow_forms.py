@@ -58,7 +58,9 @@ def _leaders():
 
 
 def _user_label(user: User) -> str:
-    return f"{user.full_name}（{user.unit.name}）" if user.unit else user.full_name
+    if user.unit is None:
+        return user.full_name
+    return _("%(name)s（%(detail)s）", name=user.full_name, detail=user.unit.name)
 
 
 def text(label, required=True, rows=3, description=None):

@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, has_app_context
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -37,6 +39,21 @@ def password_hasher() -> PasswordHasher:
     return PasswordHasher(**params)
 
 
+#: The built-in roles' names (of every preset) in the reader's language; a name an office
+#: typed itself is shown as typed.
+ROLE_NAME_TITLES = {
+    "系统管理员": _l("系统管理员"),
+    "登记员": _l("登记员"),
+    "承办人": _l("承办人"),
+    "部门负责人": _l("部门负责人"),
+    "信访办/办公室": _l("信访办/办公室"),
+    "信访办": _l("信访办"),
+    "办公室": _l("办公室"),
+    "领导": _l("领导"),
+    "监督": _l("监督"),
+}
+
+
 class Role(TimestampMixin, db.Model):
     __tablename__ = "roles"
 
@@ -49,6 +66,11 @@ class Role(TimestampMixin, db.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def title(self) -> str:
+        """The name in the reader's language (built-in names only)."""
+        return str(ROLE_NAME_TITLES.get(self.name, self.name))
 
 
 class User(UserMixin, TimestampMixin, db.Model):
@@ -133,7 +155,7 @@ class User(UserMixin, TimestampMixin, db.Model):
 
     @property
     def role_names(self) -> str:
-        return "、".join(role.name for role in self.roles)
+        return str(_("、")).join(role.title for role in self.roles)
 
 
 #: The account the online petition portal registers cases as (models/operations/portal.py).

@@ -488,6 +488,9 @@ PUBLIC_OR_IRRELEVANT = {
     "api-docs.openapi_json": "the API's description, no records",
     "api_docs.docs": "the API's description as a page, no records",
     "api_docs.unknown": "JSON 404 for unknown API addresses",
+    # The date picker's working days (issue 19): the office's calendar, the same for everyone
+    # signed in, no record of any unit.
+    "working_days": "the office's working-day calendar",
     "apitoken.index": "API tokens (user.manage), no unit's record",
     "apitoken.new": "API tokens (user.manage), no unit's record",
     "apitoken.revoke": "API tokens (user.manage), no unit's record",

@@ -591,7 +591,7 @@ def by_category(flt: StatsFilter, *, scope=None, rows=None) -> list[dict]:
     totals = {
         (key if key is not None else "none"): value for key, value in _add_up(rows, 1).items()
     }
-    return _ordered(totals, lambda key: names.get(key, "未分类"))
+    return _ordered(totals, lambda key: names.get(key, str(_l("未分类"))))
 
 
 def by_month(flt: StatsFilter, *, scope=None, rows=None) -> list[dict]:
@@ -614,7 +614,7 @@ def by_unit(flt: StatsFilter, *, scope=None, now=None, breakdown=None) -> list[d
     return [
         {
             "key": row["unit_id"] if row["unit_id"] is not None else "none",
-            "label": names.get(row["unit_id"], "未交办"),
+            "label": names.get(row["unit_id"], str(_l("未交办"))),
             "count": row["batches"],
             "persons": int(row["persons"] or 0),
             "open": row["open"],
@@ -695,7 +695,7 @@ def recurring_problems(flt: StatsFilter, *, scope=None, limit: int | None = 10) 
         result.append(
             {
                 "key": key if key is not None else "none",
-                "label": names.get(key, "未分类"),
+                "label": names.get(key, str(_l("未分类"))),
                 "count": n,
                 "repeat_cases": repeat_cases,
                 "repeat_contacts": int(repeat_contacts),
