@@ -7,6 +7,7 @@ import json
 import sqlalchemy as sa
 from flask import g
 from flask_admin.contrib.sqla import filters
+from flask_admin.contrib.sqla.tools import parse_like_term
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -216,12 +217,18 @@ class AuditLogView(ProtectedModelView):
 
     def _apply_search(self, query, count_query, joins, count_joins, search):
         if audit_identity_hidden(current_user):
-            # A summary names the person on person rows: searching it by name would tell
-            # whether someone is in the register even though the row shows the mask.
-            hidden = sa.or_(
-                AuditEntry.target_type.is_(None), AuditEntry.target_type.notin_(PERSON_TABLES)
-            )
-            query = query.filter(hidden)
-            if count_query is not None:
-                count_query = count_query.filter(hidden)
+            # Summaries name people, and not only on person rows (a letter's title, a pass, an
+            # appointment): searching them by name would tell whether someone is on record,
+            # and with which case, though the row shows the mask. Such readers search by user
+            # name and record number only.
+            for term in search.split():
+                like = parse_like_term(term)
+                match = sa.or_(
+                    sa.cast(AuditEntry.username, sa.Unicode).ilike(like),
+                    sa.cast(AuditEntry.target_id, sa.Unicode).ilike(like),
+                )
+                query = query.filter(match)
+                if count_query is not None:
+                    count_query = count_query.filter(match)
+            return query, count_query, joins, count_joins
         return super()._apply_search(query, count_query, joins, count_joins, search)
