@@ -603,7 +603,9 @@ def _replace_live_database(staged: StagedBackup) -> None:
 def restore_backup(archive: Path) -> RestoreResult:
     """Bring back the database and files of ``archive``; proves everything before changing any."""
     with stage_backup(archive) as staged:
-        stamp = utcnow().strftime("%Y%m%d-%H%M%S")
+        # Down to the microsecond: two restores in one second must not meet the first one's
+        # kept folder (a rename onto it fails with "Directory not empty").
+        stamp = utcnow().strftime("%Y%m%d-%H%M%S-%f")
         incoming = _stage_folders(staged, stamp)
         try:
             _replace_live_database(staged)
