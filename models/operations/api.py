@@ -43,6 +43,7 @@ from .cases import register_case
 from .contacts import register_contact
 from .guards import ensure_not_future, ensure_permission
 from .parties import find_or_create_party
+from .users import system_account
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +72,14 @@ class ApiConflict(Conflict):
 
 def api_actor() -> User:
     """The 系统接口 account, created with its role on first use (like ``portal_actor``)."""
-    user = db.session.scalar(sa.select(User).where(User.username == API_USERNAME))
-    if user is not None:
-        return user
+    return system_account(
+        username=API_USERNAME,
+        full_name=API_FULL_NAME,
+        role_code=API_ROLE_CODE,
+        role_name=API_ROLE_NAME,
+        description="其他系统（热线、办公系统）通过接口登记和查询事项所用的系统角色",
+        permissions=API_ROLE_PERMISSIONS,
+    )
     role = db.session.scalar(sa.select(Role).where(Role.code == API_ROLE_CODE))
     if role is None:
         role = Role(

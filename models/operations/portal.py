@@ -46,6 +46,7 @@ from .attachments import check_upload, store_attachment
 from .callbacks import record_callback
 from .cases import register_case
 from .parties import find_or_create_party
+from .users import system_account
 
 logger = logging.getLogger(__name__)
 
@@ -68,9 +69,16 @@ ANSWERED = frozenset({CaseStatus.replied, CaseStatus.closed, CaseStatus.archived
 
 def portal_actor() -> User:
     """The 网上信访 system account, created with its role on first use."""
-    user = db.session.scalar(sa.select(User).where(User.username == PORTAL_USERNAME))
-    if user is not None:
-        return user
+    user = system_account(
+        username=PORTAL_USERNAME,
+        full_name=PORTAL_FULL_NAME,
+        role_code=PORTAL_ROLE_CODE,
+        role_name=PORTAL_ROLE_NAME,
+        description="网上信访页面登记事项、上传材料和记录信访人评价所用的系统角色",
+        permissions=PORTAL_PERMISSIONS,
+    )
+    logger.info("portal account %s ready", user.id)
+    return user
     role = db.session.scalar(sa.select(Role).where(Role.code == PORTAL_ROLE_CODE))
     if role is None:
         role = Role(

@@ -1,4 +1,4 @@
-"""Creating staff accounts."""
+"""Creating staff accounts, and the system accounts other channels act as."""
 
 from __future__ import annotations
 
@@ -57,4 +57,40 @@ def create_user(
     user.roles = list(roles)
     db.session.add(user)
     db.session.flush()
+    return user
+
+
+def system_account(
+    *, username: str, full_name: str, role_code: str, role_name: str, description: str, permissions
+) -> User:
+    """The system account ``username`` (the portal's, the API's), created with its role on first
+    use; the caller commits.
+
+    Its password hash is not an Argon2 hash, so no password ever opens it. It stays active: the
+    policies take an inactive account for nobody, and it could not see what it registered."""
+    user = db.session.scalar(sa.select(User).where(User.username == username))
+    if user is not None:
+        return user
+    role = db.session.scalar(sa.select(Role).where(Role.code == role_code))
+    if role is None:
+        role = Role(
+            code=role_code,
+            name=role_name,
+            description=description,
+            permissions=sorted(permissions),
+        )
+        db.session.add(role)
+    user = User(
+        username=username,
+        full_name=full_name,
+        password_hash="!",  # noqa: S106 - not a hash: nothing verifies against it
+        position="系统账号",
+    )
+    user.roles = [role]
+    try:
+        with db.session.begin_nested():
+            db.session.add(user)
+    except sa.exc.IntegrityError:
+        # Another request created it at the same moment.
+        user = db.session.scalar(sa.select(User).where(User.username == username))
     return user
