@@ -792,3 +792,71 @@ class RetentionOutcome(TitledEnum):
         "transferred": _l("转办、退回"),
         "kept": _l("存信"),
     }
+
+
+# -- outgoing messages (models/messaging.py) --------------------------------------------------
+
+
+class MessageChannel(TitledEnum):
+    email = "email"
+    sms = "sms"
+
+    __titles__ = {"email": _l("电子邮件"), "sms": _l("短信")}
+
+
+class MessageKind(TitledEnum):
+    # To staff
+    assignment = "assignment"
+    due_soon = "due_soon"
+    overdue = "overdue"
+    escalation = "escalation"
+    callback_due = "callback_due"
+    digest = "digest"
+    # To petitioners
+    acceptance = "acceptance"
+    transfer = "transfer"
+    extension = "extension"
+    reply_ready = "reply_ready"
+
+    __titles__ = {
+        "assignment": _l("交办"),
+        "due_soon": _l("即将到期"),
+        "overdue": _l("已超期"),
+        "escalation": _l("超期预警升级"),
+        "callback_due": _l("回访到期"),
+        "digest": _l("每日汇总"),
+        "acceptance": _l("受理告知"),
+        "transfer": _l("转送告知"),
+        "extension": _l("延期告知"),
+        "reply_ready": _l("答复告知"),
+    }
+
+
+class MessageStatus(TitledEnum):
+    queued = "queued"
+    sent = "sent"
+    failed = "failed"
+    #: Waiting for the recipient's daily digest.
+    held = "held"
+    #: Sent inside a digest (``digest_id``).
+    bundled = "bundled"
+
+    __titles__ = {
+        "queued": _l("待发送"),
+        "sent": _l("已发送"),
+        "failed": _l("发送失败"),
+        "held": _l("待每日汇总"),
+        "bundled": _l("已并入汇总"),
+    }
+
+
+class EmailDelivery(TitledEnum):
+    immediate = "immediate"
+    digest = "digest"
+    off = "off"
+
+    __titles__ = {
+        "immediate": _l("立即发送"),
+        "digest": _l("每日汇总一封"),
+        "off": _l("不发送邮件"),
+    }
