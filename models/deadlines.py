@@ -477,3 +477,18 @@ def _attach_unread_count() -> None:
 
 
 _attach_unread_count()
+
+
+def notification_filter(user, *, case_id=None, level=None, unread_only=False):
+    """The user's own notifications, optionally of one case (0: those of no case), of one
+    level, or unread only."""
+    conditions = [Notification.user_id == user.id]
+    if case_id is not None:
+        conditions.append(
+            Notification.case_id.is_(None) if case_id == 0 else Notification.case_id == case_id
+        )
+    if level is not None:
+        conditions.append(Notification.level == level)
+    if unread_only:
+        conditions.append(Notification.read_at.is_(None))
+    return sa.and_(*conditions)

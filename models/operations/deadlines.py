@@ -357,7 +357,7 @@ def notify(users, case: Case, message: str, *, at: datetime, level: int = 1, kin
 def mark_notifications_read(user, *, case_id=None, level=None, at=None) -> int:
     """Marks the user's unread notifications read (all, or one case's, or one level's);
     returns how many. The caller commits."""
-    from ..queries.worklists import notification_filter
+    from ..deadlines import notification_filter
 
     result = db.session.execute(
         sa.update(Notification)

@@ -8,7 +8,7 @@
   and the reply, from the office's templates (设置 → 通知模板), by SMS or e-mail.
 
 Rows are written with Core statements in the event's transaction; after that transaction
-commits, their delivery is handed to :func:`~models.maintenance.background.submit_job`.
+commits, their delivery is handed to :func:`~models.maintenance.jobs.submit_job`.
 Failures are retried with backoff by the periodic task ``message_delivery``; the daily task
 ``message_digest`` bundles held e-mails into one per person.
 """
@@ -243,7 +243,7 @@ def _after_commit(session: Session) -> None:
         return
     if not current_app.config.get("MESSAGES_SEND_AFTER_COMMIT", not current_app.testing):
         return  # tests send explicitly; the periodic task picks them up otherwise
-    from ..maintenance.background import submit_job
+    from ..maintenance.jobs import submit_job
 
     try:
         submit_job(

@@ -201,7 +201,7 @@ def register_job_pdf(job: RegisterJob, *, by) -> bytes:
 
 def start_job(job: RegisterJob) -> str:
     """Hand a committed job to RQ, or to a local thread without Redis. Returns the runner."""
-    from ..maintenance.background import enqueue_rq
+    from ..maintenance.jobs import enqueue_rq
 
     attempt = getattr(job, "attempt", None) or 1
     if enqueue_rq(

@@ -15,7 +15,7 @@ from ..base import utcnow
 from ..callbacks import Callback
 from ..cases import Case, CaseRepresentative, case_petitioners
 from ..contacts import Call, Letter, Visit
-from ..deadlines import CaseClock, Notification
+from ..deadlines import CaseClock, Notification, notification_filter
 from ..enums import CaseStatus
 from ..operations.deadlines import due_soon_case_ids, overdue_case_ids
 from ..parties import Party
@@ -148,21 +148,6 @@ NOTIFICATIONS_PER_PAGE = 50
 
 #: Case groups listed above the 提醒 list; the rest are counted ("另有 N 个事项").
 NOTIFICATION_CASE_GROUPS = 20
-
-
-def notification_filter(user, *, case_id=None, level=None, unread_only=False):
-    """The user's own notifications, optionally of one case (0: those of no case), of one
-    level, or unread only."""
-    conditions = [Notification.user_id == user.id]
-    if case_id is not None:
-        conditions.append(
-            Notification.case_id.is_(None) if case_id == 0 else Notification.case_id == case_id
-        )
-    if level is not None:
-        conditions.append(Notification.level == level)
-    if unread_only:
-        conditions.append(Notification.read_at.is_(None))
-    return sa.and_(*conditions)
 
 
 def notifications_of(user, limit: int = NOTIFICATIONS_PER_PAGE) -> list[Notification]:
