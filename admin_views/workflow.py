@@ -33,12 +33,15 @@ from models.policies import (
     visible_cases_clause,
     waiting_note,
 )
+from models.queries import worklists
 from models.queries.lists import deadline_cell, list_calendar
 from models.queries.worklists import (
+    awaiting_count,
     awaiting_with_deadlines,
     notification_cases,
     notification_levels,
     notification_page,
+    running_clock_count,
     running_clocks,
     similar_open_cases,
     stand_in_case_ids,
@@ -349,6 +352,19 @@ class WorkListView(BaseView):
         units = unit_summary(now) if sees_all_units(current_user) else []
         awaiting_rows = awaiting_with_deadlines(current_user)
         awaiting = [case for case, _clock in awaiting_rows]
+        overdue_clocks = running_clocks(current_user, CaseClock.due_at < now)
+        due_soon_clocks = running_clocks(current_user, due_soon)
+        # A full tab may not be all: then (and only then) the badge counts every row.
+        limit = worklists.WORKLIST_LIMIT
+        totals = {
+            "awaiting": awaiting_count(current_user) if len(awaiting) >= limit else len(awaiting),
+            "overdue": running_clock_count(current_user, CaseClock.due_at < now)
+            if len(overdue_clocks) >= limit
+            else len(overdue_clocks),
+            "due_soon": running_clock_count(current_user, due_soon)
+            if len(due_soon_clocks) >= limit
+            else len(due_soon_clocks),
+        }
         return self.render(
             "admin/workflow/worklist.html",
             awaiting=awaiting,
@@ -357,14 +373,9 @@ class WorkListView(BaseView):
                 for case, clock in awaiting_rows
             },
             stand_in_ids=stand_in_case_ids(current_user, awaiting),
-            overdue=[
-                (clock, time_left(clock, calendar, now))
-                for clock in running_clocks(current_user, CaseClock.due_at < now)
-            ],
-            due_soon=[
-                (clock, time_left(clock, calendar, now))
-                for clock in running_clocks(current_user, due_soon)
-            ],
+            overdue=[(clock, time_left(clock, calendar, now)) for clock in overdue_clocks],
+            due_soon=[(clock, time_left(clock, calendar, now)) for clock in due_soon_clocks],
+            totals=totals,
             units=units,
             tab=tab,
             unread_total=current_user.unread_notification_count or 0,

@@ -88,17 +88,17 @@ def home_figures(user) -> dict:
     }
 
 
-def awaiting_cases(user, limit: int = WORKLIST_LIMIT) -> list[Case]:
+def awaiting_cases(user, limit: int | None = None) -> list[Case]:
     """我的待办: visible cases whose next step is the user's, oldest first."""
     return db.session.scalars(
         sa.select(Case)
         .where(_live_visible(user), awaiting_me_clause(user))
         .order_by(Case.received_at)
-        .limit(limit)
+        .limit(limit or WORKLIST_LIMIT)
     ).all()
 
 
-def awaiting_with_deadlines(user, limit: int = WORKLIST_LIMIT) -> list[tuple[Case, CaseClock]]:
+def awaiting_with_deadlines(user, limit: int | None = None) -> list[tuple[Case, CaseClock]]:
     """我的待办 (as ``awaiting_cases``) with each case's current clock, or ``None``, loaded
     in the same statement."""
     clock = sa.orm.aliased(CaseClock, name="current_clock")
@@ -109,9 +109,18 @@ def awaiting_with_deadlines(user, limit: int = WORKLIST_LIMIT) -> list[tuple[Cas
             .outerjoin(clock, clock.id == soonest_clock_id(Case.id))
             .where(_live_visible(user), awaiting_me_clause(user))
             .order_by(Case.received_at)
-            .limit(limit)
+            .limit(limit or WORKLIST_LIMIT)
         )
     ]
+
+
+def awaiting_count(user) -> int:
+    """How many cases 我的待办 holds in all (the tab lists the oldest ``WORKLIST_LIMIT``)."""
+    return db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Case)
+        .where(_live_visible(user), awaiting_me_clause(user))
+    )
 
 
 def stand_in_case_ids(user, cases) -> set[int]:
@@ -125,22 +134,36 @@ def stand_in_case_ids(user, cases) -> set[int]:
     )
 
 
-def running_clocks(user, condition, limit: int = WORKLIST_LIMIT) -> list[CaseClock]:
+def _running_clock_conditions(user, condition) -> tuple:
+    return (
+        _live_visible(user),
+        open_clause(),
+        CaseClock.stopped_at.is_(None),
+        CaseClock.paused_at.is_(None),
+        condition,
+    )
+
+
+def running_clocks(user, condition, limit: int | None = None) -> list[CaseClock]:
     """Running clocks of the user's visible open cases that meet ``condition``, soonest first."""
     return db.session.scalars(
         sa.select(CaseClock)
         .join(Case, Case.id == CaseClock.case_id)
         .options(sa.orm.contains_eager(CaseClock.case))
-        .where(
-            _live_visible(user),
-            open_clause(),
-            CaseClock.stopped_at.is_(None),
-            CaseClock.paused_at.is_(None),
-            condition,
-        )
+        .where(*_running_clock_conditions(user, condition))
         .order_by(CaseClock.due_at)
-        .limit(limit)
+        .limit(limit or WORKLIST_LIMIT)
     ).all()
+
+
+def running_clock_count(user, condition) -> int:
+    """How many clocks :func:`running_clocks` would list without its limit."""
+    return db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(CaseClock)
+        .join(Case, Case.id == CaseClock.case_id)
+        .where(*_running_clock_conditions(user, condition))
+    )
 
 
 #: Notifications per page of the 提醒 tab.

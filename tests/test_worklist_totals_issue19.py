@@ -1,0 +1,53 @@
+"""A full work-list tab says how many there are in all (issue 19: no list stops silently).
+
+The 我的待办, 即将到期 and 已超期 tabs list at most ``WORKLIST_LIMIT`` rows; when a tab is full,
+its badge counts every row and a note under the table says how many are listed of how many."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from models import CaseClock, db
+from models.base import utcnow
+from models.queries import worklists
+
+
+@pytest.fixture
+def office_with_cases(app, government, create_user, create_case):
+    office = create_user("office")
+    cases = [create_case(by=office, subject=f"待办事项{number}") for number in range(3)]
+    # Every case's clocks ran out yesterday: each one is on the 已超期 tab too.
+    db.session.execute(
+        sa.update(CaseClock)
+        .where(CaseClock.case_id.in_([case.id for case in cases]))
+        .values(due_at=utcnow() - timedelta(days=1))
+    )
+    db.session.commit()
+    return office, cases
+
+
+def _badge(page: str, tab: str) -> int:
+    found = re.search(rf'href="\?tab={tab}">[^<]*<span class="badge[^"]*">(\d+)</span>', page)
+    return int(found.group(1))
+
+
+@pytest.mark.parametrize("tab", ["awaiting", "overdue"])
+def test_a_full_tab_counts_every_row_and_says_so(office_with_cases, login_as, monkeypatch, tab):
+    office, cases = office_with_cases
+    client = login_as(office)
+    whole = client.get(f"/admin/worklist/?tab={tab}").get_data(as_text=True)
+    total = _badge(whole, tab)
+    assert total >= len(cases) if tab == "overdue" else total == len(cases)
+    assert "worklist-more" not in whole
+
+    monkeypatch.setattr(worklists, "WORKLIST_LIMIT", 2)
+    page = client.get(f"/admin/worklist/?tab={tab}").get_data(as_text=True)
+    assert _badge(page, tab) == total
+    listed = len(re.findall(r'<a href="/admin/case/details/\?id=\d+">', page))
+    assert listed == 2
+    note = re.search(r'class="text-muted small worklist-more">([^<]*)<', page).group(1)
+    assert "2" in note and str(total) in note
