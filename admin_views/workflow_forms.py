@@ -318,7 +318,8 @@ STEP_FIELDS = {
     },
     "acknowledge": lambda: {},
     "add_assistant": lambda: {
-        "assistant": user_field(_l("协办人"), required=True),
+        # Anyone who may handle cases, in any unit (协办 often crosses units).
+        "assistant": user_field(_l("协办人"), required=True, query=_eligible_handlers),
         "note": text(_l("说明"), required=False, rows=2),
     },
     "out_of_scope": lambda: {

@@ -51,3 +51,29 @@ def test_a_full_tab_counts_every_row_and_says_so(office_with_cases, login_as, mo
     assert listed == 2
     note = re.search(r'class="text-muted small worklist-more">([^<]*)<', page).group(1)
     assert "2" in note and str(total) in note
+
+
+def test_only_people_who_may_handle_can_assist(government, create_user, create_case):
+    """协办人 follows the 承办人 rule (``policies.may_handle``), in any unit: a 监督 or a
+    登记员 is neither offered nor accepted, and nothing changes."""
+    from admin_views.workflow_forms import _eligible_handlers
+    from models.enums import CaseStatus
+    from models.operations import ValidationFailed
+    from models.operations.workflow import perform
+    from tests.conftest import row_counts
+
+    office = create_user("office")
+    handler = create_user("handler")
+    supervisor = create_user("supervisor")
+    case = create_case(by=office)
+    # Straight to 办理中, where 协办 is a step (the path there is tested elsewhere).
+    case.status = CaseStatus.in_progress
+    db.session.commit()
+    offered = set(_eligible_handlers())
+    assert handler in offered and supervisor not in offered
+    before = row_counts()
+    with pytest.raises(ValidationFailed) as refused:
+        perform("add_assistant", case, by=office, assistant=supervisor)
+    assert "不能承办事项" in str(refused.value)
+    db.session.rollback()
+    assert row_counts() == before

@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from ...base import utcnow
 from ...enums import Clock, OutOfScopePolicy
 from ...messaging import MessageKind
+from ...policies import may_handle
 from .. import ValidationFailed
 from ..deadlines import clock_event, notify, open_clock, start_clock, stop_all_clocks
 from .common import (
@@ -89,6 +90,11 @@ def add_assistant(case, *, by, assistant=None, note=None, at=None, expected_vers
         raise ValidationFailed(_("请选择协办人"), field="assistant")
     if not assistant.is_active:
         raise ValidationFailed(_("所选协办人账号已停用"), field="assistant")
+    if not may_handle(assistant):
+        raise ValidationFailed(
+            _("%(name)s 的角色不能承办事项，请选择其他协办人", name=str(assistant)),
+            field="assistant",
+        )
     if assistant.id == case.handler_id or assistant in case.assistants:
         raise ValidationFailed(_("该人员已在承办此事项"), field="assistant")
     ensure_may_join(case, assistant, by, "assistant")
