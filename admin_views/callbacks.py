@@ -11,6 +11,7 @@ from flask_admin.actions import action
 from flask_admin.contrib.sqla import filters
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_login import current_user
 from markupsafe import Markup
 from wtforms import SelectField, TextAreaField
@@ -511,7 +512,7 @@ class RectificationOrderView(ProtectedModelView):
         due_on=_l("整改期限"),
         completed_at=_l("整改完成时间"),
         result=_l("整改结果"),
-        case=_l("信访事项"),
+        case=lazy_pgettext("field", "信访事项"),
         callback=_l("回访"),
         campaign=_l("满意度调查"),
         unit=_l("责任单位"),

@@ -9,6 +9,7 @@ from flask import abort, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.orm import selectinload
@@ -51,7 +52,11 @@ def _recipient(view, context, model, name):
     if not message_address_visible(model, current_user):
         return _("（保密）")
     who = model.recipient_user or model.recipient_party
-    return f"{who}（{model.address}）" if who is not None else model.address
+    if who is None:
+        return model.address
+    # The name only: a person's own text already carries the phone, which is the address here.
+    name = getattr(who, "full_name", None) or getattr(who, "name", None) or str(who)
+    return _("%(name)s（%(address)s）", name=name, address=model.address)
 
 
 def _case(view, context, model, name):
@@ -122,7 +127,7 @@ class OutgoingMessageView(ProtectedModelView):
         kind=_l("种类"),
         channel=_l("渠道"),
         recipient=_l("收件人"),
-        case=_l("信访事项"),
+        case=lazy_pgettext("field", "信访事项"),
         subject=_l("标题"),
         status=_l("状态"),
         attempts=_l("发送次数"),

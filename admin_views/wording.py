@@ -19,7 +19,7 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask import current_app, g, has_app_context, has_request_context
-from flask_babel import get_locale
+from flask_babel import get_locale, lazy_pgettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -89,7 +89,7 @@ GENERIC_LABELS = {
     "deleted_by_id": _l("删除人"),
     "is_deleted": _l("已删除"),
     "user_id": _l("用户"),
-    "case_id": _l("信访事项"),
+    "case_id": lazy_pgettext("field", "信访事项"),
     "unit_id": _l("单位"),
     "role_id": _l("角色"),
     "data": _l("内容"),
