@@ -37,7 +37,7 @@ from ..policies import (
     can_see_live_case,
     visible_cases_clause,
 )
-from ..users import API_USERNAME, Role, User
+from ..users import API_USERNAME, User
 from . import Conflict, NotPermitted, ValidationFailed
 from .cases import register_case
 from .contacts import register_contact
@@ -80,29 +80,6 @@ def api_actor() -> User:
         description="其他系统（热线、办公系统）通过接口登记和查询事项所用的系统角色",
         permissions=API_ROLE_PERMISSIONS,
     )
-    role = db.session.scalar(sa.select(Role).where(Role.code == API_ROLE_CODE))
-    if role is None:
-        role = Role(
-            code=API_ROLE_CODE,
-            name=API_ROLE_NAME,
-            description="其他系统（热线、办公系统）通过接口登记和查询事项所用的系统角色",
-            permissions=sorted(API_ROLE_PERMISSIONS),
-        )
-        db.session.add(role)
-    user = User(
-        username=API_USERNAME,
-        full_name=API_FULL_NAME,
-        # Not an Argon2 hash: no password ever verifies (see portal_actor).
-        password_hash="!",  # noqa: S106
-        position="系统账号",
-    )
-    user.roles = [role]
-    try:
-        with db.session.begin_nested():
-            db.session.add(user)
-    except sa.exc.IntegrityError:
-        user = db.session.scalar(sa.select(User).where(User.username == API_USERNAME))
-    return user
 
 
 # -- tokens -------------------------------------------------------------------------------------

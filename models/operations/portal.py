@@ -40,7 +40,7 @@ from ..enums import (
 )
 from ..online_petitions import OnlinePetition
 from ..parties import Party
-from ..users import PORTAL_USERNAME, Role, User
+from ..users import PORTAL_USERNAME, User
 from . import ValidationFailed
 from .attachments import check_upload, store_attachment
 from .callbacks import record_callback
@@ -77,32 +77,6 @@ def portal_actor() -> User:
         description="网上信访页面登记事项、上传材料和记录信访人评价所用的系统角色",
         permissions=PORTAL_PERMISSIONS,
     )
-    logger.info("portal account %s ready", user.id)
-    return user
-    role = db.session.scalar(sa.select(Role).where(Role.code == PORTAL_ROLE_CODE))
-    if role is None:
-        role = Role(
-            code=PORTAL_ROLE_CODE,
-            name=PORTAL_ROLE_NAME,
-            description="网上信访页面登记事项、上传材料和记录信访人评价所用的系统角色",
-            permissions=sorted(PORTAL_PERMISSIONS),
-        )
-        db.session.add(role)
-    user = User(
-        username=PORTAL_USERNAME,
-        full_name=PORTAL_FULL_NAME,
-        # Not an Argon2 hash: no password ever verifies. The account stays active, because the
-        # policies take an inactive account for nobody (it could not see what it registered).
-        password_hash="!",  # noqa: S106
-        position="系统账号",
-    )
-    user.roles = [role]
-    try:
-        with db.session.begin_nested():
-            db.session.add(user)
-    except sa.exc.IntegrityError:
-        # Another request created it at the same moment.
-        user = db.session.scalar(sa.select(User).where(User.username == PORTAL_USERNAME))
     logger.info("portal account %s ready", user.id)
     return user
 
