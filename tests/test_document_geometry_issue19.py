@@ -30,6 +30,7 @@ from models.operations.workflow import perform
 from models.rendering.catalog import TYPES
 from models.rendering.pdf import render_document
 from models.rendering.wording import paragraphs, tidy_punctuation
+from tests.test_clocks_replies import handed_over as accepted_and_acknowledged
 from tests.test_document_geometry import PX_PER_PT, mm, text_of
 
 TYPE_LEFT, TYPE_RIGHT, TYPE_FOOT = 28.0, 184.0, 262.0
@@ -341,16 +342,7 @@ def pdf_words(data: bytes) -> str:
 def handed_over(people, create_case, create_party, subject="电梯停运"):
     party = create_party(name="王堃", phone="13800000000")
     case = create_case(by=people["registrar"], subject=subject, petitioners=[party])
-    perform("accept", case, by=people["registrar"])
-    perform(
-        "instruct",
-        case,
-        by=people["leader"],
-        instruction="请住建局办理",
-        handling_unit=people["housing"],
-        handler=people["handler"],
-    )
-    perform("acknowledge", case, by=people["handler"])
+    accepted_and_acknowledged(case, people)
     return case
 
 
