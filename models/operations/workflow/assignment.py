@@ -46,14 +46,6 @@ def assign(
     reassigned = case.handling_unit_id is not None and case.handling_unit_id != unit.id
     routing = routing_data(case, unit)
     clock = hand_over(case, unit, handler, supervised, due_on, at, restart=case.status in INTAKE)
-    if handler is not None:
-        notify(
-            [handler],
-            case,
-            f"{case.number}「{case.subject[:40]}」已交您办理",
-            at=at,
-            kind=MessageKind.assignment,
-        )
     finish_step(
         step,
         case,

@@ -9,11 +9,12 @@ from flask_babel import gettext as _
 from ...base import to_local
 from ...cases import Case
 from ...enums import Clock
+from ...messaging import MessageKind
 from ...policies import may_handle, may_join_circle
 from ...units import Unit
 from ...users import User
 from .. import ValidationFailed
-from ..deadlines import clock_event, start_clock
+from ..deadlines import clock_event, notify, start_clock
 
 
 def required(value, field: str, label: str) -> str:
@@ -74,8 +75,12 @@ def accept_if_needed(case: Case, at: datetime) -> None:
         clock_event(case, "accepted", at=at)
 
 
-def hand_over(case: Case, unit, handler, supervised, due_on, at, *, restart: bool):
-    """Give the case to ``unit``/``handler`` (批示 or 交办) and start its handling clock."""
+def hand_over(
+    case: Case, unit, handler, supervised, due_on, at, *, restart: bool, message: str | None = None
+):
+    """Give the case to ``unit``/``handler`` (批示, 交办 or a routing rule), start its handling
+    clock and tell the handler (in the work list and, as they chose, by e-mail); ``message``
+    replaces the usual words."""
     accept_if_needed(case, at)
     case.handling_unit = unit
     case.handler = handler
@@ -83,7 +88,16 @@ def hand_over(case: Case, unit, handler, supervised, due_on, at, *, restart: boo
     case.acknowledged_at = None
     case.is_supervised = case.is_supervised or bool(supervised)
     clock_event(case, "handed_over", at=at)
-    return start_clock(case, Clock.handling, at=at, fixed_due_on=due_on, restart=restart)
+    clock = start_clock(case, Clock.handling, at=at, fixed_due_on=due_on, restart=restart)
+    if handler is not None:
+        notify(
+            [handler],
+            case,
+            message or f"{case.number}「{case.subject[:40]}」已交您办理",
+            at=at,
+            kind=MessageKind.assignment,
+        )
+    return clock
 
 
 def deadline_data(clock) -> dict:

@@ -7,7 +7,6 @@ from flask_babel import lazy_gettext as _l
 
 from ...base import utcnow
 from ...enums import Clock
-from ...messaging import MessageKind
 from .. import ValidationFailed
 from ..deadlines import notify, start_clock
 from .common import (
@@ -73,15 +72,16 @@ def instruct(
     case.instructed_at = at
     case.instructed_by_id = by.id
     routing = routing_data(case, unit)
-    clock = hand_over(case, unit, handler, supervised, due_on, at, restart=True)
-    if handler is not None:
-        notify(
-            [handler],
-            case,
-            f"{case.number} 已交您办理：{instruction[:60]}",
-            at=at,
-            kind=MessageKind.assignment,
-        )
+    clock = hand_over(
+        case,
+        unit,
+        handler,
+        supervised,
+        due_on,
+        at,
+        restart=True,
+        message=f"{case.number} 已交您办理：{instruction[:60]}",
+    )
     finish_step(
         step,
         case,

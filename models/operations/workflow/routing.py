@@ -22,12 +22,11 @@ from flask_babel import gettext as _
 from ... import db
 from ...base import utcnow
 from ...enums import CaseStatus, RoutingAction, RoutingMoment
-from ...messaging import MessageKind
 from ...policies import may_join_circle
 from ...routing import RoutingRule
 from ...units import Unit
 from ..deadlines import matching_rule as matching_deadline_rule
-from ..deadlines import notify, refresh_due
+from ..deadlines import refresh_due
 from .common import deadline_data, hand_over
 from .steps import STEPS, begin_step, finish_step, needs_leader_instruction, step_problem
 
@@ -148,14 +147,6 @@ def _apply(rule: RoutingRule, case, *, by, at, step=None) -> None:
     if hand_over_now:
         restart = case.status in (CaseStatus.registered, CaseStatus.accepted)
         clock = hand_over(case, unit, handler, False, None, at, restart=restart)
-        if handler is not None:
-            notify(
-                [handler],
-                case,
-                f"{case.number}「{case.subject[:40]}」已交您办理",
-                at=at,
-                kind=MessageKind.assignment,
-            )
         data.update(
             {
                 "handling_unit": unit.name,
