@@ -46,6 +46,14 @@ from .row_actions import RowActions
 logger = logging.getLogger(__name__)
 
 
+def refuse_access():
+    """What a screen answers a request it is not for: the login page for someone signed out
+    (coming back here afterwards), 403 for someone signed in."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("admin.login_view", next=request.full_path))
+    abort(403)
+
+
 class LocalModelConverter(AdminModelConverter):
     def _model_select_field(self, prop, multiple, remote_model, **kwargs):
         # Every reference field of every form is built here, so refusing unknown ids and
@@ -356,9 +364,7 @@ class ProtectedModelView(ModelView):
         return self._allowed(self.permission_view)
 
     def inaccessible_callback(self, name, **kwargs):
-        if not current_user.is_authenticated:
-            return redirect(url_for("admin.login_view", next=request.full_path))
-        abort(403)
+        return refuse_access()
 
     @property
     def can_create(self) -> bool:

@@ -39,6 +39,8 @@ from models.operations.documents import (
 from models.policies import reporter_visible, visible_cases_clause
 from models.rendering.catalog import TYPES
 
+from .base import refuse_access
+
 logger = logging.getLogger(__name__)
 
 
@@ -65,9 +67,7 @@ class _SignedInView(BaseView):
         return current_user.is_authenticated
 
     def inaccessible_callback(self, name, **kwargs):
-        if not current_user.is_authenticated:
-            return redirect(url_for("admin.login_view", next=request.full_path))
-        abort(403)
+        return refuse_access()
 
 
 def _chosen_reply(case):

@@ -34,16 +34,9 @@ from models.operations.notifications import (
 )
 from models.policies import may_manage_messages, message_address_visible, messages_visible_clause
 
-from .base import ProtectedModelView
+from .base import ProtectedModelView, refuse_access
 from .filters import ChoiceEqualFilter, date_filters
 from .labels import labels
-
-
-def _denied():
-    if not current_user.is_authenticated:
-        return redirect(url_for("admin.login_view", next=request.full_path))
-    abort(403)
-
 
 # -- the record of messages -------------------------------------------------------------------
 
@@ -187,7 +180,7 @@ class MessageTemplateView(BaseView):
         return current_user.is_authenticated and current_user.has_permission("settings.manage")
 
     def inaccessible_callback(self, name, **kwargs):
-        return _denied()
+        return refuse_access()
 
     @expose("/")
     def index(self):
@@ -268,7 +261,7 @@ class NotificationSettingsView(BaseView):
         return current_user.is_authenticated
 
     def inaccessible_callback(self, name, **kwargs):
-        return _denied()
+        return refuse_access()
 
     def _target(self) -> User:
         user_id = request.values.get("user", type=int)

@@ -62,7 +62,7 @@ from models.reception import (
 from models.reception_days import reception_days
 
 from .auth import safe_next_url
-from .base import ProtectedModelView, _all_titled_enums, type_formatters
+from .base import ProtectedModelView, _all_titled_enums, refuse_access, type_formatters
 from .choices import ModelSelectField as QuerySelectField
 from .confidential import log_confidential_view, masked
 from .fields import LocalDateTimeField
@@ -935,9 +935,7 @@ class ReceptionDeskView(BaseView):
         return may_use_reception(current_user)
 
     def inaccessible_callback(self, name, **kwargs):
-        if not current_user.is_authenticated:
-            return redirect(url_for("admin.login_view", next=request.full_path))
-        abort(403)
+        return refuse_access()
 
     @expose("/")
     def index(self):

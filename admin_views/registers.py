@@ -35,6 +35,7 @@ from models.operations.supervision_report import (
 from models.reception_days import ReceptionLeader
 from models.rendering.registers import describe, register_title
 
+from .base import refuse_access
 from .documents import pdf_response
 from .exports import safe_cell
 
@@ -50,9 +51,7 @@ class RegisterView(BaseView):
         return current_user.is_authenticated and current_user.has_permission("register.print")
 
     def inaccessible_callback(self, name, **kwargs):
-        if not current_user.is_authenticated:
-            return redirect(url_for("admin.login_view", next=request.full_path))
-        abort(403)
+        return refuse_access()
 
     def _form_page(self, values: dict, errors: dict, status: int = 200):
         units = db.session.scalars(

@@ -26,7 +26,7 @@ from models.operations.retention import (
 from models.policies import DESTRUCTION_LOG_PERMISSIONS, hidden_reporter_case_ids
 from models.retention import DEFAULT_RETENTION_YEARS, check_retention_rule, today
 
-from .base import ProtectedModelView
+from .base import ProtectedModelView, refuse_access
 from .documents import pdf_response
 from .labels import labels
 from .settings import CheckedRuleView
@@ -118,12 +118,6 @@ class RetentionRuleView(CheckedRuleView):
         return redirect(url_for(".index_view"))
 
 
-def _deny():
-    if not current_user.is_authenticated:
-        return redirect(url_for("admin.login_view", next=request.full_path))
-    abort(403)
-
-
 class KeptLettersView(BaseView):
     """存信登记簿: kept letters grouped and filtered by year and region; destruction by batch."""
 
@@ -131,7 +125,7 @@ class KeptLettersView(BaseView):
         return current_user.is_authenticated and current_user.has_permission("case.view")
 
     def inaccessible_callback(self, name, **kwargs):
-        return _deny()
+        return refuse_access()
 
     def _page(self, year, region, error: str | None = None, status: int = 200):
         groups = kept_groups(current_user)

@@ -30,6 +30,8 @@ from models.operations import NotPermitted, ValidationFailed, WorkflowError
 from models.settings import SystemSetting
 from models.vocabulary import STANDARD_WORDS, current_vocabulary
 
+from .base import refuse_access
+
 #: The session key naming the uploaded file waiting for confirmation (its SHA-256).
 PENDING_UPLOAD = "config_upload"
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
@@ -53,9 +55,7 @@ class _AdministratorView(BaseView):
         return is_administrator(current_user)
 
     def inaccessible_callback(self, name, **kwargs):
-        if not current_user.is_authenticated:
-            return redirect(url_for("admin.login_view", next=request.full_path))
-        abort(403)
+        return refuse_access()
 
 
 def _has_cases() -> bool:
@@ -223,9 +223,7 @@ class VocabularyView(BaseView):
         return current_user.is_authenticated and current_user.has_permission("settings.manage")
 
     def inaccessible_callback(self, name, **kwargs):
-        if not current_user.is_authenticated:
-            return redirect(url_for("admin.login_view", next=request.full_path))
-        abort(403)
+        return refuse_access()
 
     @expose("/", methods=("GET", "POST"))
     def index(self):

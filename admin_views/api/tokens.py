@@ -23,6 +23,8 @@ from models.operations.api import API_PERMISSIONS, create_token, revoke_token
 from models.permissions import PERMISSIONS
 from models.users import staff_condition
 
+from ..base import refuse_access
+
 MANAGE = "user.manage"
 SYSTEM_ACCOUNT = "system"
 
@@ -77,9 +79,7 @@ class ApiTokenView(BaseView):
         return current_user.is_authenticated and current_user.has_permission(MANAGE)
 
     def inaccessible_callback(self, name, **kwargs):
-        if not current_user.is_authenticated:
-            return redirect(url_for("admin.login_view", next=request.full_path))
-        abort(403)
+        return refuse_access()
 
     @expose("/")
     def index(self):
