@@ -424,3 +424,24 @@ def _row_count_statement():
             for table in db.metadata.sorted_tables
         )
     )
+
+
+@contextmanager
+def locale_chosen_per_request(app):
+    """Choose the language afresh for every request, as in production.
+
+    A test keeps one app context open and the test client's requests reuse it, so Flask-Babel
+    would otherwise keep the first request's locale in ``g``."""
+    import flask_babel
+    from flask import request_finished, request_started
+
+    def forget(*_args, **_kwargs):
+        flask_babel.refresh()
+
+    request_started.connect(forget, app)
+    request_finished.connect(forget, app)
+    try:
+        yield
+    finally:
+        request_started.disconnect(forget, app)
+        request_finished.disconnect(forget, app)

@@ -11,16 +11,15 @@ import os
 import re
 from pathlib import Path
 
-import flask_babel
 import pytest
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_keywords, parse_mapping_cfg
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
-from flask import request_finished, request_started
 
 from admin_views.translations import compile_po
 from models.enums import CaseStatus
+from tests.conftest import locale_chosen_per_request
 
 ROOT = Path(__file__).resolve().parent.parent
 POT = ROOT / "translations" / "messages.pot"
@@ -44,20 +43,9 @@ def visible_text(html: str) -> str:
 
 @pytest.fixture(autouse=True)
 def locale_per_request(app):
-    """Choose the language afresh for every request, as in production.
-
-    The ``app`` fixture keeps one app context open for the whole test, and the test client's
-    requests reuse it, so Flask-Babel would keep the first request's locale in ``g``.
-    """
-
-    def forget(*_args, **_kwargs):
-        flask_babel.refresh()
-
-    request_started.connect(forget, app)
-    request_finished.connect(forget, app)
-    yield
-    request_started.disconnect(forget, app)
-    request_finished.disconnect(forget, app)
+    """Choose the language afresh for every request, as in production."""
+    with locale_chosen_per_request(app):
+        yield
 
 
 @pytest.fixture

@@ -16,12 +16,12 @@ from datetime import UTC, datetime
 import flask_babel
 import pytest
 import sqlalchemy as sa
-from flask import request_finished, request_started
 from flask_login import login_user
 
 from models import AuditEntry, CaseEvent, Category, Unit, db
 from models.audit import AuditAction
 from models.enums import EventKind
+from tests.conftest import locale_chosen_per_request
 from tests.test_e2e import (  # the browser test reuses the end-to-end server
     CHROMIUM,
     PASSWORD,
@@ -71,14 +71,8 @@ def locale_per_request(request):
         return
     app = request.getfixturevalue("app")
 
-    def forget(*_args, **_kwargs):
-        flask_babel.refresh()
-
-    request_started.connect(forget, app)
-    request_finished.connect(forget, app)
-    yield
-    request_started.disconnect(forget, app)
-    request_finished.disconnect(forget, app)
+    with locale_chosen_per_request(app):
+        yield
 
 
 def screen_text(html: str) -> str:
