@@ -206,13 +206,14 @@ def select_locale() -> str:
 
 @login_manager.user_loader
 def load_user(token: str) -> User | None:
+    from admin_views.case_records import request_plan_settings
     from models.vocabulary import remember_vocabulary, vocabulary_subquery
 
     # One query: roles, unit and the organisation's words come with the user, so list pages
-    # stay within their budget.
+    # stay within their budget; so do the planner settings of a page that reads by key.
     row = (
         db.session.execute(
-            sa.select(User, vocabulary_subquery())
+            sa.select(User, vocabulary_subquery(), *request_plan_settings())
             .options(
                 sa.orm.joinedload(User.roles),
                 sa.orm.joinedload(User.unit),
