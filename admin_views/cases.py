@@ -61,11 +61,7 @@ from models.policies import (
     visible_cases_clause,
     waiting_note,
 )
-from models.queries.lists import (
-    deadline_cell,
-    list_calendar,
-    with_deadline,
-)
+from models.queries.lists import deadline_cell, list_calendar, with_deadline
 
 from .base import ProtectedModelView, deadline_badge
 from .case_records import (
