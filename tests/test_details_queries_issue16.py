@@ -289,3 +289,37 @@ def test_settings_are_read_once_and_forgotten_when_one_is_saved(app, count_queri
     assert SystemSetting.get("reply_by") == first
     db.session.commit()
     assert "system_settings" not in db.session.info
+
+
+def test_case_page_statement_is_planned_serially_in_written_order(
+    backend, people, create_case, login_as
+):
+    """On PostgreSQL the page's wide statement runs with no parallel workers and its joins
+    in the order written (set by the user's statement, no round trip of its own); other
+    pages keep the server's defaults."""
+    if backend != "postgresql":
+        pytest.skip("planner settings exist only on PostgreSQL")
+    case_id = build_case(create_case, people, events=10).id
+    client = login_as(people["handler"])
+    seen = {"case page": set(), "list": set()}
+    page = "case page"
+
+    def look(conn, cursor, statement, parameters, context, executemany):
+        if "page_rows" in statement or page == "list":
+            rows = cursor.connection.execute(
+                "SELECT current_setting('max_parallel_workers_per_gather'), "
+                "current_setting('join_collapse_limit')"
+            )
+            seen[page].add(rows.fetchone())
+
+    sa.event.listen(db.engine, "after_cursor_execute", look)
+    try:
+        _as_a_new_request()
+        assert client.get(f"/admin/case/details/?id={case_id}").status_code == 200
+        page = "list"
+        _as_a_new_request()
+        assert client.get("/admin/case/").status_code == 200
+    finally:
+        sa.event.remove(db.engine, "after_cursor_execute", look)
+    assert seen["case page"] == {("0", "1")}
+    assert seen["list"] and ("0", "1") not in seen["list"]
