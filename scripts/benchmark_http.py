@@ -719,7 +719,10 @@ def free_port() -> int:
 
 
 def start_gunicorn(url: str, port: int, workers: int, threads: int, logfile: Path):
-    env = {**os.environ, "BENCH_DATABASE_URL": url}
+    # As in a deployment of several workers (README, "Background work"), the periodic tasks
+    # run in scripts/worker.py, not in the web processes: the loaded million cases have never
+    # been warned of their deadlines, and the catch-up would share the server's CPU.
+    env = {**os.environ, "BENCH_DATABASE_URL": url, "FLASK_BACKGROUND_SCHEDULER": "off"}
     command = [
         str(ROOT / ".venv" / "bin" / "gunicorn"),
         "--chdir",
@@ -866,7 +869,9 @@ def render(args, info: dict, rows, results, single) -> str:
         f"- Server: gunicorn, {args.workers} workers × {args.threads} threads (gthread), "
         f"127.0.0.1; our app at `/admin`, a stock Flask-Admin `ModelView(Case)` at `/stock` in "
         "the same processes (default COUNT pager, search on number, subject and "
-        "`petitioners.name`, filter on status, details page; open to signed-in users)",
+        "`petitioners.name`, filter on status, details page; open to signed-in users); "
+        "the periodic tasks off in the web processes, as in a deployment with "
+        "`scripts/worker.py`",
         f"- Load: {args.clients} concurrent clients (threads, one keep-alive connection and a "
         "session cookie each, logged in once), alternating bursts ours → stock → stock → ours "
         f"per row; up to {args.requests} requests per side per row (fewer where shown) or "

@@ -20,7 +20,14 @@ from models import (
 )
 from models.base import utcnow
 from models.calendar import WorkCalendar
-from models.deadlines import CLOCK_EVENTS, CaseClock, compute_due, paused_span, time_left
+from models.deadlines import (
+    CLOCK_EVENTS,
+    CaseClock,
+    ClockEscalation,
+    compute_due,
+    paused_span,
+    time_left,
+)
 from models.enums import (
     CaseChannel,
     Clock,
@@ -171,6 +178,44 @@ def test_three_minute_dispatch_warning_fires_within_the_minute(people, create_ca
     ).all()
     assert any("派单时限已到期" in message for message in messages)
     assert any("派单时限已用时限50%" in message for message in messages)
+
+
+def test_a_backlog_of_late_clocks_is_warned_a_batch_per_run_oldest_first(people, create_case):
+    """An office that brings in years of open cases is warned over a few runs, not in one
+    long transaction; no clock is warned twice and none is skipped."""
+    rule(Clock.dispatch, 3, TimeUnit.minutes)
+    db.session.add(
+        EscalationRule(
+            name="派单超时",
+            clock=Clock.dispatch,
+            trigger=EscalationTrigger.past_due,
+            threshold=0,
+            recipient_role="office",
+        )
+    )
+    db.session.commit()
+    start = utcnow().replace(microsecond=0) - timedelta(hours=1)
+    clocks = []
+    for minutes in (5, 0, 3, 1, 4):  # registered out of deadline order
+        case = create_case(
+            by=people["registrar"],
+            channel=CaseChannel.call,
+            received_at=start + minutes * MINUTE,
+        )
+        clocks.append((running(case, Clock.dispatch).due_at, running(case, Clock.dispatch).id))
+    now = utcnow()
+    assert run_escalations(now, batch=2) == 2
+    db.session.commit()
+    warned = db.session.scalars(
+        sa.select(ClockEscalation.clock_id).order_by(ClockEscalation.id)
+    ).all()
+    assert warned == [clock_id for _due, clock_id in sorted(clocks)[:2]]
+    assert run_escalations(now, batch=2) == 2
+    assert run_escalations(now, batch=2) == 1
+    assert run_escalations(now, batch=2) == 0
+    db.session.commit()
+    warned = db.session.scalars(sa.select(ClockEscalation.clock_id)).all()
+    assert sorted(warned) == sorted(clock_id for _due, clock_id in clocks)
 
 
 def test_minute_rule_on_the_settings_form(client, login_as, people, create_user):

@@ -8,7 +8,7 @@ own run by the scheduler.
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -257,12 +257,37 @@ def _recipients(rule: EscalationRule, case: Case) -> list[User]:
     return list(db.session.scalars(query).unique())
 
 
-def run_escalations(now: datetime | None = None) -> int:
+#: How many warnings one rule fires in one run at most, oldest deadline first. An office
+#: that imports years of open cases catches up over a few runs instead of one long
+#: transaction that holds a worker.
+ESCALATION_BATCH = 500
+
+
+def _may_have_reached(rule: EscalationRule, now: datetime):
+    """SQL condition that a running clock may have reached ``rule``'s moment at ``now``, and
+    whether a limit in SQL is safe: whether no clock it lets through fires unless every clock
+    with an earlier deadline that it lets through fires too.
+
+    Exact for a share of the time limit on PostgreSQL; otherwise a lower bound that
+    :func:`_threshold` settles in Python for the rows it lets through."""
+    if rule.trigger == EscalationTrigger.percent_elapsed:
+        if db.session.get_bind().dialect.name == "postgresql":
+            span = CaseClock.due_at - CaseClock.started_at
+            return CaseClock.started_at + span * (rule.threshold / 100) <= now, True
+        return CaseClock.started_at <= now, False
+    # N working days after the deadline's day are at least N calendar days after it, and a
+    # later deadline never reaches its moment sooner.
+    return CaseClock.due_at < now - timedelta(days=rule.threshold or 0), True
+
+
+def run_escalations(now: datetime | None = None, batch: int = ESCALATION_BATCH) -> int:
     """Fire every escalation rule whose moment has come; return how many fired.
 
     Each (clock, rule) pair fires once: a warning in the recipients' work lists and one
     timeline event on the case. Safe to run often (cron, every few minutes) from any worker:
     the unique constraint on ``clock_escalations`` keeps two runs from double-firing.
+    Only clocks that may have reached a rule's moment are read (at a million cases, the
+    rest of the running clocks stay in the database), at most ``batch`` per rule and run.
     """
     now = now or utcnow()
     rules = db.session.scalars(
@@ -272,7 +297,10 @@ def run_escalations(now: datetime | None = None) -> int:
         return 0
     fired = 0
     for rule in rules:
-        already = sa.select(ClockEscalation.clock_id).where(ClockEscalation.rule_id == rule.id)
+        reached, limit_is_safe = _may_have_reached(rule, now)
+        already = sa.exists().where(
+            ClockEscalation.clock_id == CaseClock.id, ClockEscalation.rule_id == rule.id
+        )
         query = (
             sa.select(CaseClock)
             .join(Case, Case.id == CaseClock.case_id)
@@ -280,20 +308,24 @@ def run_escalations(now: datetime | None = None) -> int:
                 running_clocks_condition(),
                 Case.is_deleted.is_(False),
                 Case.status.in_(OPEN_STATUSES),
-                CaseClock.id.not_in(already),
+                reached,
+                ~already,
             )
-            .order_by(CaseClock.id)
+            .order_by(CaseClock.due_at, CaseClock.id)
         )
         if rule.clock is not None:
             query = query.where(CaseClock.kind == rule.clock)
-        if rule.trigger == EscalationTrigger.past_due:
-            # Cheap pre-filter: a past-due rule can only fire once the deadline has passed.
-            query = query.where(CaseClock.due_at < now)
-        for clock in db.session.scalars(query):
+        if limit_is_safe:
+            query = query.limit(batch)
+        fired_for_rule = 0
+        for clock in db.session.scalars(query).all():
             if _threshold(rule, clock) > now:
                 continue
             _fire(rule, clock, now)
-            fired += 1
+            fired_for_rule += 1
+            if fired_for_rule >= batch:
+                break
+        fired += fired_for_rule
     return fired
 
 
