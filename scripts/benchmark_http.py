@@ -688,6 +688,10 @@ def measure_row(clients, row: Row, requests: int, seconds: float) -> dict[str, S
     results = {name: Side() for name in sides}
     for name, req in sides.items():
         warm(clients[0], req, results[name], name)
+        # Untimed, from every client at once, so that every worker process has built its
+        # templates and compiled statements before the timed bursts (one warm-up request
+        # reaches one worker; the other's first requests would stall its threads together).
+        burst(clients, req, len(clients), 60, Side())
     count = row.requests or requests
     half = max(1, count // 2)
     orders = [("ours", "stock"), ("stock", "ours")]
@@ -875,8 +879,9 @@ def render(args, info: dict, rows, results, single) -> str:
         f"- Load: {args.clients} concurrent clients (threads, one keep-alive connection and a "
         "session cookie each, logged in once), alternating bursts ours → stock → stock → ours "
         f"per row; up to {args.requests} requests per side per row (fewer where shown) or "
-        f"{args.seconds:g} s of new requests per side, whichever comes first; one untimed "
-        "warm-up request per side. Times in ms; req/s = completed requests ÷ time of that "
+        f"{args.seconds:g} s of new requests per side, whichever comes first; untimed "
+        "warm-up requests per side first (one, then one from every client at once, so that "
+        "both worker processes are warm). Times in ms; req/s = completed requests ÷ time of that "
         "side's bursts; *errors* = non-200 or wrong content.",
     ]
     if loaded:

@@ -1,8 +1,9 @@
 """Issue 16, lists: the total beside the pager (exact when small, estimated when large), the
 deep-page notice, and the 期限 column loaded with the list's own query."""
 
+import random
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from flask import g
@@ -11,6 +12,7 @@ from admin_views.base import ProtectedModelView
 from admin_views.cases import CaseView
 from models import Unit, db
 from models.base import utcnow
+from models.calendar import WorkCalendar
 from models.deadlines import CaseClock
 from models.enums import Clock, TimeUnit, UnitKind
 from models.queries import lists
@@ -281,3 +283,19 @@ def test_the_list_calendar_follows_a_changed_override(app):
     db.session.commit()
     assert not lists.list_calendar().is_working_day(day)
     lists.forget_list_calendar()
+
+
+def test_list_calendar_counts_working_days_as_the_plain_calendar_does():
+    """The list pages' calendar keeps running totals instead of walking every day; for any
+    two days, in either order and across holidays and 调休 working days, it answers as the
+    plain calendar does."""
+    overrides = {date(2026, 10, 10): True, date(2026, 10, 1): False, date(2025, 2, 8): True}
+    plain, remembering = WorkCalendar(overrides), lists._RememberingCalendar(overrides)
+    pick = random.Random(16)
+    origin = date(2026, 1, 1)
+    for _ in range(2000):
+        start = origin + timedelta(days=pick.randint(-900, 900))
+        end = origin + timedelta(days=pick.randint(-900, 900))
+        assert remembering.working_days_between(start, end) == plain.working_days_between(
+            start, end
+        ), (start, end)

@@ -17,7 +17,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -171,12 +171,40 @@ class _RememberingCalendar(WorkCalendar):
     def __init__(self, overrides) -> None:
         super().__init__(overrides)
         self._answers: dict = {}
+        # Working days in (first, day] for every day of one contiguous span, grown on demand:
+        # an overdue case counts back months, and a list does it for each of its rows.
+        self._first: date | None = None
+        self._running_totals: list[int] = []
 
     def is_working_day(self, day) -> bool:
         answer = self._answers.get(day)
         if answer is None:
             answer = self._answers[day] = super().is_working_day(day)
         return answer
+
+    def _total_to(self, day: date) -> int:
+        if self._first is None:
+            self._first, self._running_totals = day, [0]
+        if day < self._first:
+            # Grow the span backwards: recount from the new first day.
+            span = (self._first - day).days
+            earlier = [0]
+            for offset in range(1, span + 1):
+                working = self.is_working_day(day + timedelta(days=offset))
+                earlier.append(earlier[-1] + working)
+            shift = earlier[-1]
+            self._running_totals = earlier + [total + shift for total in self._running_totals[1:]]
+            self._first = day
+        index = (day - self._first).days
+        totals = self._running_totals
+        while len(totals) <= index:
+            following = self._first + timedelta(days=len(totals))
+            totals.append(totals[-1] + self.is_working_day(following))
+        return totals[index]
+
+    def working_days_between(self, start: date, end: date) -> int:
+        self._total_to(min(start, end))  # the span starts no later than either day
+        return self._total_to(end) - self._total_to(start)
 
 
 def list_calendar() -> WorkCalendar:
