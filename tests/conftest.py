@@ -269,14 +269,16 @@ def assert_rows_left(expected: dict[str, int]) -> None:
 
 def forget_process_caches() -> None:
     """Caches a worker process keeps between requests (filter options, the list pages'
-    working-day calendar) outlive a test's emptied tables: each test starts without them."""
+    working-day calendar, long lists' totals) outlive a test's emptied tables: each test
+    starts without them."""
     from admin_views.filters import CachedOptions
     from models.calendar import forget_work_calendar
-    from models.queries.lists import forget_list_calendar
+    from models.queries.lists import forget_list_calendar, forget_long_totals
 
     CachedOptions.clear_all()
     forget_work_calendar()
     forget_list_calendar()
+    forget_long_totals()
 
 
 @pytest.fixture

@@ -88,6 +88,43 @@ def test_a_long_list_is_estimated_on_postgresql_and_capped_on_sqlite(
     assert "可翻阅前 3 页" in page
 
 
+def test_a_long_lists_total_is_reused_for_a_minute_and_a_short_ones_never(
+    backend, create_case, create_user, login_as, small_pages, monkeypatch, count_queries
+):
+    """Paging or reloading a long list reuses its approximate total (no capped count, no
+    estimate); after a minute, or for another filter or user, it is counted again. A list
+    short enough to be counted exactly is counted on every view."""
+    for _ in range(5):
+        create_case(subject="小区道路破损")
+    for _ in range(3):
+        create_case(subject="噪音扰民")
+    monkeypatch.setattr(lists, "EXACT_COUNT_LIMIT", {"postgresql": 3})
+    monkeypatch.setattr(lists, "COUNT_CAP", 3)
+    client = login_as(create_user("admin"))
+
+    def counts(url):
+        """The total's statements on the page: the capped count, and on PostgreSQL the
+        planner's estimate when the count passes the limit."""
+        with count_queries() as statements:
+            assert client.get(url).status_code == 200
+        return sum(
+            statement.lower().startswith(("select count(*)", "explain")) for statement in statements
+        )
+
+    long_list = 2 if backend == "postgresql" else 1
+    assert counts("/admin/case/") == long_list
+    assert counts("/admin/case/") == 0
+    assert counts("/admin/case/?page=1") == 0
+    assert counts("/admin/case/?search=小区") == long_list  # another list
+    later = lists.time.monotonic() + lists.LONG_TOTAL_TTL_SECONDS + 1
+    monkeypatch.setattr(lists.time, "monotonic", lambda: later)
+    assert counts("/admin/case/") == long_list
+    # Three rows fill more than a page and fit under the exact limit: counted on every
+    # view, never remembered.
+    assert counts("/admin/case/?search=噪音") == 1
+    assert counts("/admin/case/?search=噪音") == 1
+
+
 def test_filtered_and_searched_long_lists_are_estimated_too(
     backend, create_case, create_user, login_as, small_pages, monkeypatch
 ):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -85,23 +86,66 @@ def planner_estimate(query) -> int:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
+#: How long a process reuses the total of a long list (one that was not counted exactly):
+#: it reads "约 N 条" or "超过 N 条" anyway, and paging, sorting or reloading the same list
+#: then costs neither the capped count nor the planner's estimate again.
+LONG_TOTAL_TTL_SECONDS = 60
+_long_totals: OrderedDict = OrderedDict()
+_long_totals_lock = threading.Lock()
+
+
+def _list_key(statement) -> tuple | None:
+    """What identifies a list's rows: the statement's shape and its bound values (the
+    user's scope, filters and search are among them)."""
+    cache_key = statement._generate_cache_key()
+    if cache_key is None:
+        return None
+    values = tuple(repr(bind.effective_value) for bind in cache_key.bindparams)
+    return (db.session.get_bind().url.render_as_string(), cache_key.key, values)
+
+
+def _remembered_total(list_key) -> ListTotal | None:
+    with _long_totals_lock:
+        found = _long_totals.get(list_key)
+        if found is None or time.monotonic() - found[0] > LONG_TOTAL_TTL_SECONDS:
+            return None
+        return found[1]
+
+
+def _remember_total(list_key, total: ListTotal) -> None:
+    with _long_totals_lock:
+        _long_totals[list_key] = (time.monotonic(), total)
+        _long_totals.move_to_end(list_key)
+        while len(_long_totals) > 512:
+            _long_totals.popitem(last=False)
+
+
 def list_total(query, key) -> ListTotal:
     """The number of rows of ``query`` (a list's filtered query, without paging).
 
-    ``key`` is the list's primary-key column: the count reads only that."""
+    ``key`` is the list's primary-key column: the count reads only that. A long list's
+    total (above the exact limit) is kept for ``LONG_TOTAL_TTL_SECONDS``."""
     dialect = db.session.get_bind().dialect.name
     limit = _count_limit(dialect)
     rows = query.order_by(None).limit(None).offset(None).enable_eagerloads(False)
-    capped = rows.with_entities(key).limit(limit + 1).subquery()
+    keys = rows.with_entities(key)
+    list_key = _list_key(keys.statement)
+    remembered = _remembered_total(list_key) if list_key is not None else None
+    if remembered is not None:
+        return remembered
+    capped = keys.limit(limit + 1).subquery()
     counted = db.session.scalar(sa.select(sa.func.count()).select_from(capped))
     if counted <= limit:
         return ListTotal(counted)
     if dialect == "postgresql":
         # Past the exact limit the estimate can only be larger: a stale statistic must not
         # show fewer rows than were just counted.
-        estimate = planner_estimate(rows.with_entities(key))
-        return ListTotal(max(estimate, counted), "estimate")
-    return ListTotal(limit, "at_least")
+        total = ListTotal(max(planner_estimate(keys), counted), "estimate")
+    else:
+        total = ListTotal(limit, "at_least")
+    if list_key is not None:
+        _remember_total(list_key, total)
+    return total
 
 
 # -- deadlines on lists ---------------------------------------------------------------------
@@ -158,6 +202,11 @@ _calendar_cache: dict[str, object] = {}
 
 def forget_list_calendar(*_args) -> None:
     _calendar_cache.clear()
+
+
+def forget_long_totals() -> None:
+    with _long_totals_lock:
+        _long_totals.clear()
 
 
 for _event in ("after_insert", "after_update", "after_delete"):
