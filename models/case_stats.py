@@ -224,10 +224,22 @@ def _days_between(dialect: str, later, earlier):
 
 def local_day_expression(dialect: str):
     """The local calendar day of ``received_at`` (as ``statistics.month_expression`` does)."""
+    return _local_day_expression(dialect, _local_day_shift(dialect))
+
+
+def _local_day_shift(dialect: str) -> str:
+    """What ``local_day_expression`` depends on: the zone's name on PostgreSQL, its offset now
+    on SQLite."""
     if dialect == "postgresql":
-        return sa.cast(sa.func.timezone(str(local_zone()), Case.received_at), sa.Date)
+        return str(local_zone())
     offset = int(datetime.now(local_zone()).utcoffset().total_seconds() // 60)
-    return sa.func.date(Case.received_at, f"{offset:+d} minutes")
+    return f"{offset:+d} minutes"
+
+
+def _local_day_expression(dialect: str, shift: str):
+    if dialect == "postgresql":
+        return sa.cast(sa.func.timezone(shift, Case.received_at), sa.Date)
+    return sa.func.date(Case.received_at, shift)
 
 
 def local_midnight_utc(day: date) -> datetime:
@@ -548,11 +560,11 @@ def _build_source(start: date, end: date):
     return sa.union_all(months, days).subquery("stats")
 
 
-def _deadline_selects(dialect: str, case_condition):
+def _deadline_selects(dialect: str, case_condition, shift: str | None = None):
     """The ``case_stat_deadlines`` rows of the cases matching ``case_condition``."""
     from .policies import OPEN_STATUSES
 
-    day = local_day_expression(dialect)
+    day = _local_day_expression(dialect, shift or _local_day_shift(dialect))
     unit_key = sa.func.coalesce(Case.handling_unit_id, 0)
     category_key = sa.func.coalesce(Case.category_id, 0)
     clocks = (
@@ -622,11 +634,28 @@ def _refresh_deadlines(connection, case_ids: set[int] | None) -> None:
         ids = sorted(i for i in case_ids if i is not None)
         batches = [ids[offset : offset + 500] for offset in range(0, len(ids), 500)]
     for batch in batches:
-        condition = sa.true() if batch is None else Case.id.in_(batch)
-        if batch is not None:
-            connection.execute(table.delete().where(table.c.case_id.in_(batch)))
-        for select in _deadline_selects(dialect, condition):
-            connection.execute(table.insert().from_select(DEADLINE_COLUMNS, select))
+        if batch is None:
+            for select in _deadline_selects(dialect, sa.true()):
+                connection.execute(table.insert().from_select(DEADLINE_COLUMNS, select))
+            continue
+        delete, inserts = _deadline_batch_statements(dialect, _local_day_shift(dialect))
+        connection.execute(delete, {"case_ids": batch})
+        for insert in inserts:
+            connection.execute(insert, {"case_ids": batch})
+
+
+@functools.lru_cache(maxsize=16)
+def _deadline_batch_statements(dialect: str, shift: str):
+    """The DELETE and INSERT … SELECTs that rewrite a batch of cases' deadline rows (the ids
+    bound per batch), built once: every commit that touches a case runs them."""
+    table = CaseDeadline.__table__
+    ids = sa.bindparam("case_ids", expanding=True)
+    delete = table.delete().where(table.c.case_id.in_(ids))
+    inserts = tuple(
+        table.insert().from_select(DEADLINE_COLUMNS, select)
+        for select in _deadline_selects(dialect, Case.id.in_(ids), shift)
+    )
+    return delete, inserts
 
 
 def _callback_day_expression(dialect: str):
