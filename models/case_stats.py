@@ -31,6 +31,9 @@ session) are followed by :func:`rebuild`.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import weakref
 import zlib
 from datetime import UTC, date, datetime, timedelta
 
@@ -221,10 +224,22 @@ def _days_between(dialect: str, later, earlier):
 
 def local_day_expression(dialect: str):
     """The local calendar day of ``received_at`` (as ``statistics.month_expression`` does)."""
+    return _local_day_expression(dialect, _local_day_shift(dialect))
+
+
+def _local_day_shift(dialect: str) -> str:
+    """What ``local_day_expression`` depends on: the zone's name on PostgreSQL, its offset now
+    on SQLite."""
     if dialect == "postgresql":
-        return sa.cast(sa.func.timezone(str(local_zone()), Case.received_at), sa.Date)
+        return str(local_zone())
     offset = int(datetime.now(local_zone()).utcoffset().total_seconds() // 60)
-    return sa.func.date(Case.received_at, f"{offset:+d} minutes")
+    return f"{offset:+d} minutes"
+
+
+def _local_day_expression(dialect: str, shift: str):
+    if dialect == "postgresql":
+        return sa.cast(sa.func.timezone(shift, Case.received_at), sa.Date)
+    return sa.func.date(Case.received_at, shift)
 
 
 def local_midnight_utc(day: date) -> datetime:
@@ -403,10 +418,6 @@ def _recompute_groups(connection, keys: set[tuple[date, int, int]]) -> None:
     if not keys:
         return
     dialect = connection.dialect.name
-    table = CaseDailyStats.__table__
-    monthly = CaseMonthlyStats.__table__
-    columns = aggregate_columns(dialect)
-    names = ["unit_key", "category_key", *_column_names()]
     months = sorted(
         {(_month_of(day), unit_key, category_key) for day, unit_key, category_key in keys}
     )
@@ -415,60 +426,112 @@ def _recompute_groups(connection, keys: set[tuple[date, int, int]]) -> None:
             lock = zlib.crc32(f"case_stats:{month}:{unit_key}:{category_key}".encode())
             connection.execute(sa.select(sa.func.pg_advisory_xact_lock(lock - 2**31)))
     for day, unit_key, category_key in sorted(keys):
+        delete, insert = _day_group_statements(dialect, bool(unit_key), bool(category_key))
+        group = {"g_day": day, "g_unit": unit_key, "g_category": category_key}
+        connection.execute(delete, group)
         connection.execute(
-            table.delete().where(
-                table.c.day == day,
-                table.c.unit_key == unit_key,
-                table.c.category_key == category_key,
-            )
+            insert,
+            {
+                **group,
+                "w_start": local_midnight_utc(day),
+                "w_end": local_midnight_utc(day + timedelta(days=1)),
+                "w_unit": unit_key,
+                "w_category": category_key,
+            },
         )
-        select = (
-            sa.select(
-                sa.literal(day, sa.Date).label("day"),
-                sa.literal(unit_key).label("unit_key"),
-                sa.literal(category_key).label("category_key"),
-                *columns,
-            )
-            .where(
-                population(),
-                Case.received_at >= local_midnight_utc(day),
-                Case.received_at < local_midnight_utc(day + timedelta(days=1)),
-                Case.handling_unit_id == unit_key if unit_key else Case.handling_unit_id.is_(None),
-                Case.category_id == category_key if category_key else Case.category_id.is_(None),
-            )
-            .having(sa.func.count(Case.id) > 0)
-        )
-        connection.execute(table.insert().from_select(["day", *names], select))
+    delete, insert = _month_group_statements()
     for month, unit_key, category_key in months:
-        connection.execute(
-            monthly.delete().where(
-                monthly.c.month == month,
-                monthly.c.unit_key == unit_key,
-                monthly.c.category_key == category_key,
-            )
+        group = {"g_month": month, "g_unit": unit_key, "g_category": category_key}
+        connection.execute(delete, group)
+        connection.execute(insert, {**group, "w_next": _next_month(month)})
+
+
+@functools.cache
+def _day_group_statements(dialect: str, has_unit: bool, has_category: bool):
+    """The DELETE and INSERT … SELECT that recompute one day's group, built once per shape
+    (their values are bound per group: building the 40-column aggregate for every group cost
+    more than running it)."""
+    table = CaseDailyStats.__table__
+    names = ["unit_key", "category_key", *_column_names()]
+    group = (
+        table.c.day == sa.bindparam("g_day", type_=sa.Date),
+        table.c.unit_key == sa.bindparam("g_unit", type_=sa.Integer),
+        table.c.category_key == sa.bindparam("g_category", type_=sa.Integer),
+    )
+    select = (
+        sa.select(
+            sa.bindparam("g_day", type_=sa.Date).label("day"),
+            sa.bindparam("g_unit", type_=sa.Integer).label("unit_key"),
+            sa.bindparam("g_category", type_=sa.Integer).label("category_key"),
+            *aggregate_columns(dialect),
         )
-        select = (
-            sa.select(
-                sa.literal(month, sa.Date).label("month"),
-                sa.literal(unit_key).label("unit_key"),
-                sa.literal(category_key).label("category_key"),
-                *[sa.func.sum(table.c[name]).label(name) for name in _column_names()],
-            )
-            .where(
-                table.c.day >= month,
-                table.c.day < _next_month(month),
-                table.c.unit_key == unit_key,
-                table.c.category_key == category_key,
-            )
-            .having(sa.func.count() > 0)
+        .where(
+            population(),
+            Case.received_at >= sa.bindparam("w_start", type_=Case.received_at.type),
+            Case.received_at < sa.bindparam("w_end", type_=Case.received_at.type),
+            Case.handling_unit_id == sa.bindparam("w_unit", type_=sa.Integer)
+            if has_unit
+            else Case.handling_unit_id.is_(None),
+            Case.category_id == sa.bindparam("w_category", type_=sa.Integer)
+            if has_category
+            else Case.category_id.is_(None),
         )
-        connection.execute(monthly.insert().from_select(["month", *names], select))
+        .having(sa.func.count(Case.id) > 0)
+    )
+    return table.delete().where(*group), table.insert().from_select(["day", *names], select)
+
+
+@functools.cache
+def _month_group_statements():
+    """The DELETE and INSERT … SELECT that recompute one month's group from its days."""
+    table = CaseDailyStats.__table__
+    monthly = CaseMonthlyStats.__table__
+    names = ["unit_key", "category_key", *_column_names()]
+    month = sa.bindparam("g_month", type_=sa.Date)
+    unit_key = sa.bindparam("g_unit", type_=sa.Integer)
+    category_key = sa.bindparam("g_category", type_=sa.Integer)
+    delete = monthly.delete().where(
+        monthly.c.month == month,
+        monthly.c.unit_key == unit_key,
+        monthly.c.category_key == category_key,
+    )
+    select = (
+        sa.select(
+            month.label("month"),
+            unit_key.label("unit_key"),
+            category_key.label("category_key"),
+            *[sa.func.sum(table.c[name]).label(name) for name in _column_names()],
+        )
+        .where(
+            table.c.day >= month,
+            table.c.day < sa.bindparam("w_next", type_=sa.Date),
+            table.c.unit_key == unit_key,
+            table.c.category_key == category_key,
+        )
+        .having(sa.func.count() > 0)
+    )
+    return delete, monthly.insert().from_select(["month", *names], select)
 
 
 def source(start: date, end: date):
     """Rows covering exactly the days ``start``–``end``: whole months from the monthly table,
     the days of partial months from the daily one. Columns: ``day`` (a month's first day for a
-    monthly row), ``unit_key``, ``category_key`` and the sums."""
+    monthly row), ``unit_key``, ``category_key`` and the sums.
+
+    Built once per period and kept: SQL constructs are immutable, and building this one (and
+    its column collection, some 40 columns through a UNION) cost more than running the queries
+    of a dashboard on it."""
+    return _source(start, end)
+
+
+@functools.lru_cache(maxsize=256)
+def _source(start: date, end: date):
+    stats = _build_source(start, end)
+    stats.c  # noqa: B018 -- its columns, set up once here rather than by the first caller
+    return stats
+
+
+def _build_source(start: date, end: date):
     daily = CaseDailyStats.__table__
     monthly = CaseMonthlyStats.__table__
     first_full = start if start.day == 1 else _next_month(start)
@@ -497,11 +560,11 @@ def source(start: date, end: date):
     return sa.union_all(months, days).subquery("stats")
 
 
-def _deadline_selects(dialect: str, case_condition):
+def _deadline_selects(dialect: str, case_condition, shift: str | None = None):
     """The ``case_stat_deadlines`` rows of the cases matching ``case_condition``."""
     from .policies import OPEN_STATUSES
 
-    day = local_day_expression(dialect)
+    day = _local_day_expression(dialect, shift or _local_day_shift(dialect))
     unit_key = sa.func.coalesce(Case.handling_unit_id, 0)
     category_key = sa.func.coalesce(Case.category_id, 0)
     clocks = (
@@ -571,11 +634,28 @@ def _refresh_deadlines(connection, case_ids: set[int] | None) -> None:
         ids = sorted(i for i in case_ids if i is not None)
         batches = [ids[offset : offset + 500] for offset in range(0, len(ids), 500)]
     for batch in batches:
-        condition = sa.true() if batch is None else Case.id.in_(batch)
-        if batch is not None:
-            connection.execute(table.delete().where(table.c.case_id.in_(batch)))
-        for select in _deadline_selects(dialect, condition):
-            connection.execute(table.insert().from_select(DEADLINE_COLUMNS, select))
+        if batch is None:
+            for select in _deadline_selects(dialect, sa.true()):
+                connection.execute(table.insert().from_select(DEADLINE_COLUMNS, select))
+            continue
+        delete, inserts = _deadline_batch_statements(dialect, _local_day_shift(dialect))
+        connection.execute(delete, {"case_ids": batch})
+        for insert in inserts:
+            connection.execute(insert, {"case_ids": batch})
+
+
+@functools.lru_cache(maxsize=16)
+def _deadline_batch_statements(dialect: str, shift: str):
+    """The DELETE and INSERT … SELECTs that rewrite a batch of cases' deadline rows (the ids
+    bound per batch), built once: every commit that touches a case runs them."""
+    table = CaseDeadline.__table__
+    ids = sa.bindparam("case_ids", expanding=True)
+    delete = table.delete().where(table.c.case_id.in_(ids))
+    inserts = tuple(
+        table.insert().from_select(DEADLINE_COLUMNS, select)
+        for select in _deadline_selects(dialect, Case.id.in_(ids), shift)
+    )
+    return delete, inserts
 
 
 def _callback_day_expression(dialect: str):
@@ -849,13 +929,25 @@ def _after_transaction_end(session, transaction):
             session.info.pop(name, None)
 
 
+#: ``_reads_rollup`` of statements run more than once (built once and kept, like the
+#: dashboard's): walking a large statement's tree for every execution cost more than the rest.
+_READS_ROLLUP: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _reads_rollup(statement) -> bool:
+    try:
+        return _READS_ROLLUP[statement]
+    except (KeyError, TypeError):
+        pass
     from sqlalchemy.sql.util import find_tables
 
-    return any(
+    found = any(
         getattr(table, "name", None) in STATS_TABLES
         for table in find_tables(statement, include_aliases=True, include_joins=True)
     )
+    with contextlib.suppress(TypeError):  # not weakly referenceable: not remembered
+        _READS_ROLLUP[statement] = found
+    return found
 
 
 def _statement_table(statement):

@@ -250,24 +250,35 @@ class Matrix:
             last, self._last = self._last, None
             return last
         db.session.expire_all()
-        tables = db.metadata.tables
         rows = {}
-        for table in tables.values():
-            if table.name == "audit_log":
-                continue
-            conditions = []
-            if table.name in self.owned and len(table.primary_key.columns) == 1:
-                pk = next(iter(table.primary_key.columns))
-                conditions.append(pk.in_(sorted(self.owned[table.name])))
-            for column in table.columns:
-                for key in column.foreign_keys:
-                    target = key.column.table.name
-                    if target in self.owned:
-                        conditions.append(column.in_(sorted(self.owned[target])))
-            if conditions:
-                found = db.session.execute(sa.select(table).where(sa.or_(*conditions))).all()
-                rows[table.name] = sorted(map(repr, found))
+        for name, query in self._snapshot_queries():
+            found = db.session.execute(query).all()
+            rows[name] = sorted(map(repr, found))
         return rows
+
+    _queries: list | None = None
+
+    def _snapshot_queries(self) -> list[tuple[str, sa.Select]]:
+        """(table, query) of ``snapshot``, built once: unit B's rows are fixed when the matrix is
+        built, and the hundreds of snapshots spent more building the queries than running them."""
+        if self._queries is None:
+            queries = []
+            for table in db.metadata.tables.values():
+                if table.name == "audit_log":
+                    continue
+                conditions = []
+                if table.name in self.owned and len(table.primary_key.columns) == 1:
+                    pk = next(iter(table.primary_key.columns))
+                    conditions.append(pk.in_(sorted(self.owned[table.name])))
+                for column in table.columns:
+                    for key in column.foreign_keys:
+                        target = key.column.table.name
+                        if target in self.owned:
+                            conditions.append(column.in_(sorted(self.owned[target])))
+                if conditions:
+                    queries.append((table.name, sa.select(table).where(sa.or_(*conditions))))
+            self._queries = queries
+        return self._queries
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

@@ -35,6 +35,7 @@ SQL condition that both the count and the drill-down case list use, so they cann
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -417,6 +418,21 @@ def _breakdown(flt: StatsFilter, scope, now: datetime) -> list[dict]:
     """
     if uses_rollup(scope):
         return _rollup_breakdown(flt, scope, now)
+    rows = db.session.execute(
+        sa.select(*_live_breakdown_columns(db.engine.dialect.name))
+        .where(base_condition(flt, scope))
+        .group_by(Case.handling_unit_id),
+        {"breakdown_now": now},
+    ).all()
+    return [dict(zip(("unit_id", *BREAKDOWN_KEYS), row, strict=True)) for row in rows]
+
+
+@functools.cache
+def _live_breakdown_columns(dialect: str) -> tuple:
+    """The columns of ``_breakdown``'s live query, built once per dialect (``days_between``
+    depends on it; "now" is bound when it runs): a scoped dashboard builds it for every
+    figure, and building it cost more than running it."""
+    now = sa.bindparam("breakdown_now", type_=CaseClock.due_at.type)
     # "stopped_at > due_at" alone (NULL never compares greater) matches the partial index.
     late = sa.select(CaseClock.case_id).where(
         CaseClock.stopped_at > CaseClock.due_at, CaseClock.kind.in_(WORKING_CLOCKS)
@@ -446,33 +462,28 @@ def _breakdown(flt: StatsFilter, scope, now: datetime) -> list[dict]:
         summed = sa.func.sum(column)
         return sa.func.coalesce(summed.filter(condition) if condition is not None else summed, 0)
 
-    rows = db.session.execute(
-        sa.select(
-            Case.handling_unit_id,
-            sa.func.count(Case.id),
-            total(Case.head_count),
-            count(Case.is_group.is_(True)),
-            total(Case.head_count, Case.is_group.is_(True)),
-            count(Case.is_beyond_level.is_(True)),
-            count(Case.is_abnormal.is_(True)),
-            count(is_open),
-            count(closed),
-            count(transferred),
-            count(sa.and_(is_open, Case.id.in_(running_late))),
-            count(sa.and_(closed, Case.id.not_in(late))),
-            count(Case.repeat_count > 0),
-            total(Case.repeat_count),
-            count(Case.accepted_at.is_not(None)),
-            count(sa.and_(Case.accepted_at.is_not(None), Case.instructed_at.is_not(None))),
-            total(days_between(Case.closed_at, Case.received_at), closed),
-            count(Case.last_satisfaction.is_not(None)),
-            count(Case.last_satisfaction.in_(SATISFIED)),
-            count(Case.last_satisfaction == Satisfaction.dissatisfied),
-        )
-        .where(base_condition(flt, scope))
-        .group_by(Case.handling_unit_id)
-    ).all()
-    return [dict(zip(("unit_id", *BREAKDOWN_KEYS), row, strict=True)) for row in rows]
+    return (
+        Case.handling_unit_id,
+        sa.func.count(Case.id),
+        total(Case.head_count),
+        count(Case.is_group.is_(True)),
+        total(Case.head_count, Case.is_group.is_(True)),
+        count(Case.is_beyond_level.is_(True)),
+        count(Case.is_abnormal.is_(True)),
+        count(is_open),
+        count(closed),
+        count(transferred),
+        count(sa.and_(is_open, Case.id.in_(running_late))),
+        count(sa.and_(closed, Case.id.not_in(late))),
+        count(Case.repeat_count > 0),
+        total(Case.repeat_count),
+        count(Case.accepted_at.is_not(None)),
+        count(sa.and_(Case.accepted_at.is_not(None), Case.instructed_at.is_not(None))),
+        total(days_between(Case.closed_at, Case.received_at), closed),
+        count(Case.last_satisfaction.is_not(None)),
+        count(Case.last_satisfaction.in_(SATISFIED)),
+        count(Case.last_satisfaction == Satisfaction.dissatisfied),
+    )
 
 
 def summary(flt: StatsFilter, *, scope=None, now=None, breakdown=None) -> dict:
