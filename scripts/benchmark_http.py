@@ -682,16 +682,23 @@ def warm(client: Client, req: Req, side: Side, name: str) -> None:
         side.shown = len(set(LIST_LINK[name].findall(data.decode("utf-8", "replace"))))
 
 
+#: Warm every worker only for requests quicker than this (see ``measure_row``).
+WARM_ALL_BELOW_SECONDS = 2.0
+
+
 def measure_row(clients, row: Row, requests: int, seconds: float) -> dict[str, Side]:
     sides = {"ours": row.ours, "stock": row.stock}
     sides = {name: req for name, req in sides.items() if req is not None}
     results = {name: Side() for name in sides}
     for name, req in sides.items():
+        started = time.perf_counter()
         warm(clients[0], req, results[name], name)
-        # Untimed, from every client at once, so that every worker process has built its
-        # templates and compiled statements before the timed bursts (one warm-up request
-        # reaches one worker; the other's first requests would stall its threads together).
-        burst(clients, req, len(clients), 60, Side())
+        if time.perf_counter() - started < WARM_ALL_BELOW_SECONDS:
+            # Untimed, from every client at once, so that every worker process has built its
+            # templates and compiled statements before the timed bursts (one warm-up request
+            # reaches one worker; the other's first requests would stall its threads
+            # together). A request that takes seconds anyway is not worth twenty more.
+            burst(clients, req, len(clients), 60, Side())
     count = row.requests or requests
     half = max(1, count // 2)
     orders = [("ours", "stock"), ("stock", "ours")]
@@ -880,8 +887,9 @@ def render(args, info: dict, rows, results, single) -> str:
         "session cookie each, logged in once), alternating bursts ours → stock → stock → ours "
         f"per row; up to {args.requests} requests per side per row (fewer where shown) or "
         f"{args.seconds:g} s of new requests per side, whichever comes first; untimed "
-        "warm-up requests per side first (one, then one from every client at once, so that "
-        "both worker processes are warm). Times in ms; req/s = completed requests ÷ time of that "
+        "warm-up requests per side first (one, then, for requests under 2 s, one from every "
+        "client at once, so that both worker processes are warm). Times in ms; req/s = "
+        "completed requests ÷ time of that "
         "side's bursts; *errors* = non-200 or wrong content.",
     ]
     if loaded:
