@@ -224,6 +224,8 @@ class _RememberingCalendar(WorkCalendar):
         # an overdue case counts back months, and a list does it for each of its rows.
         self._first: date | None = None
         self._running_totals: list[int] = []
+        # One calendar serves every thread of a worker: growing the span is not atomic.
+        self._span_lock = threading.Lock()
 
     def is_working_day(self, day) -> bool:
         answer = self._answers.get(day)
@@ -252,8 +254,9 @@ class _RememberingCalendar(WorkCalendar):
         return totals[index]
 
     def working_days_between(self, start: date, end: date) -> int:
-        self._total_to(min(start, end))  # the span starts no later than either day
-        return self._total_to(end) - self._total_to(start)
+        with self._span_lock:
+            self._total_to(min(start, end))  # the span starts no later than either day
+            return self._total_to(end) - self._total_to(start)
 
 
 def list_calendar() -> WorkCalendar:
