@@ -25,7 +25,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from models import User, db
+from models import User, db, pg_connections
 
 #: Known to everyone, so create_app refuses it outside debug and testing.
 DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key"  # noqa: S105
@@ -241,6 +241,10 @@ def _configure_engine() -> None:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=10000")
             cursor.close()
+
+    if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
+        # Read-only requests keep the statements psycopg prepared (models/pg_connections.py).
+        sa.event.listen(engine, "do_connect", pg_connections.connect)
 
     @sa.event.listens_for(db.metadata, "before_create")
     def _pg_extensions(_target, connection, **_kw):

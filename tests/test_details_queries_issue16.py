@@ -323,3 +323,34 @@ def test_case_page_statement_is_planned_serially_in_written_order(
         sa.event.remove(db.engine, "after_cursor_execute", look)
     assert seen["case page"] == {("0", "1")}
     assert seen["list"] and ("0", "1") not in seen["list"]
+
+
+@pytest.mark.own_connections
+def test_the_case_page_statement_stays_prepared_across_requests(
+    backend, people, create_case, login_as
+):
+    """The case page's wide statement is planned once per connection, not once per view."""
+    if backend != "postgresql":
+        pytest.skip("prepared statements are psycopg's, on PostgreSQL")
+    case_id = build_case(create_case, people, events=3).id
+    client = login_as(people["handler"])
+    prepared_when_run = []
+
+    def look(conn, cursor, statement, parameters, context, executemany):
+        if "page_rows" in statement:
+            rows = cursor.connection.execute(
+                "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+                ("%page_rows%",),
+            )
+            prepared_when_run.append(rows.fetchone()[0])
+
+    sa.event.listen(db.engine, "after_cursor_execute", look)
+    try:
+        for _ in range(10):
+            _as_a_new_request()
+            assert client.get(f"/admin/case/details/?id={case_id}").status_code == 200
+    finally:
+        sa.event.remove(db.engine, "after_cursor_execute", look)
+    assert len(prepared_when_run) == 10
+    # Prepared after psycopg's threshold of runs, and still prepared on the following views.
+    assert prepared_when_run[-1] == 1
