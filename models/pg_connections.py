@@ -17,6 +17,7 @@ and ``EXPLAIN`` without ``ANALYZE``. Anything else (a write, ``SET``, a savepoin
 
 from __future__ import annotations
 
+import functools
 import re
 
 import psycopg
@@ -33,9 +34,18 @@ def is_read_statement(query) -> bool:
     """True for a statement whose effects a ROLLBACK would not need to undo."""
     if isinstance(query, bytes):
         query = query.decode("utf-8", "replace")
-    if not isinstance(query, str) or not _READ_STATEMENT.match(query):
+    return isinstance(query, str) and _is_read_text(query)
+
+
+@functools.lru_cache(maxsize=2048)
+def _is_read_text(query: str) -> bool:
+    # Kept per statement text: SQLAlchemy hands over the same compiled string each time, and
+    # a page's statement can be tens of kilobytes long.
+    if not _READ_STATEMENT.match(query):
         return False
-    return not (query.lstrip()[:6].upper() == "SELECT" and _SELECT_INTO.search(query))
+    if query.lstrip()[:6].upper() != "SELECT" or "INTO" not in query.upper():
+        return True
+    return not _SELECT_INTO.search(query)
 
 
 class _Tracking:
