@@ -20,12 +20,12 @@ from flask import (
     url_for,
 )
 from flask_babel import Babel, get_locale
-from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from models import User, db, pg_connections
+from models.texts import lazy_gettext as _l
 
 #: Known to everyone, so create_app refuses it outside debug and testing.
 DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key"  # noqa: S105

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Flask
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
-from flask_babel import lazy_gettext as _l
 
 from models import (
     Appointment,
@@ -47,6 +46,7 @@ from models import (
     VisitorPass,
     db,
 )
+from models.texts import lazy_gettext as _l
 
 from .api.tokens import ApiTokenView
 from .audit import AuditLogView

@@ -9,7 +9,6 @@ from flask import g
 from flask_admin.contrib.sqla import filters
 from flask_admin.contrib.sqla.tools import parse_like_term
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -18,6 +17,7 @@ from models.audit import AuditAction
 from models.enums import Clock, EventKind
 from models.policies import PERSON_TABLES, audit_identity_hidden, masked_audit_data
 from models.settings import DEFAULT_SETTINGS
+from models.texts import lazy_gettext as _l
 
 from .base import ProtectedModelView
 from .filters import ChoiceEqualFilter, date_filters

@@ -11,7 +11,6 @@ from argon2.exceptions import VerificationError
 from flask import current_app, flash, redirect, request, session, url_for
 from flask_admin import AdminIndexView, expose
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired, Length
@@ -23,6 +22,7 @@ from models.enums import CaseStatus
 from models.operations.audit_log import record_audit
 from models.operations.sessions import log_out
 from models.queries.worklists import home_figures
+from models.texts import lazy_gettext as _l
 from models.users import password_hasher
 
 from .filters import MyCasesFilter

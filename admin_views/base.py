@@ -17,7 +17,6 @@ from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.form import AdminModelConverter
 from flask_admin.model.form import converts
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.orm.exc import StaleDataError
@@ -30,6 +29,7 @@ from models.enums import TitledEnum
 from models.operations import WorkflowError
 from models.operations.records import create_record, delete_record, update_record
 from models.queries.lists import DeadlineCell, ListTotal, list_total
+from models.texts import lazy_gettext as _l
 
 from .choices import (
     KeptAjaxSelectField,

@@ -10,7 +10,6 @@ from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import filters
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 from flask_login import current_user
 from markupsafe import Markup
@@ -45,6 +44,7 @@ from models.policies import (
     visible_cases_clause,
 )
 from models.retention import callback_retain_until
+from models.texts import lazy_gettext as _l
 from models.users import staff_condition
 
 from .base import ProtectedModelView

@@ -8,7 +8,6 @@ import functools
 import sqlalchemy as sa
 from flask import has_request_context, request
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from models import Case, CaseClock, CaseEvent, db
@@ -26,6 +25,7 @@ from models.enums import (
 from models.operations.deadlines import refresh_due
 from models.policies import reporter_visible, timeline_value_hidden
 from models.rendering.wording import tidy_punctuation
+from models.texts import lazy_gettext as _l
 
 from .confidential import masked
 from .wording import datetime_text, ui_date, value_text

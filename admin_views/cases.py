@@ -8,7 +8,6 @@ from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import filters
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 from wtforms import FileField, HiddenField, TextAreaField
@@ -62,6 +61,7 @@ from models.policies import (
     waiting_note,
 )
 from models.queries.lists import deadline_cell, list_calendar, with_deadline
+from models.texts import lazy_gettext as _l
 
 from .base import ProtectedModelView, deadline_badge
 from .case_records import (

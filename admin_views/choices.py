@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from flask_admin.contrib.sqla.fields import QuerySelectField, QuerySelectMultipleField
 from flask_admin.model.fields import AjaxSelectField, AjaxSelectMultipleField
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms.validators import ValidationError
 
 from models import Unit, db
 from models.policies import assignable_units_clause
+from models.texts import lazy_gettext as _l
 
 #: Shown on a field whose posted value is not one of the values it may take.
 NOT_A_CHOICE = _l("所选的项不存在或不能选用，请重新选择。")

@@ -15,7 +15,6 @@ from flask import g, has_app_context, request
 from flask_admin.contrib.sqla import filters
 from flask_admin.form import rules
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from jinja2 import pass_context
 from markupsafe import Markup
@@ -43,6 +42,7 @@ from models.custom_fields import (
 from models.enums import CategoryKind, CustomFieldType
 from models.operations import ValidationFailed
 from models.operations.records import create_record, update_record
+from models.texts import lazy_gettext as _l
 from models.users import staff_condition
 
 from .filters import CachedOptions, ChoiceEqualFilter

@@ -29,10 +29,10 @@ from string import Template
 
 import sqlalchemy as sa
 from flask import Flask, Response, current_app, g, has_request_context, jsonify, request
-from flask_babel import lazy_gettext as _l
 from markupsafe import escape
 
 from models import db
+from models.texts import lazy_gettext as _l
 
 logger = logging.getLogger(__name__)
 request_log = logging.getLogger("xinfang.requests")

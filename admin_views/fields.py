@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask_admin.form import DateTimeField
-from flask_babel import lazy_gettext as _l
 from wtforms import SelectMultipleField, widgets
 from wtforms.validators import ValidationError
 
 from models.base import local_zone, utcnow
 from models.enums import IdType
+from models.texts import lazy_gettext as _l
 from models.validation import (
     is_valid_phone,
     normalize_id_number,

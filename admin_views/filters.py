@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from flask import has_app_context
 from flask_admin.contrib.sqla import filters
-from flask_babel import lazy_gettext as _l
 
 from models.base import local_zone
+from models.texts import lazy_gettext as _l
 
 
 def _local_midnight_utc(day) -> datetime:

@@ -1,7 +1,8 @@
 """Chinese column labels shared by the views."""
 
-from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
+
+from models.texts import lazy_gettext as _l
 
 COMMON_LABELS = {
     "number": _l("登记编号"),

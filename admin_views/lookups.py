@@ -8,11 +8,11 @@ picker offers only the cases the signed-in user may see, the people picker only 
 from __future__ import annotations
 
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from models import Case, Party, User, db
 from models.policies import party_visible_clause, visible_cases_clause
+from models.texts import lazy_gettext as _l
 from models.users import staff_condition
 
 from .search import as_case_number

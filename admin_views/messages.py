@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 from flask_login import current_user
 from markupsafe import Markup
@@ -33,6 +32,7 @@ from models.operations.notifications import (
     template_for,
 )
 from models.policies import may_manage_messages, message_address_visible, messages_visible_clause
+from models.texts import lazy_gettext as _l
 
 from .base import ProtectedModelView, refuse_access
 from .filters import ChoiceEqualFilter, date_filters

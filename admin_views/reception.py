@@ -9,7 +9,6 @@ from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_admin.contrib.sqla import filters
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from jinja2 import pass_context
@@ -60,6 +59,7 @@ from models.reception import (
     IncidentMeasure,
 )
 from models.reception_days import reception_days
+from models.texts import lazy_gettext as _l
 
 from .auth import safe_next_url
 from .base import ProtectedModelView, _all_titled_enums, refuse_access, type_formatters

@@ -6,7 +6,6 @@ from flask import request
 from flask_admin.contrib.sqla import filters
 from flask_admin.model.form import InlineFormAdmin
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 from wtforms import DateField, SelectField, TextAreaField, TimeField, widgets
@@ -18,6 +17,7 @@ from models.operations.opinion_boxes import record_opening, save_box, split_slip
 from models.operations.reception import local_today
 from models.operations.reception_days import record_absence, save_leader, save_schedule
 from models.reception_days import WEEKDAY_NAMES
+from models.texts import lazy_gettext as _l
 
 from .labels import labels
 from .lookups import user_lookup

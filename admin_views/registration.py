@@ -7,7 +7,6 @@ from flask import request, url_for
 from flask_admin.contrib.sqla import filters
 from flask_admin.form import rules
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
@@ -38,6 +37,7 @@ from models.policies import (
     party_visible_clause,
     reporter_text_searchable_clause,
 )
+from models.texts import lazy_gettext as _l
 
 from .base import ProtectedModelView
 from .cases import (

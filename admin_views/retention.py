@@ -7,7 +7,6 @@ from flask import abort, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_admin.contrib.sqla import filters
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from models import Case, db
@@ -25,6 +24,7 @@ from models.operations.retention import (
 )
 from models.policies import DESTRUCTION_LOG_PERMISSIONS, hidden_reporter_case_ids
 from models.retention import DEFAULT_RETENTION_YEARS, check_retention_rule, today
+from models.texts import lazy_gettext as _l
 
 from .base import ProtectedModelView, refuse_access
 from .documents import pdf_response

@@ -10,7 +10,6 @@ from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.contrib.sqla import filters
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 from wtforms import PasswordField, SelectField, StringField
@@ -29,6 +28,7 @@ from models.operations.users import password_problem
 from models.permissions import PERMISSIONS
 from models.routing import check_routing_rule
 from models.settings import DEFAULT_SETTINGS, SettingKind, setting_spec
+from models.texts import lazy_gettext as _l
 
 from .base import ProtectedModelView
 from .choices import INACTIVE_SUFFIX, assignable_units

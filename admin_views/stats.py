@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from flask import Response, abort, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from models import Category, Unit, db
@@ -37,6 +36,7 @@ from models.rendering.reports import (
     report_pdf,
     report_xlsx,
 )
+from models.texts import lazy_gettext as _l
 
 from .filters import StatsDrillFilter
 

@@ -8,7 +8,6 @@ from urllib.parse import quote
 from flask import Response, abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 from wtforms import DateField, RadioField, SelectField, StringField, TextAreaField
@@ -45,6 +44,7 @@ from models.policies import (
 from models.rendering import charts as svg
 from models.rendering.pdf import RenderError
 from models.surveys import RectificationOrder
+from models.texts import lazy_gettext as _l
 
 from .base import ProtectedModelView
 from .choices import assignable_units

@@ -21,11 +21,11 @@ import sqlalchemy as sa
 from flask import current_app, g, has_app_context, has_request_context
 from flask_babel import get_locale, lazy_pgettext
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from models import db
 from models.base import to_local
 from models.enums import TitledEnum
+from models.texts import lazy_gettext as _l
 
 from .labels import COMMON_LABELS
 

@@ -6,7 +6,6 @@ import sqlalchemy as sa
 from flask import abort, flash, jsonify, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -47,6 +46,7 @@ from models.queries.worklists import (
     stand_in_case_ids,
     unit_summary,
 )
+from models.texts import lazy_gettext as _l
 
 from .base import deadline_badge
 from .case_records import approval_facts, case_letters

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
     DateField,
@@ -20,6 +19,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Vali
 from models import Unit, User, db
 from models.enums import ContactMethod, ReplyKind, ReplyMethod, UnitKind
 from models.policies import handler_counts, handlers_clause
+from models.texts import lazy_gettext as _l
 from models.users import staff_condition
 
 from .choices import ModelSelectField as QuerySelectField

@@ -14,7 +14,6 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from . import db
@@ -30,6 +29,7 @@ from .enums import (
     enum_column,
 )
 from .mixins import TimestampMixin
+from .texts import lazy_gettext as _l
 
 #: The moments that start or stop a clock, with the words the rule form shows for them.
 CLOCK_EVENT_TITLES = {

@@ -5,7 +5,8 @@ from __future__ import annotations
 from enum import StrEnum
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l
+
+from .texts import lazy_gettext as _l
 
 
 class TitledEnum(StrEnum):

@@ -24,7 +24,6 @@ from typing import Protocol
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from . import db
@@ -37,6 +36,7 @@ from .enums import (  # the message enums live with the others; importable from 
     enum_column,
 )
 from .mixins import TimestampMixin
+from .texts import lazy_gettext as _l
 
 logger = logging.getLogger(__name__)
 

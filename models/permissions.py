@@ -6,7 +6,7 @@ may do without code changes; this module is the single list of names that exist.
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
+from .texts import lazy_gettext as _l
 
 PERMISSIONS: dict[str, str] = {
     "case.view": _l("查看经手和本单位的信访事项及其来信、来访、来电、回访、附件"),

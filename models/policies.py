@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import column_property
 
 from . import db
@@ -43,6 +42,7 @@ from .reception import Appointment, VisitIncident, VisitorPass
 from .reception_days import ReceptionQueueEntry
 from .settings import SystemSetting
 from .surveys import RectificationOrder, SurveyCampaign, SurveyResponse
+from .texts import lazy_gettext as _l
 from .units import Unit
 from .users import Role, User, is_staff, staff_condition, user_roles
 

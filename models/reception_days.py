@@ -14,13 +14,13 @@ from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask_babel import gettext
-from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from . import db
 from .base import UTCDateTime
 from .enums import QueueStatus, Recurrence, enum_column
 from .mixins import CreatedByMixin, TimestampMixin
+from .texts import lazy_gettext as _l
 
 WEEKDAY_NAMES = (
     _l("星期一"),

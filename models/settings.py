@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column
 
 from . import db
 from .enums import OutOfScopePolicy
 from .mixins import TimestampMixin
+from .texts import lazy_gettext as _l
 
 #: key -> (default value, Chinese name shown in the admin). Values are stored as text codes
 #: (other code reads them); ``SETTING_SPECS`` says what kind of value each one is.

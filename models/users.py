@@ -10,13 +10,13 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, has_app_context
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from . import db
 from .base import UTCDateTime
 from .mixins import TimestampMixin
+from .texts import lazy_gettext as _l
 
 user_roles = sa.Table(
     "user_roles",

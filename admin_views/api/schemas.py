@@ -10,13 +10,13 @@ from __future__ import annotations
 from datetime import UTC
 
 import marshmallow as ma
-from flask_babel import lazy_gettext as _l
 from marshmallow import validate
 
 from admin_views.input import has_control_characters
 from models.base import local_zone
 from models.enums import CasePriority
 from models.operations.api import API_CHANNELS
+from models.texts import lazy_gettext as _l
 
 MAX_ID = 2**31 - 1
 

@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from flask import abort, flash, make_response, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length
@@ -21,6 +20,7 @@ from models import ApiToken, Unit, User, db
 from models.operations import NotPermitted, ValidationFailed
 from models.operations.api import API_PERMISSIONS, create_token, revoke_token
 from models.permissions import PERMISSIONS
+from models.texts import lazy_gettext as _l
 from models.users import staff_condition
 
 from ..base import refuse_access

@@ -12,7 +12,6 @@ import logging
 import sqlalchemy as sa
 from flask import g, request
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_smorest import Blueprint, abort
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
@@ -36,6 +35,7 @@ from models.operations.api import (
 )
 from models.operations.audit_log import record_audit
 from models.policies import MASK, reporter_visible
+from models.texts import lazy_gettext as _l
 
 from .schemas import (
     CallIn,

@@ -28,7 +28,6 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -55,6 +54,7 @@ from models.operations.portal import (
     rate_reply,
 )
 from models.policies import CONFIDENTIAL_KINDS, is_confidential_category
+from models.texts import lazy_gettext as _l
 
 from .limits import client_address, hit
 

@@ -8,7 +8,8 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+
+from models.texts import lazy_gettext as _l
 
 from .. import db
 from ..base import to_local, utcnow

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+
+from models.texts import lazy_gettext as _l
 
 from .. import db
 from ..base import to_local, utcnow

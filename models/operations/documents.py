@@ -16,7 +16,8 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from flask import render_template
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+
+from models.texts import lazy_gettext as _l
 
 from .. import db
 from ..audit import AuditAction

@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+
+from models.texts import lazy_gettext as _l
 
 from .. import db
 from ..base import format_local, local_zone, to_local, utcnow

@@ -11,7 +11,8 @@ from fractions import Fraction
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+
+from models.texts import lazy_gettext as _l
 
 from .. import db
 from ..base import to_local, utcnow

@@ -40,7 +40,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l
+
+from models.texts import lazy_gettext as _l
 
 from .. import db
 from ..base import local_zone, utcnow

@@ -16,9 +16,10 @@ from __future__ import annotations
 import re
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from jinja2 import TemplateSyntaxError, nodes
 from jinja2.sandbox import SandboxedEnvironment
+
+from models.texts import lazy_gettext as _l
 
 from ..operations import ValidationFailed
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+
+from models.texts import lazy_gettext as _l
 
 from ...base import utcnow
 from ...enums import Clock

@@ -12,7 +12,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+
+from models.texts import lazy_gettext as _l
 
 from ... import db
 from ...base import utcnow
