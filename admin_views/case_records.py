@@ -541,7 +541,7 @@ def load_case_page(case: Case) -> dict:
     set_value(case, "children", found["child"])
     set_value(case, "active_callbacks", found["callback"])
     found["child"] = [child for child in found["child"] if not child.is_deleted]
-    found["role_titles"] = {role.code: role.name for role in found.pop("role")}
+    found["roles"] = sorted(found.pop("role"), key=by("id"))
     return found
 
 

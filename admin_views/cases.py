@@ -705,7 +705,7 @@ def case_details_context(case: Case) -> dict:
         "masked": masked(),
         "steps": [step for step in steps if not step.secondary],
         "more_steps": [step for step in steps if step.secondary],
-        "waiting": waiting_note(case, found["role_titles"]),
+        "waiting": waiting_note(case, found["roles"]),
         "blocked_steps": blocked_steps(case, current_user) if not case.is_deleted else [],
         "clocks": clock_rows(case),
         "children": found["child"],

@@ -686,13 +686,20 @@ def awaited_turn(case) -> Turn | None:
     return None
 
 
-def _working_role_ids(permissions) -> list[int]:
+def _working_role_ids(permissions, roles: list | None = None) -> list[int]:
+    """Ids of the working roles holding any of ``permissions``; ``roles``: every role, when
+    the caller has them loaded already."""
     # The role table is small; its permission lists are JSON, so they are read in Python.
-    roles = db.session.scalars(sa.select(Role).where(Role.code.notin_(SETUP_ROLES))).all()
-    return [role.id for role in roles if set(role.permissions or ()) & set(permissions)]
+    if roles is None:
+        roles = db.session.scalars(sa.select(Role)).all()
+    return [
+        role.id
+        for role in roles
+        if role.code not in SETUP_ROLES and set(role.permissions or ()) & set(permissions)
+    ]
 
 
-def _usual_actors_query(turn: Turn, case):
+def _usual_actors_query(turn: Turn, case, roles: list | None = None):
     """SELECT of the active users who usually take ``turn``'s step on ``case`` (a loaded case
     or, for the SQL twin, the ``Case`` entity to correlate with)."""
     query = sa.select(User.id).where(User.is_active_user.is_(True))
@@ -700,7 +707,7 @@ def _usual_actors_query(turn: Turn, case):
         # The named handler, or nobody: only they report their own case's result.
         return query.where(User.id == case.handler_id)
     holders = sa.select(user_roles.c.user_id).where(
-        user_roles.c.role_id.in_(_working_role_ids(turn.permissions))
+        user_roles.c.role_id.in_(_working_role_ids(turn.permissions, roles))
     )
     query = query.where(User.id.in_(holders))
     if turn.scope == "unit":
@@ -708,13 +715,14 @@ def _usual_actors_query(turn: Turn, case):
     return query
 
 
-def usual_actors(turn: Turn, case, limit: int = 5) -> list:
-    """The active users who usually take ``turn``'s step on ``case`` (at most ``limit``)."""
+def usual_actors(turn: Turn, case, limit: int = 5, roles: list | None = None) -> list:
+    """The active users who usually take ``turn``'s step on ``case`` (at most ``limit``);
+    ``roles``: every role, when the caller has them loaded already."""
     if turn.scope == "unit" and case.handling_unit_id is None:
         return []
     if turn.scope == "handler" and case.handler_id is None:
         return []
-    ids = _usual_actors_query(turn, case).order_by(User.id).limit(limit)
+    ids = _usual_actors_query(turn, case, roles).order_by(User.id).limit(limit)
     return db.session.scalars(sa.select(User).where(User.id.in_(ids)).order_by(User.id)).all()
 
 
@@ -876,16 +884,17 @@ class WaitingNote:
     instead: str | None
 
 
-def waiting_note(case, role_titles: dict | None = None) -> WaitingNote | None:
+def waiting_note(case, roles: list | None = None) -> WaitingNote | None:
     """Why ``case`` waits and who may act now, for the case page.
 
-    ``role_titles``: every role's name by code, when the caller loaded them already."""
+    ``roles``: every role, when the caller loaded them already (the case page does)."""
     turn = awaited_turn(case)
     if turn is None or case.is_deleted:
         return None
+    role_titles = None if roles is None else {role.code: role.name for role in roles}
     role = role_title(turn.role, role_titles)
     waiting = _("等待%(role)s%(action)s", role=role, action=turn.action)
-    actors = usual_actors(turn, case)
+    actors = usual_actors(turn, case, roles=roles)
     if actors:
         return WaitingNote(waiting, actors, None, None)
     if turn.scope == "handler":
