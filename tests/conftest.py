@@ -33,6 +33,95 @@ TEST_CONFIG = {
 }
 
 
+# --- scheduling under pytest-xdist --------------------------------------------------------------
+#
+# ``--dist loadscope`` keeps a module on one worker and, by default, hands modules out in order of
+# their number of tests. Test counts say little about time here: the fuzz module's 46 tests take
+# longer than most 500-test matrices, and the browser and migration modules (a handful of tests,
+# 30 s each) were handed out last, so one worker ran them alone while the other sat idle. Two
+# changes, neither of which changes which tests run or how:
+#
+# * a module's SQLite and PostgreSQL tests are separate work units (their module-scoped
+#   populations are built per backend anyway), so no unit is longer than half a big module;
+# * units go out longest first, by the times measured on a whole run below (seconds of test
+#   time per module and backend, rounded; a unit not listed counts as 0.1 s a test), so the
+#   units left at the end are the short ones.
+#
+# The figures only order the queue: stale ones cost a little balance, never a test.
+UNIT_SECONDS = {
+    "test_stats_rollup_issue16": {"postgresql": 92, "sqlite": 53},
+    "test_fuzz_input": {"postgresql": 71, "sqlite": 45},
+    "test_masking_matrix": {"postgresql": 68, "sqlite": 52},
+    "test_access_matrix": {"postgresql": 63, "sqlite": 36},
+    "test_workflow_states": {"postgresql": 61, "sqlite": 32},
+    "test_forms_pickers_issue19": {"postgresql": 39, "sqlite": 19},
+    "test_e2e_scenarios": {"": 33},
+    "test_accessibility_issue19": {"": 30},
+    "test_registers": {"postgresql": 27, "sqlite": 28},
+    "test_sector_scenarios_enterprise_property": {"postgresql": 24, "sqlite": 15},
+    "test_migrations": {"sqlite": 24},
+    "test_bad_input": {"postgresql": 23, "sqlite": 12},
+    "test_model_views_save": {"postgresql": 23, "sqlite": 15},
+    "test_presets_config": {"postgresql": 21, "sqlite": 10},
+    "test_api_issue18": {"postgresql": 20, "sqlite": 14},
+    "test_statistics": {"postgresql": 19, "sqlite": 12},
+    "test_scenarios_issue15": {"postgresql": 19, "sqlite": 15},
+    "test_backup_issue17": {"postgresql": 18},
+    "test_settings_deadends": {"postgresql": 18, "sqlite": 11},
+    "test_admin_access": {"postgresql": 18, "sqlite": 13},
+    "test_list_queries": {"postgresql": 18, "sqlite": 11},
+    "test_document_geometry_issue19": {"postgresql": 17, "sqlite": 17},
+    "test_documents": {"postgresql": 16, "sqlite": 17},
+    "test_routing": {"postgresql": 16},
+    "test_retention": {"postgresql": 15, "sqlite": 11},
+    "test_documents_issue15": {"postgresql": 14, "sqlite": 11},
+    "test_worker_issue17": {"postgresql": 14},
+    "test_surveys_issue15": {"postgresql": 13, "sqlite": 9},
+    "test_sector_scenarios_gov_hospital": {"postgresql": 13, "sqlite": 11},
+}
+_BACKEND_IDS = {"sqlite", "postgresql"}
+
+
+def work_unit(nodeid: str) -> str:
+    """``path::`` plus the backend the test runs on, if it has one in its parameters."""
+    path, _, name = nodeid.partition("::")
+    params = name.partition("[")[2].rstrip("]").split("-") if "[" in name else []
+    backend = next((part for part in params if part in _BACKEND_IDS), "")
+    return f"{path}::{backend}"
+
+
+def unit_seconds(unit: str, tests: int) -> float:
+    path, _, backend = unit.partition("::")
+    module = path.rsplit("/", 1)[-1].removesuffix(".py")
+    return UNIT_SECONDS.get(module, {}).get(backend, 0.1 * tests)
+
+
+@pytest.hookimpl(optionalhook=True)  # also without xdist (-p no:xdist)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getoption("dist") != "loadscope":
+        return None  # the other --dist modes as xdist has them
+    from xdist.scheduler import LoadScopeScheduling
+
+    class LongestFirst(LoadScopeScheduling):
+        _sorted = False
+
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+        def _assign_work_unit(self, node) -> None:
+            # The queue is complete when the first unit is handed out: sort it then, once.
+            if not self._sorted:
+                units = sorted(
+                    self.workqueue.items(), key=lambda item: -unit_seconds(item[0], len(item[1]))
+                )
+                self.workqueue.clear()
+                self.workqueue.update(units)
+                self._sorted = True
+            super()._assign_work_unit(node)
+
+    return LongestFirst(config, log)
+
+
 def worker_suffix() -> str:
     """``_gw0``, ``_gw1`` … under pytest-xdist, so each worker has databases of its own."""
     worker = os.environ.get("PYTEST_XDIST_WORKER")
