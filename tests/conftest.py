@@ -434,9 +434,22 @@ def wipe_tables() -> None:
             _rollback.connection.execute(table.delete())
         return
     with db.engine.begin() as connection:
-        for table in tables:
-            connection.execute(table.delete())
+        if connection.dialect.name == "postgresql":
+            # All the DELETEs in one round trip (psycopg sends a statement without parameters
+            # as one simple query): one execute per table cost 15-20 ms a test on the client.
+            connection.exec_driver_sql(_delete_all_script(connection.dialect))
+        else:
+            for table in tables:
+                connection.execute(table.delete())
     _vacuum_now_and_then()
+
+
+@functools.cache
+def _delete_all_script(dialect) -> str:
+    return "; ".join(
+        str(table.delete().compile(dialect=dialect))
+        for table in reversed(db.metadata.sorted_tables)
+    )
 
 
 #: Tables emptied since the last VACUUM, in this process.
