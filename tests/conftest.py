@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import tempfile
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -231,6 +232,20 @@ def _sqlite_without_fsync(dbapi_connection, _record):
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA synchronous=OFF")
     cursor.close()
+
+
+@functools.cache
+def collection_app():
+    """An app without a database, for reading its URL map and admin views while tests are
+    collected: one per process, shared by the modules that parametrise over them (building
+    an app takes about 2 s, and each xdist worker collects every module)."""
+    return create_app(
+        {
+            **TEST_CONFIG,
+            "SQLALCHEMY_DATABASE_URI": "sqlite://",
+            "ATTACHMENT_FOLDER": tempfile.mkdtemp(),
+        }
+    )
 
 
 @pytest.fixture(params=BACKENDS)
