@@ -207,20 +207,13 @@ def select_locale() -> str:
 @login_manager.user_loader
 def load_user(token: str) -> User | None:
     from admin_views.case_records import request_plan_settings
-    from models.vocabulary import remember_vocabulary, vocabulary_subquery
+    from models.vocabulary import remember_vocabulary
 
     # One query: roles, unit and the organisation's words come with the user, so list pages
     # stay within their budget; so do the planner settings of a page that reads by key.
+    plan_settings = request_plan_settings()
     row = (
-        db.session.execute(
-            sa.select(User, vocabulary_subquery(), *request_plan_settings())
-            .options(
-                sa.orm.joinedload(User.roles),
-                sa.orm.joinedload(User.unit),
-                sa.orm.undefer(User.unread_notification_count),
-            )
-            .where(User.session_token == token, User.is_active_user.is_(True))
-        )
+        db.session.execute(_user_statement(bool(plan_settings)), {"token": token})
         .unique()
         .one_or_none()
     )
@@ -228,6 +221,35 @@ def load_user(token: str) -> User | None:
         return None
     remember_vocabulary(row[1])
     return row[0]
+
+
+_user_statements: dict[bool, sa.Select] = {}
+
+
+def _user_statement(with_plan_settings: bool) -> sa.Select:
+    """``load_user``'s statement, with the token as the bound parameter ``token``: built once
+    per process (with and without the planner settings), as every request runs it and
+    building it (two joined loads, the vocabulary subquery) cost more than running it."""
+    statement = _user_statements.get(with_plan_settings)
+    if statement is None:
+        from admin_views.case_records import request_plan_settings
+        from models.vocabulary import vocabulary_subquery
+
+        plan_settings = request_plan_settings() if with_plan_settings else ()
+        statement = (
+            sa.select(User, vocabulary_subquery(), *plan_settings)
+            .options(
+                sa.orm.joinedload(User.roles),
+                sa.orm.joinedload(User.unit),
+                sa.orm.undefer(User.unread_notification_count),
+            )
+            .where(
+                User.session_token == sa.bindparam("token"),
+                User.is_active_user.is_(True),
+            )
+        )
+        _user_statements[with_plan_settings] = statement
+    return statement
 
 
 def _configure_engine() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import tempfile
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,8 +30,102 @@ TEST_CONFIG = {
     "TESTING": True,
     "SECRET_KEY": "test-secret-key",
     "WTF_CSRF_ENABLED": False,
-    "ARGON2_PARAMS": {"time_cost": 1, "memory_cost": 8192, "parallelism": 1},
+    # Still Argon2id, at the smallest cost it accepts: at 8 MiB a hash or a check took 5-13 ms,
+    # and thousands of tests create users or sign in with a password.
+    "ARGON2_PARAMS": {"time_cost": 1, "memory_cost": 64, "parallelism": 1},
 }
+
+
+# --- scheduling under pytest-xdist --------------------------------------------------------------
+#
+# ``--dist loadscope`` keeps a module on one worker and, by default, hands modules out in order of
+# their number of tests. Test counts say little about time here: the fuzz module's 46 tests take
+# longer than most 500-test matrices, and the browser and migration modules (a handful of tests,
+# 30 s each) were handed out last, so one worker ran them alone while the other sat idle. Two
+# changes, neither of which changes which tests run or how:
+#
+# * a module's SQLite and PostgreSQL tests are separate work units (their module-scoped
+#   populations are built per backend anyway), so no unit is longer than half a big module;
+# * units go out longest first, by the times measured on a whole run below (seconds of test
+#   time per module and backend, rounded, from a run on an otherwise idle machine; a unit not
+#   listed counts as 0.1 s a test), so the units left at the end are the short ones.
+#
+# The figures only order the queue: stale ones cost a little balance, never a test.
+UNIT_SECONDS = {
+    "test_fuzz_input": {"postgresql": 49, "sqlite": 35},
+    "test_stats_rollup_issue16": {"postgresql": 35, "sqlite": 22},
+    "test_masking_matrix": {"postgresql": 30, "sqlite": 25},
+    "test_workflow_states": {"postgresql": 29, "sqlite": 22},
+    "test_access_matrix": {"postgresql": 26, "sqlite": 24},
+    "test_e2e_scenarios": {"": 26},
+    "test_accessibility_issue19": {"": 23},
+    "test_registers": {"postgresql": 22, "sqlite": 18},
+    "test_retention": {"postgresql": 22, "sqlite": 9},
+    "test_sector_scenarios_enterprise_property": {"postgresql": 15, "sqlite": 9},
+    "test_admin_access": {"postgresql": 15, "sqlite": 13},
+    "test_forms_pickers_issue19": {"postgresql": 14, "sqlite": 9},
+    "test_migrations": {"sqlite": 14},
+    "test_statistics": {"postgresql": 14, "sqlite": 8},
+    "test_backup_issue17": {"postgresql": 14},
+    "test_api_issue18": {"postgresql": 13, "sqlite": 9},
+    "test_model_views_save": {"postgresql": 11, "sqlite": 8},
+    "test_bad_input": {"postgresql": 11},
+    "test_documents_issue15": {"postgresql": 11, "sqlite": 8},
+    "test_scenarios_issue15": {"postgresql": 10, "sqlite": 9},
+    "test_list_queries": {"postgresql": 10},
+    "test_details_queries_issue16": {"postgresql": 10},
+    "test_workflow_issue15": {"postgresql": 10},
+    "test_settings_deadends": {"postgresql": 9},
+    "test_masking": {"postgresql": 9},
+    "test_e2e": {"": 9},
+    "test_document_geometry_issue19": {"postgresql": 8, "sqlite": 7},
+    "test_documents": {"sqlite": 8},
+    "test_worker_issue17": {"postgresql": 8},
+    "test_access_control": {"postgresql": 8},
+    "test_routing": {"postgresql": 7},
+    "test_scenarios_workflow": {"postgresql": 7},
+}
+_BACKEND_IDS = {"sqlite", "postgresql"}
+
+
+def work_unit(nodeid: str) -> str:
+    """``path::`` plus the backend the test runs on, if it has one in its parameters."""
+    path, _, name = nodeid.partition("::")
+    params = name.partition("[")[2].rstrip("]").split("-") if "[" in name else []
+    backend = next((part for part in params if part in _BACKEND_IDS), "")
+    return f"{path}::{backend}"
+
+
+def unit_seconds(unit: str, tests: int) -> float:
+    path, _, backend = unit.partition("::")
+    module = path.rsplit("/", 1)[-1].removesuffix(".py")
+    return UNIT_SECONDS.get(module, {}).get(backend, 0.1 * tests)
+
+
+@pytest.hookimpl(optionalhook=True)  # also without xdist (-p no:xdist)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getoption("dist") != "loadscope":
+        return None  # the other --dist modes as xdist has them
+    from xdist.scheduler import LoadScopeScheduling
+
+    class LongestFirst(LoadScopeScheduling):
+        _sorted = False
+
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+        def _assign_work_unit(self, node) -> None:
+            # The queue is complete when the first unit is handed out: sort it then, once.
+            if not self._sorted:
+                units = sorted(
+                    self.workqueue.items(), key=lambda item: -unit_seconds(item[0], len(item[1]))
+                )
+                self.workqueue.clear()
+                self.workqueue.update(units)
+                self._sorted = True
+            super()._assign_work_unit(node)
+
+    return LongestFirst(config, log)
 
 
 def worker_suffix() -> str:
@@ -142,6 +237,20 @@ def _sqlite_without_fsync(dbapi_connection, _record):
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA synchronous=OFF")
     cursor.close()
+
+
+@functools.cache
+def collection_app():
+    """An app without a database, for reading its URL map and admin views while tests are
+    collected: one per process, shared by the modules that parametrise over them (building
+    an app takes about 2 s, and each xdist worker collects every module)."""
+    return create_app(
+        {
+            **TEST_CONFIG,
+            "SQLALCHEMY_DATABASE_URI": "sqlite://",
+            "ATTACHMENT_FOLDER": tempfile.mkdtemp(),
+        }
+    )
 
 
 @pytest.fixture(params=BACKENDS)
@@ -345,9 +454,22 @@ def wipe_tables() -> None:
             _rollback.connection.execute(table.delete())
         return
     with db.engine.begin() as connection:
-        for table in tables:
-            connection.execute(table.delete())
+        if connection.dialect.name == "postgresql":
+            # All the DELETEs in one round trip (psycopg sends a statement without parameters
+            # as one simple query): one execute per table cost 15-20 ms a test on the client.
+            connection.exec_driver_sql(_delete_all_script(connection.dialect))
+        else:
+            for table in tables:
+                connection.execute(table.delete())
     _vacuum_now_and_then()
+
+
+@functools.cache
+def _delete_all_script(dialect) -> str:
+    return "; ".join(
+        str(table.delete().compile(dialect=dialect))
+        for table in reversed(db.metadata.sorted_tables)
+    )
 
 
 #: Tables emptied since the last VACUUM, in this process.

@@ -448,11 +448,9 @@ def leaks(text: str, forbidden: dict[str, str], *, echoed: str = "") -> list[str
 def url_map_endpoints() -> list[str]:
     """The endpoints of the URL map, read once at collection from an app without a database
     (so that each endpoint is its own test and a failure names it)."""
-    from app import create_app
-    from tests.conftest import TEST_CONFIG
+    from tests.conftest import collection_app
 
-    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
-    return sorted({rule.endpoint for rule in app.url_map.iter_rules()})
+    return sorted({rule.endpoint for rule in collection_app().url_map.iter_rules()})
 
 
 #: Rules that serve everyone or no record at all, and why they are not in the matrices.

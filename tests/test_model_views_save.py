@@ -13,7 +13,6 @@ import io
 import re
 from datetime import date, time, timedelta
 from html.parser import HTMLParser
-from tempfile import mkdtemp
 
 import pytest
 import sqlalchemy as sa
@@ -390,12 +389,9 @@ BOOKKEEPING = {"updated_at", "version", "password_hash", "petitioner_names"}
 
 def _registered_views():
     """The endpoint of every ModelView, read from a throwaway app's admin at collection."""
-    from app import create_app
-    from tests.conftest import TEST_CONFIG
+    from tests.conftest import collection_app
 
-    app = create_app(
-        {**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": "sqlite://", "ATTACHMENT_FOLDER": mkdtemp()}
-    )
+    app = collection_app()
     return [view.endpoint for view in app.extensions["admin"][0]._views if hasattr(view, "model")]
 
 
