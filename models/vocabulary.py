@@ -24,6 +24,7 @@ from flask.globals import _cv_app
 from flask_babel import Domain, get_locale, get_translations
 
 from . import db
+from .texts import use_translator
 
 #: The setting that holds the pairs, as a JSON object.
 VOCABULARY_SETTING = "vocabulary"
@@ -221,6 +222,8 @@ def install_vocabulary(app, babel) -> None:
     """Make ``VocabularyDomain`` the default domain and route Jinja's ``_()`` through it."""
     # Babel.domain_instance is a cached property: setting it replaces the default domain.
     babel.domain_instance = VocabularyDomain(domain=app.config.get("BABEL_DOMAIN", "messages"))
+    # Lazy texts (``_l``) skip the domain lookup and read the same memo of finished texts.
+    use_translator(finished_gettext)
     # Document templates write their fixed words as ``{{ '信访事项'|words }}``.
     app.jinja_env.filters["words"] = substitute
     # flask_babel installs Jinja callables that read the catalog directly (bypassing the
