@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from flask import g, has_app_context
 from flask.globals import _cv_app
 from flask_babel import Domain, get_locale, get_translations
+from jinja2 import pass_context
 
 from . import db
 from .texts import use_translator
@@ -134,6 +135,15 @@ def substitute(text: str) -> str:
     return substituter(text) if substituter else text
 
 
+@pass_context
+def words_filter(_context, text: str) -> str:
+    """``{{ '信访事项'|words }}``. Marked as reading the render's context so that Jinja does
+    not work it out once when it compiles the template: its optimizer calls a plain filter
+    on a literal at compile time, which kept the words of whichever office's settings were
+    current at the first render (a changed vocabulary never reached that template again)."""
+    return substitute(text)
+
+
 #: ``{{ … }}`` and ``{% … %}`` of document wording: placeholders keep their standard names.
 _TEMPLATE_TAG = re.compile(r"(\{\{.*?\}\}|\{%.*?%\})", re.DOTALL)
 
@@ -225,7 +235,7 @@ def install_vocabulary(app, babel) -> None:
     # Lazy texts (``_l``) skip the domain lookup and read the same memo of finished texts.
     use_translator(finished_gettext)
     # Document templates write their fixed words as ``{{ '信访事项'|words }}``.
-    app.jinja_env.filters["words"] = substitute
+    app.jinja_env.filters["words"] = words_filter
     # flask_babel installs Jinja callables that read the catalog directly (bypassing the
     # domain); these add the substitution. ``newstyle`` formatting stays Jinja's.
     app.jinja_env.install_gettext_callables(

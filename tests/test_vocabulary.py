@@ -151,3 +151,25 @@ def test_administrator_edits_the_words(app, client, create_user, login_as):
     # The settings list does not show the raw JSON.
     settings_list = client.get("/admin/setting/").get_data(as_text=True)
     assert "organisation_name" in settings_list and "setup_completed" not in settings_list
+
+
+def test_a_changed_vocabulary_reaches_templates_compiled_before(app):
+    """The |words filter runs at each render: Jinja must not fold it into the compiled
+    template with the words current when the template was first used."""
+    from flask import current_app
+
+    from models.maintenance.configuration import set_setting
+    from models.vocabulary import VOCABULARY_SETTING, dump_vocabulary, forget_vocabulary
+
+    load_preset("hospital")
+    db.session.commit()
+    template = current_app.jinja_env.from_string("{{ '信访事项'|words }}")
+    assert template.render() == "投诉"
+    set_setting(VOCABULARY_SETTING, dump_vocabulary({"信访事项": "诉求"}))
+    db.session.commit()
+    forget_vocabulary()
+    assert template.render() == "诉求"
+    set_setting(VOCABULARY_SETTING, dump_vocabulary({}))
+    db.session.commit()
+    forget_vocabulary()
+    assert template.render() == "信访事项"
