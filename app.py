@@ -213,9 +213,7 @@ def load_user(token: str) -> User | None:
     # stay within their budget; so do the planner settings of a page that reads by key.
     plan_settings = request_plan_settings()
     row = (
-        db.session.execute(_user_statement(bool(plan_settings)), {"token": token})
-        .unique()
-        .one_or_none()
+        db.session.execute(_user_statement(plan_settings), {"token": token}).unique().one_or_none()
     )
     if row is None:
         return None
@@ -226,16 +224,16 @@ def load_user(token: str) -> User | None:
 _user_statements: dict[bool, sa.Select] = {}
 
 
-def _user_statement(with_plan_settings: bool) -> sa.Select:
+def _user_statement(plan_settings: tuple) -> sa.Select:
     """``load_user``'s statement, with the token as the bound parameter ``token``: built once
-    per process (with and without the planner settings), as every request runs it and
-    building it (two joined loads, the vocabulary subquery) cost more than running it."""
+    per process (with and without the planner settings, which are constant columns), as every
+    request runs it and building it (two joined loads, the vocabulary subquery) cost more
+    than running it."""
+    with_plan_settings = bool(plan_settings)
     statement = _user_statements.get(with_plan_settings)
     if statement is None:
-        from admin_views.case_records import request_plan_settings
         from models.vocabulary import vocabulary_subquery
 
-        plan_settings = request_plan_settings() if with_plan_settings else ()
         statement = (
             sa.select(User, vocabulary_subquery(), *plan_settings)
             .options(
