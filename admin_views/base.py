@@ -41,7 +41,7 @@ from .choices import (
 from .fields import LocalDateTimeField, NotInFuture
 from .filters import CachedOptions
 from .input import MAX_ID, checked_form_base
-from .row_actions import RowActions
+from .row_actions import ListRow, RowActions
 
 logger = logging.getLogger(__name__)
 
@@ -256,17 +256,20 @@ def deadline_badge(cell: DeadlineCell | None) -> Markup:
     """The 期限 cell of case lists and work lists: the deadline, and the time left in words."""
     if cell is None:
         return Markup('<span class="text-muted">—</span>')
+    due = format_local(cell.due_at)
+    # ``%`` escapes each value as ``str.format`` would, at a fraction of the cost (a cell per
+    # row of every case list and work list).
     return Markup(
-        '<span class="deadline deadline-{state}" title="{title}">'
-        '<span class="badge badge-{css}">{left}</span>'
-        '<br><small class="text-muted">{kind} {due}</small></span>'
-    ).format(
-        state=cell.state,
-        css=DEADLINE_BADGE_CSS[cell.state],
-        left=cell.left,
-        kind=cell.kind,
-        due=format_local(cell.due_at),
-        title=_("期限 %(due)s", due=format_local(cell.due_at)),
+        '<span class="deadline deadline-%s" title="%s">'
+        '<span class="badge badge-%s">%s</span>'
+        '<br><small class="text-muted">%s %s</small></span>'
+    ) % (
+        cell.state,
+        _("期限 %(due)s", due=due),
+        DEADLINE_BADGE_CSS[cell.state],
+        cell.left,
+        cell.kind,
+        due,
     )
 
 
@@ -495,9 +498,20 @@ class ProtectedModelView(ModelView):
     def render(self, template, **kwargs):
         pages = g.pop("list_pages", None) if has_request_context() else None
         if "list_row_actions" in kwargs and "return_url" in kwargs:
-            kwargs["fast_row_actions"] = RowActions(
+            row_actions = RowActions(
                 self, kwargs["list_row_actions"], kwargs["return_url"], kwargs.get("delete_form")
             )
+            kwargs["fast_row_actions"] = row_actions
+            if "list_columns" in kwargs and not kwargs.get("editable_columns"):
+                kwargs["fast_list_row"] = ListRow(
+                    row_actions=row_actions,
+                    selectable=bool(kwargs.get("actions")),
+                    show_actions=self.column_display_actions,
+                    columns=kwargs["list_columns"],
+                    get_value=kwargs["get_value"],
+                    get_pk_value=kwargs["get_pk_value"],
+                    select_label=_("选择此行"),
+                )
         if pages is not None and template == self.list_template:
             kwargs["list_pages"] = pages
             kwargs["page"] = pages.page

@@ -9,7 +9,7 @@ from flask_admin.actions import action
 from flask_admin.contrib.sqla import filters
 from flask_babel import gettext as _
 from flask_login import current_user
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from wtforms import FileField, HiddenField, TextAreaField
 from wtforms.validators import NumberRange, Optional
 
@@ -131,7 +131,7 @@ def _number_link(view, context, model, name):
     base = g.get("case_details_url")
     if base is None:
         base = g.case_details_url = url_for("case.details_view")
-    return Markup('<a href="{}?id={}">{}</a>').format(base, model.id, model.number)
+    return Markup('<a href="%s?id=%s">%s</a>') % (base, model.id, model.number)
 
 
 STATUS_BADGE_CSS = {
@@ -147,7 +147,7 @@ STATUS_BADGE_CSS = {
 
 def status_badge(status: CaseStatus) -> Markup:
     css = STATUS_BADGE_CSS.get(status, "info")
-    return Markup('<span class="badge badge-{} px-2 py-1">{}</span>').format(css, status.title)
+    return Markup('<span class="badge badge-%s px-2 py-1">%s</span>') % (css, status.title)
 
 
 def _deadline_cell(case) -> Markup:
@@ -179,7 +179,7 @@ IMMEDIATE_REPORT_TITLES = {
 
 def _case_flags(case: Case) -> Markup | str:
     badges = [
-        Markup('<span class="badge badge-warning mr-1">{}</span>').format(label)
+        Markup('<span class="badge badge-warning mr-1">%s</span>') % label
         for attribute, label in CASE_FLAGS
         if getattr(case, attribute)
     ]
@@ -196,17 +196,17 @@ LIST_ALERT_FLAGS = (
 
 def _subject_with_flags(view, context, model, name):
     badges = [
-        Markup(' <span class="badge badge-danger">{}</span>').format(label)
+        Markup(' <span class="badge badge-danger">%s</span>') % label
         for attribute, label in LIST_ALERT_FLAGS
         if getattr(model, attribute)
     ]
-    return Markup("{}").format(model.subject) + Markup("").join(badges)
+    return escape(model.subject) + Markup("").join(badges)
 
 
 def _priority_badge(view, context, model, name):
     if model.priority == CasePriority.normal:
         return model.priority.title
-    return Markup('<span class="badge badge-danger">{}</span>').format(model.priority.title)
+    return Markup('<span class="badge badge-danger">%s</span>') % model.priority.title
 
 
 def representatives_field() -> TextAreaField:

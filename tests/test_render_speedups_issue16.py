@@ -5,9 +5,10 @@ import re
 
 import pytest
 from flask import g
+from jinja2 import pass_context
 
 from admin_views.base import ProtectedModelView
-from admin_views.row_actions import RowActions
+from admin_views.row_actions import ListRow, RowActions
 from models import db
 from models.calendar import WorkCalendar
 from models.maintenance.presets import ensure_roles
@@ -84,6 +85,37 @@ def test_row_icons_are_the_same_as_flask_admins(
 
     assert without_token(fast) == without_token(slow)
     assert all("/admin/case/details/?id=" in cell and "delete" in cell for cell in fast)
+
+
+def _table_body(page: str) -> str:
+    body = page.split("</thead>", 1)[1].split("</table>", 1)[0]
+    body = re.sub(r'name="csrf_token" value="[^"]*"', "", body)
+    return re.sub(r"\s*/>", ">", re.sub(r"\s+<", "<", re.sub(r">\s+", ">", body)))
+
+
+@pytest.mark.parametrize("url", ["/admin/case/", "/admin/party/", "/admin/auditlog/"])
+def test_rows_drawn_in_python_are_the_same_as_the_templates(
+    url, app, government, create_case, create_party, create_user, login_as, monkeypatch
+):
+    for number in range(3):
+        create_case(subject="<b>楼顶</b> & 违建", is_major=True)
+        create_party(f"<i>王</i>{number}")
+    client = login_as(create_user("admin"))
+    fast = _table_body(client.get(url).get_data(as_text=True))
+    calls = []
+
+    def template_instead(self, context, row):
+        calls.append(row)
+
+    monkeypatch.setattr(ListRow, "__call__", pass_context(template_instead))
+    _as_a_new_request()
+    slow = _table_body(client.get(url).get_data(as_text=True))
+    assert calls, "the template asked for the Python row"
+    assert fast.count("<tr>") == slow.count("<tr>") >= 3
+    assert fast == slow
+    if url == "/admin/case/":
+        assert "&lt;b&gt;楼顶&lt;/b&gt; &amp; 违建" in fast
+        assert 'aria-label="选择此行"' in fast
 
 
 def test_row_icons_follow_what_the_user_may_do(government, create_case, create_user, login_as):
