@@ -61,7 +61,7 @@ from .cases import AttachmentView, CaseEventView, CaseView
 from .custom_fields import CustomFieldView
 from .documents import DocumentTemplateView, DocumentView
 from .input import install_input_checks
-from .menu import main_menu
+from .menu import main_menu, static_url
 from .messages import MessageTemplateView, NotificationSettingsView, OutgoingMessageView
 from .reception import (
     AppointmentView,
@@ -111,6 +111,7 @@ def init_admin(app: Flask) -> Admin:
         csp_nonce_generator=csp_nonce,
     )
     app.jinja_env.globals["main_menu"] = main_menu
+    app.jinja_env.globals["admin_static_url"] = static_url
     register = _l("登记")
     handle = _l("办理")
     callback = _l("回访")
