@@ -355,14 +355,18 @@ class ProtectedModelView(ModelView):
 
     # -- access -------------------------------------------------------------------------
     def _allowed(self, permission: str | None) -> bool:
-        if not current_user.is_authenticated:
+        # The user behind the proxy, once: each ``current_user`` attribute goes through two
+        # context lookups, and the menu asks every screen.
+        user = current_user._get_current_object()
+        if not user.is_authenticated:
             return False
-        return permission is None or current_user.has_permission(permission)
+        return permission is None or user.has_permission(permission)
 
     def is_accessible(self) -> bool:
         if self.permission_any:
-            return current_user.is_authenticated and any(
-                current_user.has_permission(name) for name in self.permission_any
+            user = current_user._get_current_object()
+            return user.is_authenticated and any(
+                user.has_permission(name) for name in self.permission_any
             )
         return self._allowed(self.permission_view)
 

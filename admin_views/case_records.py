@@ -406,7 +406,18 @@ def _record_kinds(case_id):
             "child",
             related,
             sa.select(Case.id).where(Case.parent_id == case_id),
-            (),
+            # The page names split-off and merged cases and the rules ask whether they are
+            # still open: six columns of the seventy (a wide row per record costs its width).
+            (
+                sa.orm.load_only(
+                    related.id,
+                    related.number,
+                    related.status,
+                    related.is_deleted,
+                    related.parent_id,
+                    related.merged_into_id,
+                ),
+            ),
         ),
         ("merged", related, sa.select(Case.id).where(Case.merged_into_id == case_id), ()),
         (

@@ -605,7 +605,8 @@ class CaseView(
                 joined(Case.instructed_by),
                 joined(Case.result_approved_by),
                 joined(Case.out_of_scope_forwarding_unit),
-                joined(Case.parent),
+                # The case it was split from is named and linked: two columns of seventy.
+                joined(Case.parent).load_only(Case.id, Case.number),
             )
             .filter(Case.id == key)
             .one_or_none()
@@ -693,20 +694,23 @@ def case_details_context(case: Case) -> dict:
     The case's records, timeline and active custom fields come from one statement
     (:func:`load_case_page`); the rules below read the loaded collections."""
     found = load_case_page(case)
+    # The rules below ask the user's permissions a few hundred times: the user behind the
+    # proxy, once, spares each question two context lookups.
+    user = current_user._get_current_object()
     events = found["event"]
     timeline = timeline_page(events, request.args.get("timeline_page", 0, type=int))
-    steps = available_steps(case, current_user) if not case.is_deleted else []
+    steps = available_steps(case, user) if not case.is_deleted else []
     hidden = reporter_hidden(case)
     return {
-        "documents": available_documents(case, current_user) if not case.is_deleted else [],
+        "documents": available_documents(case, user) if not case.is_deleted else [],
         "issued_documents": issued_documents(case),
-        "reports": case_page_reports(case, current_user),
+        "reports": case_page_reports(case, user),
         "reporter_hidden": hidden,
         "masked": masked(),
         "steps": [step for step in steps if not step.secondary],
         "more_steps": [step for step in steps if step.secondary],
         "waiting": waiting_note(case, found["roles"]),
-        "blocked_steps": blocked_steps(case, current_user) if not case.is_deleted else [],
+        "blocked_steps": blocked_steps(case, user) if not case.is_deleted else [],
         "clocks": clock_rows(case),
         "children": found["child"],
         "merged_from": found["merged"],

@@ -15,6 +15,7 @@ from models import (
     Attachment,
     Call,
     Callback,
+    Case,
     CaseEvent,
     CaseRepresentative,
     Category,
@@ -356,3 +357,43 @@ def test_the_case_page_statement_stays_prepared_across_requests(
     assert len(prepared_when_run) == 10
     # Prepared after psycopg's threshold of runs, and still prepared on the following views.
     assert prepared_when_run[-1] == 1
+
+
+@pytest.mark.own_connections
+def test_split_and_merged_cases_show_their_relatives_within_the_same_statements(
+    people, create_case, login_as, count_queries
+):
+    """The split-off children, the parent and the merged cases are read with the page's own
+    statements (a few of their columns), and named on the page."""
+    office = people["office"]
+    parent = create_case(by=office, subject="分拆的事项")
+    perform("accept", parent, by=office)
+    units = [people["housing"], office.unit]
+    perform("split", parent, by=office, units=units)
+    merged = create_case(by=office, subject="并入的事项")
+    survivor = create_case(by=office, subject="保留的事项")
+    perform("merge", merged, by=office, into=survivor, reason="同一诉求")
+    db.session.commit()
+    children = db.session.scalars(
+        sa.select(Case).where(Case.parent_id == parent.id).order_by(Case.id)
+    ).all()
+    assert len(children) == 2
+    numbers = {
+        "parent": parent.number,
+        "children": [child.number for child in children],
+        "merged": merged.number,
+    }
+    ids = {"parent": parent.id, "child": children[0].id, "survivor": survivor.id}
+    client = login_as(people["admin"])
+
+    statements, page = details_statements(client, ids["parent"], count_queries)
+    assert len(statements) <= MAX_STATEMENTS, statements
+    assert all(number in page for number in numbers["children"])
+
+    statements, page = details_statements(client, ids["child"], count_queries)
+    assert len(statements) <= MAX_STATEMENTS, statements
+    assert f">{numbers['parent']}</a>" in page
+
+    statements, page = details_statements(client, ids["survivor"], count_queries)
+    assert len(statements) <= MAX_STATEMENTS, statements
+    assert numbers["merged"] in page
