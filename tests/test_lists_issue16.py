@@ -336,3 +336,47 @@ def test_list_calendar_counts_working_days_as_the_plain_calendar_does():
         assert remembering.working_days_between(start, end) == plain.working_days_between(
             start, end
         ), (start, end)
+
+
+def _home_figures(page: str) -> dict[str, str]:
+    """The home page's cards: label -> the figure shown."""
+    return dict(
+        re.findall(
+            r'<div class="text-muted small">([^<]+)</div> <div class="h3 mb-0">'
+            r'<a href="[^"]*">([^<]+)</a>',
+            page,
+        )
+    )
+
+
+def test_the_home_page_counts_only_what_the_user_may_see(create_case, create_user, login_as):
+    ours = Unit(name="城建科", kind=UnitKind.department)
+    theirs = Unit(name="教育科", kind=UnitKind.department)
+    db.session.add_all([ours, theirs])
+    db.session.commit()
+    for unit, count in ((ours, 3), (theirs, 4)):
+        for _ in range(count):
+            create_case(handling_unit_id=unit.id)
+    figures = _home_figures(_text(login_as(create_user("dept_head", unit=ours)).get("/admin/")))
+    assert figures["办理中的事项"] == "3"
+    assert figures["待受理（已登记）"] == "3"
+    assert figures["待完成的回访"] == "0"
+    _as_a_new_request()
+    figures = _home_figures(_text(login_as(create_user("admin")).get("/admin/")))
+    assert figures["办理中的事项"] == "7"
+    assert figures["待受理（已登记）"] == "7"
+
+
+def test_the_home_page_estimates_large_counts(
+    backend, create_case, create_user, login_as, monkeypatch
+):
+    for _ in range(5):
+        create_case()
+    monkeypatch.setattr(lists, "EXACT_COUNT_LIMIT", {"postgresql": 3})
+    monkeypatch.setattr(lists, "COUNT_CAP", 3)
+    figures = _home_figures(_text(login_as(create_user("admin")).get("/admin/")))
+    if backend == "postgresql":
+        assert re.fullmatch(r"约 [\d,]+", figures["办理中的事项"]), figures
+    else:
+        assert figures["办理中的事项"] == "超过 3", figures
+    assert figures["待完成的回访"] == "0"

@@ -58,6 +58,15 @@ class ListTotal:
             return _("超过 %(number)s 条", number=number)
         return _("共 %(number)s 条", number=number)
 
+    def figure(self) -> str:
+        """The number alone, as a dashboard card shows it: ``1,234``, ``约 48,900``."""
+        number = f"{self.value:,}"
+        if self.kind == "estimate":
+            return _("约 %(number)s", number=number)
+        if self.kind == "at_least":
+            return _("超过 %(number)s", number=number)
+        return number
+
 
 def _count_limit(dialect: str) -> int:
     return EXACT_COUNT_LIMIT.get(dialect, COUNT_CAP)

@@ -29,7 +29,7 @@ from ..policies import (
     visible_cases_clause,
 )
 from ..units import Unit
-from .lists import soonest_clock_id
+from .lists import ListTotal, list_total, soonest_clock_id
 
 #: Rows per work list; a list longer than this is narrowed on the case list instead.
 WORKLIST_LIMIT = 100
@@ -64,27 +64,24 @@ def _live_visible(user):
 
 
 def home_figures(user) -> dict:
-    """Small counts for the home page, all within what ``user`` may see."""
+    """The home page's counts, all within what ``user`` may see, each a :class:`ListTotal`.
+
+    They are counted as the lists count their totals (:func:`list_total`): exactly up to a
+    thousand rows, beyond that PostgreSQL's estimate ("约 …"). Everyone opens this page first;
+    counting every visible case exactly took 0.3 s at a million cases."""
     scope = _live_visible(user)
-    row = db.session.execute(
-        sa.select(
-            sa.func.count().filter(open_clause()),
-            sa.func.count().filter(Case.status == CaseStatus.registered),
-            sa.func.count().filter(handles_case_clause(user), open_clause()),
-            sa.func.count(),
-        ).where(scope)
-    ).one()
-    pending_callbacks = db.session.scalar(
-        sa.select(sa.func.count(Callback.id))
-        .join(Case, Case.id == Callback.case_id)
-        .where(scope, Callback.done_at.is_(None), Callback.is_deleted.is_(False))
+
+    def cases(*conditions) -> ListTotal:
+        return list_total(Case.query.filter(scope, *conditions), Case.id)
+
+    pending_callbacks = Callback.query.join(Case, Case.id == Callback.case_id).filter(
+        scope, Callback.done_at.is_(None), Callback.is_deleted.is_(False)
     )
     return {
-        "open_count": row[0],
-        "registered_count": row[1],
-        "mine_count": row[2],
-        "total_count": row[3],
-        "pending_callbacks": pending_callbacks,
+        "open_count": cases(open_clause()),
+        "registered_count": cases(Case.status == CaseStatus.registered),
+        "mine_count": cases(handles_case_clause(user), open_clause()),
+        "pending_callbacks": list_total(pending_callbacks, Callback.id),
     }
 
 
