@@ -216,8 +216,12 @@ def handles_case_clause(user):
     """SQL twin of :func:`handles_case`."""
     if not _signed_in(user):
         return sa.false()
+    # One set of ids from two indexes (handler, assistant) rather than "handler = … OR id IN
+    # (…)": PostgreSQL cannot use an index for that OR, and read every open case (0.1 s at a
+    # million) to find a handler's thirty.
+    handled = sa.select(Case.id).where(_is(Case.handler_id, user.id))
     assisted = sa.select(case_assistants.c.case_id).where(case_assistants.c.user_id == user.id)
-    return sa.or_(_is(Case.handler_id, user.id), Case.id.in_(assisted))
+    return Case.id.in_(sa.union_all(handled, assisted))
 
 
 def works_on_case(user, case) -> bool:

@@ -66,10 +66,18 @@ def _live_visible(user):
 def home_figures(user) -> dict:
     """The home page's counts, all within what ``user`` may see, each a :class:`ListTotal`.
 
-    They are counted as the lists count their totals (:func:`list_total`): exactly up to a
-    thousand rows, beyond that PostgreSQL's estimate ("约 …"). Everyone opens this page first;
-    counting every visible case exactly took 0.3 s at a million cases."""
+    The office-wide ones are counted as the lists count their totals (:func:`list_total`):
+    exactly up to a thousand rows, beyond that PostgreSQL's estimate ("约 …"), which is close
+    for a filter on the status. Everyone opens this page first; counting every visible case
+    exactly took 0.3 s at a million cases. The user's own open cases are always counted
+    exactly: the planner misjudges "handler or assistant" tenfold, and a person's workload
+    must not read 约 90,000 when it is 9,000."""
     scope = _live_visible(user)
+    mine = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Case)
+        .where(scope, handles_case_clause(user), open_clause())
+    )
 
     def cases(*conditions) -> ListTotal:
         return list_total(Case.query.filter(scope, *conditions), Case.id)
@@ -80,7 +88,7 @@ def home_figures(user) -> dict:
     return {
         "open_count": cases(open_clause()),
         "registered_count": cases(Case.status == CaseStatus.registered),
-        "mine_count": cases(handles_case_clause(user), open_clause()),
+        "mine_count": ListTotal(mine),
         "pending_callbacks": list_total(pending_callbacks, Callback.id),
     }
 
