@@ -173,6 +173,12 @@ def soonest_clock_id(case_id):
     )
 
 
+#: The current clock of each listed case. One alias for the process: an alias is immutable and
+#: may join any number of statements, and a new one per request cost its column collection
+#: (about a millisecond of a list page).
+CURRENT_CLOCK = sa.orm.aliased(CaseClock, name="current_clock")
+
+
 def with_deadline(query, paged, case_entity):
     """The page of ``paged`` (a sorted, paged query of cases) with each case's current clock,
     or ``None``, as a second entity.
@@ -181,7 +187,7 @@ def with_deadline(query, paged, case_entity):
     only those rows are joined to their clocks: a join on the whole query would look up the
     clock of every row an OFFSET skips (10,000 rows on page 500)."""
     page_ids = paged.with_entities(case_entity.id).enable_eagerloads(False).subquery()
-    clock = sa.orm.aliased(CaseClock, name="current_clock")
+    clock = CURRENT_CLOCK
     return (
         query.filter(case_entity.id.in_(sa.select(page_ids.c.id)))
         .outerjoin(clock, clock.id == soonest_clock_id(case_entity.id))

@@ -29,7 +29,7 @@ from ..policies import (
     visible_cases_clause,
 )
 from ..units import Unit
-from .lists import ListTotal, list_total, soonest_clock_id
+from .lists import CURRENT_CLOCK, ListTotal, list_total, soonest_clock_id
 
 #: Rows per work list; a list longer than this is narrowed on the case list instead.
 WORKLIST_LIMIT = 100
@@ -106,7 +106,7 @@ def awaiting_cases(user, limit: int | None = None) -> list[Case]:
 def awaiting_with_deadlines(user, limit: int | None = None) -> list[tuple[Case, CaseClock]]:
     """我的待办 (as ``awaiting_cases``) with each case's current clock, or ``None``, loaded
     in the same statement."""
-    clock = sa.orm.aliased(CaseClock, name="current_clock")
+    clock = CURRENT_CLOCK
     return [
         tuple(row)
         for row in db.session.execute(
