@@ -33,7 +33,7 @@ from models.policies import (
     waiting_note,
 )
 from models.queries import worklists
-from models.queries.lists import deadline_cell, list_calendar
+from models.queries.lists import ListTotal, deadline_cell, list_calendar
 from models.queries.worklists import (
     awaiting_count,
     awaiting_with_deadlines,
@@ -349,7 +349,9 @@ class WorkListView(BaseView):
         # Up to a hundred rows a tab, each counting working days: the remembering calendar.
         calendar = list_calendar()
         due_soon = sa.and_(CaseClock.due_at >= now, CaseClock.due_at <= due_soon_limit(now))
-        units = unit_summary(now) if sees_all_units(current_user) else []
+        # The per-unit figures read every open case (0.3 s at a million): only on their tab.
+        show_units = sees_all_units(current_user)
+        units = unit_summary(now) if show_units and tab == "units" else []
         awaiting_rows = awaiting_with_deadlines(current_user)
         awaiting = [case for case, _clock in awaiting_rows]
         overdue_clocks = running_clocks(current_user, CaseClock.due_at < now)
@@ -357,13 +359,15 @@ class WorkListView(BaseView):
         # A full tab may not be all: then (and only then) the badge counts every row.
         limit = worklists.WORKLIST_LIMIT
         totals = {
-            "awaiting": awaiting_count(current_user) if len(awaiting) >= limit else len(awaiting),
+            "awaiting": awaiting_count(current_user)
+            if len(awaiting) >= limit
+            else ListTotal(len(awaiting)),
             "overdue": running_clock_count(current_user, CaseClock.due_at < now)
             if len(overdue_clocks) >= limit
-            else len(overdue_clocks),
+            else ListTotal(len(overdue_clocks)),
             "due_soon": running_clock_count(current_user, due_soon)
             if len(due_soon_clocks) >= limit
-            else len(due_soon_clocks),
+            else ListTotal(len(due_soon_clocks)),
         }
         return self.render(
             "admin/workflow/worklist.html",
@@ -377,6 +381,7 @@ class WorkListView(BaseView):
             due_soon=[(clock, time_left(clock, calendar, now)) for clock in due_soon_clocks],
             totals=totals,
             units=units,
+            show_units=show_units,
             tab=tab,
             unread_total=current_user.unread_notification_count or 0,
             # The 提醒 tab's list and groups are read only when it is open.

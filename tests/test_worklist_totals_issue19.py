@@ -77,3 +77,41 @@ def test_only_people_who_may_handle_can_assist(government, create_user, create_c
     assert "不能承办事项" in str(refused.value)
     db.session.rollback()
     assert row_counts() == before
+
+
+@pytest.mark.parametrize("tab", ["awaiting", "overdue"])
+def test_a_tab_past_the_count_limit_says_more_than(office_with_cases, login_as, monkeypatch, tab):
+    """Past the lists' exact-count limit a tab's badge says "超过 N" (never the planner's
+    guess: this is one person's work)."""
+    from models.queries import lists
+
+    office, _cases = office_with_cases
+    monkeypatch.setattr(worklists, "WORKLIST_LIMIT", 2)
+    monkeypatch.setattr(lists, "EXACT_COUNT_LIMIT", {"postgresql": 2})
+    monkeypatch.setattr(lists, "COUNT_CAP", 2)
+    page = login_as(office).get(f"/admin/worklist/?tab={tab}").get_data(as_text=True)
+    badge = re.search(rf'href="\?tab={tab}">[^<]*<span class="badge[^"]*">([^<]*)</span>', page)
+    assert badge.group(1) == "超过 2"
+    note = re.search(r'class="text-muted small worklist-more">([^<]*)<', page).group(1)
+    assert "超过 2" in note
+
+
+def test_the_units_tab_is_offered_to_the_office_and_read_only_when_open(
+    office_with_cases, login_as, monkeypatch
+):
+    office, _cases = office_with_cases
+    asked = []
+    real = worklists.unit_summary
+
+    def counting(now):
+        asked.append(now)
+        return real(now)
+
+    import admin_views.workflow as workflow_views
+
+    monkeypatch.setattr(workflow_views, "unit_summary", counting)
+    client = login_as(office)
+    page = client.get("/admin/worklist/?tab=awaiting").get_data(as_text=True)
+    assert 'href="?tab=units"' in page and not asked
+    page = client.get("/admin/worklist/?tab=units").get_data(as_text=True)
+    assert len(asked) == 1

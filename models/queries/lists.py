@@ -129,16 +129,20 @@ def _remember_total(list_key, total: ListTotal) -> None:
             _long_totals.popitem(last=False)
 
 
-def list_total(query, key) -> ListTotal:
+def list_total(query, key, *, estimate: bool = True) -> ListTotal:
     """The number of rows of ``query`` (a list's filtered query, without paging).
 
     ``key`` is the list's primary-key column: the count reads only that. A long list's
-    total (above the exact limit) is kept for ``LONG_TOTAL_TTL_SECONDS``."""
+    total (above the exact limit) is kept for ``LONG_TOTAL_TTL_SECONDS``. ``estimate=False``:
+    past the limit, say "more than" it rather than ask the planner (a person's own work, where
+    the planner's guess at a compound condition can be ten times off)."""
     dialect = db.session.get_bind().dialect.name
     limit = _count_limit(dialect)
     rows = query.order_by(None).limit(None).offset(None).enable_eagerloads(False)
     keys = rows.with_entities(key)
     list_key = _list_key(keys.statement)
+    if list_key is not None:
+        list_key = (*list_key, estimate)
     remembered = _remembered_total(list_key) if list_key is not None else None
     if remembered is not None:
         return remembered
@@ -146,7 +150,7 @@ def list_total(query, key) -> ListTotal:
     counted = db.session.scalar(sa.select(sa.func.count()).select_from(capped))
     if counted <= limit:
         return ListTotal(counted)
-    if dialect == "postgresql":
+    if dialect == "postgresql" and estimate:
         # Past the exact limit the estimate can only be larger: a stale statistic must not
         # show fewer rows than were just counted.
         total = ListTotal(max(planner_estimate(keys), counted), "estimate")
