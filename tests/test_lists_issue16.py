@@ -159,9 +159,9 @@ def test_filtered_and_searched_long_lists_are_estimated_too(
             assert "超过 3 条" in page, url
 
 
-def test_the_total_counts_only_what_the_user_may_see(
-    create_case, create_user, login_as, small_pages
-):
+@pytest.fixture
+def two_units(create_case):
+    """城建科 handles three cases, 教育科 four; returns 城建科."""
     ours = Unit(name="城建科", kind=UnitKind.department)
     theirs = Unit(name="教育科", kind=UnitKind.department)
     db.session.add_all([ours, theirs])
@@ -169,6 +169,11 @@ def test_the_total_counts_only_what_the_user_may_see(
     for unit, count in ((ours, 3), (theirs, 4)):
         for _ in range(count):
             create_case(handling_unit_id=unit.id)
+    return ours
+
+
+def test_the_total_counts_only_what_the_user_may_see(two_units, create_user, login_as, small_pages):
+    ours = two_units
     client = login_as(create_user("dept_head", unit=ours))
     page = _text(client.get("/admin/case/"))
     assert "共 3 条" in page
@@ -349,14 +354,8 @@ def _home_figures(page: str) -> dict[str, str]:
     )
 
 
-def test_the_home_page_counts_only_what_the_user_may_see(create_case, create_user, login_as):
-    ours = Unit(name="城建科", kind=UnitKind.department)
-    theirs = Unit(name="教育科", kind=UnitKind.department)
-    db.session.add_all([ours, theirs])
-    db.session.commit()
-    for unit, count in ((ours, 3), (theirs, 4)):
-        for _ in range(count):
-            create_case(handling_unit_id=unit.id)
+def test_the_home_page_counts_only_what_the_user_may_see(two_units, create_user, login_as):
+    ours = two_units
     figures = _home_figures(_text(login_as(create_user("dept_head", unit=ours)).get("/admin/")))
     assert figures["办理中的事项"] == "3"
     assert figures["待受理（已登记）"] == "3"
