@@ -11,7 +11,7 @@ from flask import g
 from admin_views.base import ProtectedModelView
 from admin_views.cases import CaseView
 from models import Unit, db
-from models.base import utcnow
+from models.base import to_local, utcnow
 from models.calendar import WorkCalendar
 from models.deadlines import CaseClock
 from models.enums import Clock, TimeUnit, UnitKind
@@ -239,6 +239,14 @@ def _clock(case, due_in: timedelta, *, unit=TimeUnit.calendar_days, paused=False
     return row
 
 
+def _local_noon_in(days: int) -> timedelta:
+    """From now to local noon ``days`` days from today: a whole number of local days away
+    whatever the hour (now + 5 days 1 hour is six local days away after 23:00)."""
+    now = utcnow()
+    noon = to_local(now).replace(hour=12, minute=0, second=0, microsecond=0)
+    return noon + timedelta(days=days) - now
+
+
 def _row_of(page: str, number: str) -> str:
     start = page.index(number)
     return page[start : page.index("</tr>", start)]
@@ -249,8 +257,8 @@ def test_the_deadline_column_shows_time_left_and_overdue(create_case, create_use
     late = create_case(subject="已经超期")
     none = create_case(subject="没有时限")
     paused = create_case(subject="暂停计时")
-    _clock(early, timedelta(days=5, hours=1))
-    _clock(late, timedelta(days=-2, hours=-1))
+    _clock(early, _local_noon_in(5))
+    _clock(late, _local_noon_in(-2))
     # A stopped clock does not count; the running one does.
     stopped = _clock(late, timedelta(days=30))
     stopped.stopped_at = utcnow()

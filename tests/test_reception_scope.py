@@ -26,7 +26,7 @@ from models import (
     db,
 )
 from models.audit import AuditAction
-from models.base import local_zone, utcnow
+from models.base import local_zone, to_local, utcnow
 from models.enums import CategoryKind, QueueStatus, RectificationSource
 from models.operations import NotPermitted
 from models.operations.callbacks import issue_rectification
@@ -79,6 +79,14 @@ def _case(create_case, unit, **fields):
     return case
 
 
+def _soon_today():
+    """Half an hour from now, but still today in local time: the reception board lists the
+    day's appointments, and after 23:30 half an hour on is tomorrow."""
+    now = utcnow()
+    last_minute = to_local(now).replace(hour=23, minute=59, second=0, microsecond=0)
+    return min(now + timedelta(minutes=30), last_minute)
+
+
 def _appointment(
     name, unit, *, by, case=None, host=None, id_number=None, phone=None, purpose="约见"
 ):
@@ -91,7 +99,7 @@ def _appointment(
         phone=phone,
         unit_id=unit.id if unit else None,
         host_id=host.id if host else None,
-        expected_at=utcnow() + timedelta(minutes=30),
+        expected_at=_soon_today(),
         purpose=purpose,
         case_id=case.id if case else None,
         created_by_id=by.id,
