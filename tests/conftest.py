@@ -492,11 +492,29 @@ def wipe_tables() -> None:
         if connection.dialect.name == "postgresql":
             # All the DELETEs in one round trip (psycopg sends a statement without parameters
             # as one simple query): one execute per table cost 15-20 ms a test on the client.
-            connection.exec_driver_sql(_delete_all_script(connection.dialect))
+            # Without the foreign-key triggers when the role may switch them off: every table is
+            # emptied in this one transaction, so no reference can dangle, and the triggers'
+            # per-row look-ups into each referencing table were most of the wipe (9 of 13 ms
+            # after the government preset and three users).
+            script = _delete_all_script(connection.dialect)
+            if _may_skip_triggers(connection):
+                script = "SET LOCAL session_replication_role = replica; " + script
+            connection.exec_driver_sql(script)
         else:
             for table in tables:
                 connection.execute(table.delete())
     _vacuum_now_and_then()
+
+
+_superuser: dict[str, bool] = {}
+
+
+def _may_skip_triggers(connection) -> bool:
+    """Only a superuser may set session_replication_role (CI connects as postgres)."""
+    url = str(connection.engine.url)
+    if url not in _superuser:
+        _superuser[url] = connection.exec_driver_sql("SHOW is_superuser").scalar() == "on"
+    return _superuser[url]
 
 
 @functools.cache
