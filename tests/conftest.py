@@ -334,6 +334,7 @@ class _Rollback:
 
 
 _rollback: _Rollback | None = None
+_base_table_rows: dict = {}  # app -> table_rows() of the roles and settings
 _base_rows: dict[str, bool] = {}  # backend -> the roles and settings are committed
 _base_counts: dict[str, dict[str, int]] = {}  # backend -> rows per table between tests
 
@@ -428,9 +429,16 @@ def fresh_database(backend: str, tmp_path_factory):
     # each test, so earlier tests never throttle this one.
     with app.app_context():
         forget_process_caches()
-        ensure_roles()
-        ensure_settings()
-        db.session.commit()
+        if not _base_rows.get(backend) and app in _base_table_rows:
+            # The same rows as the first test's ensure_roles/ensure_settings, copied in: a
+            # few bulk INSERTs instead of reading both tables and adding 22 objects (5-10 ms).
+            copy_rows(_base_table_rows[app])
+        else:
+            ensure_roles()
+            ensure_settings()
+            db.session.commit()
+            if app not in _base_table_rows:
+                _base_table_rows[app] = table_rows()
         _base_rows[backend] = True
         _at_base_rows.add(app)
         try:
@@ -588,19 +596,24 @@ def government(app):
     if app not in _preset_rows:
         load_preset("government")
         db.session.commit()
-        _preset_rows[app] = [
-            (table, [dict(row) for row in db.session.execute(sa.select(table)).mappings()])
-            for table in db.metadata.sorted_tables
-        ]
-        _preset_rows[app] = [(table, rows) for table, rows in _preset_rows[app] if rows]
-        db.session.commit()
+        _preset_rows[app] = table_rows()
         return
-    copy_rows(_preset_rows[app])
+    copy_rows(_preset_rows[app], replace=True)
 
 
-def copy_rows(tables: list) -> None:
-    """Replace the contents of ``tables`` ((table, rows) in dependency order) by their rows."""
-    for table, _rows in reversed(tables):
+def table_rows() -> list:
+    """(table, rows) of every table with rows, in dependency order; the session is committed."""
+    tables = [
+        (table, [dict(row) for row in db.session.execute(sa.select(table)).mappings()])
+        for table in db.metadata.sorted_tables
+    ]
+    db.session.commit()
+    return [(table, rows) for table, rows in tables if rows]
+
+
+def copy_rows(tables: list, *, replace: bool = False) -> None:
+    """Insert ``table_rows()``'s rows, with ``replace`` in place of what the tables hold."""
+    for table, _rows in reversed(tables) if replace else ():
         db.session.execute(table.delete())
     for table, rows in tables:
         db.session.execute(table.insert(), rows)
