@@ -110,7 +110,7 @@ def _list_key(statement) -> tuple | None:
     if cache_key is None:
         return None
     values = tuple(repr(bind.effective_value) for bind in cache_key.bindparams)
-    return (db.session.get_bind().url.render_as_string(), cache_key.key, values)
+    return (db.session.get_bind().engine.url.render_as_string(), cache_key.key, values)
 
 
 def _remembered_total(list_key) -> ListTotal | None:
