@@ -315,7 +315,7 @@ def test_awaiting_work_list_shows_the_deadline(create_case, create_user, login_a
 
     admin = create_user("admin")
     case = create_case(by=admin)
-    _clock(case, timedelta(days=-3, hours=-1))
+    _clock(case, _local_noon_in(-3))
     page = _text(login_as(admin).get("/admin/worklist/?tab=awaiting"))
     if case.number not in page:
         pytest.skip("the registered case does not wait for the admin in this configuration")
