@@ -356,18 +356,19 @@ class WorkListView(BaseView):
         awaiting = [case for case, _clock in awaiting_rows]
         overdue_clocks = running_clocks(current_user, CaseClock.due_at < now)
         due_soon_clocks = running_clocks(current_user, due_soon)
+
         # A full tab may not be all: then (and only then) the badge counts every row.
-        limit = worklists.WORKLIST_LIMIT
+        def tab_total(rows, count) -> ListTotal:
+            return count() if len(rows) >= worklists.WORKLIST_LIMIT else ListTotal(len(rows))
+
         totals = {
-            "awaiting": awaiting_count(current_user)
-            if len(awaiting) >= limit
-            else ListTotal(len(awaiting)),
-            "overdue": running_clock_count(current_user, CaseClock.due_at < now)
-            if len(overdue_clocks) >= limit
-            else ListTotal(len(overdue_clocks)),
-            "due_soon": running_clock_count(current_user, due_soon)
-            if len(due_soon_clocks) >= limit
-            else ListTotal(len(due_soon_clocks)),
+            "awaiting": tab_total(awaiting, lambda: awaiting_count(current_user)),
+            "overdue": tab_total(
+                overdue_clocks, lambda: running_clock_count(current_user, CaseClock.due_at < now)
+            ),
+            "due_soon": tab_total(
+                due_soon_clocks, lambda: running_clock_count(current_user, due_soon)
+            ),
         }
         return self.render(
             "admin/workflow/worklist.html",

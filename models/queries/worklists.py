@@ -74,8 +74,8 @@ def home_figures(user) -> dict:
     约 90,000 when it is 9,000; past the limit the card says "超过 1,000"."""
     scope = _live_visible(user)
 
-    def cases(*conditions) -> ListTotal:
-        return list_total(Case.query.filter(scope, *conditions), Case.id)
+    def cases(*conditions, estimate: bool = True) -> ListTotal:
+        return list_total(Case.query.filter(scope, *conditions), Case.id, estimate=estimate)
 
     pending_callbacks = Callback.query.join(Case, Case.id == Callback.case_id).filter(
         scope, Callback.done_at.is_(None), Callback.is_deleted.is_(False)
@@ -83,11 +83,7 @@ def home_figures(user) -> dict:
     return {
         "open_count": cases(open_clause()),
         "registered_count": cases(Case.status == CaseStatus.registered),
-        "mine_count": list_total(
-            Case.query.filter(scope, handles_case_clause(user), open_clause()),
-            Case.id,
-            estimate=False,
-        ),
+        "mine_count": cases(handles_case_clause(user), open_clause(), estimate=False),
         "pending_callbacks": list_total(pending_callbacks, Callback.id),
     }
 
