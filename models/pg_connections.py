@@ -16,6 +16,10 @@ transaction with COMMIT when asked to roll it back. "Only read" is decided conse
 the text of every statement the connection ran in the transaction: plain ``SELECT``, ``SHOW``
 and ``EXPLAIN`` without ``ANALYZE``. Anything else (a write, ``SET``, a savepoint, ``COPY``,
 ``executemany``, a composed statement) and any failed statement make the rollback a real one.
+
+The connections' cursors also keep each statement's result description (the list of columns
+that DB-API consumers read after every statement), built once per statement and connection
+instead of once per run.
 """
 
 from __future__ import annotations
@@ -51,6 +55,10 @@ def _is_read_text(query: str) -> bool:
     return not _SELECT_INTO.search(query)
 
 
+#: Statements whose result description a connection keeps (a process runs a few hundred).
+DESCRIPTIONS_KEPT = 2048
+
+
 class _Tracking:
     """Mixin of the cursors: tell the connection what each statement was."""
 
@@ -68,7 +76,41 @@ class _Tracking:
 
 
 class ReadTrackingCursor(_Tracking, psycopg.Cursor):
-    pass
+    #: The statement (text and parameter types) behind the current result, for ``description``.
+    _described = None
+
+    def execute(self, query, *args, **kwargs):
+        self._described = None
+        return super().execute(query, *args, **kwargs)
+
+    def executemany(self, query, *args, **kwargs):
+        self._described = None
+        return super().executemany(query, *args, **kwargs)
+
+    def _maybe_prepare_gen(self, pgq, *args, **kwargs):
+        # Every statement passes here, prepared or not, with its final text and parameter
+        # types (psycopg forgets them once a prepared statement has run).
+        self._described = pgq
+        return super()._maybe_prepare_gen(pgq, *args, **kwargs)
+
+    @property
+    def description(self):
+        """psycopg builds a ``Column`` per result column on every read of ``description``,
+        and SQLAlchemy reads it for every statement: some 800 columns, about a millisecond,
+        on the case page. A statement's text and its parameters' types fix its result's
+        columns (psycopg keys its prepared statements the same way), so the connection keeps
+        each statement's description."""
+        statement, result = self._described, self.pgresult
+        if statement is None or result is None or not result.nfields:
+            return super().description
+        key = (statement.query, statement.types, result.nfields)
+        kept = self.connection.descriptions
+        description = kept.get(key)
+        if description is None:
+            if len(kept) >= DESCRIPTIONS_KEPT:
+                kept.clear()
+            description = kept[key] = super().description
+        return list(description)
 
 
 class ReadTrackingServerCursor(_Tracking, psycopg.ServerCursor):
@@ -79,6 +121,11 @@ class ReadAwareConnection(psycopg.Connection):
     """A psycopg connection whose rollback of a read-only transaction is a COMMIT."""
 
     _only_read = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        #: ``ReadTrackingCursor.description`` per statement: ``{(text, types, width): columns}``.
+        self.descriptions: dict[tuple, list] = {}
 
     def note_statement(self, query) -> None:
         if self._only_read and not is_read_statement(query):

@@ -4,6 +4,7 @@ that may have changed something is still rolled back for real."""
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 
 from models import db
@@ -95,4 +96,47 @@ def test_a_read_only_rollback_keeps_prepared_statements_and_a_write_is_undone(ap
         connection.rollback()
         connection.execute("DROP TABLE IF EXISTS scratch_rows")
         connection.commit()
+        pooled.close()
+
+
+def _shape(description) -> list[tuple]:
+    return [(column.name, column.type_code) for column in description]
+
+
+def test_kept_descriptions_match_each_result_prepared_or_not(app, backend):
+    """The connection keeps each statement's result description (``ReadTrackingCursor``): it
+    must still describe the result at hand, before and after psycopg prepares the statement,
+    and when the same text is run with parameters of another type."""
+    pooled = _postgres_connection(backend)
+    connection = pooled.driver_connection
+    try:
+        cursor = connection.cursor()
+        runs = connection.prepare_threshold + 3
+        for value, type_code in [(1, 21), (100_000, 23), (10**12, 20), ("text", 25), (None, 25)]:
+            for _ in range(runs):
+                cursor.execute("SELECT %s AS v, 2 AS w", (value,))
+                shape = _shape(cursor.description)
+                assert shape[1] == ("w", 23)
+                assert shape[0][0] == "v"
+                if value is not None:
+                    assert shape[0][1] == type_code, value
+                assert cursor.fetchall() == [(value, 2)]
+        cursor.execute("SELECT 1 AS one, 'x' AS two, now() AS three")
+        assert _shape(cursor.description) == [("one", 23), ("two", 25), ("three", 1184)]
+        cursor.execute("SELECT 1 AS one")
+        assert _shape(cursor.description) == [("one", 23)]
+        cursor.execute("CREATE TEMP TABLE described_rows (n int)")
+        assert cursor.description is None  # no result rows: nothing to describe
+        plain = psycopg.Cursor(connection)  # psycopg's own cursor, nothing kept
+        for statement in ("SELECT n FROM described_rows", "SELECT 1 AS one"):
+            cursor.execute(statement)
+            plain.execute(statement)
+            assert _shape(cursor.description) == _shape(plain.description)
+        # Kept descriptions are copies: changing one handed out changes nothing kept.
+        cursor.execute("SELECT 1 AS one")
+        cursor.description.clear()
+        cursor.execute("SELECT 1 AS one")
+        assert _shape(cursor.description) == [("one", 23)]
+    finally:
+        connection.rollback()
         pooled.close()
