@@ -13,7 +13,13 @@ of some sixty ``url_for`` calls a page.
 from __future__ import annotations
 
 from flask import request, url_for
+from flask_login import current_user
 from markupsafe import Markup, escape
+
+from models.vocabulary import current_wording
+
+#: Menus kept per admin before the memo starts again (views × distinct permission sets).
+MENUS_KEPT = 1024
 
 
 def _item_url(item) -> str:
@@ -84,7 +90,31 @@ def _category(item, admin_view, *, top: bool) -> str:
 
 
 def main_menu(admin_view) -> Markup:
-    """The ``<li>`` entries of the navigation bar for ``admin_view``'s page."""
+    """The ``<li>`` entries of the navigation bar for ``admin_view``'s page.
+
+    Which entries show depends only on the user's permissions (every screen's
+    ``is_accessible`` asks them and nothing else; ``is_visible`` is fixed), the active entry
+    on the page's screen, and the names on the locale and the organisation's words. So the
+    markup is kept per screen, mount point and permission set, for as long as the wording
+    memo is the same object (a changed vocabulary or locale starts a new one)."""
+    wording = current_wording()
+    user = current_user._get_current_object()
+    permissions = user.permissions if user.is_authenticated else None
+    key = (admin_view.endpoint, request.script_root, permissions)
+    kept = admin_view.admin.__dict__.setdefault("_menus", {})
+    entry = kept.get(key)
+    if wording is not None and entry is not None and entry[0] is wording:
+        return entry[1]
+    markup = render_menu(admin_view)
+    if wording is not None:
+        if len(kept) >= MENUS_KEPT:
+            kept.clear()
+        kept[key] = (wording, markup)
+    return markup
+
+
+def render_menu(admin_view) -> Markup:
+    """The menu's markup, asking every entry whether it shows."""
     parts = []
     for item in admin_view.admin.menu():
         if item.is_category():

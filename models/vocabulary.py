@@ -192,6 +192,13 @@ def _finished_texts() -> dict[str, str] | None:
     return finished
 
 
+def current_wording() -> dict[str, str] | None:
+    """The memo of finished texts this context reads from: the same object while the locale
+    and the organisation's words stay the same, a new one when either changes. Renderings made
+    only of such texts may be kept as long as it is the same (the main menu does)."""
+    return _finished_texts()
+
+
 def finished_gettext(string: str) -> str:
     """``_()`` of ``string`` with the organisation's words, from the memo when it can be."""
     finished = _finished_texts()

@@ -63,6 +63,63 @@ def test_the_menu_marks_the_current_screen(government, create_user, login_as):
     assert '<li class="active dropdown' in page
 
 
+def _menu(page: str) -> str:
+    return page.split('<ul class="nav navbar-nav mr-auto">', 1)[1].split("</ul></li></ul>")[0]
+
+
+def test_a_kept_menu_follows_the_roles_permissions_and_the_wording(
+    app, government, create_user, login_as
+):
+    """The menu's markup is kept per screen and permission set (admin_views/menu.py): a role
+    that loses a permission, and a changed vocabulary, show on the very next page."""
+    from models.settings import SystemSetting
+
+    user = create_user("registrar")
+    user_id = user.id
+    client = login_as(user)
+    before = client.get("/admin/case/").get_data(as_text=True)
+    assert "/admin/party/" in _menu_links(before)
+    assert _menu(client.get("/admin/case/").get_data(as_text=True)) == _menu(before)
+
+    role = db.session.scalar(db.select(Role).where(Role.code == "registrar"))
+    role.permissions = [p for p in role.permissions if p != "party.manage"]
+    db.session.commit()
+    _as_a_new_request()
+    fewer = client.get("/admin/case/").get_data(as_text=True)
+    assert _menu_links(fewer) == _accessible_views(app, db.session.get(type(user), user_id))
+    assert "/admin/party/" not in _menu_links(fewer)
+
+    setting = db.session.get(SystemSetting, VOCABULARY_SETTING) or SystemSetting(
+        key=VOCABULARY_SETTING, value=""
+    )
+    setting.value = dump_vocabulary({"信访事项": "客户诉求"})
+    db.session.add(setting)
+    db.session.commit()
+    _as_a_new_request()
+    renamed = _menu(client.get("/admin/case/").get_data(as_text=True))
+    assert "客户诉求" in renamed
+    assert "信访事项" not in renamed
+
+
+def test_which_screens_a_user_may_open_depends_on_their_permissions_alone(
+    app, government, create_user
+):
+    """What the kept menu relies on: two users with the same permissions (here the same role,
+    one in a unit and one in none, one a department user's unit) may open the same screens."""
+    from models import Unit
+
+    units = db.session.scalars(db.select(Unit).order_by(Unit.id)).all()
+    assert len(units) >= 2
+    for role in ROLES:
+        users = [
+            create_user(role),
+            create_user(role, unit=units[0]),
+            create_user(role, unit=units[-1]),
+        ]
+        seen = [_accessible_views(app, user) for user in users]
+        assert seen[0] == seen[1] == seen[2], role
+
+
 def _row_cells(page: str) -> list[str]:
     cells = re.findall(r'<td class="list-buttons-column">(.*?)</td>', page, re.S)
     return [re.sub(r"\s+", "", cell).replace("/>", ">") for cell in cells]
