@@ -284,8 +284,24 @@ class CaseClock(db.Model):
     pending_by = relationship("User", lazy="select")
 
     __table_args__ = (
-        # Serves "overdue" / "due soon": running clocks ordered by deadline.
+        # Serves counts of running and paused clocks by deadline.
         sa.Index("ix_case_clocks_running", "stopped_at", "paused_at", "due_at"),
+        # Serves "overdue" / "due soon" in deadline order. The index above cannot: PostgreSQL
+        # does not take "IS NULL" on its leading columns as fixing their order, so at a million
+        # cases 我的工作台's overdue list read every clock and sorted them (75 ms).
+        sa.Index(
+            "ix_case_clocks_running_by_due",
+            "due_at",
+            sqlite_where=sa.text("stopped_at IS NULL AND paused_at IS NULL"),
+            postgresql_where=sa.text("stopped_at IS NULL AND paused_at IS NULL"),
+        ),
+        # Serves "extension requests awaiting a decision" (a handful of rows in any register).
+        sa.Index(
+            "ix_case_clocks_pending_extension",
+            "case_id",
+            sqlite_where=sa.text("pending_extension IS NOT NULL AND stopped_at IS NULL"),
+            postgresql_where=sa.text("pending_extension IS NOT NULL AND stopped_at IS NULL"),
+        ),
         # Serves the statistics' on-time rate: only the clocks that ended after their deadline.
         sa.Index(
             "ix_case_clocks_late",

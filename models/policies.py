@@ -845,13 +845,27 @@ def stands_in_clause(user):
     if not may_stand_in(user):
         return sa.false()
     waiting_for_nobody = []
-    for _matches, clause, turn in _turns():
+    turns = _turns()
+    roles = db.session.scalars(sa.select(Role)).all()
+    # Turns not tied to the case's unit or handler are asked once, not per row: all of them
+    # in one statement (one EXISTS column per turn).
+    office_wide = [turn for _matches, _clause, turn in turns if turn.scope == "all"]
+    staffed = (
+        db.session.execute(
+            sa.select(*(sa.exists(_usual_actors_query(turn, None, roles)) for turn in office_wide))
+        ).one()
+        if office_wide
+        else ()
+    )
+    someone = dict(zip(map(id, office_wide), staffed, strict=True))
+    for _matches, clause, turn in turns:
         if turn.scope == "all":
-            # Not tied to the case's unit or handler: asked once, not per row.
-            if not db.session.scalar(sa.select(sa.exists(_usual_actors_query(turn, None)))):
+            if not someone[id(turn)]:
                 waiting_for_nobody.append(clause)
         else:
-            waiting_for_nobody.append(sa.and_(clause, ~sa.exists(_usual_actors_query(turn, Case))))
+            waiting_for_nobody.append(
+                sa.and_(clause, ~sa.exists(_usual_actors_query(turn, Case, roles)))
+            )
     if not waiting_for_nobody:
         return sa.false()
     return sa.and_(Case.is_deleted.is_(False), sa.or_(*waiting_for_nobody))
