@@ -39,9 +39,9 @@ from models.operations.records import create_record, update_record
 from models.policies import (
     callback_schedule_visible_clause,
     can_see_live_case,
+    on_visible_case,
     rectification_visible_clause,
     reporter_text,
-    visible_cases_clause,
 )
 from models.retention import callback_retain_until
 from models.texts import lazy_gettext as _l
@@ -256,9 +256,7 @@ class CallbackView(ExportMixin, CaseRecordSearchMixin, CaseChildView):
         return super().get_query().options(sa.orm.joinedload(Callback.schedule))
 
     def scope(self, query):
-        visible = sa.select(Case.id).where(
-            visible_cases_clause(current_user), Case.is_deleted.is_(False)
-        )
+        visible = on_visible_case(current_user, Callback.case_id)
         query = query.filter(Callback.is_deleted.is_(False))
         if current_user.has_permission("callback.manage"):
             # A routine callback has no case: it follows its schedule's unit.
@@ -266,8 +264,8 @@ class CallbackView(ExportMixin, CaseRecordSearchMixin, CaseChildView):
                 callback_schedule_visible_clause(current_user)
             )
             routine = sa.and_(Callback.case_id.is_(None), Callback.schedule_id.in_(schedules))
-            return query.filter(sa.or_(Callback.case_id.in_(visible), routine))
-        return query.filter(Callback.case_id.in_(visible))
+            return query.filter(sa.or_(visible, routine))
+        return query.filter(visible)
 
     def create_form(self, obj=None):
         form = super().create_form(obj)

@@ -55,6 +55,7 @@ from models.policies import (
     can_view_attachment,
     can_view_destructions,
     hidden_reporter_case_ids,
+    on_visible_case,
     reporter_text,
     timeline_value_hidden,
     visible_cases_clause,
@@ -879,10 +880,7 @@ class CaseChildView(NumberSearchMixin, ProtectedModelView):
     permission_view = "case.view"
 
     def scope(self, query):
-        visible = sa.select(Case.id).where(
-            visible_cases_clause(current_user), Case.is_deleted.is_(False)
-        )
-        return super().scope(query).filter(self.model.case_id.in_(visible))
+        return super().scope(query).filter(on_visible_case(current_user, self.model.case_id))
 
 
 def _event_description(event: CaseEvent) -> Markup:
@@ -914,8 +912,8 @@ class CaseEventView(CaseRecordSearchMixin, CaseChildView):
     }
 
     def scope(self, query):
-        visible = sa.select(Case.id).where(visible_cases_clause(current_user))
-        return query.filter(CaseEvent.case_id.in_(visible))
+        # Deleted cases' events stay in the log.
+        return query.filter(on_visible_case(current_user, CaseEvent.case_id, live=False))
 
 
 class AttachmentView(CaseChildView):
