@@ -62,6 +62,7 @@ from .filters import ChoiceEqualFilter, date_filters
 from .labels import labels
 from .lookups import case_lookup, party_lookup, user_lookup
 from .reception import BAN_ACK_FIELD
+from .search import party_search_condition
 from .wording import person_text
 
 NEW_CASE_FIELDS = (
@@ -701,6 +702,18 @@ class PartyView(ProtectedModelView):
 
     def scope(self, query):
         return super().scope(query).filter(party_visible_clause(current_user))
+
+    def _apply_search(self, query, count_query, joins, count_joins, search):
+        # Every term must match, as in Flask-Admin's search, but through the indexes: a
+        # two-character name by its bigrams, numbers only for terms that look like one.
+        # Flask-Admin's ILIKE on all three columns read all 200,000 people for a
+        # two-character name (1.3 s).
+        for term in search.split():
+            condition = party_search_condition(term)
+            query = query.filter(condition)
+            if count_query is not None:
+                count_query = count_query.filter(condition)
+        return query, count_query, joins, count_joins
 
     def render(self, template, **kwargs):
         if template == self.details_template and "model" in kwargs:

@@ -114,6 +114,31 @@ PARTIAL_PHONE = re.compile(r"(?=(?:-*\d){4})[\d-]+")
 PARTIAL_ID = re.compile(r"\d{3,}[\dXx]")
 
 
+def party_number_conditions(term: str) -> list:
+    """SQL on ``Party``: a person's phone or ID number contains ``term``, asked only when the
+    term looks like part of one (a name is never looked for among the numbers)."""
+    numbers = []
+    if PARTIAL_PHONE.fullmatch(term):
+        numbers.append(contains(Party.phone, term))
+    if PARTIAL_ID.fullmatch(term):
+        # A whole resident ID number (18 characters, the longest) is looked up by equality in
+        # the b-tree index; its 16 trigrams, shared by every number of the same district
+        # and birth year, would cost more.
+        whole = len(term) == 18
+        numbers.append(
+            Party.id_number.in_(sorted({term, term.upper()}))
+            if whole
+            else contains(Party.id_number, term)
+        )
+    return numbers
+
+
+def party_search_condition(term: str):
+    """SQL on ``Party``: the people one search term finds, by name (a two-character name
+    through the bigram index) or by part of their phone or ID number."""
+    return sa.or_(contains(Party.name, term), *party_number_conditions(term))
+
+
 def case_search_condition(term: str, user):
     """SQL on ``Case``: the cases one search term finds for ``user``.
 
@@ -135,19 +160,7 @@ def case_search_condition(term: str, user):
     people = [contains(Case.petitioner_names, term)]
     # People by phone or ID number; representatives also by name (a case's petitioners are
     # found by name through ``petitioner_names`` above).
-    numbers = []
-    if PARTIAL_PHONE.fullmatch(term):
-        numbers.append(contains(Party.phone, term))
-    if PARTIAL_ID.fullmatch(term):
-        # A whole resident ID number (18 characters, the longest) is looked up by equality in
-        # the b-tree index; its 16 trigrams, shared by every number of the same district
-        # and birth year, would cost more.
-        whole = len(term) == 18
-        numbers.append(
-            Party.id_number.in_(sorted({term, term.upper()}))
-            if whole
-            else contains(Party.id_number, term)
-        )
+    numbers = party_number_conditions(term)
     if numbers:
         by_number = sa.select(Party.id).where(sa.or_(*numbers))
         people += [

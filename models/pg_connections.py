@@ -151,7 +151,12 @@ class ReadAwareConnection(psycopg.Connection):
 #: ten rows and another a hundred thousand (a two-character name went from 33 ms to 1.1 s at a
 #: million cases). Pages that read by key allow generic plans for their own transaction
 #: (``admin_views.case_records.request_plan_settings``).
-CONNECTION_OPTIONS = "-c plan_cache_mode=force_custom_plan"
+#:
+#: JIT compilation is off: PostgreSQL starts it for any statement whose estimated cost passes
+#: ``jit_above_cost``, which a page's statement over a million rows does even when it reads
+#: twenty of them; compiling took 2-7 s on two cores (the 信访人 search counted its matches in
+#: 2.4 s, 0.43 s without), longer than any statement here runs.
+CONNECTION_OPTIONS = "-c plan_cache_mode=force_custom_plan -c jit=off"
 
 
 def connect(dialect, _connection_record, cargs, cparams):

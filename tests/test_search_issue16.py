@@ -181,3 +181,91 @@ def test_a_representative_is_found_by_name_phone_and_id_number(create_case, offi
     client = login_as(office)
     for term in ("欧阳", "13712345678", "2345678", "110101198001011232", "1011232"):
         assert _found(_search(client, term), group, other) == [True, False], term
+
+
+# --- the 信访人 list's search box --------------------------------------------------------------
+
+
+def _search_people(client, term: str) -> str:
+    response = client.get("/admin/party/", query_string={"search": term})
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def _listed(page: str, *people) -> list[bool]:
+    return [f"/admin/party/details/?id={person.id}&" in page for person in people]
+
+
+def test_the_people_list_finds_a_person_by_name_phone_or_id_number(create_case, office, login_as):
+    gao = _person("高瑞", phone="13812345678", id_number="11010119900307001X")
+    longer = _person("高瑞明", phone="13900001111", id_number="110101198501010022")
+    reversed_ = _person("瑞高", phone="0571-88886666")
+    for person in (gao, longer, reversed_):
+        create_case(by=office, petitioners=[person])
+    client = login_as(office)
+    assert _listed(_search_people(client, "高瑞"), gao, longer, reversed_) == [True, True, False]
+    assert _listed(_search_people(client, "高"), gao, longer, reversed_) == [True, True, True]
+    for term in ("13812345678", "12345678", "5678", "07001X", "07001x", "11010119900307001X"):
+        assert _listed(_search_people(client, term), gao, longer, reversed_) == [
+            True,
+            False,
+            False,
+        ], term
+    assert _listed(_search_people(client, "0571-8888"), gao, longer, reversed_) == [
+        False,
+        False,
+        True,
+    ]
+    assert _listed(_search_people(client, "1101011"), gao, longer, reversed_) == [
+        True,
+        True,
+        False,
+    ]
+    # Every term must match; LIKE wildcards are literal.
+    assert _listed(_search_people(client, "高瑞 0000"), gao, longer, reversed_) == [
+        False,
+        True,
+        False,
+    ]
+    assert _listed(_search_people(client, "高%"), gao, longer, reversed_) == [False] * 3
+
+
+def test_the_people_list_never_finds_a_hidden_reporter(
+    create_case, create_user, login_as, government
+):
+    registrar = create_user("registrar")
+    report = db.session.scalar(
+        sa.select(Category).where(Category.kind == CategoryKind.report).limit(1)
+    )
+    reporter = _person("李举报", phone="13911112222", id_number="110101199001011234")
+    create_case(by=registrar, petitioners=[reporter], category=report, subject="举报乱收费")
+    other_registrar = login_as(create_user("registrar"))
+    for term in ("李举", "李举报", "13911112222", "11112222", "01011234"):
+        assert _listed(_search_people(other_registrar, term), reporter) == [False], term
+    insider = login_as(registrar)
+    for term in ("李举", "李举报", "13911112222", "01011234"):
+        assert _listed(_search_people(insider, term), reporter) == [True], term
+
+
+@pytest.mark.parametrize(
+    ("term", "index"),
+    [
+        ("高瑞", "ix_parties_name_bigrams"),
+        ("高瑞明", "ix_parties_name_trgm"),
+        ("12345678", "ix_parties_phone_trgm"),
+        ("07001X", "ix_parties_id_number_trgm"),
+    ],
+)
+def test_postgresql_answers_the_people_search_from_indexes(app, backend, term, index):
+    if backend != "postgresql":
+        pytest.skip("the indexes exist on PostgreSQL only")
+    from admin_views.search import party_search_condition
+
+    statement = sa.select(Party.id).where(party_search_condition(term))
+    compiled = statement.compile(db.engine, compile_kwargs={"render_postcompile": True})
+    with db.engine.connect() as connection:
+        connection.execute(sa.text("SET enable_seqscan = off"))
+        rows = connection.exec_driver_sql(f"EXPLAIN {compiled.string}", compiled.params)
+        plan = "\n".join(row[0] for row in rows)
+    assert index in plan, plan
+    assert "Seq Scan on parties" not in plan, plan

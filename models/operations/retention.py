@@ -230,7 +230,8 @@ def remind_retention_due(today: date, *, at: datetime | None = None) -> int:
 def kept_groups(user) -> list[tuple[int | None, str | None, int]]:
     """(year, region, count) of the kept cases ``user`` may see, newest year first."""
     statement = (
-        sa.select(Case.kept_year, Case.kept_region, sa.func.count(Case.id))
+        # count(*), not count(id): the kept cases' index answers it without reading the rows.
+        sa.select(Case.kept_year, Case.kept_region, sa.func.count())
         .where(Case.status == S.kept, Case.is_deleted.is_(False), visible_cases_clause(user))
         .group_by(Case.kept_year, Case.kept_region)
         .order_by(Case.kept_year.desc(), Case.kept_region)
