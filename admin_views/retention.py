@@ -22,7 +22,7 @@ from models.operations.retention import (
     refresh_retention,
     select_cases,
 )
-from models.policies import DESTRUCTION_LOG_PERMISSIONS, hidden_reporter_case_ids
+from models.policies import DESTRUCTION_LOG_PERMISSIONS, hidden_reporters_among
 from models.retention import DEFAULT_RETENTION_YEARS, check_retention_rule, today
 from models.texts import lazy_gettext as _l
 
@@ -132,7 +132,7 @@ class KeptLettersView(BaseView):
         cases = db.session.scalars(
             kept_cases_query(current_user, year=year, region=region).limit(KEPT_LIST_LIMIT + 1)
         ).all()
-        masked = frozenset(db.session.scalars(hidden_reporter_case_ids(current_user)))
+        masked = hidden_reporters_among(current_user, cases[:KEPT_LIST_LIMIT])
         return (
             self.render(
                 "admin/retention/kept.html",

@@ -421,6 +421,15 @@ def hidden_reporter_case_ids(user):
     return sa.select(Case.id).where(confidential_clause(), ~reporter_visible_clause(user))
 
 
+def hidden_reporters_among(user, cases) -> frozenset[int]:
+    """Ids of those of the loaded ``cases`` whose reporter ``user`` may not see, in one
+    statement that reads only them (all such ids of a million-case register are 50,000)."""
+    ids = sorted({case.id for case in cases})
+    if not ids:
+        return frozenset()
+    return frozenset(db.session.scalars(hidden_reporter_case_ids(user).where(Case.id.in_(ids))))
+
+
 def may_join_circle(user, case, *, named_by=None) -> bool:
     """May ``user`` become part of a confidential case's circle (as handler or assistant)?
 

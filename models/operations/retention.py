@@ -578,7 +578,7 @@ def _render(kind, period: str, rows, *, by, data: dict) -> bytes:
 def print_kept_register(by, *, year=None, region=None) -> bytes:
     """The 存信 register of ``by``'s visible kept cases, optionally one year and region."""
     from ..enums import RegisterKind
-    from ..policies import hidden_reporter_case_ids
+    from ..policies import hidden_reporters_among
     from ..rendering.retention import kept_rows
 
     if by is None or not by.is_authenticated or not by.has_permission("register.print"):
@@ -586,7 +586,7 @@ def print_kept_register(by, *, year=None, region=None) -> bytes:
     year = parse_year(year)
     region = (region or "").strip() or None
     cases = list(db.session.scalars(kept_cases_query(by, year=year, region=region)))
-    masked = frozenset(db.session.scalars(hidden_reporter_case_ids(by)))
+    masked = hidden_reporters_among(by, cases)
     parts = [_("%(year)s年", year=year) if year else _("全部年份"), region or _("全部地区")]
     return _render(
         RegisterKind.kept_letters,
