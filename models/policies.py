@@ -137,10 +137,18 @@ def visible_cases_clause(user):
     if sees_all_units(user):
         return sa.true()
     assisted = sa.select(case_assistants.c.case_id).where(case_assistants.c.user_id == user.id)
+    if db.engine.dialect.name == "postgresql":
+        # ``= ANY(ARRAY(...))``, run once, can be a bitmap scan of the primary key, so the whole
+        # OR becomes a BitmapOr of four indexes; ``IN (subquery)`` cannot, and PostgreSQL read
+        # the year's cases one by one instead (a department head's dashboard: 1.0 s -> 0.4 s
+        # at a million cases; 我的工作台 0.29 -> 0.14 s).
+        assisting = Case.id == sa.any_(sa.func.array(assisted.scalar_subquery()))
+    else:
+        assisting = Case.id.in_(assisted)
     conditions = [
         _is(Case.handler_id, user.id),
         _is(Case.created_by_id, user.id),
-        Case.id.in_(assisted),
+        assisting,
     ]
     if user.unit_id is not None:
         conditions.append(_is(Case.handling_unit_id, user.unit_id))
