@@ -63,6 +63,17 @@ def test_the_menu_marks_the_current_screen(government, create_user, login_as):
     assert '<li class="active dropdown' in page
 
 
+def _store_vocabulary(pairs: dict[str, str]) -> None:
+    from models.settings import SystemSetting
+
+    row = db.session.get(SystemSetting, VOCABULARY_SETTING) or SystemSetting(
+        key=VOCABULARY_SETTING, value=""
+    )
+    row.value = dump_vocabulary(pairs)
+    db.session.add(row)
+    db.session.commit()
+
+
 def _menu(page: str) -> str:
     return page.split('<ul class="nav navbar-nav mr-auto">', 1)[1].split("</ul></li></ul>")[0]
 
@@ -72,7 +83,6 @@ def test_a_kept_menu_follows_the_roles_permissions_and_the_wording(
 ):
     """The menu's markup is kept per screen and permission set (admin_views/menu.py): a role
     that loses a permission, and a changed vocabulary, show on the very next page."""
-    from models.settings import SystemSetting
 
     user = create_user("registrar")
     user_id = user.id
@@ -89,12 +99,7 @@ def test_a_kept_menu_follows_the_roles_permissions_and_the_wording(
     assert _menu_links(fewer) == _accessible_views(app, db.session.get(type(user), user_id))
     assert "/admin/party/" not in _menu_links(fewer)
 
-    setting = db.session.get(SystemSetting, VOCABULARY_SETTING) or SystemSetting(
-        key=VOCABULARY_SETTING, value=""
-    )
-    setting.value = dump_vocabulary({"信访事项": "客户诉求"})
-    db.session.add(setting)
-    db.session.commit()
+    _store_vocabulary({"信访事项": "客户诉求"})
     _as_a_new_request()
     renamed = _menu(client.get("/admin/case/").get_data(as_text=True))
     assert "客户诉求" in renamed
@@ -196,16 +201,9 @@ def test_a_list_with_another_kind_of_row_action_keeps_flask_admins_rendering(app
 def test_a_changed_vocabulary_applies_within_the_same_request(app, government, create_user):
     from flask_babel import gettext
 
-    from models.settings import SystemSetting
-
     with app.test_request_context("/admin/"):
         assert gettext("信访人") == "信访人"
-        row = db.session.get(SystemSetting, VOCABULARY_SETTING) or SystemSetting(
-            key=VOCABULARY_SETTING, value=""
-        )
-        row.value = dump_vocabulary({"信访人": "客户"})
-        db.session.add(row)
-        db.session.commit()
+        _store_vocabulary({"信访人": "客户"})
         forget_vocabulary()
         assert gettext("信访人") == "客户"
         assert gettext("来访人") == "来访人"

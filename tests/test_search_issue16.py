@@ -17,8 +17,8 @@ def office(create_user):
     return create_user("office")
 
 
-def _search(client, term: str) -> str:
-    response = client.get("/admin/case/", query_string={"search": term})
+def _search(client, term: str, page: str = "/admin/case/") -> str:
+    response = client.get(page, query_string={"search": term})
     assert response.status_code == 200
     return response.get_data(as_text=True)
 
@@ -187,9 +187,7 @@ def test_a_representative_is_found_by_name_phone_and_id_number(create_case, offi
 
 
 def _search_people(client, term: str) -> str:
-    response = client.get("/admin/party/", query_string={"search": term})
-    assert response.status_code == 200
-    return response.get_data(as_text=True)
+    return _search(client, term, "/admin/party/")
 
 
 def _listed(page: str, *people) -> list[bool]:
