@@ -132,6 +132,16 @@ def test_the_placeholder_names_what_can_be_searched(office, login_as):
     assert "事项编号、事项标题、信访人、代表人、电话或身份证号" in page
 
 
+def _plan_without_seqscans(statement) -> str:
+    """PostgreSQL's plan for ``statement`` with sequential scans discouraged: a tiny test
+    table would be read whole; what matters is that the index can answer."""
+    compiled = statement.compile(db.engine, compile_kwargs={"render_postcompile": True})
+    with db.engine.connect() as connection:
+        connection.execute(sa.text("SET enable_seqscan = off"))
+        rows = connection.exec_driver_sql(f"EXPLAIN {compiled.string}", compiled.params)
+        return "\n".join(row[0] for row in rows)
+
+
 def test_term_bigrams_match_the_sql_function(app, backend):
     assert term_bigrams("高瑞") == ["高瑞"]
     assert term_bigrams("高瑞明") == ["瑞明", "高瑞"]
@@ -159,13 +169,7 @@ def test_term_bigrams_match_the_sql_function(app, backend):
 def test_postgresql_answers_the_search_from_indexes(app, backend, office, term, index):
     if backend != "postgresql":
         pytest.skip("the indexes exist on PostgreSQL only")
-    statement = sa.select(Case.id).where(case_search_condition(term, office))
-    compiled = statement.compile(db.engine, compile_kwargs={"render_postcompile": True})
-    with db.engine.connect() as connection:
-        # A tiny table would be read whole; what matters is that the index can answer.
-        connection.execute(sa.text("SET enable_seqscan = off"))
-        rows = connection.exec_driver_sql(f"EXPLAIN {compiled.string}", compiled.params)
-        plan = "\n".join(row[0] for row in rows)
+    plan = _plan_without_seqscans(sa.select(Case.id).where(case_search_condition(term, office)))
     assert index in plan, plan
     assert "Seq Scan on cases" not in plan, plan
 
@@ -259,11 +263,6 @@ def test_postgresql_answers_the_people_search_from_indexes(app, backend, term, i
         pytest.skip("the indexes exist on PostgreSQL only")
     from admin_views.search import party_search_condition
 
-    statement = sa.select(Party.id).where(party_search_condition(term))
-    compiled = statement.compile(db.engine, compile_kwargs={"render_postcompile": True})
-    with db.engine.connect() as connection:
-        connection.execute(sa.text("SET enable_seqscan = off"))
-        rows = connection.exec_driver_sql(f"EXPLAIN {compiled.string}", compiled.params)
-        plan = "\n".join(row[0] for row in rows)
+    plan = _plan_without_seqscans(sa.select(Party.id).where(party_search_condition(term)))
     assert index in plan, plan
     assert "Seq Scan on parties" not in plan, plan
