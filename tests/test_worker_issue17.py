@@ -55,7 +55,21 @@ from models.rendering.registers import RegisterParams
 pytestmark = pytest.mark.own_connections
 
 REPO = Path(__file__).resolve().parent.parent
-REDIS_URL = os.environ.get("TEST_REDIS_URL_WORKER", "redis://127.0.0.1:6379/7")
+#: Redis databases no other test module uses. Each xdist worker takes its own: the module's
+#: SQLite and PostgreSQL halves are separate work units and may run at the same time, and on
+#: one queue one half's worker process could take the other half's job.
+FREE_REDIS_DATABASES = (7, 8, 9, 10, 11, 12, 13, 15)
+
+
+def _worker_redis_database() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    index = int(worker) if worker.isdigit() else 0
+    return FREE_REDIS_DATABASES[index % len(FREE_REDIS_DATABASES)]
+
+
+REDIS_URL = os.environ.get(
+    "TEST_REDIS_URL_WORKER", f"redis://127.0.0.1:6379/{_worker_redis_database()}"
+)
 
 
 def redis_or_none():
