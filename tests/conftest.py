@@ -173,6 +173,16 @@ def worker_suffix() -> str:
     return f"_{worker}" if worker else ""
 
 
+def worker_redis_url(databases: tuple[int, ...]) -> str:
+    """``redis://127.0.0.1:6379/<n>`` with ``n`` taken from ``databases`` by xdist worker, so
+    that two workers never share a queue: a module's SQLite and PostgreSQL halves are separate
+    work units and may run at the same time, and one half's worker could take the other's
+    job. ``databases``: Redis databases no other module uses."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    index = int(worker) if worker.isdigit() else 0
+    return f"redis://127.0.0.1:6379/{databases[index % len(databases)]}"
+
+
 def postgres_url() -> str | None:
     url = database_url_from_env("TEST_DATABASE_URL")
     if not url or not worker_suffix():

@@ -18,9 +18,9 @@ from models.enums import LetterForm, LetterOrigin, RegisterJobStatus
 from models.operations import registers as register_ops
 from models.operations.registers import QUEUE_NAME
 from models.rendering import registers as register_documents
-from tests.conftest import row_counts
+from tests.conftest import row_counts, worker_redis_url
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
+REDIS_URL = os.environ.get("TEST_REDIS_URL") or worker_redis_url((5, 1, 2, 3, 4))
 
 
 def pdf_pages(data: bytes) -> list[str]:

@@ -50,26 +50,15 @@ from models.operations import NotPermitted, ValidationFailed
 from models.operations import registers as register_ops
 from models.operations.registers import STALE_MESSAGE, print_register, recover_stale_jobs
 from models.rendering.registers import RegisterParams
+from tests.conftest import worker_redis_url
 
 # Opens connections of its own (backups, threads, worker processes): never rolled back.
 pytestmark = pytest.mark.own_connections
 
 REPO = Path(__file__).resolve().parent.parent
-#: Redis databases no other test module uses. Each xdist worker takes its own: the module's
-#: SQLite and PostgreSQL halves are separate work units and may run at the same time, and on
-#: one queue one half's worker process could take the other half's job.
-FREE_REDIS_DATABASES = (7, 8, 9, 10, 11, 12, 13, 15)
-
-
-def _worker_redis_database() -> int:
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
-    index = int(worker) if worker.isdigit() else 0
-    return FREE_REDIS_DATABASES[index % len(FREE_REDIS_DATABASES)]
-
-
-REDIS_URL = os.environ.get(
-    "TEST_REDIS_URL_WORKER", f"redis://127.0.0.1:6379/{_worker_redis_database()}"
-)
+# Databases 0, 1-5, 6 and 14 are other modules'.
+WORKER_REDIS_DATABASES = (7, 8, 9, 10, 11, 12, 13, 15)
+REDIS_URL = os.environ.get("TEST_REDIS_URL_WORKER") or worker_redis_url(WORKER_REDIS_DATABASES)
 
 
 def redis_or_none():
