@@ -11,6 +11,7 @@ from flask_login import current_user
 
 from models import Case, CaseRepresentative, Party, case_petitioners, db
 from models.policies import (
+    among,
     quotes_reporter,
     reporter_text_searchable_clause,
     reporter_visible_clause,
@@ -164,17 +165,17 @@ def case_search_condition(term: str, user):
     if numbers:
         by_number = sa.select(Party.id).where(sa.or_(*numbers))
         people += [
-            _among(
+            among(
                 Case.id,
                 sa.select(case_petitioners.c.case_id).where(
                     case_petitioners.c.party_id.in_(by_number)
                 ),
             ),
-            _among(Case.agent_id, by_number),
+            among(Case.agent_id, by_number),
         ]
     representatives = sa.select(Party.id).where(sa.or_(contains(Party.name, term), *numbers))
     people.append(
-        _among(
+        among(
             Case.id,
             sa.select(CaseRepresentative.case_id).where(
                 CaseRepresentative.party_id.in_(representatives)
@@ -183,14 +184,6 @@ def case_search_condition(term: str, user):
     )
     branches += [sa.and_(found, visible) for found in people]
     return sa.or_(*branches)
-
-
-def _among(column, ids):
-    """``column IN (ids)``; on PostgreSQL ``= ANY(ARRAY(ids))``, which the planner runs once
-    and looks up in ``column``'s index, so that it can join an OR of index scans."""
-    if _on_postgresql():
-        return column == sa.any_(sa.func.array(ids.scalar_subquery()))
-    return column.in_(ids)
 
 
 class CaseRecordSearchMixin(NumberSearchMixin):
