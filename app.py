@@ -156,7 +156,9 @@ def create_app(overrides: Mapping | None = None) -> Flask:
         _configure_engine()
 
     from admin_views import init_admin
+    from admin_views.html_attributes import install as install_html_attributes
 
+    install_html_attributes()  # same markup as WTForms', without its Python-level formatter
     init_admin(app)
     from admin_views.public import init_public
 
