@@ -732,18 +732,21 @@ def count_queries(app):
 
 def row_counts() -> dict[str, int]:
     """Rows per table, to prove that a rejected request changed nothing."""
-    return dict(db.session.execute(_row_count_statement()).all())
+    tables = db.metadata.sorted_tables
+    counts = db.session.execute(_row_count_statement()).one()
+    return {table.name: rows for table, rows in zip(tables, counts, strict=True)}
 
 
 @functools.cache
 def _row_count_statement():
-    # One statement for all tables, built once: the refused-step matrices count hundreds of times.
-    return sa.union_all(
+    # One statement for all tables, built once: the refused-step matrices count hundreds of
+    # times. A row of scalar subqueries, without a bound parameter: PostgreSQL then keeps its
+    # plan once the statement is prepared, where the 66 table names as bound literals of a
+    # UNION ALL had it planned again on every run (about 2 ms; the app plans each run anew).
+    return sa.select(
         *(
-            sa.select(
-                sa.literal(table.name).label("name"), sa.func.count().label("rows")
-            ).select_from(table)
-            for table in db.metadata.sorted_tables
+            sa.select(sa.func.count()).select_from(t).scalar_subquery()
+            for t in db.metadata.sorted_tables
         )
     )
 

@@ -8,7 +8,6 @@ outside 1900..2100, and rare CJK (𠮷, 䶮) and emoji that are accepted come ba
 
 from __future__ import annotations
 
-import functools
 import itertools
 import re
 from datetime import date, timedelta
@@ -20,6 +19,7 @@ from flask_login import login_user
 
 from models import Appointment, db
 from models.base import local_zone, utcnow
+from tests.conftest import row_counts
 
 RARE_CJK = "𠮷䶮"
 EMOJI = "😀👨‍👩‍👧"
@@ -58,19 +58,6 @@ FILTER_PAYLOADS = [
 FILTER_TURNS = 4
 
 _unique = itertools.count(1)
-
-
-def fast_row_counts() -> tuple:
-    """All tables' row counts in one statement (one round trip per request checked)."""
-    return tuple(db.session.execute(_row_counts_query()).one())
-
-
-@functools.cache
-def _row_counts_query():
-    # Built once: the form fuzzing counts rows around some 850 requests per backend, and
-    # building (and cache-keying) a fresh 46-subquery select each time cost more than running it.
-    tables = db.metadata.sorted_tables
-    return sa.select(*[sa.select(sa.func.count()).select_from(t).scalar_subquery() for t in tables])
 
 
 def stored_garbage() -> list[str]:
@@ -195,12 +182,12 @@ def base_data(fields) -> dict:
 
 
 def post_one(client, url, data, context, failures, accepted):
-    before = fast_row_counts()
+    before = row_counts()
     response = client.post(url, data=data)
     db.session.rollback()
     if response.status_code >= 500:
         failures.append(f"{response.status_code} {context}")
-    elif response.status_code == 200 and fast_row_counts() != before:
+    elif response.status_code == 200 and row_counts() != before:
         failures.append(f"refused but rows changed: {context}")
     elif response.status_code in (301, 302, 303):
         accepted.append(context)
