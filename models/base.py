@@ -25,6 +25,17 @@ class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
 
+def partial_index(name: str, *columns, where: str, **options) -> sa.Index:
+    """An index over the rows matching ``where`` (SQL), the same on SQLite and PostgreSQL."""
+    return sa.Index(
+        name,
+        *columns,
+        sqlite_where=sa.text(where),
+        postgresql_where=sa.text(where),
+        **options,
+    )
+
+
 def utcnow() -> datetime:
     """Return the current time as an aware UTC datetime."""
     return datetime.now(UTC)

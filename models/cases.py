@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from . import db
-from .base import UTCDateTime, utcnow
+from .base import UTCDateTime, partial_index, utcnow
 from .enums import (
     CaseChannel,
     CasePriority,
@@ -264,14 +264,13 @@ class Case(TimestampMixin, CreatedByMixin, SoftDeleteMixin, db.Model):
         sa.Index("ix_cases_list_order", "is_deleted", "received_at", "id"),
         # Serves 存信: the kept cases in (year, region, number) order and their counts per
         # year and region, from this small index alone (0.25 s to 36 ms at a million cases).
-        sa.Index(
+        partial_index(
             "ix_cases_kept",
             "kept_year",
             "kept_region",
             "number",
             "is_deleted",
-            sqlite_where=sa.text("status = 'kept'"),
-            postgresql_where=sa.text("status = 'kept'"),
+            where="status = 'kept'",
         ),
         # Covers every column the statistics read, so they scan this narrow index instead of
         # the wide rows; led by the unit, whose grouping then needs no sort.

@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from . import db
-from .base import UTCDateTime, local_zone, to_local, utcnow
+from .base import UTCDateTime, local_zone, partial_index, to_local, utcnow
 from .calendar import WorkCalendar
 from .enums import (
     CaseChannel,
@@ -289,26 +289,23 @@ class CaseClock(db.Model):
         # Serves "overdue" / "due soon" in deadline order. The index above cannot: PostgreSQL
         # does not take "IS NULL" on its leading columns as fixing their order, so at a million
         # cases 我的工作台's overdue list read every clock and sorted them (75 ms).
-        sa.Index(
+        partial_index(
             "ix_case_clocks_running_by_due",
             "due_at",
-            sqlite_where=sa.text("stopped_at IS NULL AND paused_at IS NULL"),
-            postgresql_where=sa.text("stopped_at IS NULL AND paused_at IS NULL"),
+            where="stopped_at IS NULL AND paused_at IS NULL",
         ),
         # Serves "extension requests awaiting a decision" (a handful of rows in any register).
-        sa.Index(
+        partial_index(
             "ix_case_clocks_pending_extension",
             "case_id",
-            sqlite_where=sa.text("pending_extension IS NOT NULL AND stopped_at IS NULL"),
-            postgresql_where=sa.text("pending_extension IS NOT NULL AND stopped_at IS NULL"),
+            where="pending_extension IS NOT NULL AND stopped_at IS NULL",
         ),
         # Serves the statistics' on-time rate: only the clocks that ended after their deadline.
-        sa.Index(
+        partial_index(
             "ix_case_clocks_late",
             "case_id",
             "kind",
-            sqlite_where=sa.text("stopped_at > due_at"),
-            postgresql_where=sa.text("stopped_at > due_at"),
+            where="stopped_at > due_at",
         ),
         sa.CheckConstraint("extension >= 0", name="extension_not_negative"),
     )

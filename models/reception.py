@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from . import db
-from .base import UTCDateTime
+from .base import UTCDateTime, partial_index
 from .enums import (
     AppointmentChannel,
     AppointmentKind,
@@ -144,12 +144,11 @@ class VisitorPass(TimestampMixin, CreatedByMixin, db.Model):
 
     __table_args__ = (
         # A pass number can be out only once at a time; the service layer says so in words.
-        sa.Index(
+        partial_index(
             "uq_visitor_passes_number_out",
             "pass_number",
             unique=True,
-            sqlite_where=sa.text("returned_at IS NULL"),
-            postgresql_where=sa.text("returned_at IS NULL"),
+            where="returned_at IS NULL",
         ),
         sa.CheckConstraint(
             "feedback_rating IS NULL OR returned_at IS NOT NULL", name="feedback_after_return"
